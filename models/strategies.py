@@ -1,0 +1,604 @@
+"""Strategy templates, strike rules and candidate generation.
+
+A *strategy template* is data: a tuple of :class:`LegTemplate` (right, signed quantity, strike rule).
+Strike rules resolve against a vol surface (:class:`models.chain.SmileSurface` or a synthetic one):
+
+* ``delta``: the listed strike whose Black-Scholes |delta| (surface IV at that strike) is nearest a
+  target, on the OTM side of the forward;
+* ``pct_otm``: ``F * (1 - p)`` for puts, ``F * (1 + p)`` for calls, snapped to the nearest listed strike;
+* ``points_from``: a signed offset in price points from another leg's resolved strike (``-30`` =
+  30 points below), snapped to the nearest listed strike strictly on the requested side;
+* ``expected_move``: ``F * (1 -/+ m * sigma_atm * sqrt(t))`` for puts/calls.
+
+A :class:`Candidate` is one concrete structure (underlying, expiry, resolved strikes, per-share leg
+prices) of one strategy. The decision variable of the optimizer is its integer count; one count = one
+unit of the structure (e.g. one 1-1-2 = 1 long put + 1 short put + 2 short puts).
+
+Templates follow the Tom King methodology as summarised in ``docs/domain.md`` §3 (iron condor,
+credit spreads, strangles, LT112 / 1-1-2) and the standard income structures (cash-secured put,
+covered call).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+
+from models.errors import ModelError
+from models.legs import Leg, Right
+from models.pricing import bsm_greeks
+
+__all__ = [
+    "Candidate",
+    "ExpiryRule",
+    "LegTemplate",
+    "Management",
+    "RuleKind",
+    "StrikeRule",
+    "TEMPLATES",
+    "VolSurface",
+    "generate_candidates",
+    "intraday_expiry",
+    "resolve_expiry",
+    "template",
+]
+
+
+class VolSurface(Protocol):
+    """What strike rules and valuation need from a chain (see :mod:`models.chain`)."""
+
+    spot: float
+    valuation_time: datetime
+
+    def time_to_expiry(self, expiry: datetime) -> float: ...
+    def forward(self, t): ...
+    def discount_factor(self, t): ...
+    def total_variance(self, strike, t): ...
+    def iv(self, strike, t): ...
+    def listed_expiries(self) -> list[datetime]: ...
+    def listed_strikes(self, expiry: datetime) -> np.ndarray: ...
+
+
+class RuleKind(StrEnum):
+    """How a leg's strike is chosen."""
+
+    DELTA = "delta"
+    PCT_OTM = "pct_otm"
+    POINTS_FROM = "points_from"
+    EXPECTED_MOVE = "expected_move"
+
+
+@dataclass(frozen=True)
+class StrikeRule:
+    """A strike rule whose numeric value comes from a named grid parameter.
+
+    Parameters
+    ----------
+    kind : RuleKind
+        The rule (see module docstring).
+    param : str
+        Name of the grid parameter holding the rule's value (e.g. ``short_delta``: |delta| as a
+        decimal; ``wing_width``: points; ``put_otm``: fraction of the forward).
+    ref : int | None
+        For ``points_from``: index of the leg the offset is measured from (must come earlier).
+    sign : int
+        For ``points_from``: +1 above the reference strike, -1 below.
+    """
+
+    kind: RuleKind
+    param: str
+    ref: int | None = None
+    sign: int = -1
+
+
+@dataclass(frozen=True)
+class LegTemplate:
+    """One leg of a template: right, signed quantity per unit, and its strike rule (None for U)."""
+
+    right: Right
+    quantity: int
+    rule: StrikeRule | None
+
+
+@dataclass(frozen=True)
+class Management:
+    """Trade-management rules recorded with each strategy (applied by the managed income model).
+
+    Parameters
+    ----------
+    profit_target : float | None
+        Close when the profit reaches this fraction of the credit (0.5 = 50%).
+    stop_loss : float | None
+        Close when the loss reaches this multiple of the credit (2.0 = 200%).
+    exit_dte : float | None
+        Close at this many calendar days to expiry (21-DTE rule).
+    time_exit : str | None
+        Intraday time stop, exchange local ``HH:MM`` (0DTE: ``"15:00"``).
+    """
+
+    profit_target: float | None = None
+    stop_loss: float | None = None
+    exit_dte: float | None = None
+    time_exit: str | None = None
+
+
+def _otm(right: Right, kind: RuleKind, param: str) -> LegTemplate:
+    return LegTemplate(right, -1, StrikeRule(kind, param))
+
+
+_P, _C = Right.PUT, Right.CALL
+
+#: The built-in templates: name -> legs. Parameters named in the rules form each template's grid.
+TEMPLATES: dict[str, tuple[LegTemplate, ...]] = {
+    "iron_condor": (
+        LegTemplate(_P, -1, StrikeRule(RuleKind.DELTA, "short_delta")),
+        LegTemplate(_P, +1, StrikeRule(RuleKind.POINTS_FROM, "wing_width", ref=0, sign=-1)),
+        LegTemplate(_C, -1, StrikeRule(RuleKind.DELTA, "short_delta")),
+        LegTemplate(_C, +1, StrikeRule(RuleKind.POINTS_FROM, "wing_width", ref=2, sign=+1)),
+    ),
+    "put_credit_spread": (
+        LegTemplate(_P, -1, StrikeRule(RuleKind.DELTA, "short_delta")),
+        LegTemplate(_P, +1, StrikeRule(RuleKind.POINTS_FROM, "wing_width", ref=0, sign=-1)),
+    ),
+    "call_credit_spread": (
+        LegTemplate(_C, -1, StrikeRule(RuleKind.DELTA, "short_delta")),
+        LegTemplate(_C, +1, StrikeRule(RuleKind.POINTS_FROM, "wing_width", ref=0, sign=+1)),
+    ),
+    "short_strangle": (
+        LegTemplate(_P, -1, StrikeRule(RuleKind.DELTA, "put_delta")),
+        LegTemplate(_C, -1, StrikeRule(RuleKind.DELTA, "call_delta")),
+    ),
+    # LT112 / 1-1-2 (TK-PDF): long put ~7% OTM, short put a spread width below, 2 naked puts ~12% OTM.
+    "lt112": (
+        LegTemplate(_P, +1, StrikeRule(RuleKind.PCT_OTM, "long_otm")),
+        LegTemplate(_P, -1, StrikeRule(RuleKind.POINTS_FROM, "spread_width", ref=0, sign=-1)),
+        LegTemplate(_P, -2, StrikeRule(RuleKind.PCT_OTM, "naked_otm")),
+    ),
+    "cash_secured_put": (LegTemplate(_P, -1, StrikeRule(RuleKind.DELTA, "short_delta")),),
+    "covered_call": (
+        LegTemplate(Right.UNDERLYING, +1, None),
+        LegTemplate(_C, -1, StrikeRule(RuleKind.DELTA, "short_delta")),
+    ),
+}
+
+
+def template(name: str) -> tuple[LegTemplate, ...]:
+    """Return the legs of a built-in template.
+
+    Raises
+    ------
+    ModelError
+        If ``name`` is not a built-in template (the message lists the known ones).
+    """
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise ModelError(
+            f"unknown strategy template {name!r}; known: {', '.join(sorted(TEMPLATES))}"
+        ) from None
+
+
+def template_params(legs: Sequence[LegTemplate]) -> tuple[str, ...]:
+    """Names of the grid parameters a template needs, in leg order, without repeats."""
+    seen: dict[str, None] = {}
+    for leg in legs:
+        if leg.rule is not None:
+            seen.setdefault(leg.rule.param, None)
+    return tuple(seen)
+
+
+@dataclass(frozen=True)
+class ExpiryRule:
+    """Which expiry a strategy trades.
+
+    Exactly one field is set:
+
+    * ``dte``: the listed expiry nearest ``dte`` calendar days (synthetic surfaces: exactly
+      valuation + ``dte`` days at the valuation's time of day);
+    * ``date``: an explicit expiry timestamp;
+    * ``intraday_hours``: a same-day (0DTE) expiry this many hours after entry; the variance is taken
+      from the first listed expiry on a trading-time clock (see :func:`intraday_expiry`).
+    """
+
+    dte: float | None = None
+    date: datetime | None = None
+    intraday_hours: float | None = None
+
+    def __post_init__(self) -> None:
+        if sum(x is not None for x in (self.dte, self.date, self.intraday_hours)) != 1:
+            raise ModelError("an expiry rule needs exactly one of dte, date, intraday_hours")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One concrete structure of one strategy: the optimizer's unit of decision.
+
+    Parameters
+    ----------
+    id : str
+        Unique, human-readable key, e.g. ``"zero_dte:SPX:2026-01-30:P6850/6820 C7030/7060"``.
+    strategy : str
+        Name of the strategy (scenario key) it belongs to.
+    template : str
+        Template name (``iron_condor`` …).
+    underlying : str
+        Instrument symbol.
+    expiry : datetime
+        Expiry of the structure (all legs share it).
+    t : float
+        Time to expiry in years (calendar).
+    spot : float
+        Underlying price at valuation (index level, ETF price or futures price).
+    forward : float
+        Forward price for the expiry (from put-call parity or the synthetic surface).
+    discount_factor : float
+        Discount factor to the expiry.
+    atm_iv : float
+        At-the-forward implied vol for the expiry (decimal), used by the ``expiry`` income model.
+    legs : tuple[Leg, ...]
+        Legs per unit with per-share model prices.
+    ivs : tuple[float, ...]
+        Implied vol used to price each leg (decimal); ``nan`` for an underlying leg.
+    params : Mapping[str, float]
+        The grid parameter values that produced it.
+    """
+
+    id: str
+    strategy: str
+    template: str
+    underlying: str
+    expiry: datetime
+    t: float
+    spot: float
+    forward: float
+    discount_factor: float
+    atm_iv: float
+    legs: tuple[Leg, ...]
+    ivs: tuple[float, ...]
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def strikes_label(self) -> str:
+        """Compact strikes description, e.g. ``"+1P6500 -1P6450 -2P6100"``."""
+        return " ".join(
+            f"{leg.quantity:+d}{leg.right.value}{_fmt_strike(leg.strike)}"
+            if leg.is_option
+            else f"{leg.quantity:+d}U"
+            for leg in self.legs
+        )
+
+
+def _fmt_strike(k: float) -> str:
+    return f"{k:g}"
+
+
+# --------------------------------------------------------------------------------------------
+# Expiries
+
+
+def resolve_expiry(rule: ExpiryRule, surface: VolSurface) -> datetime:
+    """Resolve an expiry rule to a timestamp on ``surface``.
+
+    Returns
+    -------
+    datetime
+        For ``dte`` on a surface with listed expiries, the listed expiry nearest
+        ``valuation + dte days`` (ties: the later); with none listed, exactly that date.
+
+    Raises
+    ------
+    ModelError
+        If the resolved expiry is not after the valuation time.
+    """
+    v = surface.valuation_time
+    if rule.date is not None:
+        expiry = rule.date
+    elif rule.intraday_hours is not None:
+        expiry = v + timedelta(hours=rule.intraday_hours)
+    else:
+        target = v + timedelta(days=float(rule.dte))
+        listed = [e for e in surface.listed_expiries() if e > v]
+        if listed:
+            expiry = min(listed, key=lambda e: (abs((e - target).total_seconds()), -e.timestamp()))
+        else:
+            expiry = target
+    if expiry <= v:
+        raise ModelError(f"expiry {expiry:%Y-%m-%d %H:%M} is not after the valuation time {v}")
+    return expiry
+
+
+def intraday_expiry(
+    surface: VolSurface, hours: float, *, session_hours: float = 6.5
+) -> tuple[float, float, datetime]:
+    """Calendar time and variance scale for a 0DTE trade ``hours`` before the close.
+
+    The chain's first listed expiry carries the market's variance for the trading sessions up to it
+    (on a Friday-after-close chain, the Monday expiry covers one session plus the weekend). A 0DTE
+    trade entered ``hours`` before the close of a session sees ``hours / session_hours`` of one
+    session's variance. Assuming each session to the first expiry carries equal variance:
+    ``w_0DTE(k) = w_first(k) * (hours / session_hours) / n_sessions``.
+
+    Parameters
+    ----------
+    surface : VolSurface
+        The chain's surface (must list at least one expiry).
+    hours : float
+        Hours from entry to the close (10:30 → 16:00 ET is 5.5).
+    session_hours : float
+        Length of a regular session in hours (6.5 for US equity index options).
+
+    Returns
+    -------
+    t : float
+        Calendar time to expiry in years (``hours / 8760``), used for discounting and theta.
+    variance_scale : float
+        Factor applied to the first expiry's total variance (at the same log-moneyness).
+    first_expiry : datetime
+        The listed expiry the variance comes from.
+
+    Raises
+    ------
+    ModelError
+        If the surface lists no expiry (synthetic surfaces have no session information).
+    """
+    listed = [e for e in surface.listed_expiries() if e > surface.valuation_time]
+    if not listed:
+        raise ModelError("an intraday (0DTE) expiry needs a surface with listed expiries")
+    first = min(listed)
+    start = surface.valuation_time.date() + timedelta(days=1)
+    sessions = int(np.busday_count(start, first.date() + timedelta(days=1)))
+    sessions = max(sessions, 1)
+    return hours / 8760.0, (hours / session_hours) / sessions, first
+
+
+# --------------------------------------------------------------------------------------------
+# Strike rules
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """Pricing inputs of one expiry on one surface (forward form)."""
+
+    surface: VolSurface
+    expiry: datetime
+    t: float  # calendar years used for discounting/Greeks
+    t_var: float  # time at which the surface's total variance is read
+    var_scale: float  # multiplies the total variance read at t_var
+    forward: float
+    df: float
+    strikes: np.ndarray
+
+    def iv(self, strikes: np.ndarray) -> np.ndarray:
+        k = np.asarray(strikes, dtype=float)
+        if self.var_scale == 1.0 and self.t_var == self.t:
+            return np.asarray(self.surface.iv(k, self.t), dtype=float)
+        w = np.asarray(self.surface.total_variance(k, self.t_var), dtype=float) * self.var_scale
+        return np.sqrt(np.maximum(w, 0.0) / self.t)
+
+    def greeks(self, strikes: np.ndarray, is_call: np.ndarray):
+        k = np.asarray(strikes, dtype=float)
+        sig = self.iv(k)
+        s = self.surface.spot
+        r = -math.log(self.df) / self.t
+        q = r - math.log(self.forward / s) / self.t
+        return bsm_greeks(s, k, self.t, r, q, sig, is_call), sig
+
+
+def _slice(surface: VolSurface, rule: ExpiryRule, session_hours: float) -> _Slice:
+    if rule.intraday_hours is not None:
+        t, scale, first = intraday_expiry(surface, rule.intraday_hours, session_hours=session_hours)
+        expiry = surface.valuation_time + timedelta(hours=rule.intraday_hours)
+        t_var = surface.time_to_expiry(first)
+        strikes = np.asarray(surface.listed_strikes(first), dtype=float)
+    else:
+        expiry = resolve_expiry(rule, surface)
+        t = surface.time_to_expiry(expiry)
+        t_var, scale = t, 1.0
+        strikes = np.asarray(surface.listed_strikes(expiry), dtype=float)
+    if strikes.size == 0:
+        raise ModelError(f"no strikes listed for expiry {expiry:%Y-%m-%d}")
+    fwd = float(np.asarray(surface.forward(t)))
+    df = float(np.asarray(surface.discount_factor(t)))
+    return _Slice(surface, expiry, t, t_var, scale, fwd, df, np.unique(strikes))
+
+
+def _nearest(strikes: np.ndarray, target: float) -> float:
+    return float(strikes[np.argmin(np.abs(strikes - target))])
+
+
+def _resolve_strike(
+    leg: LegTemplate, value: float, sl: _Slice, resolved: list[float], deltas: dict
+) -> float | None:
+    rule = leg.rule
+    assert rule is not None
+    is_put = leg.right is Right.PUT
+    f = sl.forward
+    ks = sl.strikes
+    if rule.kind is RuleKind.DELTA:
+        side = ks[ks < f] if is_put else ks[ks > f]
+        if side.size == 0:
+            return None
+        key = ("P" if is_put else "C", id(sl))
+        if key not in deltas:
+            g, _ = sl.greeks(side, np.full(side.shape, not is_put))
+            deltas[key] = (side, np.abs(np.asarray(g.delta)))
+        side, absd = deltas[key]
+        i = int(np.argmin(np.abs(absd - value)))
+        # reject targets far outside what the chain offers (e.g. 0.25 delta on a 5-strike chain)
+        if abs(absd[i] - value) > max(0.25 * value, 0.01):
+            return None
+        return float(side[i])
+    if rule.kind is RuleKind.PCT_OTM:
+        return _nearest(ks, f * (1 - value) if is_put else f * (1 + value))
+    if rule.kind is RuleKind.EXPECTED_MOVE:
+        atm = float(sl.iv(np.array([f]))[0])
+        move = value * atm * math.sqrt(sl.t)
+        return _nearest(ks, f * (1 - move) if is_put else f * (1 + move))
+    # POINTS_FROM
+    ref = resolved[rule.ref]
+    target = ref + rule.sign * value
+    side = ks[ks < ref] if rule.sign < 0 else ks[ks > ref]
+    if side.size == 0:
+        return None
+    return _nearest(side, target)
+
+
+def _grid_points(grid: Mapping[str, Sequence[float]], names: Sequence[str]) -> list[dict]:
+    missing = [n for n in names if n not in grid]
+    if missing:
+        raise ModelError(f"grid is missing parameter(s) {', '.join(missing)}")
+    extra = [n for n in grid if n not in names]
+    if extra:
+        raise ModelError(
+            f"grid has parameter(s) {', '.join(extra)} the template does not use "
+            f"(it uses {', '.join(names)})"
+        )
+    values = [list(grid[n]) for n in names]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def generate_candidates(
+    *,
+    strategy: str,
+    template_name: str,
+    legs: Sequence[LegTemplate] | None,
+    underlying: str,
+    surface: VolSurface,
+    expiry_rule: ExpiryRule,
+    grid: Mapping[str, Sequence[float]],
+    session_hours: float = 6.5,
+    min_credit: float = 0.0,
+) -> list[Candidate]:
+    """Resolve a strategy's strike rules over its parameter grid into concrete candidates.
+
+    Parameters
+    ----------
+    strategy : str
+        Strategy name (scenario key).
+    template_name : str
+        Built-in template name, or ``"custom"`` with ``legs`` given.
+    legs : Sequence[LegTemplate] | None
+        Leg templates for ``custom``; ignored otherwise.
+    underlying : str
+        Instrument symbol the surface belongs to.
+    surface : VolSurface
+        Vol surface of the underlying.
+    expiry_rule : ExpiryRule
+        Which expiry to trade.
+    grid : Mapping[str, Sequence[float]]
+        Values per template parameter; the Cartesian product is enumerated.
+    session_hours : float
+        Session length for intraday expiries.
+    min_credit : float
+        Drop structures whose net credit per share is below this (instrument price units).
+
+    Returns
+    -------
+    list[Candidate]
+        Distinct structures (duplicates from different grid points are merged; the first grid
+        point is kept in ``params``). Structures whose rules cannot be met on the chain (a delta
+        target the strikes do not reach, a wing with no strike beyond it) are skipped.
+
+    Raises
+    ------
+    ModelError
+        Unknown template, grid/template parameter mismatch, no strikes for the expiry.
+    """
+    tmpl = tuple(legs) if template_name == "custom" else template(template_name)
+    if not tmpl:
+        raise ModelError(f"strategy {strategy!r}: a structure needs at least one leg")
+    names = template_params(tmpl)
+    sl = _slice(surface, expiry_rule, session_hours)
+    out: dict[tuple, Candidate] = {}
+    deltas: dict = {}
+    for point in _grid_points(grid, names):
+        strikes: list[float] = []
+        ok = True
+        for leg in tmpl:
+            if leg.rule is None:
+                strikes.append(float("nan"))
+                continue
+            k = _resolve_strike(leg, float(point[leg.rule.param]), sl, strikes, deltas)
+            if k is None:
+                ok = False
+                break
+            strikes.append(k)
+        if not ok:
+            continue
+        key = tuple((leg.right, leg.quantity, k) for leg, k in zip(tmpl, strikes, strict=True))
+        if key in out or _degenerate(tmpl, strikes):
+            continue
+        cand = _price(strategy, template_name, underlying, sl, tmpl, strikes, point)
+        if _net_credit(cand.legs) < min_credit:
+            continue
+        out[key] = cand
+    return list(out.values())
+
+
+def _degenerate(tmpl: Sequence[LegTemplate], strikes: Sequence[float]) -> bool:
+    """True when two opposite-sign legs of the same right share a strike (they cancel)."""
+    for (a, ka), (b, kb) in itertools.combinations(zip(tmpl, strikes, strict=True), 2):
+        if a.right is b.right and a.right is not Right.UNDERLYING and ka == kb:
+            if (a.quantity > 0) != (b.quantity > 0):
+                return True
+    return False
+
+
+def _net_credit(legs: Iterable[Leg]) -> float:
+    return -sum(leg.quantity * leg.price for leg in legs if leg.is_option)
+
+
+def _price(
+    strategy: str,
+    template_name: str,
+    underlying: str,
+    sl: _Slice,
+    tmpl: Sequence[LegTemplate],
+    strikes: Sequence[float],
+    point: Mapping[str, float],
+) -> Candidate:
+    legs: list[Leg] = []
+    ivs: list[float] = []
+    opt = [i for i, lt in enumerate(tmpl) if lt.right is not Right.UNDERLYING]
+    if opt:
+        ks = np.array([strikes[i] for i in opt])
+        calls = np.array([tmpl[i].right is Right.CALL for i in opt])
+        g, sig = sl.greeks(ks, calls)
+        prices = dict(zip(opt, np.asarray(g.price, dtype=float), strict=True))
+        vols = dict(zip(opt, np.asarray(sig, dtype=float), strict=True))
+    for i, lt in enumerate(tmpl):
+        if lt.right is Right.UNDERLYING:
+            legs.append(Leg(Right.UNDERLYING, float("nan"), None, lt.quantity, sl.surface.spot))
+            ivs.append(float("nan"))
+        else:
+            legs.append(
+                Leg(lt.right, strikes[i], sl.expiry, lt.quantity, max(float(prices[i]), 0.0))
+            )
+            ivs.append(float(vols[i]))
+    label = " ".join(
+        f"{leg.quantity:+d}{leg.right.value}{_fmt_strike(leg.strike)}" if leg.is_option else "+U"
+        for leg in legs
+    )
+    cid = f"{strategy}:{underlying}:{sl.expiry:%Y-%m-%dT%H:%M}:{label}"
+    return Candidate(
+        id=cid,
+        strategy=strategy,
+        template=template_name,
+        underlying=underlying,
+        expiry=sl.expiry,
+        t=sl.t,
+        spot=float(sl.surface.spot),
+        forward=sl.forward,
+        discount_factor=sl.df,
+        atm_iv=float(sl.iv(np.array([sl.forward]))[0]),
+        legs=tuple(legs),
+        ivs=tuple(ivs),
+        params=dict(point),
+    )

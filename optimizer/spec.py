@@ -1,0 +1,487 @@
+"""Scenario file schema (pydantic, unknown keys rejected) and loader.
+
+A scenario YAML maps one-to-one onto :class:`Scenario`. Paths inside it resolve relative to the
+file. ``--set dotted.path=value`` overrides are applied to the raw mapping before validation, with
+``value`` parsed as YAML (``--set account.net_liq=80000``, ``--set objective=max_income``).
+Every validation failure becomes one :class:`~models.errors.SpecError` line naming the field path.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from models.errors import SpecError
+
+__all__ = [
+    "Account",
+    "AllocationSpec",
+    "BuyingPowerSpec",
+    "ChainSpec",
+    "DerivedSpec",
+    "FixedCandidateSpec",
+    "GreeksSpec",
+    "IncomeSpec",
+    "MarginSpec",
+    "MarketSpec",
+    "ObjectiveKind",
+    "PositionsSpec",
+    "Scenario",
+    "SolverSpec",
+    "StrategySpec",
+    "SyntheticSpec",
+    "TargetSpec",
+    "load_scenario",
+    "apply_overrides",
+]
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectiveKind(StrEnum):
+    """What the sizing problem optimizes."""
+
+    MAX_THETA = "max_theta"
+    MAX_INCOME = "max_income"
+    MIN_BP = "min_bp"
+
+
+class Account(_Strict):
+    """The trading account.
+
+    ``net_liq`` is the net liquidation value in ``currency``; ``fx`` gives the value of one unit of
+    each other currency in the account currency (``USD: 0.7299`` = GBPUSD 1.37); ``phase`` is the
+    Tom King account phase (1–4) or ``auto`` (from ``net_liq`` via the phase table, in GBP).
+    """
+
+    net_liq: PosFloat
+    currency: str = Field(min_length=3, max_length=3)
+    fx: dict[str, PosFloat] = Field(default_factory=dict)
+    phase: int | Literal["auto"] = "auto"
+
+    @field_validator("phase")
+    @classmethod
+    def _phase(cls, v):
+        if isinstance(v, int) and not 1 <= v <= 4:
+            raise ValueError("phase must be 1, 2, 3, 4 or 'auto'")
+        return v
+
+
+class ChainSpec(_Strict):
+    """A real option chain file (``format``: auto, cboe, yfinance, tidy)."""
+
+    path: Path
+    format: Literal["auto", "cboe", "yfinance", "tidy"] = "auto"
+    spot: PosFloat | None = None
+
+
+class DerivedSpec(_Strict):
+    """A product priced off another product's chain, its prices and strikes scaled by ``scale``.
+
+    ``XSP: {from: SPX, scale: 0.1}``; ``ES: {from: SPX}`` prices ES options as Black-76 on the SPX
+    forward with the SPX smile (the futures basis is ignored).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    source: str = Field(alias="from")
+    scale: PosFloat = 1.0
+    strike_increment: PosFloat | None = None
+
+
+class SyntheticSpec(_Strict):
+    """A synthetic surface for a product without a chain (stated assumptions, not market data).
+
+    ``iv = atm_iv * (1 + skew * x + curvature * x**2)``, ``x = ln(K/F) / (atm_iv * sqrt(t))``.
+    """
+
+    price: PosFloat
+    atm_iv: PosFloat
+    skew: FiniteFloat = 0.0
+    curvature: FiniteFloat = 0.0
+    rate: FiniteFloat = 0.0
+    carry: FiniteFloat = 0.0
+    strike_increment: PosFloat | None = None
+    source: str = ""
+
+
+class HistorySpec(_Strict):
+    """Daily VIX and S&P 500 histories (CSV, gzip allowed) used to measure the vol ratio."""
+
+    vix: Path
+    index: Path
+
+
+class MarketSpec(_Strict):
+    """Market state at valuation: VIX level, chains, derived and synthetic products, history."""
+
+    vix: PosFloat
+    chains: dict[str, ChainSpec] = Field(default_factory=dict)
+    derived: dict[str, DerivedSpec] = Field(default_factory=dict)
+    synthetic: dict[str, SyntheticSpec] = Field(default_factory=dict)
+    history: HistorySpec | None = None
+
+    @model_validator(mode="after")
+    def _sources(self):
+        for sym, d in self.derived.items():
+            if d.source not in self.chains:
+                raise ValueError(f"derived.{sym}.from: {d.source!r} is not one of market.chains")
+        dup = (set(self.chains) & set(self.derived)) | (set(self.chains) & set(self.synthetic))
+        dup |= set(self.derived) & set(self.synthetic)
+        if dup:
+            raise ValueError(f"product(s) defined twice: {', '.join(sorted(dup))}")
+        return self
+
+
+class TargetSpec(_Strict):
+    """Monthly income target in the account currency."""
+
+    monthly_income: PosFloat
+
+
+class IncomeSpec(_Strict):
+    """Income model settings (see :mod:`models.income`)."""
+
+    model: Literal["theta", "expiry"] = "theta"
+    days_per_month: PosFloat = 21.0
+    vol_ratio: PosFloat | Literal["measured"] = "measured"
+
+
+class MarginSpec(_Strict):
+    """Buying-power model of a strategy.
+
+    ``reg_t``: Cboe/FINRA strategy-based. ``fixed``: ``per_unit`` (per symbol, in ``currency``) or
+    ``pct_of_nlv`` per unit.
+    """
+
+    model: Literal["reg_t", "fixed"] = "reg_t"
+    per_unit: dict[str, PosFloat] = Field(default_factory=dict)
+    pct_of_nlv: Fraction | None = None
+    currency: str | None = None
+
+    @model_validator(mode="after")
+    def _fixed(self):
+        if self.model == "fixed" and not self.per_unit and self.pct_of_nlv is None:
+            raise ValueError("margin model 'fixed' needs per_unit or pct_of_nlv")
+        return self
+
+
+class ManagementSpec(_Strict):
+    """Management rules (recorded; applied by the managed income model)."""
+
+    profit_target: PosFloat | None = None
+    stop_loss: PosFloat | None = None
+    exit_dte: NonNegFloat | None = None
+    time_exit: str | None = None
+
+
+class ExpirySpec(_Strict):
+    """Exactly one of ``dte``, ``date``, ``intraday_hours``."""
+
+    dte: PosFloat | None = None
+    date: datetime | None = None
+    intraday_hours: Annotated[float, Field(gt=0, le=24)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        if sum(x is not None for x in (self.dte, self.date, self.intraday_hours)) != 1:
+            raise ValueError("give exactly one of dte, date, intraday_hours")
+        return self
+
+
+class LegSpec(_Strict):
+    """A leg of a ``custom`` structure."""
+
+    right: Literal["C", "P", "U"]
+    quantity: int
+    rule: Literal["delta", "pct_otm", "points_from", "expected_move"] | None = None
+    param: str | None = None
+    ref: int | None = None
+    sign: Literal[-1, 1] = -1
+
+    @model_validator(mode="after")
+    def _rule(self):
+        if self.quantity == 0:
+            raise ValueError("quantity must be non-zero")
+        if self.right != "U" and (self.rule is None or self.param is None):
+            raise ValueError("an option leg needs rule and param")
+        if self.rule == "points_from" and self.ref is None:
+            raise ValueError("rule points_from needs ref (index of an earlier leg)")
+        return self
+
+
+class UnderlyingSpec(_Strict):
+    """Per-underlying settings of a strategy: the parameter grid."""
+
+    grid: dict[str, list[FiniteFloat]]
+
+    @field_validator("grid")
+    @classmethod
+    def _nonempty(cls, v):
+        for k, vals in v.items():
+            if not vals:
+                raise ValueError(f"{k}: needs at least one value")
+        return v
+
+
+class FixedCandidateSpec(_Strict):
+    """A candidate with stated per-unit economics (seed 1's calculator), no option chain.
+
+    Expected profit per entry = ``credit * win_rate - loss_multiple * credit * (1 - win_rate)``
+    (``monthlyIncomeCalculator.js``, domain.md §2e); money in the account currency.
+    """
+
+    underlying: str
+    credit: PosFloat
+    win_rate: Fraction
+    loss_multiple: NonNegFloat
+    bp_per_unit: PosFloat
+    theta_per_day: FiniteFloat = 0.0
+
+
+class StrategySpec(_Strict):
+    """One strategy of the plan."""
+
+    template: str
+    weight: Fraction
+    entries_per_month: PosFloat
+    expiry: ExpirySpec | None = None
+    underlyings: dict[str, UnderlyingSpec] = Field(default_factory=dict)
+    legs: list[LegSpec] | None = None
+    fixed: list[FixedCandidateSpec] | None = None
+    margin: MarginSpec = MarginSpec()
+    management: ManagementSpec = ManagementSpec()
+    max_positions: int | Literal["phase"] | None = "phase"
+    limits_key: str | None = None
+    min_credit: NonNegFloat = 0.0
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if self.template == "fixed":
+            if not self.fixed:
+                raise ValueError("template 'fixed' needs a 'fixed' list of candidates")
+        else:
+            if self.expiry is None:
+                raise ValueError("needs an expiry rule")
+            if not self.underlyings:
+                raise ValueError("needs at least one entry in underlyings")
+        if self.template == "custom" and not self.legs:
+            raise ValueError("template 'custom' needs legs")
+        if isinstance(self.max_positions, int) and self.max_positions < 0:
+            raise ValueError("max_positions must be >= 0")
+        return self
+
+
+class AllocationSpec(_Strict):
+    """Strategy income allocation: each share within ``weight ± tolerance`` (absolute).
+
+    ``renormalize``: how weights of strategies the phase does not allow (max positions 0) are
+    handled — ``proportional`` rescales the allowed strategies' weights to sum to 1, ``none`` keeps
+    the stated weights (the disallowed strategy's lower bound then forces zero income).
+    """
+
+    enabled: bool = True
+    basis: Literal["income", "theta"] = "income"
+    tolerance: Fraction = 0.05
+    renormalize: Literal["proportional", "none"] = "proportional"
+
+
+class BuyingPowerSpec(_Strict):
+    """Buying-power caps: total as a fraction of NLV (``auto`` = phase/VIX table), per strategy."""
+
+    max_fraction: Fraction | Literal["auto"] = "auto"
+    vix_bound: Literal["low", "mid", "high"] = "mid"
+    reserve: Fraction = 0.0
+    strategy_caps: dict[str, Fraction] = Field(default_factory=dict)
+
+
+class LeverageSpec(_Strict):
+    """Gross short-notional cap as a multiple of NLV."""
+
+    max_notional_multiple: PosFloat | None = None
+
+
+class GreeksSpec(_Strict):
+    """Portfolio Greek bounds, account currency: cash delta, vega per vol point, theta per day."""
+
+    cash_delta: tuple[FiniteFloat, FiniteFloat] | None = None
+    vega: tuple[FiniteFloat, FiniteFloat] | None = None
+    theta: tuple[FiniteFloat, FiniteFloat] | None = None
+
+
+class CorrelationSpec(_Strict):
+    """Correlation-group limits (domain.md §6)."""
+
+    enabled: bool = True
+    limit: int | Literal["phase"] = "phase"
+    exclude_strategies: list[str] = Field(default_factory=list)
+    delta_notional_cap: Fraction | None = 0.15
+
+
+class PositionsSpec(_Strict):
+    """Position-count limits and which strategies the phase product list applies to."""
+
+    correlation_groups: CorrelationSpec = CorrelationSpec()
+    products_by_phase: list[str] = Field(default_factory=list)
+
+
+class SolverSpec(_Strict):
+    """Backend and limits (always reported)."""
+
+    backend: Literal["cvxpy", "pulp"] = "cvxpy"
+    time_limit: PosFloat = 60.0
+    mip_gap: Annotated[float, Field(ge=0, le=1)] = 1e-6
+
+
+class Scenario(_Strict):
+    """A sizing scenario: account, market, strategies, caps, objective and solver settings."""
+
+    name: str
+    description: str = ""
+    valuation_time: datetime
+    account: Account
+    market: MarketSpec
+    target: TargetSpec
+    income: IncomeSpec = IncomeSpec()
+    objective: ObjectiveKind = ObjectiveKind.MAX_THETA
+    strategies: dict[str, StrategySpec]
+    allocation: AllocationSpec = AllocationSpec()
+    buying_power: BuyingPowerSpec = BuyingPowerSpec()
+    leverage: LeverageSpec = LeverageSpec()
+    greeks: GreeksSpec = GreeksSpec()
+    positions: PositionsSpec = PositionsSpec()
+    solver: SolverSpec = SolverSpec()
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _cross(self):
+        if not self.strategies:
+            raise ValueError("strategies: at least one strategy is needed")
+        total = sum(s.weight for s in self.strategies.values())
+        if self.allocation.enabled and not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"strategies: weights sum to {total:.4f}, must sum to 1")
+        known = set(self.market.chains) | set(self.market.derived) | set(self.market.synthetic)
+        for name, s in self.strategies.items():
+            for sym in s.underlyings:
+                if sym not in known:
+                    raise ValueError(
+                        f"strategies.{name}.underlyings.{sym}: no market data for {sym} "
+                        f"(define it under market.chains, market.derived or market.synthetic)"
+                    )
+        for name in self.buying_power.strategy_caps:
+            if name not in self.strategies:
+                raise ValueError(f"buying_power.strategy_caps.{name}: unknown strategy")
+        for name in self.positions.correlation_groups.exclude_strategies:
+            if name not in self.strategies:
+                raise ValueError(f"positions.correlation_groups.exclude_strategies: unknown {name!r}")
+        for name in self.positions.products_by_phase:
+            if name not in self.strategies:
+                raise ValueError(f"positions.products_by_phase: unknown strategy {name!r}")
+        if self.income.vol_ratio == "measured" and self.income.model == "expiry":
+            if self.market.history is None:
+                raise ValueError("income.vol_ratio: 'measured' needs market.history")
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        """Resolve a path from the scenario relative to the scenario file's folder."""
+        return path if path.is_absolute() else (self.base_dir / path)
+
+
+def _format_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "scenario"
+    msg = err["msg"].removeprefix("Value error, ")
+    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{loc}: {msg}{more}"
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``dotted.path=value`` overrides to a raw scenario mapping (value parsed as YAML).
+
+    Raises
+    ------
+    SpecError
+        If an override is not of the form ``path=value`` or walks through a non-mapping.
+    """
+    out = dict(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise SpecError(f"--set {item!r}: expected dotted.path=value")
+        path, value = item.split("=", 1)
+        keys = [k for k in path.strip().split(".") if k]
+        if not keys:
+            raise SpecError(f"--set {item!r}: empty path")
+        node = out
+        for i, key in enumerate(keys[:-1]):
+            child = node.get(key)
+            if child is None:
+                child = {}
+            elif not isinstance(child, dict):
+                raise SpecError(f"--set {item!r}: {'.'.join(keys[: i + 1])} is not a mapping")
+            child = dict(child)
+            node[key] = child
+            node = child
+        try:
+            node[keys[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise SpecError(f"--set {item!r}: value is not valid YAML ({exc})") from None
+    return out
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Read, override and validate a scenario YAML file.
+
+    Parameters
+    ----------
+    path : str | Path
+        Scenario file.
+    overrides : list[str] | None
+        ``dotted.path=value`` strings.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    SpecError
+        Unreadable file, invalid YAML, or a validation failure (message names the field path).
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{p}: cannot read scenario file ({exc.strerror or exc})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"{p}:{where} invalid YAML") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{p}: a scenario file must be a YAML mapping")
+    raw = apply_overrides(raw, overrides or [])
+    raw["base_dir"] = p.parent.resolve()
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(f"{p}: {_format_error(exc)}") from None
