@@ -230,9 +230,10 @@ class LegSpec(_Strict):
 
 
 class UnderlyingSpec(_Strict):
-    """Per-underlying settings of a strategy: the parameter grid."""
+    """Per-underlying settings of a strategy: the parameter grid and an optional margin override."""
 
     grid: dict[str, list[FiniteFloat]]
+    margin: MarginSpec | None = None
 
     @field_validator("grid")
     @classmethod

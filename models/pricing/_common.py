@@ -69,6 +69,10 @@ class Greeks:
     theta: np.ndarray
     rho: np.ndarray
 
+    def __post_init__(self) -> None:
+        for name in ("price", "delta", "gamma", "vega", "theta", "rho"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.float64))
+
 
 def as_float(value: object) -> np.ndarray:
     """Return ``value`` as a float64 ndarray (no copy when already float64)."""
@@ -101,7 +105,7 @@ def check_nonnegative(name: str, value: np.ndarray) -> None:
     """
     bad = value < 0
     if np.any(bad):
-        first = value[bad].flat[0]
+        first = float(value[bad].flat[0])
         raise ValueError(
             f"{name} must be >= 0 (prices and strikes are non-negative); "
             f"{int(np.count_nonzero(bad))} negative value(s), first {first!r}"

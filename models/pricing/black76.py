@@ -80,7 +80,7 @@ def black76_price(
     Black (1976); Hull, *Options, Futures and Other Derivatives*, eq. (18.9)-(18.10).
     """
     _, _, _, terms, discount = _inputs(forward, strike, t, rate, sigma, is_call)
-    return discount * terms.undiscounted
+    return np.asarray(discount * terms.undiscounted)
 
 
 def black76_greeks(

@@ -95,7 +95,7 @@ def bsm_price(
     eq. (17.4)-(17.5).
     """
     *_, terms, _, discount = _inputs(spot, strike, t, rate, div_yield, sigma, is_call)
-    return discount * terms.undiscounted
+    return np.asarray(discount * terms.undiscounted)
 
 
 def bsm_greeks(

@@ -1,0 +1,611 @@
+"""Implied-volatility surfaces: interpolated from an option chain, or synthetic from parameters.
+
+Every surface implements :class:`SmileSurface`, the interface the strategy layer uses: forward and
+discount factor by time, implied vol and total variance by (strike, time), and the listed
+expiries/strikes a strike rule can resolve against.
+
+Conventions: ``t`` is calendar time in years (seconds / (365 * 86400)); vols are decimals
+(0.18 = 18%); total variance ``w = iv**2 * t``; log-moneyness ``k = ln(K / F(t))``. All methods
+broadcast ``strike`` against ``t`` (numpy rules) and return ndarrays of the broadcast shape.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy.interpolate import PchipInterpolator
+
+from models.chain._time import to_timestamp, year_fraction
+from models.errors import DataError, ModelError
+
+__all__ = ["SmileSurface", "ChainSurface", "SyntheticSurface", "synthetic_surface"]
+
+_T_EPS = 1e-12  # years; below this a time is treated as zero when dividing by t
+
+
+def _as_float(x: ArrayLike) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+class SmileSurface(ABC):
+    """Abstract implied-vol surface (interface shared by chain-based and synthetic surfaces).
+
+    Subclasses implement :meth:`forward`, :meth:`discount_factor`, :meth:`total_variance`,
+    :meth:`listed_expiries` and :meth:`listed_strikes`; everything else derives from those.
+
+    Parameters
+    ----------
+    spot : float
+        Underlying price at ``valuation_time`` (price units; for a futures option the futures price).
+    valuation_time : datetime
+        Naive exchange-local valuation time.
+    """
+
+    def __init__(self, spot: float, valuation_time: datetime) -> None:
+        spot = float(spot)
+        if not np.isfinite(spot) or spot <= 0:
+            raise DataError(f"surface spot must be a positive number, got {spot!r}")
+        self._spot = spot
+        self._valuation_time = to_timestamp(valuation_time, what="valuation_time").to_pydatetime()
+
+    @property
+    def spot(self) -> float:
+        """Underlying price at the valuation time (price units)."""
+        return self._spot
+
+    @property
+    def valuation_time(self) -> datetime:
+        """Naive exchange-local valuation time."""
+        return self._valuation_time
+
+    def time_to_expiry(self, expiry: object) -> float | np.ndarray:
+        """Calendar years from the valuation time to ``expiry``.
+
+        Parameters
+        ----------
+        expiry : datetime, date, str or array-like of those
+            A bare date means 16:00 local on that date.
+
+        Returns
+        -------
+        float or ndarray
+            ``(expiry - valuation_time).total_seconds() / (365 * 86400)``; negative if expired.
+        """
+        if isinstance(expiry, str) or np.ndim(expiry) == 0:
+            return year_fraction(self._valuation_time, to_timestamp(expiry, what="expiry"))
+        return year_fraction(self._valuation_time, [to_timestamp(e, what="expiry") for e in expiry])
+
+    @abstractmethod
+    def forward(self, t: ArrayLike) -> np.ndarray:
+        """Forward price for delivery at time ``t`` (years), same units as ``spot``."""
+
+    @abstractmethod
+    def discount_factor(self, t: ArrayLike) -> np.ndarray:
+        """Discount factor to time ``t`` (years), dimensionless."""
+
+    @abstractmethod
+    def total_variance(self, strike: ArrayLike, t: ArrayLike) -> np.ndarray:
+        """Total implied variance ``w = iv**2 * t`` at (strike, t); 0 for ``t <= 0``."""
+
+    @abstractmethod
+    def listed_expiries(self) -> list[datetime]:
+        """Expiries with market quotes (empty for a synthetic surface)."""
+
+    @abstractmethod
+    def listed_strikes(self, expiry: object) -> np.ndarray:
+        """Strikes available on ``expiry`` (sorted, price units)."""
+
+    def iv(self, strike: ArrayLike, t: ArrayLike) -> np.ndarray:
+        """Implied volatility (decimal, annualized on calendar time) at (strike, t).
+
+        For ``t <= 0`` the limit ``t -> 0+`` at the same log-moneyness is returned. NaN for
+        non-positive or non-finite strikes.
+        """
+        k, tt = np.broadcast_arrays(_as_float(strike), _as_float(t))
+        tpos = np.maximum(tt, _T_EPS)
+        return np.sqrt(np.maximum(self.total_variance(k, tpos), 0.0) / tpos)
+
+    def log_moneyness(self, strike: ArrayLike, t: ArrayLike) -> np.ndarray:
+        """``k = ln(K / F(t))`` (dimensionless)."""
+        k, tt = np.broadcast_arrays(_as_float(strike), _as_float(t))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(k / self.forward(tt))
+
+    def rate(self, t: ArrayLike) -> np.ndarray:
+        """Continuously compounded risk-free rate to ``t``: ``-ln(DF(t)) / t`` (per year)."""
+        tt = np.maximum(_as_float(t), 1e-8)
+        return -np.log(self.discount_factor(tt)) / tt
+
+    def div_yield(self, t: ArrayLike) -> np.ndarray:
+        """Continuous dividend yield (or convenience yield) to ``t``: ``r - ln(F/S) / t``."""
+        tt = np.maximum(_as_float(t), 1e-8)
+        return self.rate(tt) - np.log(self.forward(tt) / self._spot) / tt
+
+    def greeks(self, strike: ArrayLike, t: ArrayLike, is_call: ArrayLike):
+        """Model price and Greeks per share from the surface (Black-Scholes-Merton on the spot).
+
+        Uses ``bsm_greeks(spot, K, t, rate(t), div_yield(t), iv(K, t), is_call)``, which prices
+        off the surface forward and discount factor. Returns :class:`models.pricing.Greeks`
+        (price per share, delta, gamma, vega per vol point, theta per calendar day, rho per 1%).
+        """
+        from models.pricing import bsm_greeks
+
+        k, tt, c = np.broadcast_arrays(_as_float(strike), _as_float(t), np.asarray(is_call, dtype=bool))
+        return bsm_greeks(self._spot, k, tt, self.rate(tt), self.div_yield(tt), self.iv(k, tt), c)
+
+    def price(self, strike: ArrayLike, t: ArrayLike, is_call: ArrayLike) -> np.ndarray:
+        """Model option price per share at (strike, t) (see :meth:`greeks`)."""
+        return np.asarray(self.greeks(strike, t, is_call).price)
+
+    def quotes(self, expiry: object, strikes: ArrayLike | None = None) -> pd.DataFrame:
+        """Model quote table for one expiry: one row per (strike, right).
+
+        Parameters
+        ----------
+        expiry : datetime, date or str
+            Expiry (a bare date means 16:00).
+        strikes : array_like, optional
+            Strikes to price; default :meth:`listed_strikes` of the expiry.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``expiry, strike, right ("C"/"P"), t, forward, discount_factor, iv, mid,
+            delta, gamma, theta, vega`` (per share; theta per calendar day, vega per vol point).
+            ``mid`` is the model price; there is no bid/ask.
+
+        Raises
+        ------
+        ModelError
+            If the expiry is not after the valuation time.
+        """
+        ts = to_timestamp(expiry, what="expiry")
+        t = float(self.time_to_expiry(ts))
+        if t <= 0:
+            raise ModelError(f"expiry {ts} is not after the valuation time {self._valuation_time}")
+        k = np.sort(_as_float(self.listed_strikes(ts) if strikes is None else strikes).ravel())
+        kk = np.concatenate([k, k])
+        is_call = np.repeat([True, False], k.size)
+        g = self.greeks(kk, t, is_call)
+        return pd.DataFrame(
+            {
+                "expiry": pd.Series([ts] * kk.size, dtype="datetime64[ns]"),
+                "strike": kk,
+                "right": np.where(is_call, "C", "P"),
+                "t": t,
+                "forward": float(self.forward(t)),
+                "discount_factor": float(self.discount_factor(t)),
+                "iv": self.iv(kk, t),
+                "mid": np.asarray(g.price),
+                "delta": np.asarray(g.delta),
+                "gamma": np.asarray(g.gamma),
+                "theta": np.asarray(g.theta),
+                "vega": np.asarray(g.vega),
+            }
+        ).sort_values(["strike", "right"], kind="stable", ignore_index=True)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(spot={self._spot:g}, valuation_time={self._valuation_time.isoformat()})"
+
+
+class ChainSurface(SmileSurface):
+    """Implied-vol surface interpolated from the quotes of an :class:`~models.chain.OptionChain`.
+
+    Method (Gatheral, *The Volatility Surface*, 2006, ch. 3 and the calendar condition of ch. 5):
+
+    * **Nodes.** Per listed expiry ``t_i``: out-of-the-money quotes only (puts with ``K < F``, calls
+      with ``K > F``, both averaged at ``K = F``); IVs of duplicate strikes (several roots)
+      averaged; log-moneyness ``k = ln(K / F_i)``; total variance ``w = iv**2 * t_i``.
+    * **Smile (in k).** Monotone cubic (PCHIP) interpolation of ``w`` in ``k`` through the nodes:
+      it reproduces every node exactly and does not overshoot between nodes (no spurious wiggles
+      from noisy quotes). Beyond the outermost quoted strikes the vol is held flat (``w`` constant).
+    * **Term (in t).** At fixed ``k`` (with ``k`` measured against the interpolated forward
+      ``F(t)``), ``w`` is linear in ``t`` between neighbouring expiries; before the first expiry
+      ``w = w_1(k) * t / t_1`` (flat vol of the first expiry at the same ``k``, e.g. a 0DTE expiry
+      a few hours out); after the last expiry ``w = w_n(k) * t / t_n`` (flat vol).
+    * **Forward and discount factor.** Linear in ``t`` of ``ln F`` and ``ln DF`` between expiries,
+      anchored at ``F(0) = spot``, ``DF(0) = 1`` (so flat carry and flat rate before the first
+      expiry); after the last expiry the last expiry's average carry and rate are held flat.
+
+    Limits: the surface is exactly as arbitrage-free as its input. Linear interpolation of ``w``
+    in ``t`` preserves calendar monotonicity (``w`` non-decreasing in ``t`` at fixed ``k``) only
+    when the listed smiles have it; the SPX chain violates it in places because of quote noise and
+    daily expiries across weekends (see :meth:`calendar_violations`). Butterfly (convexity)
+    arbitrage is not checked or removed. Flat-vol wings understate very far OTM vols of short
+    expiries. The forward interpolation ignores discrete dividends between expiries.
+
+    Parameters
+    ----------
+    spot : float
+        Underlying price (price units).
+    valuation_time : datetime
+        Naive exchange-local valuation time.
+    nodes : DataFrame
+        Smile nodes with columns ``expiry, t, forward, discount_factor, strike, iv`` (one row per
+        node; ``forward``/``discount_factor``/``t`` constant per expiry). Usually built by
+        :meth:`from_quotes`.
+    strikes : dict, optional
+        ``{expiry Timestamp: ndarray}`` of listed strikes with valid quotes per expiry; default the
+        node strikes.
+
+    Raises
+    ------
+    DataError
+        If there are no nodes or a node is invalid (non-positive t, forward, DF, strike or iv).
+    """
+
+    def __init__(
+        self,
+        spot: float,
+        valuation_time: datetime,
+        nodes: pd.DataFrame,
+        strikes: dict[pd.Timestamp, np.ndarray] | None = None,
+    ) -> None:
+        super().__init__(spot, valuation_time)
+        need = {"expiry", "t", "forward", "discount_factor", "strike", "iv"}
+        missing = need - set(nodes.columns)
+        if missing:
+            raise DataError(f"surface nodes miss columns {sorted(missing)}")
+        nd = nodes.loc[:, ["expiry", "t", "forward", "discount_factor", "strike", "iv"]].copy()
+        nd["expiry"] = pd.to_datetime(nd["expiry"])
+        vals = nd[["t", "forward", "discount_factor", "strike", "iv"]].to_numpy(float)
+        if len(nd) == 0:
+            raise DataError("cannot build a vol surface: no valid quotes")
+        if not np.all(np.isfinite(vals)) or np.any(vals <= 0):
+            raise DataError("cannot build a vol surface: non-finite or non-positive t/forward/DF/strike/iv in nodes")
+        nd = nd.sort_values(["t", "strike"], kind="stable", ignore_index=True)
+        nd["k"] = np.log(nd["strike"] / nd["forward"])
+        nd["w"] = nd["iv"] ** 2 * nd["t"]
+        self._nodes = nd
+        self._expiries: list[pd.Timestamp] = []
+        t_nodes, f_nodes, df_nodes, smiles = [], [], [], []
+        for expiry, g in nd.groupby("expiry", sort=True):
+            self._expiries.append(pd.Timestamp(expiry))
+            t_nodes.append(float(g["t"].iloc[0]))
+            f_nodes.append(float(g["forward"].iloc[0]))
+            df_nodes.append(float(g["discount_factor"].iloc[0]))
+            k = g["k"].to_numpy()
+            w = g["w"].to_numpy()
+            if k.size >= 2:
+                smiles.append((k[0], k[-1], PchipInterpolator(k, w, extrapolate=False), w[0]))
+            else:
+                smiles.append((k[0], k[0], None, w[0]))
+        order = np.argsort(t_nodes, kind="stable")
+        self._t = np.asarray(t_nodes)[order]
+        if np.any(np.diff(self._t) <= 0):
+            raise DataError("cannot build a vol surface: two expiries with the same time to expiry")
+        self._f = np.asarray(f_nodes)[order]
+        self._df = np.asarray(df_nodes)[order]
+        self._smiles = [smiles[i] for i in order]
+        self._expiries = [self._expiries[i] for i in order]
+        self._log_f_knots = np.concatenate([[np.log(self._spot)], np.log(self._f)])
+        self._log_df_knots = np.concatenate([[0.0], np.log(self._df)])
+        self._t_knots = np.concatenate([[0.0], self._t])
+        if strikes is None:
+            strikes = {e: np.unique(g["strike"].to_numpy()) for e, g in nd.groupby("expiry")}
+        self._strikes = {pd.Timestamp(e): np.sort(np.asarray(v, dtype=float)) for e, v in strikes.items()}
+
+    @classmethod
+    def from_quotes(
+        cls, spot: float, valuation_time: datetime, quotes: pd.DataFrame
+    ) -> ChainSurface:
+        """Build the surface from a chain's tidy quote table (see :class:`ChainSurface`).
+
+        Parameters
+        ----------
+        quotes : DataFrame
+            Kept quotes with columns ``expiry, t, forward, discount_factor, strike, right, iv``.
+        """
+        q = quotes.loc[np.isfinite(quotes["iv"].to_numpy(float)) & (quotes["iv"].to_numpy(float) > 0)]
+        k_rel = q["strike"].to_numpy(float) / q["forward"].to_numpy(float)
+        right = q["right"].to_numpy()
+        otm = ((right == "P") & (k_rel < 1.0)) | ((right == "C") & (k_rel > 1.0)) | (k_rel == 1.0)
+        # an expiry whose quotes are all in the money on one side keeps its ITM points there
+        per_exp_otm = pd.Series(otm).groupby(q["expiry"].to_numpy()).transform("sum").to_numpy()
+        use = otm | (per_exp_otm == 0)
+        cols = ["expiry", "t", "forward", "discount_factor", "strike"]
+        nodes = q.loc[use].groupby(cols, as_index=False, sort=True)["iv"].mean()
+        strikes = {pd.Timestamp(e): np.unique(g["strike"].to_numpy(float)) for e, g in quotes.groupby("expiry")}
+        return cls(spot, valuation_time, nodes, strikes)
+
+    @property
+    def nodes(self) -> pd.DataFrame:
+        """Smile nodes: ``expiry, t, forward, discount_factor, strike, iv, k, w`` (copy)."""
+        return self._nodes.copy()
+
+    def listed_expiries(self) -> list[datetime]:
+        """Listed expiries (ascending) with at least one valid quote."""
+        return [e.to_pydatetime() for e in self._expiries]
+
+    def listed_strikes(self, expiry: object) -> np.ndarray:
+        """Listed strikes with valid quotes on ``expiry`` (sorted).
+
+        For an expiry that is not listed, the strikes of the listed expiry nearest in time are
+        returned (e.g. a 0DTE expiry the chain lacks borrows the nearest daily's strikes).
+        """
+        ts = to_timestamp(expiry, what="expiry")
+        if ts in self._strikes:
+            return self._strikes[ts].copy()
+        t = float(self.time_to_expiry(ts))
+        nearest = self._expiries[int(np.argmin(np.abs(self._t - t)))]
+        return self._strikes[nearest].copy()
+
+    def forward(self, t: ArrayLike) -> np.ndarray:
+        """Forward price at ``t`` (linear in t of ln F between expiries, flat carry outside)."""
+        tt = _as_float(t)
+        out = np.interp(tt, self._t_knots, self._log_f_knots)
+        beyond = tt > self._t[-1]
+        if np.any(beyond):
+            carry = (self._log_f_knots[-1] - self._log_f_knots[0]) / self._t[-1]
+            out = np.where(beyond, self._log_f_knots[0] + carry * tt, out)
+        return np.exp(out)
+
+    def discount_factor(self, t: ArrayLike) -> np.ndarray:
+        """Discount factor at ``t`` (linear in t of ln DF between expiries, flat rate outside)."""
+        tt = _as_float(t)
+        out = np.interp(np.maximum(tt, 0.0), self._t_knots, self._log_df_knots)
+        beyond = tt > self._t[-1]
+        if np.any(beyond):
+            out = np.where(beyond, self._log_df_knots[-1] / self._t[-1] * tt, out)
+        return np.exp(out)
+
+    def _smile_w(self, idx: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """Total variance of listed expiry ``idx[j]`` at log-moneyness ``k[j]`` (flat wings)."""
+        out = np.full(k.shape, np.nan)
+        for i in np.unique(idx):
+            m = idx == i
+            k_lo, k_hi, interp, w0 = self._smiles[i]
+            if interp is None:
+                out[m] = w0
+            else:
+                out[m] = interp(np.clip(k[m], k_lo, k_hi))
+        out[~np.isfinite(k)] = np.nan
+        return out
+
+    def total_variance(self, strike: ArrayLike, t: ArrayLike) -> np.ndarray:
+        """Total implied variance ``w(K, t) = iv**2 * t`` (see the class notes for the method).
+
+        Parameters
+        ----------
+        strike : array_like
+            Strikes (price units); NaN is returned for non-positive strikes.
+        t : array_like
+            Times in years, broadcast against ``strike``; ``w = 0`` for ``t <= 0``.
+        """
+        kk, tt = np.broadcast_arrays(_as_float(strike), _as_float(t))
+        shape = kk.shape
+        kk, tt = kk.ravel(), tt.ravel()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k = np.log(kk / self.forward(tt))
+        k[~(kk > 0)] = np.nan
+        n = self._t.size
+        j = np.searchsorted(self._t, tt, side="right") - 1  # last listed expiry with t_i <= t
+        lo = np.clip(j, 0, n - 1)
+        hi = np.clip(j + 1, 0, n - 1)
+        w_lo = self._smile_w(lo, k)
+        w = w_lo.copy()
+        inner = (j >= 0) & (j < n - 1)
+        if np.any(inner):
+            w_hi = self._smile_w(hi[inner], k[inner])
+            t_lo, t_hi = self._t[lo[inner]], self._t[hi[inner]]
+            a = (tt[inner] - t_lo) / (t_hi - t_lo)
+            w[inner] = (1.0 - a) * w_lo[inner] + a * w_hi
+        before = j < 0
+        w[before] = w_lo[before] * np.maximum(tt[before], 0.0) / self._t[0]
+        after = j >= n - 1
+        w[after] = w_lo[after] * tt[after] / self._t[-1]
+        return w.reshape(shape)
+
+    def calendar_violations(self, k_grid: ArrayLike | None = None, tol: float = 0.0) -> pd.DataFrame:
+        """Where the listed smiles have total variance decreasing from one expiry to the next.
+
+        Parameters
+        ----------
+        k_grid : array_like, optional
+            Log-moneyness grid; default 41 points in [-0.3, 0.2].
+        tol : float
+            Decreases smaller than ``tol`` (total variance units) are ignored.
+
+        Returns
+        -------
+        DataFrame
+            ``expiry, next_expiry, k, w, w_next`` for every violating (pair, k).
+        """
+        kg = np.linspace(-0.3, 0.2, 41) if k_grid is None else _as_float(k_grid).ravel()
+        rows = []
+        n = self._t.size
+        wprev = self._smile_w(np.zeros(kg.size, dtype=int), kg)
+        for i in range(1, n):
+            wi = self._smile_w(np.full(kg.size, i), kg)
+            bad = wi < wprev - tol
+            for kb, a, b in zip(kg[bad], wprev[bad], wi[bad], strict=True):
+                rows.append((self._expiries[i - 1], self._expiries[i], kb, a, b))
+            wprev = wi
+        return pd.DataFrame(rows, columns=["expiry", "next_expiry", "k", "w", "w_next"])
+
+
+class SyntheticSurface(SmileSurface):
+    """Parametric smile for products without an option chain (futures options: CL, GC, ZB, 6E…).
+
+    The parameters are **stated assumptions from the scenario, not market data**. With the
+    standardized moneyness ``x = ln(K / F(t)) / (atm_iv * sqrt(t))``::
+
+        iv(K, t) = max(atm_iv * (1 + skew * x + curvature * x**2), iv_floor)
+        F(t)     = spot * exp(carry * t)        # carry = 0 when spot is a futures price
+        DF(t)    = exp(-rate * t)
+
+    ``skew < 0`` gives a put skew (higher vol at low strikes); ``curvature > 0`` a smile. The ATM
+    vol is flat in ``t``. If ``x_max`` is set, ``x`` is clipped to ``[-x_max, x_max]`` (flat vol
+    beyond that many standard deviations; by default no clipping, so a positive curvature makes
+    the far wings of very short expiries very large). Listed strikes are the multiples of
+    ``strike_increment`` within ``F * exp(+-5 * atm_iv * sqrt(t))`` (always including the two
+    around ``F``). For ``t <= 0`` ``iv`` is the ``t -> 0+`` limit (the floor or ``atm_iv`` at the
+    money) and the total variance is 0.
+
+    See :func:`synthetic_surface` for the parameters.
+    """
+
+    def __init__(
+        self,
+        spot: float,
+        valuation_time: datetime,
+        atm_iv: float,
+        *,
+        skew: float = 0.0,
+        curvature: float = 0.0,
+        rate: float = 0.0,
+        carry: float = 0.0,
+        strike_increment: float,
+        iv_floor: float = 0.01,
+        x_max: float | None = None,
+    ) -> None:
+        super().__init__(spot, valuation_time)
+        checks = {
+            "atm_iv": (atm_iv, lambda v: v > 0),
+            "skew": (skew, lambda v: True),
+            "curvature": (curvature, lambda v: True),
+            "rate": (rate, lambda v: True),
+            "carry": (carry, lambda v: True),
+            "strike_increment": (strike_increment, lambda v: v > 0),
+            "iv_floor": (iv_floor, lambda v: v > 0),
+        }
+        if x_max is not None:
+            checks["x_max"] = (x_max, lambda v: v > 0)
+        for name, (value, ok) in checks.items():
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                raise DataError(f"synthetic surface: {name} must be a number, got {value!r}") from None
+            if not np.isfinite(v) or not ok(v):
+                raise DataError(f"synthetic surface: invalid {name} = {value!r}")
+        self.atm_iv = float(atm_iv)
+        self.skew = float(skew)
+        self.curvature = float(curvature)
+        self.flat_rate = float(rate)
+        self.carry = float(carry)
+        self.strike_increment = float(strike_increment)
+        self.iv_floor = float(iv_floor)
+        self.x_max = None if x_max is None else float(x_max)
+
+    def forward(self, t: ArrayLike) -> np.ndarray:
+        """``spot * exp(carry * t)``."""
+        return self._spot * np.exp(self.carry * _as_float(t))
+
+    def discount_factor(self, t: ArrayLike) -> np.ndarray:
+        """``exp(-rate * t)``."""
+        return np.exp(-self.flat_rate * _as_float(t))
+
+    def iv(self, strike: ArrayLike, t: ArrayLike) -> np.ndarray:
+        """Parametric implied vol (decimal) at (strike, t); see the class notes."""
+        kk, tt = np.broadcast_arrays(_as_float(strike), _as_float(t))
+        tpos = np.maximum(tt, _T_EPS)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            k = np.log(kk / self.forward(tpos))
+            x = k / (self.atm_iv * np.sqrt(tpos))
+            if self.x_max is not None:
+                x = np.clip(x, -self.x_max, self.x_max)
+            vol = np.maximum(self.atm_iv * (1.0 + self.skew * x + self.curvature * x * x), self.iv_floor)
+        return np.where(kk > 0, vol, np.nan)
+
+    def total_variance(self, strike: ArrayLike, t: ArrayLike) -> np.ndarray:
+        """``iv**2 * max(t, 0)``."""
+        kk, tt = np.broadcast_arrays(_as_float(strike), _as_float(t))
+        return self.iv(kk, tt) ** 2 * np.maximum(tt, 0.0)
+
+    def listed_expiries(self) -> list[datetime]:
+        """Always empty: a synthetic surface has no listed expiries."""
+        return []
+
+    def listed_strikes(self, expiry: object) -> np.ndarray:
+        """Multiples of ``strike_increment`` within ``F * exp(+-5 atm_iv sqrt(t))`` of the forward.
+
+        Raises
+        ------
+        ModelError
+            If the expiry is not after the valuation time.
+        """
+        ts = to_timestamp(expiry, what="expiry")
+        t = float(self.time_to_expiry(ts))
+        if t <= 0:
+            raise ModelError(f"expiry {ts} is not after the valuation time {self._valuation_time}")
+        f = float(self.forward(t))
+        half = 5.0 * self.atm_iv * np.sqrt(t)
+        inc = self.strike_increment
+        lo = min(np.ceil(f * np.exp(-half) / inc), np.floor(f / inc))
+        hi = max(np.floor(f * np.exp(half) / inc), np.ceil(f / inc))
+        n = np.arange(max(lo, 1.0), hi + 1.0)
+        return np.round(n * inc, 10)
+
+    def __repr__(self) -> str:
+        return (
+            f"SyntheticSurface(spot={self._spot:g}, valuation_time={self._valuation_time.isoformat()}, "
+            f"atm_iv={self.atm_iv:g}, skew={self.skew:g}, curvature={self.curvature:g}, "
+            f"rate={self.flat_rate:g}, carry={self.carry:g}, strike_increment={self.strike_increment:g})"
+        )
+
+
+def synthetic_surface(
+    spot: float,
+    valuation_time: datetime,
+    atm_iv: float,
+    *,
+    skew: float = 0.0,
+    curvature: float = 0.0,
+    rate: float = 0.0,
+    carry: float = 0.0,
+    strike_increment: float,
+    iv_floor: float = 0.01,
+    x_max: float | None = None,
+) -> SyntheticSurface:
+    """Build a :class:`SyntheticSurface` for a product with no option chain.
+
+    Parameters
+    ----------
+    spot : float
+        Underlying price; for futures options the futures price (then ``carry = 0``).
+    valuation_time : datetime
+        Naive exchange-local valuation time.
+    atm_iv : float
+        At-the-money implied vol (decimal), flat in time. A scenario assumption.
+    skew : float, default 0
+        Vol change per standardized-moneyness unit, relative to ``atm_iv``; ``< 0`` = put skew.
+    curvature : float, default 0
+        Relative vol change per squared standardized-moneyness unit (``> 0`` = smile).
+    rate : float, default 0
+        Continuously compounded discount rate (per year).
+    carry : float, default 0
+        Continuous carry ``r - q`` (per year) so that ``F(t) = spot * exp(carry * t)``.
+    strike_increment : float
+        Listed-strike spacing (price units), e.g. 0.5 for CL, 5 for GC.
+    iv_floor : float, default 0.01
+        Lower bound on the vol (decimal).
+    x_max : float, optional
+        Clip the standardized moneyness to ``[-x_max, x_max]`` (flat vol beyond); default none.
+
+    Returns
+    -------
+    SyntheticSurface
+
+    Raises
+    ------
+    DataError
+        If a parameter is non-finite or out of range (``spot, atm_iv, strike_increment,
+        iv_floor, x_max`` must be > 0); the message names the parameter.
+    """
+    return SyntheticSurface(
+        spot,
+        valuation_time,
+        atm_iv,
+        skew=skew,
+        curvature=curvature,
+        rate=rate,
+        carry=carry,
+        strike_increment=strike_increment,
+        iv_floor=iv_floor,
+        x_max=x_max,
+    )
+

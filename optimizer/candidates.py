@@ -1,0 +1,319 @@
+"""CandidateSet: the per-unit metrics table the sizing model is built from.
+
+One row per candidate structure, all money per unit (one contract of the structure) in the
+account currency after FX. Columns:
+
+``id, strategy, template, underlying, expiry, dte, strikes, currency, fx, multiplier,
+credit_per_contract, theta_per_day_per_contract, bp_per_contract, margin_rule, delta_per_contract
+(underlying units), cash_delta_per_contract, gamma_per_contract, vega_per_contract (per vol point),
+notional_per_contract, max_loss_per_contract, expected_monthly_income_per_contract,
+correlation_group``.
+
+``structures`` keeps each chain-based candidate's legs so every number can be recomputed from
+:mod:`models` (tests do exactly that).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from models.errors import ModelError, SpecError
+from models.income import IncomeModel, monthly_income
+from models.instruments import get_instrument
+from models.margin import fixed as fixed_margin
+from models.margin import reg_t
+from models.strategies import (
+    Candidate,
+    ExpiryRule,
+    LegTemplate,
+    RuleKind,
+    StrikeRule,
+    generate_candidates,
+)
+from models.legs import Right
+from models.valuation import unit_metrics
+from optimizer.market import Market, fx_rate
+from optimizer.spec import Scenario, StrategySpec
+
+__all__ = ["CandidateSet", "build_candidate_set", "seed_expected_value"]
+
+log = logging.getLogger(__name__)
+
+METRIC_COLUMNS = (
+    "credit_per_contract",
+    "theta_per_day_per_contract",
+    "bp_per_contract",
+    "delta_per_contract",
+    "cash_delta_per_contract",
+    "gamma_per_contract",
+    "vega_per_contract",
+    "notional_per_contract",
+    "max_loss_per_contract",
+    "expected_monthly_income_per_contract",
+)
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """Candidates with per-unit metrics in the account currency.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        One row per candidate (K rows, RangeIndex), columns as in the module docstring.
+    structures : dict[str, Candidate]
+        Chain-based candidates by id (fixed-economics candidates have none).
+    excluded : pd.DataFrame
+        Candidates removed before optimization, with ``id, strategy, underlying, reason``.
+    currency : str
+        Account currency of every money column.
+    """
+
+    table: pd.DataFrame
+    structures: dict[str, Candidate]
+    excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
+    currency: str = "GBP"
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Candidate ids, in variable order."""
+        return tuple(self.table["id"])
+
+    def col(self, name: str) -> np.ndarray:
+        """A metric column as a float array of shape (K,)."""
+        return self.table[name].to_numpy(dtype=float)
+
+    def mask(self, column: str, value) -> np.ndarray:
+        """Boolean (K,) mask of rows whose ``column`` equals ``value``."""
+        return (self.table[column] == value).to_numpy()
+
+    @property
+    def strategies(self) -> list[str]:
+        """Strategy names present, in first-appearance order."""
+        return list(dict.fromkeys(self.table["strategy"]))
+
+
+def seed_expected_value(credit: float, win_rate: float, loss_multiple: float) -> float:
+    """Seed 1's expected profit per trade (``monthlyIncomeCalculator.js``, domain.md §2e).
+
+    ``credit * win_rate - loss_multiple * credit * (1 - win_rate)``, money per contract.
+    """
+    return credit * win_rate - loss_multiple * credit * (1.0 - win_rate)
+
+
+def _custom_legs(spec: StrategySpec) -> list[LegTemplate]:
+    out = []
+    for leg in spec.legs or []:
+        right = Right(leg.right)
+        rule = None
+        if right is not Right.UNDERLYING:
+            rule = StrikeRule(RuleKind(leg.rule), leg.param, ref=leg.ref, sign=leg.sign)
+        out.append(LegTemplate(right, leg.quantity, rule))
+    return out
+
+
+def _expiry_rule(spec: StrategySpec) -> ExpiryRule:
+    e = spec.expiry
+    return ExpiryRule(dte=e.dte, date=e.date, intraday_hours=e.intraday_hours)
+
+
+def _row_fixed(name: str, spec: StrategySpec, scenario: Scenario) -> list[dict]:
+    rows = []
+    for i, f in enumerate(spec.fixed or []):
+        try:
+            group = get_instrument(f.underlying).correlation_group
+        except ModelError:
+            group = None
+        ev = seed_expected_value(f.credit, f.win_rate, f.loss_multiple)
+        rows.append(
+            {
+                "id": f"{name}:{f.underlying}:fixed{i}",
+                "strategy": name,
+                "template": "fixed",
+                "underlying": f.underlying,
+                "expiry": pd.NaT,
+                "dte": np.nan,
+                "strikes": f"credit {f.credit:g}, win {f.win_rate:g}, loss {f.loss_multiple:g}x",
+                "currency": scenario.account.currency,
+                "fx": 1.0,
+                "multiplier": 1.0,
+                "credit_per_contract": f.credit,
+                "theta_per_day_per_contract": f.theta_per_day,
+                "bp_per_contract": f.bp_per_unit,
+                "margin_rule": f"fixed {f.bp_per_unit:g} {scenario.account.currency} per contract",
+                "delta_per_contract": 0.0,
+                "cash_delta_per_contract": 0.0,
+                "gamma_per_contract": 0.0,
+                "vega_per_contract": 0.0,
+                "notional_per_contract": 0.0,
+                "max_loss_per_contract": f.loss_multiple * f.credit,
+                "expected_monthly_income_per_contract": ev * spec.entries_per_month,
+                "correlation_group": group,
+            }
+        )
+    return rows
+
+
+def _margin(spec: StrategySpec, c: Candidate, inst, scenario: Scenario) -> tuple[float, str, str]:
+    """BP per unit, its currency and the rule text (per-underlying margin overrides the strategy's)."""
+    m = spec.underlyings[c.underlying].margin or spec.margin
+    if m.model == "reg_t":
+        req = reg_t(
+            c.legs,
+            c.spot,
+            inst.multiplier,
+            inst.margin_class,
+            valuation_time=scenario.valuation_time,
+        )
+        return req.amount, inst.currency, req.rule
+    if m.pct_of_nlv is not None:
+        req = fixed_margin(pct_of_nlv=m.pct_of_nlv, nlv=scenario.account.net_liq)
+        return req.amount, scenario.account.currency, req.rule
+    if c.underlying not in m.per_unit:
+        raise SpecError(f"strategies.{c.strategy}.margin.per_unit: no amount for {c.underlying}")
+    req = fixed_margin(m.per_unit[c.underlying])
+    return req.amount, m.currency or inst.currency, req.rule
+
+
+def _rows_chain(
+    name: str, spec: StrategySpec, scenario: Scenario, market: Market
+) -> tuple[list[dict], dict[str, Candidate], list[dict]]:
+    rows, structs, excluded = [], {}, []
+    model = IncomeModel(scenario.income.model)
+    legs = _custom_legs(spec) if spec.template == "custom" else None
+    for sym, u in spec.underlyings.items():
+        inst = get_instrument(sym)
+        fx_inst = fx_rate(scenario, inst.currency)
+        try:
+            cands = generate_candidates(
+                strategy=name,
+                template_name=spec.template,
+                legs=legs,
+                underlying=sym,
+                surface=market.surfaces[sym],
+                expiry_rule=_expiry_rule(spec),
+                grid=u.grid,
+                min_credit=spec.min_credit,
+            )
+        except ModelError as exc:
+            raise SpecError(f"strategies.{name}.underlyings.{sym}: {exc}") from None
+        if not cands:
+            excluded.append(
+                {"id": f"{name}:{sym}", "strategy": name, "underlying": sym,
+                 "reason": "no structure on the chain satisfies the strike rules of the grid"}
+            )
+        for c in cands:
+            um = unit_metrics(c, inst.multiplier)
+            bp, bp_ccy, rule = _margin(spec, c, inst, scenario)
+            fx_bp = fx_rate(scenario, bp_ccy)
+            income = monthly_income(
+                model,
+                candidate=c,
+                multiplier=inst.multiplier,
+                theta_per_day=um.theta,
+                entries_per_month=spec.entries_per_month,
+                days_per_month=scenario.income.days_per_month,
+                vol_ratio=market.vol_ratio,
+            )
+            values = (um.credit, um.theta, um.delta, um.cash_delta, um.gamma, um.vega)
+            if not all(math.isfinite(v) for v in values) or not math.isfinite(income):
+                excluded.append(
+                    {"id": c.id, "strategy": name, "underlying": sym,
+                     "reason": "non-finite metric (pricing failed)"}
+                )
+                continue
+            rows.append(
+                {
+                    "id": c.id,
+                    "strategy": name,
+                    "template": spec.template,
+                    "underlying": sym,
+                    "expiry": pd.Timestamp(c.expiry),
+                    "dte": c.t * 365.0,
+                    "strikes": c.strikes_label,
+                    "currency": inst.currency,
+                    "fx": fx_inst,
+                    "multiplier": inst.multiplier,
+                    "credit_per_contract": um.credit * fx_inst,
+                    "theta_per_day_per_contract": um.theta * fx_inst,
+                    "bp_per_contract": bp * fx_bp,
+                    "margin_rule": rule,
+                    "delta_per_contract": um.delta,
+                    "cash_delta_per_contract": um.cash_delta * fx_inst,
+                    "gamma_per_contract": um.gamma,
+                    "vega_per_contract": um.vega * fx_inst,
+                    "notional_per_contract": um.notional * fx_inst,
+                    "max_loss_per_contract": um.max_loss * fx_inst,
+                    "expected_monthly_income_per_contract": income * fx_inst,
+                    "correlation_group": inst.correlation_group,
+                }
+            )
+            structs[c.id] = c
+    return rows, structs, excluded
+
+
+def build_candidate_set(
+    scenario: Scenario,
+    market: Market,
+    *,
+    allowed_products: dict[str, frozenset[str]] | None = None,
+) -> CandidateSet:
+    """Generate and evaluate every candidate of every strategy in ``scenario``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Validated scenario.
+    market : Market
+        Surfaces per product.
+    allowed_products : dict[str, frozenset[str]] | None
+        Per strategy, the products the account phase allows; candidates on other products are
+        moved to ``excluded`` with the reason (never dropped silently).
+
+    Returns
+    -------
+    CandidateSet
+
+    Raises
+    ------
+    SpecError
+        When a strategy's rules cannot be applied (message names the strategy and underlying),
+        or when no candidate at all can be built.
+    """
+    rows: list[dict] = []
+    structs: dict[str, Candidate] = {}
+    excluded: list[dict] = []
+    for name, spec in scenario.strategies.items():
+        if spec.template == "fixed":
+            r = _row_fixed(name, spec, scenario)
+        else:
+            r, s, e = _rows_chain(name, spec, scenario, market)
+            structs.update(s)
+            excluded.extend(e)
+        allowed = (allowed_products or {}).get(name)
+        for row in r:
+            if allowed is not None and row["underlying"] not in allowed:
+                excluded.append(
+                    {"id": row["id"], "strategy": name, "underlying": row["underlying"],
+                     "reason": "product not allowed in this account phase"}
+                )
+                structs.pop(row["id"], None)
+            else:
+                rows.append(row)
+    if not rows:
+        raise SpecError("strategies: no candidate could be built from the scenario")
+    table = pd.DataFrame(rows).reset_index(drop=True)
+    if table["id"].duplicated().any():
+        dup = table.loc[table["id"].duplicated(), "id"].iloc[0]
+        raise SpecError(f"strategies: duplicate candidate {dup!r}")
+    ex = pd.DataFrame(excluded, columns=["id", "strategy", "underlying", "reason"])
+    log.info("built %d candidates (%d excluded)", len(table), len(ex))
+    return CandidateSet(table, structs, ex, scenario.account.currency)

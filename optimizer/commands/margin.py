@@ -1,0 +1,262 @@
+"""``thetaplan margin POSITION.yaml``: Reg-T buying power of one structure, with the rule used.
+
+The position file (YAML, ``safe_load``) describes one unit of a structure::
+
+    underlying: SPX              # symbol; multiplier and margin class default from instruments
+    underlying_price: 5000
+    valuation_time: 2025-01-10T10:30:00   # optional; a bare date means 00:00
+    # optional: multiplier, margin_class (broad_based_index | equity), cash_secured_puts
+    legs:
+      - {right: P, strike: 4870, expiry: 2025-02-21, side: long, quantity: 1, price: 2.00}
+      - {right: P, strike: 4900, expiry: 2025-02-21, quantity: -1, price: 3.50}
+
+``quantity`` is signed (negative = short) unless ``side`` is given, in which case it is the
+positive number of contracts. A bare ``expiry`` date means the 16:00 close that day. ``U`` legs
+(the underlying: one contract's worth of shares) take no strike or expiry and default their
+price to ``underlying_price``. Any validation failure raises :class:`SpecError` with one line
+naming the field path (``legs.1.strike: ...``); the CLI maps it to exit code 2.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from rich.console import Console
+from rich.table import Table
+
+from models.errors import ModelError, SpecError
+from models.instruments import get_instrument
+from models.legs import Leg, Right
+from models.margin import MarginClass, MarginRequirement, reg_t
+
+__all__ = ["Position", "load_position", "margin_command", "register"]
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+EXPIRY_TIME = time(16, 0)
+
+
+class LegSpec(BaseModel):
+    """One leg of the position file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    right: Literal["C", "P", "U"]
+    strike: PositiveFloat | None = None
+    expiry: datetime | date | None = None
+    side: Literal["short", "long"] | None = None
+    quantity: StrictInt
+    price: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LegSpec:
+        if self.quantity == 0:
+            raise ValueError("quantity: must be non-zero")
+        if self.side is not None and self.quantity < 0:
+            raise ValueError("quantity: must be positive when side is given")
+        if self.right == "U":
+            if self.strike is not None:
+                raise ValueError("strike: not allowed on an underlying (U) leg")
+            if self.expiry is not None:
+                raise ValueError("expiry: not allowed on an underlying (U) leg")
+        else:
+            if self.strike is None:
+                raise ValueError("strike: required for an option leg (C or P)")
+            if self.expiry is None:
+                raise ValueError("expiry: required for an option leg (C or P)")
+            if self.price is None:
+                raise ValueError("price: required for an option leg (C or P)")
+        return self
+
+    @property
+    def signed_quantity(self) -> int:
+        """Quantity with its sign: negative for short."""
+        return -self.quantity if self.side == "short" else self.quantity
+
+
+class PositionSpec(BaseModel):
+    """The position file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    underlying: str = Field(min_length=1)
+    underlying_price: PositiveFloat
+    margin_class: MarginClass | None = None
+    multiplier: PositiveFloat | None = None
+    valuation_time: datetime | date | None = None
+    cash_secured_puts: bool = False
+    legs: list[LegSpec] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Position:
+    """A validated position: legs per unit plus everything :func:`models.margin.reg_t` needs.
+
+    ``currency`` is the instrument currency, or ``None`` for a symbol not in the instrument table.
+    """
+
+    underlying: str
+    underlying_price: float
+    multiplier: float
+    margin_class: MarginClass
+    currency: str | None
+    valuation_time: datetime | None
+    cash_secured_puts: bool
+    legs: tuple[Leg, ...]
+
+
+def _as_datetime(value: datetime | date | None, default_time: time) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value, default_time)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    path = [str(p) for p in err["loc"]]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    field = re.match(r"^(\w+): (.*)$", msg)
+    if err["type"] == "value_error" and field:
+        path.append(field.group(1))
+        msg = field.group(2)
+    more = len(exc.errors()) - 1
+    suffix = f" (+{more} more error{'s' if more > 1 else ''})" if more else ""
+    return f"{'.'.join(path) or '(top level)'}: {msg}{suffix}"
+
+
+def load_position(path: str | Path) -> Position:
+    """Read and validate a position file.
+
+    Raises
+    ------
+    SpecError
+        Unreadable file, bad YAML, or a field that fails validation; one line naming the file
+        and the field path.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{p}: cannot read position file ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"{p}:{where} invalid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    try:
+        spec = PositionSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(f"{p}: {_first_error(exc)}") from None
+
+    currency: str | None = None
+    multiplier, margin_class = spec.multiplier, spec.margin_class
+    try:
+        inst = get_instrument(spec.underlying)
+    except ModelError as exc:
+        if multiplier is None or margin_class is None:
+            raise SpecError(f"{p}: underlying: {exc}; or give multiplier and margin_class") from None
+    else:
+        currency = inst.currency
+        multiplier = inst.multiplier if multiplier is None else multiplier
+        margin_class = inst.margin_class if margin_class is None else margin_class
+
+    legs = []
+    for i, leg in enumerate(spec.legs):
+        right = Right(leg.right)
+        price = spec.underlying_price if leg.price is None else leg.price
+        try:
+            legs.append(
+                Leg(
+                    right=right,
+                    strike=leg.strike if leg.strike is not None else math.nan,
+                    expiry=_as_datetime(leg.expiry, EXPIRY_TIME),
+                    quantity=leg.signed_quantity,
+                    price=price,
+                )
+            )
+        except ValueError as exc:  # pragma: no cover - the pydantic model checks the same
+            raise SpecError(f"{p}: legs.{i}: {exc}") from None
+    return Position(
+        underlying=spec.underlying.strip().upper(),
+        underlying_price=spec.underlying_price,
+        multiplier=float(multiplier),
+        margin_class=MarginClass(margin_class),
+        currency=currency,
+        valuation_time=_as_datetime(spec.valuation_time, time(0, 0)),
+        cash_secured_puts=spec.cash_secured_puts,
+        legs=tuple(legs),
+    )
+
+
+def _render(position: Position, req: MarginRequirement, source: Path, console: Console) -> None:
+    cur = position.currency or "instrument currency"
+    console.print(
+        f"[bold]{source.name}[/bold]: {position.underlying} at {position.underlying_price:,.2f}, "
+        f"multiplier {position.multiplier:g}, margin class {position.margin_class.value}"
+        + (f", valuation {position.valuation_time:%Y-%m-%d %H:%M}" if position.valuation_time else "")
+    )
+    legs = Table(title="Legs (per unit)", title_justify="left")
+    for col, justify in (
+        ("#", "right"),
+        ("side", "left"),
+        ("qty", "right"),
+        ("right", "left"),
+        ("strike", "right"),
+        ("expiry", "left"),
+        ("price/share", "right"),
+        (f"premium ({cur})", "right"),
+    ):
+        legs.add_column(col, justify=justify)
+    for i, leg in enumerate(position.legs):
+        cash = -leg.quantity * leg.price * position.multiplier
+        legs.add_row(
+            str(i),
+            "short" if leg.is_short else "long",
+            str(abs(leg.quantity)),
+            leg.right.value,
+            f"{leg.strike:g}" if leg.is_option else "",
+            f"{leg.expiry:%Y-%m-%d %H:%M}" if leg.expiry else "",
+            f"{leg.price:g}",
+            f"{cash:+,.2f}",
+        )
+    console.print(legs)
+    comps = Table(title="Buying-power reduction (Reg-T)", title_justify="left")
+    comps.add_column("component")
+    comps.add_column(f"amount ({cur})", justify="right")
+    for name, amount in req.components:
+        comps.add_row(name, f"{amount:,.2f}")
+    comps.add_row("[bold]total per unit[/bold]", f"[bold]{req.amount:,.2f}[/bold]")
+    console.print(comps)
+    console.print(f"[bold]Requirement per unit:[/bold] {req.amount:,.2f} {cur}")
+    console.print(f"[bold]Rule:[/bold] {req.rule}", highlight=False)
+
+
+def margin_command(
+    position_file: Annotated[Path, typer.Argument(help="Position YAML file (one structure unit).")],
+) -> None:
+    """Reg-T buying-power reduction of one structure unit, with the rule that produced it."""
+    position = load_position(position_file)
+    req = reg_t(
+        position.legs,
+        position.underlying_price,
+        position.multiplier,
+        position.margin_class,
+        valuation_time=position.valuation_time,
+        cash_secured_puts=position.cash_secured_puts,
+    )
+    _render(position, req, Path(position_file), Console())
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``margin`` command to the thetaplan CLI."""
+    app.command("margin")(margin_command)

@@ -1,0 +1,179 @@
+"""``thetaplan solve SCENARIO``: size a scenario and print positions, portfolio, allocation, verdict."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from optimizer.result import SizingResult
+
+__all__ = ["register", "render"]
+
+
+def _money(x: float | None, ccy: str = "") -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return f"{x:,.0f}{(' ' + ccy) if ccy else ''}"
+
+
+def _pct(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return f"{x:.1%}"
+
+
+def render(result: SizingResult, console: Console) -> None:
+    """Print a :class:`SizingResult` as rich tables (positions, portfolio, allocation, verdict)."""
+    ccy = result.portfolio["currency"]
+    console.rule(f"[bold]{result.scenario}")
+
+    t = Table(title="Positions (per contract money in " + ccy + ")", show_lines=False)
+    for col, just in (
+        ("strategy", "left"),
+        ("underlying", "left"),
+        ("expiry", "left"),
+        ("strikes (qty right strike)", "left"),
+        ("contracts", "right"),
+        ("credit", "right"),
+        ("theta/day", "right"),
+        ("BP", "right"),
+        ("income/month", "right"),
+    ):
+        t.add_column(col, justify=just)
+    for _, r in result.positions.iterrows():
+        exp = r["expiry"]
+        exp_s = "—" if exp is None or (isinstance(exp, float)) or str(exp) == "NaT" else (
+            f"{exp:%Y-%m-%d %H:%M} ({r['dte']:.2f}d)" if r["dte"] < 1 else f"{exp:%Y-%m-%d} ({r['dte']:.0f}d)"
+        )
+        t.add_row(
+            r["strategy"],
+            r["underlying"],
+            exp_s,
+            str(r["strikes"]),
+            str(int(r["contracts"])),
+            f"{r['credit_per_contract']:,.2f}",
+            f"{r['theta_per_day_per_contract']:,.2f}",
+            f"{r['bp_per_contract']:,.0f}",
+            f"{r['expected_monthly_income_per_contract']:,.0f}",
+        )
+    if result.positions.empty:
+        t.add_row("(no position)", "", "", "", "0", "", "", "", "")
+    console.print(t)
+
+    p = result.portfolio
+    pt = Table(title="Portfolio", show_header=False)
+    pt.add_column("metric")
+    pt.add_column("value", justify="right")
+    for label, value in (
+        ("net liquidation value", _money(p["net_liq"], ccy)),
+        ("expected monthly income", _money(p["expected_monthly_income"], ccy)),
+        ("theta per day", f"{p['theta_per_day']:,.2f} {ccy}"),
+        ("buying power used", f"{_money(p['bp_used'], ccy)} ({_pct(p['bp_used_pct'])} of NLV)"),
+        ("buying power cap", f"{_money(p['bp_cap'], ccy)} ({_pct(result.limits['bp_fraction'])})"),
+        ("net credit", _money(p["credit"], ccy)),
+        ("cash delta", _money(p["cash_delta"], ccy)),
+        ("vega per vol point", f"{p['vega']:,.1f} {ccy}"),
+        ("positions / contracts", f"{p['positions']} / {p['contracts']}"),
+    ):
+        pt.add_row(label, value)
+    console.print(pt)
+
+    at = Table(title="Allocation (expected monthly income)")
+    for col in ("strategy", "weight", "target", "actual", "share", "shortfall", "achievement"):
+        at.add_column(col, justify="left" if col == "strategy" else "right")
+    for _, r in result.allocation.iterrows():
+        at.add_row(
+            str(r["strategy"]),
+            _pct(r["weight"]),
+            _money(r["target"]),
+            _money(r["actual"]),
+            _pct(r["share"]),
+            _money(r["shortfall"]),
+            _pct(r["achievement"]),
+        )
+    console.print(at)
+
+    v = result.verdict
+    color = {"FEASIBLE": "green", "INFEASIBLE": "red"}.get(v.status.value, "yellow")
+    console.print(f"[bold {color}]Verdict: {v.status.value}[/] — {v.message}")
+    console.print(
+        f"  chosen book: {_money(v.chosen_income, ccy)} expected per month "
+        f"({_pct(v.chosen_achievement)} of {_money(v.target, ccy)}); max achievable "
+        f"{_money(v.max_income, ccy)} ({_pct(v.achievement)})"
+    )
+    if v.min_nlv is not None:
+        console.print(f"  minimum account for the target: {_money(v.min_nlv, ccy)} ({v.min_nlv_note})")
+    else:
+        console.print(f"  minimum account for the target: none — {v.min_nlv_note}")
+    if v.binding:
+        bt = Table(title="Binding caps at the max-income book")
+        for col in ("cap", "family", "value", "bound", "slack", "shadow price"):
+            bt.add_column(col, justify="left" if col in ("cap", "family") else "right")
+        for b in v.binding:
+            bt.add_row(
+                b.row,
+                b.family,
+                f"{b.activity:,.2f}",
+                f"{b.bound:,.2f}",
+                f"{b.slack:,.2f}",
+                "—" if b.shadow_price is None else f"{b.shadow_price:,.4f}",
+            )
+        console.print(bt)
+    s = result.solver
+    tm = result.timings
+    console.print(
+        f"[dim]solver {s['backend']} ({s['status']}, objective {s['objective']}, "
+        f"gap {s['mip_gap'] if s['mip_gap'] is not None else '—'}, time limit {s['time_limit']:g}s); "
+        f"{s['candidates']} candidates, {s['rows']} rows; timings: "
+        + ", ".join(f"{k} {val:.2f}s" for k, val in tm.items())
+        + "[/]"
+    )
+    for note in result.notes:
+        console.print(f"[dim]note: {note}[/]")
+    if not result.excluded.empty:
+        console.print(f"[dim]{len(result.excluded)} candidate(s) excluded (see --json)[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``solve`` command to ``app``."""
+
+    @app.command("solve")
+    def solve_cmd(
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        backend: Annotated[
+            str | None, typer.Option("--backend", help="cvxpy (HiGHS) or pulp (CBC).")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+        candidates_out: Annotated[
+            Path | None,
+            typer.Option("--candidates-out", help="Write every candidate with its count (CSV)."),
+        ] = None,
+        overrides: Annotated[
+            list[str] | None,
+            typer.Option("--set", help="Override a scenario field: dotted.path=value (repeatable)."),
+        ] = None,
+        no_min_nlv: Annotated[
+            bool, typer.Option("--no-min-nlv", help="Skip the minimum-account search.")
+        ] = False,
+    ) -> None:
+        """Size SCENARIO: integer contracts per candidate, portfolio, allocation and verdict."""
+        from models.errors import SpecError
+        from optimizer.pipeline import solve_scenario
+        from optimizer.spec import load_scenario
+
+        if backend is not None and backend not in ("cvxpy", "pulp"):
+            raise SpecError(f"--backend: expected cvxpy or pulp, got {backend!r}")
+        sc = load_scenario(scenario, overrides or [])
+        result = solve_scenario(sc, backend=backend, min_nlv_search=not no_min_nlv)
+        if candidates_out is not None:
+            result.candidates.to_csv(candidates_out, index=False)
+        if as_json:
+            sys.stdout.write(result.to_json() + "\n")
+        else:
+            render(result, Console(width=160))

@@ -1,0 +1,106 @@
+"""Assemble a backend-neutral :class:`~optimizer.problem.SizingProblem` from candidates and caps.
+
+Decision variables: ``n_k`` ∈ ℤ≥0, contracts (structure units) of candidate k, with upper bounds
+implied by the position and buying-power caps (they only tighten the formulation; the rows stay).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from optimizer.candidates import CandidateSet
+from optimizer.constraints.allocation import allocation_blocks
+from optimizer.constraints.buying_power import buying_power_blocks
+from optimizer.constraints.greeks import greeks_blocks
+from optimizer.constraints.leverage import leverage_blocks
+from optimizer.constraints.positions import positions_blocks
+from optimizer.limits import Limits
+from optimizer.objectives import objective_for, target_block
+from optimizer.problem import LinearBlock, SizingProblem, VariableGroup, VarKind
+from optimizer.spec import ObjectiveKind
+
+__all__ = ["FAMILIES", "build_problem", "count_upper_bounds"]
+
+#: The constraint families, in the order their blocks appear.
+FAMILIES: tuple[Callable[[CandidateSet, Limits], list[LinearBlock]], ...] = (
+    allocation_blocks,
+    buying_power_blocks,
+    leverage_blocks,
+    greeks_blocks,
+    positions_blocks,
+)
+
+#: Upper bound for a count no cap limits (a candidate with zero BP and no position cap).
+UNCAPPED = 10_000
+
+
+def count_upper_bounds(cs: CandidateSet, limits: Limits) -> np.ndarray:
+    """Per-candidate upper bound on ``n_k`` implied by max positions and BP caps, shape (K,)."""
+    ub = np.full(len(cs), float(UNCAPPED))
+    bp = cs.col("bp_per_contract")
+    strat = cs.table["strategy"].to_numpy()
+    pos = bp > 0
+    ub[pos] = np.minimum(ub[pos], np.floor(limits.bp_fraction * limits.nlv / bp[pos] + 1e-9))
+    for s, m in limits.max_positions.items():
+        if m is not None:
+            ub[strat == s] = np.minimum(ub[strat == s], m)
+    for s, cap in limits.strategy_bp_caps.items():
+        sel = (strat == s) & pos
+        ub[sel] = np.minimum(ub[sel], np.floor(cap * limits.nlv / bp[sel] + 1e-9))
+    if limits.group_limit is not None:
+        counted = ~np.isin(strat, list(limits.group_excluded))
+        grouped = cs.table["correlation_group"].notna().to_numpy() & counted
+        ub[grouped] = np.minimum(ub[grouped], limits.group_limit)
+    return np.maximum(ub, 0.0)
+
+
+def build_problem(
+    cs: CandidateSet,
+    limits: Limits,
+    objective: ObjectiveKind,
+    *,
+    target: float | None = None,
+) -> SizingProblem:
+    """The sizing MILP for ``cs`` under ``limits``.
+
+    Parameters
+    ----------
+    cs : CandidateSet
+        Candidates (K rows).
+    limits : Limits
+        Resolved caps.
+    objective : ObjectiveKind
+        ``max_theta``, ``max_income`` or ``min_bp``.
+    target : float | None
+        Monthly income target (account currency); required by ``min_bp`` (adds ``income_target``).
+
+    Returns
+    -------
+    SizingProblem
+        One integer group ``n`` (labels = candidate ids) and the named blocks of every family.
+
+    Raises
+    ------
+    ValueError
+        ``min_bp`` without a target.
+    """
+    n = VariableGroup(
+        name="n",
+        kind=VarKind.INTEGER,
+        lower=np.zeros(len(cs)),
+        upper=count_upper_bounds(cs, limits),
+        labels=cs.ids,
+    )
+    blocks: list[LinearBlock] = []
+    for family in FAMILIES:
+        blocks.extend(family(cs, limits))
+    if ObjectiveKind(objective) is ObjectiveKind.MIN_BP:
+        if target is None or not math.isfinite(target):
+            raise ValueError("the min_bp objective needs a finite income target")
+        blocks.append(target_block(cs, target))
+    return SizingProblem(
+        variables=(n,), blocks=tuple(blocks), objective=objective_for(objective, cs)
+    )

@@ -1,0 +1,192 @@
+"""Caps in force for one solve: the scenario's settings resolved against the phase/VIX tables.
+
+The constraint families consume a :class:`Limits` object, never the raw tables, so the verdict can
+re-solve the same scenario at another account size (``Limits.at_nlv``) without re-reading anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from models import phases as phase_tables
+from models.instruments import get_instrument
+from models.errors import ModelError, SpecError
+from optimizer.spec import Scenario
+
+__all__ = ["Limits", "allowed_products", "phase_of", "resolve_limits"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resolved caps (fractions are of net liquidation value; money in the account currency).
+
+    Parameters
+    ----------
+    nlv : float
+        Net liquidation value, account currency.
+    phase : int
+        Account phase (1–4).
+    weights : dict[str, float]
+        Effective allocation weight per strategy (after renormalization).
+    weight_note : str
+        How the weights were obtained (e.g. which strategies were renormalized away).
+    allocation_tolerance : float | None
+        Absolute tolerance on each strategy's income share; ``None`` = allocation disabled.
+    allocation_basis : str
+        ``income`` or ``theta``.
+    bp_fraction : float
+        Total buying-power cap as a fraction of NLV.
+    bp_source : str
+        Which table row or setting produced ``bp_fraction``.
+    strategy_bp_caps : dict[str, float]
+        Per-strategy BP caps, fraction of NLV.
+    max_positions : dict[str, int | None]
+        Per-strategy cap on units held (``None`` = no cap).
+    group_limit : int | None
+        Max units per correlation group (``None`` = disabled).
+    group_excluded : frozenset[str]
+        Strategies whose units do not count toward group limits.
+    group_delta_cap : float | None
+        Cap on |cash delta| per correlation group, fraction of NLV.
+    leverage : float | None
+        Cap on gross short notional, multiple of NLV.
+    greeks : dict[str, tuple[float, float]]
+        Portfolio bounds: ``cash_delta``, ``vega``, ``theta`` (account currency).
+    """
+
+    nlv: float
+    phase: int
+    weights: dict[str, float]
+    weight_note: str
+    allocation_tolerance: float | None
+    allocation_basis: str
+    bp_fraction: float
+    bp_source: str
+    strategy_bp_caps: dict[str, float]
+    max_positions: dict[str, int | None]
+    group_limit: int | None
+    group_excluded: frozenset[str]
+    group_delta_cap: float | None
+    leverage: float | None
+    greeks: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def at_nlv(self, nlv: float) -> Limits:
+        """The same caps for another account size (phase and counts unchanged)."""
+        return replace(self, nlv=float(nlv))
+
+
+def _gbp(scenario: Scenario) -> float:
+    acc = scenario.account
+    if acc.currency == "GBP":
+        return acc.net_liq
+    if "GBP" not in acc.fx:
+        raise SpecError("account.fx.GBP: the phase tables are in GBP; give the GBP rate")
+    return acc.net_liq / acc.fx["GBP"]
+
+
+def phase_of(scenario: Scenario) -> int:
+    """The account phase: stated, or from NLV (in GBP) via the phase table."""
+    if scenario.account.phase != "auto":
+        return int(scenario.account.phase)
+    return phase_tables.phase_for_nlv(_gbp(scenario))
+
+
+def _weights(scenario: Scenario, maxpos: dict[str, int | None]) -> tuple[dict[str, float], str]:
+    raw = {n: s.weight for n, s in scenario.strategies.items()}
+    blocked = [n for n, m in maxpos.items() if m == 0 and raw[n] > 0]
+    if not blocked:
+        return raw, "as stated"
+    if scenario.allocation.renormalize == "none":
+        return raw, f"as stated; {', '.join(blocked)} not allowed in this phase (weights kept)"
+    rest = sum(w for n, w in raw.items() if n not in blocked)
+    if rest <= 0:
+        raise SpecError("allocation.renormalize: no allowed strategy has a positive weight")
+    out = {n: (0.0 if n in blocked else w / rest) for n, w in raw.items()}
+    note = (
+        f"{', '.join(blocked)} not allowed in this phase; other weights rescaled "
+        f"proportionally to sum to 1"
+    )
+    return out, note
+
+
+def resolve_limits(scenario: Scenario) -> Limits:
+    """Resolve every cap of ``scenario`` for its account phase and VIX level.
+
+    BP: ``buying_power.max_fraction`` if given; ``auto`` = the phase BP band for phases 1–3 and the
+    VIX table for phase 4 (domain.md §4, "phase BP targets override VIX in lower phases"), at the
+    chosen ``vix_bound``; then ``reserve`` is subtracted.
+
+    Raises
+    ------
+    SpecError
+        Unknown strategy key in the max-positions table, missing GBP rate, bad renormalization.
+    """
+    phase = phase_of(scenario)
+    bp = scenario.buying_power
+    if bp.max_fraction == "auto":
+        ph = phase_tables.get_phase(phase)
+        lo, hi = ph.max_bp_low, ph.max_bp_high
+        if lo is not None and hi is not None and phase < 4:
+            frac = {"low": lo, "mid": (lo + hi) / 2, "high": hi}[bp.vix_bound]
+            src = f"phase {phase} BP band {lo:.0%}–{hi:.0%} ({bp.vix_bound})"
+        else:
+            frac = phase_tables.max_bp_fraction(scenario.market.vix, bound=bp.vix_bound)
+            src = f"VIX {scenario.market.vix:g} row of the TK-PDF VIX table ({bp.vix_bound})"
+    else:
+        frac, src = float(bp.max_fraction), "stated in scenario"
+    if bp.reserve:
+        src += f", less reserve {bp.reserve:.0%}"
+        frac = max(frac - bp.reserve, 0.0)
+    maxpos: dict[str, int | None] = {}
+    for name, s in scenario.strategies.items():
+        if s.max_positions == "phase":
+            key = s.limits_key or name
+            try:
+                maxpos[name] = phase_tables.max_positions(key, phase)
+            except ModelError as exc:
+                raise SpecError(f"strategies.{name}.max_positions: {exc}") from None
+        else:
+            maxpos[name] = s.max_positions
+    weights, note = _weights(scenario, maxpos)
+    cg = scenario.positions.correlation_groups
+    group_limit = None
+    if cg.enabled:
+        group_limit = phase_tables.group_limit(phase) if cg.limit == "phase" else int(cg.limit)
+    greeks = {
+        k: tuple(v)
+        for k, v in (
+            ("cash_delta", scenario.greeks.cash_delta),
+            ("vega", scenario.greeks.vega),
+            ("theta", scenario.greeks.theta),
+        )
+        if v is not None
+    }
+    al = scenario.allocation
+    return Limits(
+        nlv=scenario.account.net_liq,
+        phase=phase,
+        weights=weights,
+        weight_note=note,
+        allocation_tolerance=al.tolerance if al.enabled else None,
+        allocation_basis=al.basis,
+        bp_fraction=frac,
+        bp_source=src,
+        strategy_bp_caps=dict(bp.strategy_caps),
+        max_positions=maxpos,
+        group_limit=group_limit,
+        group_excluded=frozenset(cg.exclude_strategies),
+        group_delta_cap=cg.delta_notional_cap if cg.enabled else None,
+        leverage=scenario.leverage.max_notional_multiple,
+        greeks=greeks,
+    )
+
+
+def allowed_products(scenario: Scenario, phase: int) -> dict[str, frozenset[str]]:
+    """Per strategy listed in ``positions.products_by_phase``, the products the phase allows."""
+    allowed = phase_tables.products_allowed(phase)
+    out = {}
+    for name in scenario.positions.products_by_phase:
+        for sym in scenario.strategies[name].underlyings:
+            get_instrument(sym)  # unknown symbols fail loudly here
+        out[name] = frozenset(allowed)
+    return out

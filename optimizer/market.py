@@ -1,0 +1,142 @@
+"""Market state of a scenario: one vol surface per product, FX, VIX, measured vol ratio.
+
+Raw files are parsed by :mod:`models.chain` (this module only asks it to); surfaces for derived
+and synthetic products come from :mod:`models.surfaces` and :func:`models.chain.synthetic_surface`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from models.chain import load_chain, synthetic_surface
+from models.errors import SpecError
+from models.history import load_index_history, load_vix_history
+from models.income import VolRatio, measure_vol_ratio
+from models.instruments import get_instrument
+from models.strategies import VolSurface
+from models.surfaces import ScaledSurface
+from optimizer.spec import Scenario
+
+__all__ = ["Market", "build_market", "fx_rate"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Market:
+    """Surfaces per product symbol, the VIX level, the vol ratio used and the chain filter reports.
+
+    Parameters
+    ----------
+    surfaces : dict[str, VolSurface]
+        One surface per product the scenario trades.
+    vix : float
+        VIX level (index points) at valuation.
+    vol_ratio : float
+        Realized/implied vol ratio for the ``expiry`` income model.
+    vol_ratio_source : str
+        How ``vol_ratio`` was obtained (measured window and estimator, or "stated in scenario").
+    filter_reports : dict[str, dict]
+        Per chain, the quote-filter counts from :mod:`models.chain`.
+    """
+
+    surfaces: dict[str, VolSurface]
+    vix: float
+    vol_ratio: float
+    vol_ratio_source: str
+    filter_reports: dict[str, dict] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=8)
+def _load_chain_cached(path: str, fmt: str, spot: float | None, valuation_time, underlying: str):
+    return load_chain(
+        path, format=fmt, spot=spot, valuation_time=valuation_time, underlying=underlying
+    )
+
+
+@lru_cache(maxsize=4)
+def _vol_ratio_cached(vix_path: str, index_path: str) -> VolRatio:
+    return measure_vol_ratio(load_vix_history(vix_path), load_index_history(index_path))
+
+
+def fx_rate(scenario: Scenario, currency: str) -> float:
+    """Value of one unit of ``currency`` in the account currency.
+
+    Raises
+    ------
+    SpecError
+        If the scenario states no rate for ``currency``.
+    """
+    if currency == scenario.account.currency:
+        return 1.0
+    try:
+        return scenario.account.fx[currency]
+    except KeyError:
+        raise SpecError(
+            f"account.fx.{currency}: needed to convert {currency} into "
+            f"{scenario.account.currency}, not given"
+        ) from None
+
+
+def build_market(scenario: Scenario) -> Market:
+    """Load chains and build every product's surface for ``scenario``.
+
+    Raises
+    ------
+    SpecError
+        A chain file is missing (message names the field), or an unknown product symbol.
+    DataError
+        A chain file cannot be used (from :mod:`models.chain`).
+    """
+    m = scenario.market
+    surfaces: dict[str, VolSurface] = {}
+    reports: dict[str, dict] = {}
+    for sym, spec in m.chains.items():
+        path = scenario.resolve(spec.path)
+        if not Path(path).exists():
+            raise SpecError(f"market.chains.{sym}.path: file not found: {path}")
+        chain = _load_chain_cached(
+            str(path), spec.format, spec.spot, scenario.valuation_time, sym
+        )
+        surfaces[sym] = chain.surface()
+        reports[sym] = dict(getattr(chain, "filter_report", {}) or {})
+    for sym, d in m.derived.items():
+        inc = d.strike_increment
+        if inc is None:
+            inc = get_instrument(sym).strike_increment
+        surfaces[sym] = ScaledSurface(surfaces[d.source], d.scale, inc)
+    for sym, s in m.synthetic.items():
+        inc = s.strike_increment or get_instrument(sym).strike_increment
+        surfaces[sym] = synthetic_surface(
+            s.price,
+            scenario.valuation_time,
+            s.atm_iv,
+            skew=s.skew,
+            curvature=s.curvature,
+            rate=s.rate,
+            carry=s.carry,
+            strike_increment=inc,
+        )
+    vr = scenario.income.vol_ratio
+    if vr == "measured":
+        if m.history is None:
+            ratio, source = 1.0, "not used (theta income model)"
+        else:
+            for key in ("vix", "index"):
+                if not Path(scenario.resolve(getattr(m.history, key))).exists():
+                    raise SpecError(f"market.history.{key}: file not found")
+            res = _vol_ratio_cached(
+                str(scenario.resolve(m.history.vix)), str(scenario.resolve(m.history.index))
+            )
+            ratio = res.ratio
+            source = (
+                f"measured: sqrt(mean RV^2 / mean VIX^2) over {res.n} overlapping "
+                f"{res.horizon}-day windows {res.start}..{res.end} = {res.ratio:.3f} "
+                f"(mean ratio {res.mean_ratio:.3f}, median {res.median_ratio:.3f})"
+            )
+    else:
+        ratio, source = float(vr), "stated in scenario"
+    return Market(surfaces, m.vix, ratio, source, reports)

@@ -1,0 +1,237 @@
+"""SizingResult: positions, portfolio metrics, allocation table, verdict, timings.
+
+Every portfolio figure is a sum over the returned positions of per-contract metrics from the
+candidate table (account currency); ``tests/optimizer/test_pipeline.py`` recomputes them from
+:mod:`models` on the chosen legs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.verdict import Verdict
+
+__all__ = ["SizingResult", "allocation_table", "portfolio_metrics", "positions_table"]
+
+POSITION_COLUMNS = [
+    "strategy",
+    "underlying",
+    "expiry",
+    "dte",
+    "strikes",
+    "contracts",
+    "credit_per_contract",
+    "theta_per_day_per_contract",
+    "bp_per_contract",
+    "expected_monthly_income_per_contract",
+    "delta_per_contract",
+    "cash_delta_per_contract",
+    "vega_per_contract",
+    "max_loss_per_contract",
+    "margin_rule",
+    "id",
+]
+
+
+def positions_table(candidates: pd.DataFrame, counts: np.ndarray) -> pd.DataFrame:
+    """Rows of ``candidates`` with a positive count, with ``contracts`` and totals columns."""
+    t = candidates.copy()
+    t["contracts"] = np.asarray(counts, dtype=int)
+    pos = t[t["contracts"] > 0].copy()
+    for col, total in (
+        ("credit_per_contract", "credit"),
+        ("theta_per_day_per_contract", "theta_per_day"),
+        ("bp_per_contract", "bp"),
+        ("expected_monthly_income_per_contract", "expected_monthly_income"),
+    ):
+        pos[total] = pos[col] * pos["contracts"]
+    return pos[POSITION_COLUMNS + ["credit", "theta_per_day", "bp", "expected_monthly_income"]]
+
+
+def portfolio_metrics(
+    positions: pd.DataFrame, *, net_liq: float, bp_cap: float, currency: str
+) -> dict[str, float | str | int]:
+    """Portfolio totals of a positions table (account currency).
+
+    Keys: ``net_liq, currency, expected_monthly_income, theta_per_day, bp_used, bp_used_pct,
+    bp_cap, credit, cash_delta, vega, notional_short, max_loss_sum, contracts, positions``.
+    """
+
+    def tot(col: str) -> float:
+        return float((positions[col] * positions["contracts"]).sum()) if len(positions) else 0.0
+
+    bp_used = tot("bp_per_contract")
+    return {
+        "net_liq": float(net_liq),
+        "currency": currency,
+        "expected_monthly_income": tot("expected_monthly_income_per_contract"),
+        "theta_per_day": tot("theta_per_day_per_contract"),
+        "bp_used": bp_used,
+        "bp_used_pct": bp_used / net_liq,
+        "bp_cap": float(bp_cap),
+        "credit": tot("credit_per_contract"),
+        "cash_delta": tot("cash_delta_per_contract"),
+        "vega": tot("vega_per_contract"),
+        "max_loss_sum": tot("max_loss_per_contract"),
+        "contracts": int(positions["contracts"].sum()) if len(positions) else 0,
+        "positions": len(positions),
+    }
+
+
+def allocation_table(
+    positions: pd.DataFrame, weights: dict[str, float], target: float
+) -> pd.DataFrame:
+    """Seed 1's allocation table, computed: per strategy target vs actual expected income.
+
+    Columns: ``strategy, weight, target, actual, share, shortfall, achievement``; a ``TOTAL`` row.
+    """
+    inc = (
+        positions.groupby("strategy")["expected_monthly_income"].sum()
+        if len(positions)
+        else pd.Series(dtype=float)
+    )
+    total = float(inc.sum())
+    rows = []
+    for s, w in weights.items():
+        actual = float(inc.get(s, 0.0))
+        tgt = w * target
+        rows.append(
+            {
+                "strategy": s,
+                "weight": w,
+                "target": tgt,
+                "actual": actual,
+                "share": actual / total if total > 0 else 0.0,
+                "shortfall": max(tgt - actual, 0.0),
+                "achievement": actual / tgt if tgt > 0 else math.nan,
+            }
+        )
+    rows.append(
+        {
+            "strategy": "TOTAL",
+            "weight": sum(weights.values()),
+            "target": target,
+            "actual": total,
+            "share": 1.0 if total > 0 else 0.0,
+            "shortfall": max(target - total, 0.0),
+            "achievement": total / target,
+        }
+    )
+    return pd.DataFrame(rows)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating | float):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    if isinstance(x, pd.Timestamp):
+        return None if pd.isna(x) else x.isoformat()
+    if x is pd.NaT:
+        return None
+    if hasattr(x, "value") and hasattr(x, "name") and not isinstance(x, str):  # enums
+        return x.value
+    return x
+
+
+@dataclass(frozen=True)
+class SizingResult:
+    """Outcome of ``thetaplan solve`` (frozen).
+
+    Parameters
+    ----------
+    scenario : str
+        Scenario name.
+    positions : pd.DataFrame
+        Chosen positions (see :data:`POSITION_COLUMNS` plus totals), account currency.
+    portfolio : dict
+        Portfolio totals (:func:`portfolio_metrics`).
+    allocation : pd.DataFrame
+        Target vs actual per strategy (:func:`allocation_table`).
+    verdict : Verdict
+        Feasibility verdict.
+    candidates : pd.DataFrame
+        Every candidate with its per-contract metrics and chosen ``contracts``.
+    excluded : pd.DataFrame
+        Candidates removed before optimization, with reasons.
+    limits : dict
+        The caps in force (resolved from the scenario and phase tables).
+    solver : dict
+        Backend, status, objective, MIP gap, time limit.
+    timings : dict[str, float]
+        Seconds per stage (market, candidates, build, compile, solve, verdict, total).
+    notes : tuple[str, ...]
+        Modelling notes (vol ratio source, weight renormalization, …).
+    """
+
+    scenario: str
+    positions: pd.DataFrame
+    portfolio: dict
+    allocation: pd.DataFrame
+    verdict: Verdict
+    candidates: pd.DataFrame
+    excluded: pd.DataFrame
+    limits: dict
+    solver: dict
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """JSON-ready mapping (keys: scenario, verdict, portfolio, positions, allocation, …)."""
+        v = asdict(self.verdict)
+        return _jsonable(
+            {
+                "scenario": self.scenario,
+                "verdict": v,
+                "portfolio": self.portfolio,
+                "positions": self.positions.to_dict(orient="records"),
+                "allocation": self.allocation.to_dict(orient="records"),
+                "limits": self.limits,
+                "solver": self.solver,
+                "timings": self.timings,
+                "excluded": self.excluded.to_dict(orient="records"),
+                "notes": list(self.notes),
+            }
+        )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def summary(self) -> pd.Series:
+        """Headline numbers as a Series (account currency, per month unless stated)."""
+        p = self.portfolio
+        return pd.Series(
+            {
+                "verdict": self.verdict.status.value,
+                "target": self.verdict.target,
+                "max_expected_monthly_income": self.verdict.max_income,
+                "achievement": self.verdict.achievement,
+                "chosen_expected_monthly_income": p["expected_monthly_income"],
+                "theta_per_day": p["theta_per_day"],
+                "bp_used": p["bp_used"],
+                "bp_used_pct": p["bp_used_pct"],
+                "min_nlv": self.verdict.min_nlv,
+            },
+            name=self.scenario,
+        )
+
+    def __repr__(self) -> str:
+        v = self.verdict
+        ach = f"{v.achievement:.1%}" if v.achievement is not None else "n/a"
+        return (
+            f"SizingResult({self.scenario!r}: {v.status.value}, achievement {ach}, "
+            f"{self.portfolio['contracts']} contracts in {self.portfolio['positions']} positions, "
+            f"theta/day {self.portfolio['theta_per_day']:,.2f} {self.portfolio['currency']})"
+        )

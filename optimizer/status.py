@@ -1,0 +1,306 @@
+"""Solver-neutral solve status, options and outcome.
+
+This module is the **one place** where backend statuses are translated into
+:class:`SolveStatus`: :data:`CVXPY_STATUS_MAP` (cvxpy status strings, used with
+HiGHS) and :data:`PULP_STATUS_MAP` (PuLP ``(LpStatus, sol_status)`` integer pairs,
+used with CBC).  The maps are written with the backends' literal values so that
+importing this module never imports a solver; ``tests/optimizer/test_backends.py``
+checks them against ``cvxpy.settings`` and ``pulp.constants``.
+
+Dual and reduced-cost sign convention
+-------------------------------------
+For a row ``lower <= a @ x <= upper`` the reported dual is the derivative of the
+optimal objective value with respect to the *binding* bound, in objective units
+per row unit:
+
+* upper bound binding: ``d f* / d upper`` (>= 0 for a maximisation: relaxing a cap
+  can only help; <= 0 for a minimisation);
+* lower bound binding: ``d f* / d lower`` (<= 0 for a maximisation: tightening a
+  floor can only hurt; >= 0 for a minimisation);
+* equality row (``lower == upper``): ``d f* / d rhs``;
+* non-binding row: 0.
+
+Reduced costs follow the same rule for variable bounds:
+``reduced_costs[g][j] = d f* / d (binding bound of x_g[j])`` which equals
+``c_g[j] - sum_r dual_r * A_r,g[j]``.  The convention is identical for both
+backends and for both objective senses, and is verified by finite differences in
+the test-suite.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+__all__ = [
+    "CVXPY_STATUS_MAP",
+    "PULP_STATUS_MAP",
+    "SolveOutcome",
+    "SolveStatus",
+    "SolverOptions",
+    "map_cvxpy_status",
+    "map_pulp_status",
+    "relative_gap",
+]
+
+
+class SolveStatus(StrEnum):
+    """Outcome class of a solve, identical for every backend.
+
+    Attributes
+    ----------
+    OPTIMAL
+        Proven optimal (for a MIP: within ``SolverOptions.mip_rel_gap``).
+    FEASIBLE
+        A limit (time, iterations, nodes) was reached with an incumbent; the
+        returned values are feasible but not proven optimal (see ``mip_gap``).
+    INFEASIBLE
+        Proven infeasible.
+    UNBOUNDED
+        Proven unbounded.
+    INFEASIBLE_OR_UNBOUNDED
+        The solver proved one of the two without telling which (typical for MIP
+        presolve); re-solve the LP relaxation to tell them apart.
+    NO_SOLUTION
+        A limit was reached before any feasible point was found.
+    ERROR
+        Numerical trouble or a solver failure; ``SolveOutcome.message`` has the
+        solver's text (or the exception text).
+    """
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    INFEASIBLE_OR_UNBOUNDED = "infeasible_or_unbounded"
+    NO_SOLUTION = "no_solution"
+    ERROR = "error"
+
+    @property
+    def has_solution(self) -> bool:
+        """True when the outcome carries a feasible point (OPTIMAL or FEASIBLE)."""
+        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+
+
+# --------------------------------------------------------------------------------------
+# Backend status maps: the ONE place where backend statuses become SolveStatus.
+# --------------------------------------------------------------------------------------
+
+#: cvxpy status string (``cvxpy.settings``) -> SolveStatus.  ``user_limit`` means a
+#: HiGHS limit was hit (``kTimeLimit``, ``kIterationLimit``, ``kSolutionLimit``,
+#: ``kObjectiveBound``, ``kObjectiveTarget``); :func:`map_cvxpy_status` splits it into
+#: FEASIBLE / NO_SOLUTION by whether HiGHS holds a feasible incumbent.  "Inaccurate"
+#: infeasible/unbounded claims are numerical trouble, hence ERROR; an inaccurate
+#: optimum is a point that is not certified optimal, hence FEASIBLE.
+CVXPY_STATUS_MAP: dict[str, SolveStatus] = {
+    "optimal": SolveStatus.OPTIMAL,
+    "optimal_inaccurate": SolveStatus.FEASIBLE,
+    "user_limit": SolveStatus.FEASIBLE,
+    "infeasible": SolveStatus.INFEASIBLE,
+    "infeasible_inaccurate": SolveStatus.ERROR,
+    "unbounded": SolveStatus.UNBOUNDED,
+    "unbounded_inaccurate": SolveStatus.ERROR,
+    "infeasible_or_unbounded": SolveStatus.INFEASIBLE_OR_UNBOUNDED,
+    "solver_error": SolveStatus.ERROR,
+}
+
+#: PuLP ``(LpProblem.status, LpProblem.sol_status)`` -> SolveStatus.
+#: ``LpStatus``: 1 Optimal, 0 Not Solved, -1 Infeasible, -2 Unbounded, -3 Undefined.
+#: ``sol_status``: 1 Optimal, 2 IntegerFeasible (limit reached with an incumbent),
+#: 0 NoSolutionFound, -1 Infeasible, -2 Unbounded.  PuLP's CBC reader reports
+#: "Stopped on time - objective value ..." as (1, 2) and "Stopped ... no solution"
+#: as (0, 0); "Integer infeasible" as (-1, 0).  Pairs not listed map to ERROR.
+PULP_STATUS_MAP: dict[tuple[int, int], SolveStatus] = {
+    (1, 1): SolveStatus.OPTIMAL,
+    (1, 2): SolveStatus.FEASIBLE,
+    (0, 2): SolveStatus.FEASIBLE,
+    (0, 0): SolveStatus.NO_SOLUTION,
+    (-1, -1): SolveStatus.INFEASIBLE,
+    (-1, 0): SolveStatus.INFEASIBLE,
+    (-2, -2): SolveStatus.UNBOUNDED,
+    (-2, 0): SolveStatus.UNBOUNDED,
+}
+
+
+def map_cvxpy_status(status: str | None, has_incumbent: bool) -> SolveStatus:
+    """Translate a cvxpy status string into a :class:`SolveStatus`.
+
+    Parameters
+    ----------
+    status : str or None
+        ``cvxpy.Problem.status`` after the solve.
+    has_incumbent : bool
+        Whether the solver holds a feasible primal point (HiGHS
+        ``info.primal_solution_status == 2``).  Splits limit statuses into
+        FEASIBLE (incumbent) and NO_SOLUTION (none).
+
+    Returns
+    -------
+    SolveStatus
+        ERROR for unknown strings.
+    """
+    mapped = CVXPY_STATUS_MAP.get(status or "", SolveStatus.ERROR)
+    if mapped is SolveStatus.FEASIBLE and not has_incumbent:
+        return SolveStatus.NO_SOLUTION
+    if mapped is SolveStatus.OPTIMAL and not has_incumbent:
+        # cvxpy said optimal but no primal point is available: inconsistent.
+        return SolveStatus.ERROR
+    return mapped
+
+
+def map_pulp_status(status: int, sol_status: int) -> SolveStatus:
+    """Translate PuLP's ``(status, sol_status)`` pair into a :class:`SolveStatus`.
+
+    Parameters
+    ----------
+    status : int
+        ``pulp.LpProblem.status`` (``pulp.constants.LpStatus*``).
+    sol_status : int
+        ``pulp.LpProblem.sol_status`` (``pulp.constants.LpSolution*``).
+
+    Returns
+    -------
+    SolveStatus
+        ERROR for pairs not in :data:`PULP_STATUS_MAP`.
+    """
+    return PULP_STATUS_MAP.get((int(status), int(sol_status)), SolveStatus.ERROR)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """Relative MIP gap ``|objective - bound| / |objective|`` (HiGHS' definition).
+
+    Parameters
+    ----------
+    objective : float
+        Incumbent objective value (objective units).
+    bound : float
+        Best proven bound on the optimum (objective units).
+
+    Returns
+    -------
+    float
+        Dimensionless gap; ``0`` when both are zero, ``inf`` when the incumbent is
+        zero but the bound is not, or when the bound is infinite.
+    """
+    if not math.isfinite(bound):
+        return math.inf
+    diff = abs(objective - bound)
+    if abs(objective) <= 1e-12:
+        return 0.0 if diff <= 1e-12 else math.inf
+    return diff / abs(objective)
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Limits and tolerances passed to every backend.
+
+    Attributes
+    ----------
+    time_limit : float
+        Wall-clock limit for the solver call, seconds (> 0).  HiGHS
+        ``time_limit``; CBC ``-sec`` (elapsed time).
+    mip_rel_gap : float
+        Relative MIP gap at which the solver may stop and report OPTIMAL
+        (dimensionless, >= 0).  HiGHS ``mip_rel_gap``; CBC ``-ratio``.
+    threads : int or None
+        Solver threads (>= 1); None keeps the solver default.
+    verbose : bool
+        Show the solver log.  cvxpy/HiGHS print to the console; the CBC log is
+        captured to a file and re-emitted through :mod:`logging` (INFO, logger
+        ``optimizer.backends.pulp_backend``).
+    """
+
+    time_limit: float = 60.0
+    mip_rel_gap: float = 1e-6
+    threads: int | None = None
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.time_limit, int | float) and self.time_limit > 0):
+            raise ValueError(
+                f"SolverOptions.time_limit must be a positive number of seconds, got {self.time_limit!r}"
+            )
+        if not (
+            isinstance(self.mip_rel_gap, int | float)
+            and math.isfinite(self.mip_rel_gap)
+            and self.mip_rel_gap >= 0
+        ):
+            raise ValueError(
+                f"SolverOptions.mip_rel_gap must be a finite number >= 0, got {self.mip_rel_gap!r}"
+            )
+        if self.threads is not None and not (
+            isinstance(self.threads, int) and not isinstance(self.threads, bool) and self.threads >= 1
+        ):
+            raise ValueError(
+                f"SolverOptions.threads must be None or an int >= 1, got {self.threads!r}"
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class SolveOutcome:
+    """Everything a backend reports about one solve.
+
+    Attributes
+    ----------
+    status : SolveStatus
+        Mapped status (see :data:`CVXPY_STATUS_MAP`, :data:`PULP_STATUS_MAP`).
+    objective_value : float or None
+        Objective (objective units, including ``Objective.constant``) recomputed
+        from ``values``; None without a solution.
+    values : dict of str to ndarray, or None
+        Group name -> ``(group.size,)`` values.  INTEGER/BINARY groups are rounded
+        to exact integers (dtype ``int64``); CONTINUOUS groups are ``float64``.
+        None unless ``status.has_solution``.
+    duals : dict of str to float, or None
+        Row name -> shadow price ``d f* / d (binding bound)`` in objective units
+        per row unit (sign convention in the module docstring).  Only for
+        continuous problems solved to OPTIMAL; None otherwise.
+    reduced_costs : dict of str to ndarray, or None
+        Group name -> ``(group.size,)`` ``d f* / d (binding variable bound)``.
+        Same availability as ``duals``.
+    mip_gap : float or None
+        Relative gap ``|objective - best_bound| / |objective|``: 0 for an LP, the
+        solver's value for a MIP (HiGHS reports it; for CBC it is computed from the
+        objective and bound printed in the CBC log).  None without an incumbent.
+    best_bound : float or None
+        Best proven bound on the optimal objective (objective units, including the
+        constant): an upper bound when maximising, a lower bound when minimising.
+        None when the solver did not report one.
+    compile_seconds : float
+        Wall time to build the backend model from the ``SizingProblem``.
+    solve_seconds : float
+        Wall time of the solver call.
+    backend : str
+        ``"cvxpy-highs"`` or ``"pulp-cbc"``.
+    message : str
+        Solver's raw status text (or the exception text for ERROR).
+    """
+
+    status: SolveStatus
+    objective_value: float | None
+    values: dict[str, np.ndarray] | None
+    duals: dict[str, float] | None
+    reduced_costs: dict[str, np.ndarray] | None
+    mip_gap: float | None
+    best_bound: float | None
+    compile_seconds: float
+    solve_seconds: float
+    backend: str
+    message: str
+
+    @property
+    def has_solution(self) -> bool:
+        """True when ``values`` holds a feasible point."""
+        return self.status.has_solution
+
+    def __repr__(self) -> str:
+        obj = "None" if self.objective_value is None else f"{self.objective_value:.6g}"
+        gap = "None" if self.mip_gap is None else f"{self.mip_gap:.3g}"
+        return (
+            f"SolveOutcome(status={self.status.value}, objective={obj}, gap={gap}, "
+            f"backend={self.backend}, compile={self.compile_seconds:.3g}s, "
+            f"solve={self.solve_seconds:.3g}s, message={self.message!r})"
+        )

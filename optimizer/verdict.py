@@ -1,0 +1,250 @@
+"""Verdict: is the monthly target reachable under the caps, how close, what binds, what it takes.
+
+Never a bare "infeasible" (DESIGN.md §4):
+
+* **status** — FEASIBLE when the maximum expected monthly income over every integer book that
+  satisfies the caps reaches the target; INFEASIBLE when the proven maximum falls short; UNKNOWN
+  when a solver limit or failure prevents a proof (with the incumbent and gap).
+* **achievement** — maximum achievable income / target (the plan's capacity), and the chosen book's
+  income / target.
+* **binding caps** — rows of the max-income book with less slack than one more contract of the
+  cheapest contributor needs, with the LP-relaxation shadow price (expected monthly income per
+  unit of the row: e.g. £/month per £ of BP).
+* **minimum account** — the smallest net liquidation value at which the target becomes reachable
+  with the same phase, strategies and caps (caps that scale with NLV scale), found by bisection on
+  the max-income MILP (monotone in NLV: every cap is non-decreasing in NLV). ``None`` with a note
+  when no account up to 64× the current one reaches it (count caps bind).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from optimizer.problem import SizingProblem
+from optimizer.status import SolveOutcome, SolveStatus
+
+__all__ = ["BindingCap", "Verdict", "VerdictStatus", "binding_caps", "minimum_nlv"]
+
+
+class VerdictStatus(StrEnum):
+    """Answer to "is the target reachable under these caps?"."""
+
+    FEASIBLE = "FEASIBLE"
+    INFEASIBLE = "INFEASIBLE"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class BindingCap:
+    """A cap that limits the max-income book.
+
+    Parameters
+    ----------
+    row : str
+        Row name (``bp_total``, ``max_positions[lt112]`` …).
+    family : str
+        Constraint family.
+    activity : float
+        Row value at the max-income book (row units: money, units, …).
+    bound : float
+        The bound it presses against.
+    slack : float
+        Distance to the bound (>= 0).
+    shadow_price : float | None
+        LP-relaxation dual: change of max expected monthly income per unit increase of the bound
+        (``None`` when the relaxation did not solve).
+    """
+
+    row: str
+    family: str
+    activity: float
+    bound: float
+    slack: float
+    shadow_price: float | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The feasibility verdict of a scenario (money in the account currency, per month).
+
+    Parameters
+    ----------
+    status : VerdictStatus
+    target : float
+        Monthly income target.
+    max_income : float | None
+        Maximum expected monthly income under the caps (proven, or best incumbent when UNKNOWN).
+    achievement : float | None
+        ``max_income / target``.
+    chosen_income : float
+        Expected monthly income of the book the scenario's objective chose.
+    chosen_achievement : float
+        ``chosen_income / target``.
+    binding : tuple[BindingCap, ...]
+        Caps binding at the max-income book.
+    min_nlv : float | None
+        Smallest account (net liquidation value) that reaches the target under the same caps.
+    min_nlv_note : str
+        How ``min_nlv`` was found or why it is absent.
+    solver_status : str
+        Status of the max-income solve.
+    mip_gap : float | None
+        Relative MIP gap of the max-income solve.
+    message : str
+        One-sentence explanation.
+    """
+
+    status: VerdictStatus
+    target: float
+    max_income: float | None
+    achievement: float | None
+    chosen_income: float
+    chosen_achievement: float
+    binding: tuple[BindingCap, ...] = ()
+    min_nlv: float | None = None
+    min_nlv_note: str = ""
+    solver_status: str = ""
+    mip_gap: float | None = None
+    message: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def binding_caps(
+    problem: SizingProblem, values: dict[str, np.ndarray], duals: dict[str, float] | None
+) -> tuple[BindingCap, ...]:
+    """Rows of ``problem`` that bind at the integer point ``values``.
+
+    A row binds when its slack is smaller than the smallest positive |coefficient| of a variable
+    that could still move toward it (one more contract would violate it), or when the LP dual is
+    non-zero and the slack is below 1e-6 relative.
+    """
+    out = []
+    x = values["n"]
+    ub = problem.group("n").upper
+    for b in problem.blocks:
+        a = b.terms.get("n")
+        if a is None:
+            continue
+        a = a.toarray() if hasattr(a, "toarray") else np.asarray(a)
+        act = a @ x
+        for i, name in enumerate(b.row_names):
+            row = a[i]
+            hi, lo = b.upper[i], b.lower[i]
+            for side, bound in (("upper", hi), ("lower", lo)):
+                if not math.isfinite(bound):
+                    continue
+                slack = (bound - act[i]) if side == "upper" else (act[i] - bound)
+                # coefficients that move the row toward this bound when a count goes up
+                toward = row > 0 if side == "upper" else row < 0
+                room = toward & (x < ub)
+                step = float(np.min(np.abs(row[room]))) if room.any() else math.inf
+                tight = slack <= 1e-6 * max(1.0, abs(bound))
+                if slack < step - 1e-9 or tight:
+                    if not room.any() and not tight:
+                        continue
+                    dual = None if duals is None else float(duals.get(name, 0.0))
+                    out.append(
+                        BindingCap(name, b.family, float(act[i]), float(bound), float(slack), dual)
+                    )
+    return tuple(out)
+
+
+def minimum_nlv(
+    max_income_at: Callable[[float], tuple[float | None, SolveStatus]],
+    target: float,
+    nlv: float,
+    *,
+    factor: float = 64.0,
+    rel_tol: float = 0.005,
+) -> tuple[float | None, str]:
+    """Smallest NLV whose max expected income reaches ``target`` (bisection on a monotone map).
+
+    Parameters
+    ----------
+    max_income_at : callable
+        ``nlv -> (max expected monthly income or None, status)``.
+    target : float
+        Monthly income target.
+    nlv : float
+        Current account size; the search spans ``[nlv / factor, nlv * factor]``.
+    factor : float
+        Search range multiple.
+    rel_tol : float
+        Relative precision of the answer.
+
+    Returns
+    -------
+    (float | None, str)
+        The minimum NLV (upper end of the final bracket, so it is reachable) and a note.
+    """
+    t0 = time.perf_counter()
+
+    def ok(v: float) -> bool | None:
+        inc, st = max_income_at(v)
+        if not st.has_solution or inc is None:
+            return None
+        return inc >= target * (1 - 1e-9)
+
+    hi = nlv * factor
+    hi_ok = ok(hi)
+    if hi_ok is None:
+        return None, f"solver could not decide at NLV {hi:,.0f}"
+    if not hi_ok:
+        return None, (
+            f"not reachable with any account up to {factor:g}x the current NLV: caps that do not "
+            f"scale with the account (position counts, allocation) bind"
+        )
+    lo = nlv / factor
+    lo_ok = ok(lo)
+    if lo_ok:
+        return lo, f"reachable already at {lo:,.0f} (lower end of the search range)"
+    steps = 0
+    while hi / lo - 1 > rel_tol and steps < 60:
+        mid = math.sqrt(lo * hi)
+        r = ok(mid)
+        if r is None:
+            return hi, f"bisection stopped: solver could not decide at {mid:,.0f}"
+        if r:
+            hi = mid
+        else:
+            lo = mid
+        steps += 1
+    return hi, (
+        f"bisection on NLV ({steps} MILP solves, {time.perf_counter() - t0:.1f} s), "
+        f"precision {rel_tol:.1%}"
+    )
+
+
+def decide(
+    target: float,
+    max_outcome: SolveOutcome,
+    chosen_income: float,
+) -> tuple[VerdictStatus, float | None, str]:
+    """Status, max income and message from the max-income solve."""
+    st = max_outcome.status
+    inc = max_outcome.objective_value if st.has_solution else None
+    if st is SolveStatus.OPTIMAL and inc is not None:
+        if inc >= target * (1 - 1e-9):
+            return VerdictStatus.FEASIBLE, inc, (
+                f"target reachable: up to {inc:,.0f} expected per month under the caps "
+                f"({inc / target:.0%} of target)"
+            )
+        return VerdictStatus.INFEASIBLE, inc, (
+            f"target not reachable under the caps: at most {inc:,.0f} expected per month "
+            f"({inc / target:.0%} of target)"
+        )
+    if st is SolveStatus.FEASIBLE and inc is not None and inc >= target * (1 - 1e-9):
+        return VerdictStatus.FEASIBLE, inc, (
+            f"target reachable (a book reaching it was found before the time limit; "
+            f"{inc:,.0f} per month)"
+        )
+    gap = f", gap {max_outcome.mip_gap:.2%}" if max_outcome.mip_gap is not None else ""
+    return VerdictStatus.UNKNOWN, inc, (
+        f"undecided: max-income solve ended {st.value}{gap} ({max_outcome.message})"
+    )
