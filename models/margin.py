@@ -318,7 +318,9 @@ def _strangle(ctx: _Context, i: int, call: _Type, j: int, put: _Type) -> _Block:
     return _Block((i, j), c * ctx.m, label, rule)
 
 
-def _iron(ctx: _Context, put_pair: tuple[int, _Type, int, _Type], call_pair: tuple[int, _Type, int, _Type]) -> _Block:
+def _iron(
+    ctx: _Context, put_pair: tuple[int, _Type, int, _Type], call_pair: tuple[int, _Type, int, _Type]
+) -> _Block:
     ip, pl, jp, ps = put_pair
     ic, cl, jc, cs = call_pair
     wp, _, rp = _spread_risk(ctx, pl, ps)

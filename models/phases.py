@@ -230,7 +230,9 @@ def _phases() -> tuple[Phase, ...]:
         raise DataError("phases.csv: phases must be numbered 1, 2, ... in order")
     for prev, nxt in zip(out, out[1:], strict=False):
         if prev.nlv_high_gbp != nxt.nlv_low_gbp:
-            raise DataError(f"phases.csv: NLV bands of phases {prev.number} and {nxt.number} leave a gap")
+            raise DataError(
+                f"phases.csv: NLV bands of phases {prev.number} and {nxt.number} leave a gap"
+            )
     return tuple(out)
 
 
@@ -239,7 +241,9 @@ def _check_intervals(name: str, bands: list) -> None:
         raise DataError(f"{name}: the first interval must start at VIX 0")
     for prev, nxt in zip(bands, bands[1:], strict=False):
         if prev.vix_high != nxt.vix_low:
-            raise DataError(f"{name}: intervals must be contiguous ({prev.vix_high} vs {nxt.vix_low})")
+            raise DataError(
+                f"{name}: intervals must be contiguous ({prev.vix_high} vs {nxt.vix_low})"
+            )
     if not all(b.vix_low < b.vix_high for b in bands) or bands[-1].vix_high != math.inf:
         raise DataError(f"{name}: intervals must be increasing and end at +inf (empty cell)")
 
@@ -295,7 +299,9 @@ def _max_positions() -> dict[str, tuple[int, ...]]:
 
 @cache
 def _groups() -> tuple[CorrelationGroup, ...]:
-    rows = read_reference_csv("correlation_groups.csv", tuple(CorrelationGroup.__dataclass_fields__))
+    rows = read_reference_csv(
+        "correlation_groups.csv", tuple(CorrelationGroup.__dataclass_fields__)
+    )
     groups = tuple(
         CorrelationGroup(
             group=parse_cell(row, "group", nonempty),
@@ -312,7 +318,9 @@ def _groups() -> tuple[CorrelationGroup, ...]:
     for g in groups:
         for sym in g.all_members:
             if sym in seen:
-                raise DataError(f"correlation_groups.csv: {sym} is in both {seen[sym]} and {g.group}")
+                raise DataError(
+                    f"correlation_groups.csv: {sym} is in both {seen[sym]} and {g.group}"
+                )
             seen[sym] = g.group
     return groups
 
@@ -337,7 +345,9 @@ def _risk_parameters() -> dict:
     try:
         value = optional_float(str(data["emergency_bp_reserve"]["value"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"risk_parameters.yaml: emergency_bp_reserve.value missing or bad ({exc})") from exc
+        raise DataError(
+            f"risk_parameters.yaml: emergency_bp_reserve.value missing or bad ({exc})"
+        ) from exc
     if value is None or not 0 <= value < 1:
         raise DataError("risk_parameters.yaml: emergency_bp_reserve.value must be in [0, 1)")
     return {"emergency_bp_reserve": value}
@@ -490,7 +500,9 @@ def get_group(group: str) -> CorrelationGroup:
     for g in _groups():
         if g.group == group:
             return g
-    raise ModelError(f"unknown correlation group {group!r}; known: {', '.join(g.group for g in _groups())}")
+    raise ModelError(
+        f"unknown correlation group {group!r}; known: {', '.join(g.group for g in _groups())}"
+    )
 
 
 def group_for_symbol(symbol: str) -> CorrelationGroup | None:

@@ -474,7 +474,7 @@ def generate_candidates(
     expiry_rule: ExpiryRule,
     grid: Mapping[str, Sequence[float]],
     session_hours: float = 6.5,
-    min_credit: float = 0.0,
+    min_credit: float | None = None,
 ) -> list[Candidate]:
     """Resolve a strategy's strike rules over its parameter grid into concrete candidates.
 
@@ -496,8 +496,9 @@ def generate_candidates(
         Values per template parameter; the Cartesian product is enumerated.
     session_hours : float
         Session length for intraday expiries.
-    min_credit : float
-        Drop structures whose net credit per share is below this (instrument price units).
+    min_credit : float | None
+        Drop structures whose net credit per share is below this (instrument price units);
+        ``None`` keeps debits too.
 
     Returns
     -------
@@ -536,7 +537,7 @@ def generate_candidates(
         if key in out or _degenerate(tmpl, strikes):
             continue
         cand = _price(strategy, template_name, underlying, sl, tmpl, strikes, point)
-        if _net_credit(cand.legs) < min_credit:
+        if min_credit is not None and _net_credit(cand.legs) < min_credit:
             continue
         out[key] = cand
     return list(out.values())

@@ -273,7 +273,7 @@ class StrategySpec(_Strict):
     management: ManagementSpec = ManagementSpec()
     max_positions: int | Literal["phase"] | None = "phase"
     limits_key: str | None = None
-    min_credit: NonNegFloat = 0.0
+    min_credit: FiniteFloat | None = None
 
     @model_validator(mode="after")
     def _shape(self):

@@ -19,6 +19,9 @@ __all__ = ["OptionChain", "FILTER_REASONS", "QUOTE_COLUMNS", "EXPIRY_COLUMNS", "
 #: Source IVs at or below this are placeholders (yfinance writes 1e-05 on deep ITM rows, Cboe 0).
 PLACEHOLDER_IV_MAX = 1e-4
 
+#: A given spot more than this (log, plus 5%/yr of carry) off the nearest parity forward is noted.
+SPOT_GAP_TOL = 0.002
+
 #: Reasons a row is dropped, in the order they are checked. A row may have several (joined by
 #: ";" in :attr:`OptionChain.dropped`); :attr:`OptionChain.filter_report` counts each reason.
 FILTER_REASONS: dict[str, str] = {
@@ -292,10 +295,14 @@ class OptionChain:
             if lo_rate <= r_fit <= hi_rate and fit.rate_se <= max_rate_se:
                 regressions[e] = fit
         notes: list[str] = []
+        rate_defaulted = False
         if rate is None and not regressions and pair_groups:
-            raise DataError(
-                "cannot determine a discount rate: no expiry has a reliable put-call parity fit; "
-                "pass rate= (continuous risk-free rate, e.g. 0.04)"
+            # Short-dated (or American) chains pin F well but not DF; DF then hardly matters.
+            rate = 0.0
+            rate_defaulted = True
+            notes.append(
+                "discount rate not determinable from put-call parity (no expiry with a reliable fit: "
+                "short-dated or American options); using rate=0 (pass rate= to set one)"
             )
         if regressions:
             acc_t = np.array([float(expiry_t[e]) for e in regressions])
@@ -313,7 +320,7 @@ class OptionChain:
                 g["strike"], g["mid_c"], g["mid_p"], t, discount_factor=float(np.exp(-r_fb * t)), n_pairs=n_parity
             )
             n_fallback += 1
-        if n_fallback:
+        if n_fallback and not rate_defaulted:
             src = f"rate={float(rate):g}" if rate is not None else "the rates of the fitted expiries (interpolated in t)"
             notes.append(
                 f"{n_fallback} of {len(fits)} expiries: parity regression rejected (too few pairs, noisy, or rate "
@@ -325,17 +332,27 @@ class OptionChain:
         ok &= np.isfinite(fwd)
         if not ok.any():
             raise DataError(f"no valid quotes in the option chain ({_report_text(fails, n)})")
+        e0 = min(fits, key=lambda e: float(expiry_t[e]))
         if spot is None:
-            e0 = min(fits, key=lambda e: float(expiry_t[e]))
             spot = float(fits[e0].forward)
             notes.append(
                 f"spot not given: inferred as the parity forward of the nearest expiry {e0:%Y-%m-%d} ({spot:.4f})"
             )
+        else:
+            t0, f0 = float(expiry_t[e0]), fits[e0]
+            gap = np.log(f0.forward / spot) + np.log(f0.discount_factor)  # ln(F/S) - r t = -q t
+            if abs(gap) > SPOT_GAP_TOL + 0.05 * t0:
+                notes.append(
+                    f"spot {spot:g} is {100 * (f0.forward / spot - 1):+.2f}% off the parity forward "
+                    f"{f0.forward:.2f} of the nearest expiry {e0:%Y-%m-%d}: spot and option quotes are "
+                    "probably from different times (e.g. an after-hours 'Last'); IVs use the parity "
+                    "forward, Greeks use this spot (the dividend yield absorbs the gap); pass spot= to override"
+                )
         q["forward"] = fwd
         q["discount_factor"] = dfs
         t_all = q["t"].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
-            q["rate"] = -np.log(dfs) / t_all
+            q["rate"] = 0.0 - np.log(dfs) / t_all
             q["div_yield"] = q["rate"].to_numpy() - np.log(fwd / spot) / t_all
 
         # ---- implied vol from mids
@@ -406,7 +423,7 @@ class OptionChain:
         for e in kept_counts.index:
             f = fits[e]
             t = float(expiry_t[e])
-            r = -np.log(f.discount_factor) / t
+            r = 0.0 - np.log(f.discount_factor) / t
             exp_rows.append(
                 {
                     "expiry": e,

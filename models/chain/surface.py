@@ -195,28 +195,38 @@ class SmileSurface(ABC):
 class ChainSurface(SmileSurface):
     """Implied-vol surface interpolated from the quotes of an :class:`~models.chain.OptionChain`.
 
-    Method (Gatheral, *The Volatility Surface*, 2006, ch. 3 and the calendar condition of ch. 5):
+    Method (Gatheral, *The Volatility Surface*, 2006, ch. 3 and the calendar-spread condition of
+    ch. 5 — total variance non-decreasing in ``t`` at fixed log-moneyness):
 
-    * **Nodes.** Per listed expiry ``t_i``: out-of-the-money quotes only (puts with ``K < F``, calls
-      with ``K > F``, both averaged at ``K = F``); IVs of duplicate strikes (several roots)
-      averaged; log-moneyness ``k = ln(K / F_i)``; total variance ``w = iv**2 * t_i``.
+    * **Nodes** (cleaned points, :meth:`from_quotes`). Per listed expiry ``t_i``: out-of-the-money
+      quotes only (puts with ``K < F``, calls with ``K > F``, both averaged at ``K = F``); quotes
+      whose relative spread ``(ask - bid) / mid`` exceeds ``max_rel_spread`` (default 1, i.e.
+      ask > 3 x bid: minimum-tick wing quotes whose IV is noise) are left out; IVs of duplicate
+      strikes (several roots, e.g. SPX/SPXW) averaged; log-moneyness ``k = ln(K / F_i)``; total
+      variance ``w = iv**2 * t_i``.
     * **Smile (in k).** Monotone cubic (PCHIP) interpolation of ``w`` in ``k`` through the nodes:
-      it reproduces every node exactly and does not overshoot between nodes (no spurious wiggles
-      from noisy quotes). Beyond the outermost quoted strikes the vol is held flat (``w`` constant).
-    * **Term (in t).** At fixed ``k`` (with ``k`` measured against the interpolated forward
-      ``F(t)``), ``w`` is linear in ``t`` between neighbouring expiries; before the first expiry
-      ``w = w_1(k) * t / t_1`` (flat vol of the first expiry at the same ``k``, e.g. a 0DTE expiry
-      a few hours out); after the last expiry ``w = w_n(k) * t / t_n`` (flat vol).
+      it reproduces every node exactly and never overshoots between nodes (no spurious wiggles
+      from noisy quotes). Beyond the outermost nodes the vol is held flat (``w`` constant).
+    * **Calendar fix** (``calendar_fix=True``, default). Expiry ``i`` uses
+      ``W_i(k) = max_{j <= i} w_j(k)``: where the input has no calendar arbitrage this is
+      ``w_i(k)`` itself; where it has (quote noise, or one expiry's flat-extrapolated wing below an
+      earlier expiry's quoted wing), the total variance is lifted to the earlier expiry's value.
+      :meth:`calendar_violations` lists the raw violations; ``nodes["calendar_adjusted"]`` flags
+      nodes the fix moved.
+    * **Term (in t).** At fixed ``k`` (measured against the interpolated forward ``F(t)``), ``w``
+      is linear in ``t`` between neighbouring expiries; before the first expiry
+      ``w = W_1(k) * t / t_1`` (flat vol of the first expiry at the same ``k``, e.g. a 0DTE expiry
+      a few hours out); after the last expiry ``w = W_n(k) * t / t_n`` (flat vol). With the
+      calendar fix the result is non-decreasing in ``t`` at every fixed ``k``.
     * **Forward and discount factor.** Linear in ``t`` of ``ln F`` and ``ln DF`` between expiries,
       anchored at ``F(0) = spot``, ``DF(0) = 1`` (so flat carry and flat rate before the first
       expiry); after the last expiry the last expiry's average carry and rate are held flat.
 
-    Limits: the surface is exactly as arbitrage-free as its input. Linear interpolation of ``w``
-    in ``t`` preserves calendar monotonicity (``w`` non-decreasing in ``t`` at fixed ``k``) only
-    when the listed smiles have it; the SPX chain violates it in places because of quote noise and
-    daily expiries across weekends (see :meth:`calendar_violations`). Butterfly (convexity)
-    arbitrage is not checked or removed. Flat-vol wings understate very far OTM vols of short
-    expiries. The forward interpolation ignores discrete dividends between expiries.
+    Limits: butterfly (convexity in strike) arbitrage is neither checked nor removed; PCHIP
+    follows the quotes, including the small SPX/SPXW saw-tooth. Flat-vol wings understate far-OTM
+    vols beyond the last clean quote. Interpolation in ``t`` is in calendar time, so weekends and
+    holidays count as full days (no event/business-day weighting). The forward interpolation
+    ignores discrete dividends between expiries.
 
     Parameters
     ----------
@@ -226,16 +236,19 @@ class ChainSurface(SmileSurface):
         Naive exchange-local valuation time.
     nodes : DataFrame
         Smile nodes with columns ``expiry, t, forward, discount_factor, strike, iv`` (one row per
-        node; ``forward``/``discount_factor``/``t`` constant per expiry). Usually built by
-        :meth:`from_quotes`.
+        node; ``forward``/``discount_factor``/``t`` constant per expiry; strikes unique per
+        expiry). Usually built by :meth:`from_quotes`.
     strikes : dict, optional
         ``{expiry Timestamp: ndarray}`` of listed strikes with valid quotes per expiry; default the
         node strikes.
+    calendar_fix : bool, default True
+        Apply the running-maximum calendar fix described above.
 
     Raises
     ------
     DataError
-        If there are no nodes or a node is invalid (non-positive t, forward, DF, strike or iv).
+        If there are no nodes, a node is invalid (non-positive t, forward, DF, strike or iv), or
+        two expiries have the same time to expiry.
     """
 
     def __init__(
@@ -244,8 +257,11 @@ class ChainSurface(SmileSurface):
         valuation_time: datetime,
         nodes: pd.DataFrame,
         strikes: dict[pd.Timestamp, np.ndarray] | None = None,
+        *,
+        calendar_fix: bool = True,
     ) -> None:
         super().__init__(spot, valuation_time)
+        self._calendar_fix = bool(calendar_fix)
         need = {"expiry", "t", "forward", "discount_factor", "strike", "iv"}
         missing = need - set(nodes.columns)
         if missing:
@@ -258,6 +274,8 @@ class ChainSurface(SmileSurface):
         if not np.all(np.isfinite(vals)) or np.any(vals <= 0):
             raise DataError("cannot build a vol surface: non-finite or non-positive t/forward/DF/strike/iv in nodes")
         nd = nd.sort_values(["t", "strike"], kind="stable", ignore_index=True)
+        if nd.duplicated(["expiry", "strike"]).any():
+            raise DataError("cannot build a vol surface: duplicate (expiry, strike) nodes")
         nd["k"] = np.log(nd["strike"] / nd["forward"])
         nd["w"] = nd["iv"] ** 2 * nd["t"]
         self._nodes = nd
@@ -288,33 +306,79 @@ class ChainSurface(SmileSurface):
         if strikes is None:
             strikes = {e: np.unique(g["strike"].to_numpy()) for e, g in nd.groupby("expiry")}
         self._strikes = {pd.Timestamp(e): np.sort(np.asarray(v, dtype=float)) for e, v in strikes.items()}
+        for e in self._expiries:
+            self._strikes.setdefault(e, np.unique(nd.loc[nd["expiry"] == e, "strike"].to_numpy()))
+        # node diagnostics: the surface's own value at each node
+        w_surf = self.total_variance(nd["strike"].to_numpy(), nd["t"].to_numpy())
+        nd["w_surface"] = w_surf
+        nd["calendar_adjusted"] = w_surf > nd["w"].to_numpy() * (1.0 + 1e-9) + 1e-15
 
     @classmethod
     def from_quotes(
-        cls, spot: float, valuation_time: datetime, quotes: pd.DataFrame
+        cls,
+        spot: float,
+        valuation_time: datetime,
+        quotes: pd.DataFrame,
+        *,
+        max_rel_spread: float = 1.0,
+        calendar_fix: bool = True,
     ) -> ChainSurface:
-        """Build the surface from a chain's tidy quote table (see :class:`ChainSurface`).
+        """Build the surface from a chain's quote table (node cleaning as in the class notes).
 
         Parameters
         ----------
+        spot : float
+            Underlying price.
+        valuation_time : datetime
+            Naive exchange-local valuation time.
         quotes : DataFrame
-            Kept quotes with columns ``expiry, t, forward, discount_factor, strike, right, iv``.
+            Kept quotes with columns ``expiry, t, forward, discount_factor, strike, right, iv``
+            and, for the spread filter, ``bid, ask`` (optional).
+        max_rel_spread : float, default 1.0
+            Quotes with ``(ask - bid) / mid`` above this are not used as nodes (they stay in the
+            chain and their strikes stay listed). If an expiry would lose all its OTM nodes the
+            filter is not applied to it.
+        calendar_fix : bool, default True
+            See the class notes.
+
+        Returns
+        -------
+        ChainSurface
+
+        Raises
+        ------
+        DataError
+            If no quote has a valid IV.
         """
-        q = quotes.loc[np.isfinite(quotes["iv"].to_numpy(float)) & (quotes["iv"].to_numpy(float) > 0)]
+        iv = quotes["iv"].to_numpy(float)
+        q = quotes.loc[np.isfinite(iv) & (iv > 0)]
+        if len(q) == 0:
+            raise DataError("cannot build a vol surface: no quote with a valid implied vol")
         k_rel = q["strike"].to_numpy(float) / q["forward"].to_numpy(float)
         right = q["right"].to_numpy()
+        exp_key = q["expiry"].to_numpy()
         otm = ((right == "P") & (k_rel < 1.0)) | ((right == "C") & (k_rel > 1.0)) | (k_rel == 1.0)
-        # an expiry whose quotes are all in the money on one side keeps its ITM points there
-        per_exp_otm = pd.Series(otm).groupby(q["expiry"].to_numpy()).transform("sum").to_numpy()
-        use = otm | (per_exp_otm == 0)
+        # an expiry without any OTM quote keeps its ITM points
+        has_otm = pd.Series(otm).groupby(exp_key).transform("any").to_numpy()
+        use = otm | ~has_otm
+        if {"bid", "ask"} <= set(q.columns):
+            bid, ask = q["bid"].to_numpy(float), q["ask"].to_numpy(float)
+            tight = (ask - bid) <= max_rel_spread * 0.5 * (ask + bid)
+            has_tight = pd.Series(use & tight).groupby(exp_key).transform("any").to_numpy()
+            use &= tight | ~has_tight
         cols = ["expiry", "t", "forward", "discount_factor", "strike"]
         nodes = q.loc[use].groupby(cols, as_index=False, sort=True)["iv"].mean()
-        strikes = {pd.Timestamp(e): np.unique(g["strike"].to_numpy(float)) for e, g in quotes.groupby("expiry")}
-        return cls(spot, valuation_time, nodes, strikes)
+        strikes = {pd.Timestamp(e): np.unique(g["strike"].to_numpy(float)) for e, g in q.groupby("expiry")}
+        return cls(spot, valuation_time, nodes, strikes, calendar_fix=calendar_fix)
 
     @property
     def nodes(self) -> pd.DataFrame:
-        """Smile nodes: ``expiry, t, forward, discount_factor, strike, iv, k, w`` (copy)."""
+        """Smile nodes (copy), one row per (expiry, strike) used.
+
+        Columns ``expiry, t, forward, discount_factor, strike, iv`` (input IV), ``k`` (ln K/F),
+        ``w`` (input total variance), ``w_surface`` (the surface's value there) and
+        ``calendar_adjusted`` (True where the calendar fix lifted the node).
+        """
         return self._nodes.copy()
 
     def listed_expiries(self) -> list[datetime]:
@@ -366,6 +430,29 @@ class ChainSurface(SmileSurface):
         out[~np.isfinite(k)] = np.nan
         return out
 
+    def _node_w(self, k: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Total variance of listed expiries ``lo`` and ``hi`` at ``k``.
+
+        With the calendar fix, expiry ``i`` contributes ``max_{j <= i} w_j(k)`` (running maximum
+        over earlier expiries), else ``w_i(k)``.
+        """
+        if not self._calendar_fix:
+            return self._smile_w(lo, k), self._smile_w(hi, k)
+        w_lo = np.full(k.shape, np.nan)
+        w_hi = np.full(k.shape, np.nan)
+        run = np.full(k.shape, -np.inf)
+        top = int(hi.max()) if hi.size else -1
+        for j in range(top + 1):
+            need = hi >= j
+            run[need] = np.maximum(run[need], self._smile_w(np.full(int(need.sum()), j), k[need]))
+            m = lo == j
+            w_lo[m] = run[m]
+            m = hi == j
+            w_hi[m] = run[m]
+        w_lo[~np.isfinite(k)] = np.nan
+        w_hi[~np.isfinite(k)] = np.nan
+        return w_lo, w_hi
+
     def total_variance(self, strike: ArrayLike, t: ArrayLike) -> np.ndarray:
         """Total implied variance ``w(K, t) = iv**2 * t`` (see the class notes for the method).
 
@@ -375,6 +462,11 @@ class ChainSurface(SmileSurface):
             Strikes (price units); NaN is returned for non-positive strikes.
         t : array_like
             Times in years, broadcast against ``strike``; ``w = 0`` for ``t <= 0``.
+
+        Returns
+        -------
+        ndarray
+            Broadcast shape of ``strike`` and ``t``.
         """
         kk, tt = np.broadcast_arrays(_as_float(strike), _as_float(t))
         shape = kk.shape
@@ -385,15 +477,14 @@ class ChainSurface(SmileSurface):
         n = self._t.size
         j = np.searchsorted(self._t, tt, side="right") - 1  # last listed expiry with t_i <= t
         lo = np.clip(j, 0, n - 1)
-        hi = np.clip(j + 1, 0, n - 1)
-        w_lo = self._smile_w(lo, k)
+        hi = np.where((j >= 0) & (j < n - 1), j + 1, lo)
+        w_lo, w_hi = self._node_w(k, lo, hi)
         w = w_lo.copy()
         inner = (j >= 0) & (j < n - 1)
         if np.any(inner):
-            w_hi = self._smile_w(hi[inner], k[inner])
             t_lo, t_hi = self._t[lo[inner]], self._t[hi[inner]]
             a = (tt[inner] - t_lo) / (t_hi - t_lo)
-            w[inner] = (1.0 - a) * w_lo[inner] + a * w_hi
+            w[inner] = (1.0 - a) * w_lo[inner] + a * w_hi[inner]
         before = j < 0
         w[before] = w_lo[before] * np.maximum(tt[before], 0.0) / self._t[0]
         after = j >= n - 1
@@ -401,7 +492,10 @@ class ChainSurface(SmileSurface):
         return w.reshape(shape)
 
     def calendar_violations(self, k_grid: ArrayLike | None = None, tol: float = 0.0) -> pd.DataFrame:
-        """Where the listed smiles have total variance decreasing from one expiry to the next.
+        """Where the listed (raw, unadjusted) smiles have total variance decreasing in t.
+
+        These are calendar-spread arbitrages in the input; with ``calendar_fix=True`` the surface
+        lifts them (see the class notes).
 
         Parameters
         ----------

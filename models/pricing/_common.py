@@ -187,7 +187,8 @@ def black_terms(
     step = np.where(nan_in, np.nan, step)
     n1 = np.where(live, ndtr(sign * d1), step)
     n2 = np.where(live, ndtr(sign * d2), step)
-    pdf1 = np.where(live, _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1), np.where(nan_in, np.nan, 0.0))
+    with np.errstate(over="ignore"):  # |d1| -> inf as sigma sqrt(t) -> 0: density 0
+        pdf1 = np.where(live, _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1), np.where(nan_in, np.nan, 0.0))
     with np.errstate(invalid="ignore"):
         # 0 * inf (F or K infinite) is not a valid input; let it surface as NaN.
         undiscounted = np.maximum(sign * (forward * n1 - strike * n2), 0.0)

@@ -222,7 +222,10 @@ def solve_compiled(model: CvxpyModel, options: SolverOptions = SolverOptions()) 
     try:
         with warnings.catch_warnings():
             # Inaccuracy / infeasible-or-unbounded warnings become statuses instead.
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"cvxpy(\.|$)")
+            warnings.filterwarnings("ignore", message=r"Solution may be inaccurate")
+            warnings.filterwarnings(
+                "ignore", message=r"\s*The problem is either infeasible or unbounded"
+            )
             cp_problem.solve(solver=cp.HIGHS, verbose=options.verbose, **_solver_kwargs(options))
     except _SOLVER_ERRORS as exc:
         return failed_outcome(

@@ -30,6 +30,7 @@ import typer
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from models.errors import ModelError, SpecError
@@ -152,7 +153,9 @@ def load_position(path: str | Path) -> Position:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{p}:{where} invalid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise SpecError(
+            f"{p}:{where} invalid YAML ({getattr(exc, 'problem', None) or exc})"
+        ) from None
     try:
         spec = PositionSpec.model_validate(data)
     except ValidationError as exc:
@@ -164,7 +167,9 @@ def load_position(path: str | Path) -> Position:
         inst = get_instrument(spec.underlying)
     except ModelError as exc:
         if multiplier is None or margin_class is None:
-            raise SpecError(f"{p}: underlying: {exc}; or give multiplier and margin_class") from None
+            raise SpecError(
+                f"{p}: underlying: {exc}; or give multiplier and margin_class"
+            ) from None
     else:
         currency = inst.currency
         multiplier = inst.multiplier if multiplier is None else multiplier
@@ -198,12 +203,23 @@ def load_position(path: str | Path) -> Position:
     )
 
 
+def _expiry_text(expiry: datetime | None) -> str:
+    if expiry is None:
+        return ""
+    return f"{expiry:%Y-%m-%d}" if expiry.time() == EXPIRY_TIME else f"{expiry:%Y-%m-%d %H:%M}"
+
+
 def _render(position: Position, req: MarginRequirement, source: Path, console: Console) -> None:
-    cur = position.currency or "instrument currency"
+    cur = position.currency or "instrument ccy"
     console.print(
-        f"[bold]{source.name}[/bold]: {position.underlying} at {position.underlying_price:,.2f}, "
+        f"[bold]{escape(source.name)}[/bold]: {escape(position.underlying)} at "
+        f"{position.underlying_price:,.2f}, "
         f"multiplier {position.multiplier:g}, margin class {position.margin_class.value}"
-        + (f", valuation {position.valuation_time:%Y-%m-%d %H:%M}" if position.valuation_time else "")
+        + (
+            f", valuation {position.valuation_time:%Y-%m-%d %H:%M}"
+            if position.valuation_time
+            else ""
+        )
     )
     legs = Table(title="Legs (per unit)", title_justify="left")
     for col, justify in (
@@ -214,7 +230,7 @@ def _render(position: Position, req: MarginRequirement, source: Path, console: C
         ("strike", "right"),
         ("expiry", "left"),
         ("price/share", "right"),
-        (f"premium ({cur})", "right"),
+        (f"cash ({cur})", "right"),
     ):
         legs.add_column(col, justify=justify)
     for i, leg in enumerate(position.legs):
@@ -225,7 +241,7 @@ def _render(position: Position, req: MarginRequirement, source: Path, console: C
             str(abs(leg.quantity)),
             leg.right.value,
             f"{leg.strike:g}" if leg.is_option else "",
-            f"{leg.expiry:%Y-%m-%d %H:%M}" if leg.expiry else "",
+            _expiry_text(leg.expiry),
             f"{leg.price:g}",
             f"{cash:+,.2f}",
         )
@@ -234,11 +250,11 @@ def _render(position: Position, req: MarginRequirement, source: Path, console: C
     comps.add_column("component")
     comps.add_column(f"amount ({cur})", justify="right")
     for name, amount in req.components:
-        comps.add_row(name, f"{amount:,.2f}")
+        comps.add_row(escape(name), f"{amount:,.2f}")
     comps.add_row("[bold]total per unit[/bold]", f"[bold]{req.amount:,.2f}[/bold]")
     console.print(comps)
     console.print(f"[bold]Requirement per unit:[/bold] {req.amount:,.2f} {cur}")
-    console.print(f"[bold]Rule:[/bold] {req.rule}", highlight=False)
+    console.print(f"[bold]Rule:[/bold] {escape(req.rule)}", highlight=False)
 
 
 def margin_command(
@@ -246,14 +262,17 @@ def margin_command(
 ) -> None:
     """Reg-T buying-power reduction of one structure unit, with the rule that produced it."""
     position = load_position(position_file)
-    req = reg_t(
-        position.legs,
-        position.underlying_price,
-        position.multiplier,
-        position.margin_class,
-        valuation_time=position.valuation_time,
-        cash_secured_puts=position.cash_secured_puts,
-    )
+    try:
+        req = reg_t(
+            position.legs,
+            position.underlying_price,
+            position.multiplier,
+            position.margin_class,
+            valuation_time=position.valuation_time,
+            cash_secured_puts=position.cash_secured_puts,
+        )
+    except ModelError as exc:
+        raise ModelError(f"{position_file}: {exc}") from None
     _render(position, req, Path(position_file), Console())
 
 

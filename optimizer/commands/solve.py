@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from optimizer.result import SizingResult
@@ -52,10 +53,10 @@ def render(result: SizingResult, console: Console) -> None:
             f"{exp:%Y-%m-%d %H:%M} ({r['dte']:.2f}d)" if r["dte"] < 1 else f"{exp:%Y-%m-%d} ({r['dte']:.0f}d)"
         )
         t.add_row(
-            r["strategy"],
-            r["underlying"],
+            escape(r["strategy"]),
+            escape(r["underlying"]),
             exp_s,
-            str(r["strikes"]),
+            escape(str(r["strikes"])),
             str(int(r["contracts"])),
             f"{r['credit_per_contract']:,.2f}",
             f"{r['theta_per_day_per_contract']:,.2f}",
@@ -89,7 +90,7 @@ def render(result: SizingResult, console: Console) -> None:
         at.add_column(col, justify="left" if col == "strategy" else "right")
     for _, r in result.allocation.iterrows():
         at.add_row(
-            str(r["strategy"]),
+            escape(str(r["strategy"])),
             _pct(r["weight"]),
             _money(r["target"]),
             _money(r["actual"]),
@@ -101,23 +102,25 @@ def render(result: SizingResult, console: Console) -> None:
 
     v = result.verdict
     color = {"FEASIBLE": "green", "INFEASIBLE": "red"}.get(v.status.value, "yellow")
-    console.print(f"[bold {color}]Verdict: {v.status.value}[/] — {v.message}")
+    console.print(f"[bold {color}]Verdict: {v.status.value}[/] — {escape(v.message)}")
     console.print(
         f"  chosen book: {_money(v.chosen_income, ccy)} expected per month "
         f"({_pct(v.chosen_achievement)} of {_money(v.target, ccy)}); max achievable "
         f"{_money(v.max_income, ccy)} ({_pct(v.achievement)})"
     )
     if v.min_nlv is not None:
-        console.print(f"  minimum account for the target: {_money(v.min_nlv, ccy)} ({v.min_nlv_note})")
+        console.print(
+            f"  minimum account for the target: {_money(v.min_nlv, ccy)} ({escape(v.min_nlv_note)})"
+        )
     else:
-        console.print(f"  minimum account for the target: none — {v.min_nlv_note}")
+        console.print(f"  minimum account for the target: none — {escape(v.min_nlv_note)}")
     if v.binding:
         bt = Table(title="Binding caps at the max-income book")
         for col in ("cap", "family", "value", "bound", "slack", "shadow price"):
             bt.add_column(col, justify="left" if col in ("cap", "family") else "right")
         for b in v.binding:
             bt.add_row(
-                b.row,
+                escape(b.row),
                 b.family,
                 f"{b.activity:,.2f}",
                 f"{b.bound:,.2f}",
@@ -135,7 +138,7 @@ def render(result: SizingResult, console: Console) -> None:
         + "[/]"
     )
     for note in result.notes:
-        console.print(f"[dim]note: {note}[/]")
+        console.print(f"[dim]note: {escape(note)}[/]")
     if not result.excluded.empty:
         console.print(f"[dim]{len(result.excluded)} candidate(s) excluded (see --json)[/]")
 

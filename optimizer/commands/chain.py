@@ -1,0 +1,156 @@
+"""``thetaplan chain PATH``: load an option chain, print its smile summary, export per-contract IV/Greeks.
+
+Renders only: every number comes from :mod:`models.chain`. Bad input raises
+:class:`~models.errors.DataError` with one readable line (the CLI maps it to exit code 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from models.chain import FORMATS, OptionChain, load_chain
+from models.errors import DataError
+
+__all__ = ["chain_command", "register", "OUTPUT_COLUMNS"]
+
+#: Columns of the ``--output`` CSV, one row per kept contract.
+OUTPUT_COLUMNS = [
+    "underlying",
+    "valuation_time",
+    "spot",
+    "expiry",
+    "strike",
+    "right",
+    "root",
+    "bid",
+    "ask",
+    "mid",
+    "t",
+    "forward",
+    "discount_factor",
+    "rate",
+    "div_yield",
+    "iv",
+    "delta",
+    "gamma",
+    "theta",
+    "vega",
+    "rho",
+    "open_interest",
+    "volume",
+    "source_iv",
+    "source_delta",
+    "source_gamma",
+]
+
+
+def _fmt(x: float, spec: str) -> str:
+    return "" if x is None or not np.isfinite(x) else format(x, spec)
+
+
+def render_chain(chain: OptionChain, console: Console) -> None:
+    """Print the chain header, per-expiry smile summary, filter report and notes."""
+    rep = chain.filter_report
+    console.print(
+        f"[bold]{escape(chain.underlying)}[/bold] chain at {chain.valuation_time:%Y-%m-%d %H:%M}, "
+        f"spot {chain.spot:,.2f}: {rep['kept']:,} of {rep['input']:,} quotes kept, "
+        f"{len(chain.expiries)} expiries",
+        highlight=False,
+    )
+    summary = chain.smile_summary(0.25)
+    table = Table(title="Smile per expiry (IV decimal; 25-delta = spot delta)", title_justify="left")
+    for col in ("expiry", "DTE", "forward", "DF", "rate", "ATM IV", "25d put", "25d call", "kept", "dropped"):
+        table.add_column(col, justify="left" if col == "expiry" else "right", no_wrap=True)
+    for row in summary.itertuples(index=False):
+        expiry = pd.Timestamp(row.expiry)
+        table.add_row(
+            f"{expiry:%Y-%m-%d}" if (expiry.hour, expiry.minute) == (16, 0) else f"{expiry:%Y-%m-%d %H:%M}",
+            f"{row.dte:.2f}" if row.dte < 1 else f"{row.dte:.1f}",
+            _fmt(row.forward, ",.2f"),
+            _fmt(row.discount_factor, ".5f"),
+            _fmt(row.rate, ".4f"),
+            _fmt(row.atm_iv, ".4f"),
+            _fmt(row.iv_put_25, ".4f"),
+            _fmt(row.iv_call_25, ".4f"),
+            f"{row.n_kept:,}",
+            f"{row.n_dropped:,}",
+        )
+    console.print(table)
+    reasons = [f"{k} {v:,}" for k, v in rep.items() if k not in ("input", "kept", "dropped") and v]
+    console.print(
+        f"[bold]Dropped {rep['dropped']:,}[/bold] (a row can have several reasons): "
+        + (escape(", ".join(reasons)) if reasons else "none"),
+        highlight=False,
+    )
+    for note in chain.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+
+
+def write_output(chain: OptionChain, path: Path) -> Path:
+    """Write one row per kept contract (:data:`OUTPUT_COLUMNS`) to ``path`` (CSV; gzip if ``.gz``)."""
+    frame = chain.to_frame()
+    frame = frame[[c for c in OUTPUT_COLUMNS if c in frame.columns]]
+    frame["valuation_time"] = pd.Timestamp(chain.valuation_time).isoformat()
+    frame["expiry"] = frame["expiry"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False, compression="gzip" if path.suffix == ".gz" else None)
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc}") from exc
+    return path
+
+
+def chain_command(
+    path: Annotated[Path, typer.Argument(help="Option chain file (Cboe export, yfinance-style CSV or tidy CSV; .gz ok).")],
+    format: Annotated[
+        str, typer.Option("--format", help="File format: auto, cboe, yfinance or tidy.")
+    ] = "auto",
+    valuation_time: Annotated[
+        str | None,
+        typer.Option(
+            "--valuation-time",
+            help="Quote time, ISO naive exchange-local (e.g. 2026-01-30T16:00; a bare date means 16:00). "
+            "Required for yfinance-style files.",
+        ),
+    ] = None,
+    spot: Annotated[
+        float | None, typer.Option("--spot", help="Underlying price (default: from the file, else parity-inferred).")
+    ] = None,
+    underlying: Annotated[str | None, typer.Option("--underlying", help="Underlying symbol override.")] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", help="Fallback continuous rate for expiries whose parity fit is rejected."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write per-contract IV and Greeks to this CSV.")
+    ] = None,
+) -> None:
+    """Load an option chain: parity forwards, IV and Greeks from mids, smile summary per expiry."""
+    if format not in FORMATS:
+        raise DataError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if spot is not None and not (np.isfinite(spot) and spot > 0):
+        raise DataError(f"--spot must be a positive number, got {spot!r}")
+    chain = load_chain(
+        path, format, underlying=underlying, spot=spot, valuation_time=valuation_time, rate=rate
+    )
+    console = Console()
+    if not console.is_terminal:  # pipes/files: do not squeeze the table into 80 columns
+        console = Console(width=120)
+    render_chain(chain, console)
+    if output is not None:
+        written = write_output(chain, output)
+        console.print(f"wrote {len(chain.quotes):,} contracts to {escape(str(written))}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``chain`` command to the thetaplan CLI."""
+    app.command("chain")(chain_command)
