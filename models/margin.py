@@ -181,7 +181,7 @@ class _Type:
 
 @dataclass(frozen=True)
 class _Block:
-    """One group of expanded legs margined together; ``uses`` maps type index -> units."""
+    """One group of expanded legs margined together; ``uses`` lists the leg-type indices."""
 
     uses: tuple[int, ...]
     cost: float  # per block, money (x multiplier)

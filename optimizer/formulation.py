@@ -16,7 +16,7 @@ from optimizer.constraints.allocation import allocation_blocks
 from optimizer.constraints.buying_power import buying_power_blocks
 from optimizer.constraints.greeks import greeks_blocks
 from optimizer.constraints.leverage import leverage_blocks
-from optimizer.constraints.positions import positions_blocks
+from optimizer.constraints.positions import link_block, positions_blocks
 from optimizer.limits import Limits
 from optimizer.objectives import objective_for, target_block
 from optimizer.problem import LinearBlock, SizingProblem, VariableGroup, VarKind
@@ -44,13 +44,17 @@ def count_upper_bounds(cs: CandidateSet, limits: Limits) -> np.ndarray:
     strat = cs.table["strategy"].to_numpy()
     pos = bp > 0
     ub[pos] = np.minimum(ub[pos], np.floor(limits.bp_fraction * limits.nlv / bp[pos] + 1e-9))
+    by_contracts = limits.position_basis == "contracts"
     for s, m in limits.max_positions.items():
         if m is not None:
-            ub[strat == s] = np.minimum(ub[strat == s], m)
+            cap = m if by_contracts or m == 0 else ub[strat == s]
+            ub[strat == s] = np.minimum(ub[strat == s], cap)
+    if limits.max_contracts_per_position is not None:
+        ub = np.minimum(ub, limits.max_contracts_per_position)
     for s, cap in limits.strategy_bp_caps.items():
         sel = (strat == s) & pos
         ub[sel] = np.minimum(ub[sel], np.floor(cap * limits.nlv / bp[sel] + 1e-9))
-    if limits.group_limit is not None:
+    if limits.group_limit is not None and by_contracts:
         counted = ~np.isin(strat, list(limits.group_excluded))
         grouped = cs.table["correlation_group"].notna().to_numpy() & counted
         ub[grouped] = np.minimum(ub[grouped], limits.group_limit)
@@ -87,14 +91,23 @@ def build_problem(
     ValueError
         ``min_bp`` without a target.
     """
+    ub = count_upper_bounds(cs, limits)
     n = VariableGroup(
-        name="n",
-        kind=VarKind.INTEGER,
-        lower=np.zeros(len(cs)),
-        upper=count_upper_bounds(cs, limits),
-        labels=cs.ids,
+        name="n", kind=VarKind.INTEGER, lower=np.zeros(len(cs)), upper=ub, labels=cs.ids
     )
+    groups = [n]
     blocks: list[LinearBlock] = []
+    if limits.position_basis == "structures":
+        groups.append(
+            VariableGroup(
+                name="y",
+                kind=VarKind.BINARY,
+                lower=np.zeros(len(cs)),
+                upper=(ub > 0).astype(float),
+                labels=cs.ids,
+            )
+        )
+        blocks.append(link_block(ub))
     for family in FAMILIES:
         blocks.extend(family(cs, limits))
     if ObjectiveKind(objective) is ObjectiveKind.MIN_BP:
@@ -102,5 +115,5 @@ def build_problem(
             raise ValueError("the min_bp objective needs a finite income target")
         blocks.append(target_block(cs, target))
     return SizingProblem(
-        variables=(n,), blocks=tuple(blocks), objective=objective_for(objective, cs)
+        variables=tuple(groups), blocks=tuple(blocks), objective=objective_for(objective, cs)
     )

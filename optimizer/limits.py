@@ -50,6 +50,10 @@ class Limits:
         Cap on |cash delta| per correlation group, fraction of NLV.
     leverage : float | None
         Cap on gross short notional, multiple of NLV.
+    position_basis : str
+        ``contracts`` or ``structures``: what position and group limits count.
+    max_contracts_per_position : int | None
+        Cap on contracts of one candidate.
     greeks : dict[str, tuple[float, float]]
         Portfolio bounds: ``cash_delta``, ``vega``, ``theta`` (account currency).
     """
@@ -68,6 +72,8 @@ class Limits:
     group_excluded: frozenset[str]
     group_delta_cap: float | None
     leverage: float | None
+    position_basis: str = "contracts"
+    max_contracts_per_position: int | None = None
     greeks: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def at_nlv(self, nlv: float) -> Limits:
@@ -114,7 +120,8 @@ def resolve_limits(scenario: Scenario) -> Limits:
 
     BP: ``buying_power.max_fraction`` if given; ``auto`` = the phase BP band for phases 1–3 and the
     VIX table for phase 4 (domain.md §4, "phase BP targets override VIX in lower phases"), at the
-    chosen ``vix_bound``; then ``reserve`` is subtracted.
+    chosen ``vix_bound``; then scaled by ``1 - reserve`` (the TK-PDF formula form
+    ``account × multiplier × 0.8`` is ``reserve = 0.2``).
 
     Raises
     ------
@@ -135,8 +142,8 @@ def resolve_limits(scenario: Scenario) -> Limits:
     else:
         frac, src = float(bp.max_fraction), "stated in scenario"
     if bp.reserve:
-        src += f", less reserve {bp.reserve:.0%}"
-        frac = max(frac - bp.reserve, 0.0)
+        src += f", × (1 − {bp.reserve:.0%} reserve)"
+        frac = frac * (1.0 - bp.reserve)
     maxpos: dict[str, int | None] = {}
     for name, s in scenario.strategies.items():
         if s.max_positions == "phase":
@@ -177,6 +184,8 @@ def resolve_limits(scenario: Scenario) -> Limits:
         group_excluded=frozenset(cg.exclude_strategies),
         group_delta_cap=cg.delta_notional_cap if cg.enabled else None,
         leverage=scenario.leverage.max_notional_multiple,
+        position_basis=scenario.positions.count,
+        max_contracts_per_position=scenario.positions.max_contracts_per_position,
         greeks=greeks,
     )
 

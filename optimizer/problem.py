@@ -185,9 +185,7 @@ class VariableGroup:
         if labels is not None:
             labels = tuple(str(label) for label in labels)
             if size is not None and size != len(labels):
-                raise ValueError(
-                    f"group {name!r}: size {size} != number of labels {len(labels)}"
-                )
+                raise ValueError(f"group {name!r}: size {size} != number of labels {len(labels)}")
         elif size is None:
             raise ValueError(f"group {name!r}: give size or labels")
         else:
@@ -482,13 +480,9 @@ class SizingProblem:
             for r in b.row_names:
                 other = row_owner.setdefault(r, b.name)
                 if other != b.name:
-                    raise ValueError(
-                        f"duplicate row name {r!r} in blocks {other!r} and {b.name!r}"
-                    )
+                    raise ValueError(f"duplicate row name {r!r} in blocks {other!r} and {b.name!r}")
         if not isinstance(self.objective, Objective):
-            raise ValueError(
-                f"objective must be an Objective, got {type(self.objective).__name__}"
-            )
+            raise ValueError(f"objective must be an Objective, got {type(self.objective).__name__}")
         for gname, vec in self.objective.terms.items():
             if gname not in groups:
                 raise ValueError(
@@ -562,9 +556,7 @@ class SizingProblem:
 
     def _concat_bounds(self, side: str) -> np.ndarray:
         arr = (
-            np.concatenate([getattr(b, side) for b in self.blocks])
-            if self.blocks
-            else np.zeros(0)
+            np.concatenate([getattr(b, side) for b in self.blocks]) if self.blocks else np.zeros(0)
         )
         arr.setflags(write=False)
         return arr
@@ -680,9 +672,7 @@ class SizingProblem:
                 raise ValueError(f"values: missing variable group {g.name!r}")
             arr = np.asarray(values[g.name], dtype=float)
             if arr.shape != (g.size,):
-                raise ValueError(
-                    f"values[{g.name!r}] must have shape ({g.size},), got {arr.shape}"
-                )
+                raise ValueError(f"values[{g.name!r}] must have shape ({g.size},), got {arr.shape}")
             out[g.name] = arr
         extra = set(values) - set(out)
         if extra:

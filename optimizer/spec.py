@@ -339,8 +339,16 @@ class CorrelationSpec(_Strict):
 
 
 class PositionsSpec(_Strict):
-    """Position-count limits and which strategies the phase product list applies to."""
+    """Position-count limits and which strategies the phase product list applies to.
 
+    ``count`` says what the max-positions and correlation-group limits count: ``contracts`` —
+    units of the structure (one iron condor = one position; the TK-PDF "contracts by account"
+    reading), or ``structures`` — distinct candidates held, each with any number of contracts
+    (binary y_k with n_k ≤ U_k y_k), optionally capped by ``max_contracts_per_position``.
+    """
+
+    count: Literal["contracts", "structures"] = "contracts"
+    max_contracts_per_position: Annotated[int, Field(ge=1)] | None = None
     correlation_groups: CorrelationSpec = CorrelationSpec()
     products_by_phase: list[str] = Field(default_factory=list)
 
@@ -350,7 +358,7 @@ class SolverSpec(_Strict):
 
     backend: Literal["cvxpy", "pulp"] = "cvxpy"
     time_limit: PosFloat = 60.0
-    mip_gap: Annotated[float, Field(ge=0, le=1)] = 1e-6
+    mip_gap: Annotated[float, Field(ge=0, le=1)] = 1e-4
 
 
 class Scenario(_Strict):

@@ -232,7 +232,9 @@ class SolverOptions:
                 f"SolverOptions.mip_rel_gap must be a finite number >= 0, got {self.mip_rel_gap!r}"
             )
         if self.threads is not None and not (
-            isinstance(self.threads, int) and not isinstance(self.threads, bool) and self.threads >= 1
+            isinstance(self.threads, int)
+            and not isinstance(self.threads, bool)
+            and self.threads >= 1
         ):
             raise ValueError(
                 f"SolverOptions.threads must be None or an int >= 1, got {self.threads!r}"

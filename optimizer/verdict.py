@@ -120,38 +120,37 @@ def binding_caps(
 ) -> tuple[BindingCap, ...]:
     """Rows of ``problem`` that bind at the integer point ``values``.
 
-    A row binds when its slack is smaller than the smallest positive |coefficient| of a variable
-    that could still move toward it (one more contract would violate it), or when the LP dual is
-    non-zero and the slack is below 1e-6 relative.
+    A row side binds when its slack is smaller than the smallest |coefficient| of any variable that
+    moves the row toward that bound and can still increase (one more contract or position would
+    violate it), or when the slack is zero. Rows of family ``definition`` (e.g. ``n_k <= U_k y_k``)
+    define variables and are never reported.
     """
+    act = problem.activity(values)
+    lower, upper = problem.row_lower, problem.row_upper
+    family = {name: b.family for b in problem.blocks for name in b.row_names}
+    mats = {g.name: problem.matrix(g.name).toarray() for g in problem.variables}
+    room = {g.name: values[g.name] < g.upper - 1e-9 for g in problem.variables}
     out = []
-    x = values["n"]
-    ub = problem.group("n").upper
-    for b in problem.blocks:
-        a = b.terms.get("n")
-        if a is None:
+    for i, name in enumerate(problem.row_names):
+        if family[name] == "definition":  # variable-linking rows are not caps
             continue
-        a = a.toarray() if hasattr(a, "toarray") else np.asarray(a)
-        act = a @ x
-        for i, name in enumerate(b.row_names):
-            row = a[i]
-            hi, lo = b.upper[i], b.lower[i]
-            for side, bound in (("upper", hi), ("lower", lo)):
-                if not math.isfinite(bound):
-                    continue
-                slack = (bound - act[i]) if side == "upper" else (act[i] - bound)
-                # coefficients that move the row toward this bound when a count goes up
-                toward = row > 0 if side == "upper" else row < 0
-                room = toward & (x < ub)
-                step = float(np.min(np.abs(row[room]))) if room.any() else math.inf
-                tight = slack <= 1e-6 * max(1.0, abs(bound))
-                if slack < step - 1e-9 or tight:
-                    if not room.any() and not tight:
-                        continue
-                    dual = None if duals is None else float(duals.get(name, 0.0))
-                    out.append(
-                        BindingCap(name, b.family, float(act[i]), float(bound), float(slack), dual)
-                    )
+        for side, bound in (("upper", upper[i]), ("lower", lower[i])):
+            if not math.isfinite(bound):
+                continue
+            slack = (bound - act[i]) if side == "upper" else (act[i] - bound)
+            step = math.inf
+            for g, a in mats.items():
+                row = a[i]
+                toward = (row > 0) if side == "upper" else (row < 0)
+                sel = toward & room[g]
+                if sel.any():
+                    step = min(step, float(np.min(np.abs(row[sel]))))
+            tight = slack <= 1e-6 * max(1.0, abs(bound))
+            if tight or (math.isfinite(step) and slack < step - 1e-9):
+                dual = None if duals is None else float(duals.get(name, 0.0))
+                out.append(
+                    BindingCap(name, family[name], float(act[i]), float(bound), float(slack), dual)
+                )
     return tuple(out)
 
 

@@ -108,9 +108,7 @@ def write_mps(problem: SizingProblem, path: str | PathLike[str]) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def finalize_values(
-    problem: SizingProblem, raw: Mapping[str, np.ndarray]
-) -> dict[str, np.ndarray]:
+def finalize_values(problem: SizingProblem, raw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Round integral groups to exact ints (int64) and clip them to their bounds.
 
     Parameters

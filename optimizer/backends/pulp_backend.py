@@ -156,7 +156,9 @@ def compile_problem(problem: SizingProblem) -> PulpModel:
     PulpModel
     """
     t0 = time.perf_counter()
-    sense = pulp.LpMaximize if problem.objective.sense is ObjectiveSense.MAXIMIZE else pulp.LpMinimize
+    sense = (
+        pulp.LpMaximize if problem.objective.sense is ObjectiveSense.MAXIMIZE else pulp.LpMinimize
+    )
     lp = pulp.LpProblem(_NameAllocator()(problem.objective.name), sense)
 
     var_names = _NameAllocator()
@@ -180,7 +182,9 @@ def compile_problem(problem: SizingProblem) -> PulpModel:
     # are still part of the model and receive values.
     obj_terms: list[tuple[pulp.LpVariable, float]] = []
     for g in problem.variables:
-        obj_terms.extend(zip(variables[g.name], problem.objective_vector(g.name).tolist(), strict=True))
+        obj_terms.extend(
+            zip(variables[g.name], problem.objective_vector(g.name).tolist(), strict=True)
+        )
     lp.setObjective(pulp.LpAffineExpression(obj_terms))
 
     all_vars = [v for g in problem.variables for v in variables[g.name]]
@@ -199,7 +203,9 @@ def compile_problem(problem: SizingProblem) -> PulpModel:
                 continue
             start, end = indptr[r], indptr[r + 1]
             terms = list(
-                zip([all_vars[j] for j in indices[start:end]], data[start:end].tolist(), strict=True)
+                zip(
+                    [all_vars[j] for j in indices[start:end]], data[start:end].tolist(), strict=True
+                )
             )
             if lo_finite and up_finite and lo == up:
                 parts = [(pulp.LpConstraintEQ, lo, row_name)]

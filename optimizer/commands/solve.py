@@ -29,6 +29,14 @@ def _pct(x: float | None) -> str:
     return f"{x:.1%}"
 
 
+def _expiry_label(expiry, dte: float) -> str:
+    if expiry is None or str(expiry) == "NaT" or not math.isfinite(dte):
+        return "—"
+    if dte < 1:
+        return f"0DTE ({dte * 24:.1f}h to close)"
+    return f"{expiry:%Y-%m-%d} ({dte:.0f} DTE)"
+
+
 def render(result: SizingResult, console: Console) -> None:
     """Print a :class:`SizingResult` as rich tables (positions, portfolio, allocation, verdict)."""
     ccy = result.portfolio["currency"]
@@ -48,10 +56,7 @@ def render(result: SizingResult, console: Console) -> None:
     ):
         t.add_column(col, justify=just)
     for _, r in result.positions.iterrows():
-        exp = r["expiry"]
-        exp_s = "—" if exp is None or (isinstance(exp, float)) or str(exp) == "NaT" else (
-            f"{exp:%Y-%m-%d %H:%M} ({r['dte']:.2f}d)" if r["dte"] < 1 else f"{exp:%Y-%m-%d} ({r['dte']:.0f}d)"
-        )
+        exp_s = _expiry_label(r["expiry"], r["dte"])
         t.add_row(
             escape(r["strategy"]),
             escape(r["underlying"]),

@@ -15,8 +15,9 @@ def block(
     name: str,
     family: str,
     rows: Sequence[tuple[str, np.ndarray, float, float]],
+    group: str = "n",
 ) -> LinearBlock | None:
-    """A block from ``(row_name, coeffs (K,), lower, upper)`` tuples over the group ``n``.
+    """A block from ``(row_name, coeffs (K,), lower, upper)`` tuples over one variable group.
 
     Returns ``None`` for no rows, so families can skip empty blocks.
     """
@@ -26,7 +27,7 @@ def block(
     return LinearBlock(
         name=name,
         family=family,
-        terms={"n": a},
+        terms={group: a},
         lower=np.array([r[2] for r in rows], dtype=float),
         upper=np.array([r[3] for r in rows], dtype=float),
         row_names=tuple(r[0] for r in rows),

@@ -135,13 +135,11 @@ def test_pulp_status_map_uses_pulp_constants() -> None:
     assert map_pulp_status(c.LpStatusOptimal, c.LpSolutionOptimal) is SolveStatus.OPTIMAL
     assert map_pulp_status(c.LpStatusOptimal, c.LpSolutionIntegerFeasible) is SolveStatus.FEASIBLE
     assert (
-        map_pulp_status(c.LpStatusNotSolved, c.LpSolutionNoSolutionFound)
-        is SolveStatus.NO_SOLUTION
+        map_pulp_status(c.LpStatusNotSolved, c.LpSolutionNoSolutionFound) is SolveStatus.NO_SOLUTION
     )
     assert map_pulp_status(c.LpStatusInfeasible, c.LpSolutionInfeasible) is SolveStatus.INFEASIBLE
     assert (
-        map_pulp_status(c.LpStatusInfeasible, c.LpSolutionNoSolutionFound)
-        is SolveStatus.INFEASIBLE
+        map_pulp_status(c.LpStatusInfeasible, c.LpSolutionNoSolutionFound) is SolveStatus.INFEASIBLE
     )
     assert map_pulp_status(c.LpStatusUnbounded, c.LpSolutionUnbounded) is SolveStatus.UNBOUNDED
     assert map_pulp_status(c.LpStatusUndefined, c.LpSolutionNoSolutionFound) is SolveStatus.ERROR
@@ -190,7 +188,9 @@ def small_integer_problems(draw: st.DrawFn) -> SizingProblem:
     kinds = draw(st.lists(st.sampled_from(ROW_KINDS), min_size=m, max_size=m))
     anchored = draw(st.integers(0, 3)) > 0  # ~3/4 feasible by construction
     if anchored:  # feasible by construction around a random point of the box
-        x0 = np.array([draw(st.integers(int(lo), int(up))) for lo, up in zip(lower, upper)])
+        x0 = np.array(
+            [draw(st.integers(int(lo), int(up))) for lo, up in zip(lower, upper, strict=True)]
+        )
         a0 = A @ x0
         below = np.array(draw(st.lists(st.integers(0, 3), min_size=m, max_size=m)))
         above = np.array(draw(st.lists(st.integers(0, 3), min_size=m, max_size=m)))
@@ -208,10 +208,21 @@ def small_integer_problems(draw: st.DrawFn) -> SizingProblem:
     def coef(rows: slice):
         return sp.coo_array(A[rows]) if sparse else A[rows]
 
-    blocks = [LinearBlock("first", "test", {"n": coef(slice(0, split))}, lo[:split], up[:split], names[:split])]
+    blocks = [
+        LinearBlock(
+            "first", "test", {"n": coef(slice(0, split))}, lo[:split], up[:split], names[:split]
+        )
+    ]
     if split < m:
         blocks.append(
-            LinearBlock("second", "test", {"n": coef(slice(split, m))}, lo[split:], up[split:], names[split:])
+            LinearBlock(
+                "second",
+                "test",
+                {"n": coef(slice(split, m))},
+                lo[split:],
+                up[split:],
+                names[split:],
+            )
         )
     constant = float(draw(st.integers(-3, 3)))
     return SizingProblem(
@@ -222,7 +233,7 @@ def small_integer_problems(draw: st.DrawFn) -> SizingProblem:
 
 
 @settings(
-    max_examples=50,
+    max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -254,8 +265,12 @@ def test_backends_match_brute_force(problem: SizingProblem) -> None:
 def test_infeasible(backend: Backend, kind: VarKind) -> None:
     n = VariableGroup.build("n", kind, 2, upper=4)
     rows = LinearBlock(
-        "cap", "buying_power", {"n": np.array([[1.0, 1.0], [1.0, 1.0]])},
-        np.array([-np.inf, 9.0]), np.array([8.0, np.inf]), ("cap_upper", "cap_lower"),
+        "cap",
+        "buying_power",
+        {"n": np.array([[1.0, 1.0], [1.0, 1.0]])},
+        np.array([-np.inf, 9.0]),
+        np.array([8.0, np.inf]),
+        ("cap_upper", "cap_lower"),
     )
     problem = SizingProblem((n,), (rows,), Objective("theta", "maximize", {"n": np.ones(2)}))
     out = solve(problem, backend, FAST)
@@ -268,7 +283,11 @@ def test_infeasible(backend: Backend, kind: VarKind) -> None:
 def test_unbounded(backend: Backend, kind: VarKind) -> None:
     x = VariableGroup.build("x", kind, 2, upper=np.array([np.inf, 3.0]))
     rows = LinearBlock(
-        "ratio", "test", {"x": np.array([[1.0, -1.0]])}, np.array([0.0]), np.array([np.inf]),
+        "ratio",
+        "test",
+        {"x": np.array([[1.0, -1.0]])},
+        np.array([0.0]),
+        np.array([np.inf]),
         ("ratio",),
     )
     problem = SizingProblem((x,), (rows,), Objective("theta", "maximize", {"x": np.ones(2)}))
@@ -289,7 +308,11 @@ def market_split(m: int = 4, n: int = 30, seed: int = 0) -> SizingProblem:
     x = VariableGroup.build("x", VarKind.BINARY, n)
     s = VariableGroup.build("s", VarKind.CONTINUOUS, 2 * m)
     split = LinearBlock(
-        "split", "test", {"x": A, "s": np.hstack([np.eye(m), -np.eye(m)])}, d, d,
+        "split",
+        "test",
+        {"x": A, "s": np.hstack([np.eye(m), -np.eye(m)])},
+        d,
+        d,
         tuple(f"split[{i}]" for i in range(m)),
     )
     return SizingProblem((x, s), (split,), Objective("slack", "minimize", {"s": np.ones(2 * m)}))
@@ -429,15 +452,23 @@ def test_dual_sign_convention_hand_example() -> None:
     """max x0 + x1 s.t. x0 + 2 x1 <= 4 (cap), -x0 + x1 >= -1 (floor): x = (2, 1)."""
     x = VariableGroup.build("x", VarKind.CONTINUOUS, 2)
     rows = LinearBlock(
-        "rows", "test", {"x": np.array([[1.0, 2.0], [-1.0, 1.0]])},
-        np.array([-np.inf, -1.0]), np.array([4.0, np.inf]), ("cap", "floor"),
+        "rows",
+        "test",
+        {"x": np.array([[1.0, 2.0], [-1.0, 1.0]])},
+        np.array([-np.inf, -1.0]),
+        np.array([4.0, np.inf]),
+        ("cap", "floor"),
     )
     for sense, sign in ((ObjectiveSense.MAXIMIZE, 1.0), (ObjectiveSense.MINIMIZE, -1.0)):
         problem = SizingProblem((x,), (rows,), Objective("o", sense, {"x": sign * np.ones(2)}))
         for backend in BACKENDS:
             out = solve(problem, backend, FAST)
-            assert out.duals["cap"] == pytest.approx(sign * 2 / 3, abs=1e-6)  # relaxing the cap helps a max
-            assert out.duals["floor"] == pytest.approx(-sign * 1 / 3, abs=1e-6)  # raising a floor hurts a max
+            assert out.duals["cap"] == pytest.approx(
+                sign * 2 / 3, abs=1e-6
+            )  # relaxing the cap helps a max
+            assert out.duals["floor"] == pytest.approx(
+                -sign * 1 / 3, abs=1e-6
+            )  # raising a floor hurts a max
 
 
 @pytest.mark.parametrize("sense", list(ObjectiveSense))
@@ -501,25 +532,44 @@ U = 4.0
 
 def mixed_problem() -> SizingProblem:
     """Integer counts n, binaries y (n_k <= U y_k), continuous s capped by n."""
-    n = VariableGroup.build("n", VarKind.INTEGER, 3, upper=U, labels=("spx_ic", "spx_put", "es_lt112"))
+    n = VariableGroup.build(
+        "n", VarKind.INTEGER, 3, upper=U, labels=("spx_ic", "spx_put", "es_lt112")
+    )
     y = VariableGroup.build("y", VarKind.BINARY, 3)
     s = VariableGroup.build("s", VarKind.CONTINUOUS, 2)
     link = LinearBlock(
-        "link", "positions", {"n": np.eye(3), "y": -U * np.eye(3)},
-        -np.inf, 0.0, tuple(f"link[{k}]" for k in range(3)),
+        "link",
+        "positions",
+        {"n": np.eye(3), "y": -U * np.eye(3)},
+        -np.inf,
+        0.0,
+        tuple(f"link[{k}]" for k in range(3)),
     )
-    variants = LinearBlock("variants", "positions", {"y": np.ones((1, 3))}, -np.inf, 2.0, ("variants",))
-    bp = LinearBlock("bp", "buying_power", {"n": np.array([[3.0, 2.0, 4.0]])}, -np.inf, 14.0, ("bp_total",))
+    variants = LinearBlock(
+        "variants", "positions", {"y": np.ones((1, 3))}, -np.inf, 2.0, ("variants",)
+    )
+    bp = LinearBlock(
+        "bp", "buying_power", {"n": np.array([[3.0, 2.0, 4.0]])}, -np.inf, 14.0, ("bp_total",)
+    )
     cover = LinearBlock(
-        "cover", "test",
-        {"s": sp.csr_array(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])),
-         "n": np.array([[-1.0, -1.0, 0.0], [0.0, 0.0, -0.5], [0.0, 0.0, 0.0]])},
-        np.array([-np.inf, -np.inf, 0.0]), np.array([0.0, 0.0, 5.0]),
+        "cover",
+        "test",
+        {
+            "s": sp.csr_array(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])),
+            "n": np.array([[-1.0, -1.0, 0.0], [0.0, 0.0, -0.5], [0.0, 0.0, 0.0]]),
+        },
+        np.array([-np.inf, -np.inf, 0.0]),
+        np.array([0.0, 0.0, 5.0]),
         ("cover[0]", "cover[1]", "cover_total"),
     )
     objective = Objective(
-        "income", "maximize",
-        {"n": np.array([2.0, 1.5, 3.0]), "y": np.array([-1.0, -1.0, -2.0]), "s": np.array([0.7, 0.4])},
+        "income",
+        "maximize",
+        {
+            "n": np.array([2.0, 1.5, 3.0]),
+            "y": np.array([-1.0, -1.0, -2.0]),
+            "s": np.array([0.7, 0.4]),
+        },
     )
     return SizingProblem((n, y, s), (link, variants, bp, cover), objective)
 
@@ -649,7 +699,9 @@ def test_validation_shape_mismatch_names_block_and_group() -> None:
     block = LinearBlock("bp", "buying_power", {"n": np.ones((1, 4))}, -np.inf, 1.0, ("bp_total",))
     with pytest.raises(ValueError, match=r"block 'bp': terms\['n'\] has shape \(1, 4\).*size 3"):
         SizingProblem((_n(),), (block,), _obj())
-    with pytest.raises(ValueError, match=r"block 'bp': terms\['n'\] has 2 rows but the block has 1"):
+    with pytest.raises(
+        ValueError, match=r"block 'bp': terms\['n'\] has 2 rows but the block has 1"
+    ):
         LinearBlock("bp", "buying_power", {"n": np.ones((2, 3))}, -np.inf, 1.0, ("bp_total",))
     with pytest.raises(ValueError, match="must be 2-D"):
         LinearBlock("bp", "buying_power", {"n": np.ones(3)}, -np.inf, 1.0, ("bp_total",))
@@ -675,23 +727,48 @@ def test_validation_duplicate_names() -> None:
     with pytest.raises(ValueError, match="duplicate row name 'bp_total' in blocks 'bp' and 'bp2'"):
         SizingProblem((_n(),), (a, b), _obj())
     with pytest.raises(ValueError, match="block 'alloc': duplicate row name 'alloc_upper'"):
-        LinearBlock("alloc", "allocation", {"n": np.ones((2, 3))}, -np.inf, 1.0, ("alloc_upper", "alloc_upper"))
+        LinearBlock(
+            "alloc",
+            "allocation",
+            {"n": np.ones((2, 3))},
+            -np.inf,
+            1.0,
+            ("alloc_upper", "alloc_upper"),
+        )
     with pytest.raises(ValueError, match="duplicate variable group name 'n'"):
         SizingProblem((_n(), _n()), (), _obj())
 
 
 def test_validation_bounds_and_nan_name_the_row() -> None:
-    with pytest.raises(ValueError, match=r"block 'alloc': lower 2.0 > upper 1.0 at row 'alloc\[b\]'"):
-        LinearBlock("alloc", "allocation", {"n": np.ones((2, 3))}, [0.0, 2.0], [1.0, 1.0], ("alloc[a]", "alloc[b]"))
+    with pytest.raises(
+        ValueError, match=r"block 'alloc': lower 2.0 > upper 1.0 at row 'alloc\[b\]'"
+    ):
+        LinearBlock(
+            "alloc",
+            "allocation",
+            {"n": np.ones((2, 3))},
+            [0.0, 2.0],
+            [1.0, 1.0],
+            ("alloc[a]", "alloc[b]"),
+        )
     coef = np.ones((2, 3))
     coef[1, 2] = np.nan
-    with pytest.raises(ValueError, match=r"block 'alloc': non-finite .* terms\['n'\] at row 'alloc\[b\]'"):
+    with pytest.raises(
+        ValueError, match=r"block 'alloc': non-finite .* terms\['n'\] at row 'alloc\[b\]'"
+    ):
         LinearBlock("alloc", "allocation", {"n": coef}, 0.0, 1.0, ("alloc[a]", "alloc[b]"))
     sparse = sp.csr_array(coef)
     with pytest.raises(ValueError, match=r"at row 'alloc\[b\]'"):
         LinearBlock("alloc", "allocation", {"n": sparse}, 0.0, 1.0, ("alloc[a]", "alloc[b]"))
     with pytest.raises(ValueError, match=r"NaN upper bound at row 'alloc\[a\]'"):
-        LinearBlock("alloc", "allocation", {"n": np.ones((2, 3))}, 0.0, [np.nan, 1.0], ("alloc[a]", "alloc[b]"))
+        LinearBlock(
+            "alloc",
+            "allocation",
+            {"n": np.ones((2, 3))},
+            0.0,
+            [np.nan, 1.0],
+            ("alloc[a]", "alloc[b]"),
+        )
     with pytest.raises(ValueError, match="group 'y': BINARY bounds must lie in"):
         VariableGroup.build("y", VarKind.BINARY, 2, upper=2)
     with pytest.raises(ValueError, match="group 'n': lower 3.0 > upper 1.0 at element 'b'"):
@@ -731,7 +808,9 @@ def test_cvxpy_compile_once_solve_twice() -> None:
 def test_problem_without_rows_and_unused_groups(backend: Backend) -> None:
     n = VariableGroup.build("n", VarKind.INTEGER, 2, lower=1, upper=3)
     unused = VariableGroup.build("w", VarKind.CONTINUOUS, 1, lower=-1, upper=2)
-    problem = SizingProblem((n, unused), (), Objective("o", "minimize", {"n": np.array([1.0, -1.0])}))
+    problem = SizingProblem(
+        (n, unused), (), Objective("o", "minimize", {"n": np.array([1.0, -1.0])})
+    )
     out = solve(problem, backend, FAST)
     assert out.status is SolveStatus.OPTIMAL, out
     np.testing.assert_array_equal(out.values["n"], [1, 3])
@@ -750,6 +829,8 @@ def test_export_round_trips_through_highs(writer, tmp_path: Path) -> None:
     h.run()
     assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
     expected = solve(problem, Backend.CVXPY, FAST).objective_value
-    assert h.getInfo().objective_function_value + problem.objective.constant == pytest.approx(expected)
+    assert h.getInfo().objective_function_value + problem.objective.constant == pytest.approx(
+        expected
+    )
     text = path.read_text()
     assert "bp_total" in text and "link_0" in text  # sanitised row names survive
