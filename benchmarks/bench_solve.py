@@ -48,7 +48,7 @@ def knapsack_sizing_problem(k: int, m: int, seed: int) -> SizingProblem:
     rng = np.random.default_rng(seed)
     upper = np.full(k, 10.0)
     bp = rng.uniform(500.0, 6000.0, size=k)  # account currency per contract
-    theta = bp * rng.uniform(0.008, 0.012, size=k) + rng.uniform(-2.0, 2.0, size=k)
+    theta = bp * rng.uniform(0.005, 0.015, size=k)
     n_caps = max(1, (m - 1) // 3)
     n_greeks = max(1, (m - 1) // 3)
     n_groups = m - 1 - n_caps - n_greeks
@@ -58,6 +58,7 @@ def knapsack_sizing_problem(k: int, m: int, seed: int) -> SizingProblem:
     greeks = rng.normal(0.0, 1.0, size=(n_greeks, k)) * 10.0
     groups = rng.uniform(0.0, 1.0, size=(n_groups, k)) * bp[None, :]
     nlv = 0.02 * bp.sum() * upper.mean()
+    band = 0.01 * np.abs(greeks).sum(axis=1) * upper.mean()  # portfolio greek limits
     n = VariableGroup.build(
         "n", VarKind.INTEGER, k, upper=upper, labels=[f"cand{i}" for i in range(k)]
     )
@@ -75,8 +76,8 @@ def knapsack_sizing_problem(k: int, m: int, seed: int) -> SizingProblem:
             "greeks",
             "greeks",
             {"n": greeks},
-            -40.0,
-            40.0,
+            -band,
+            band,
             tuple(f"greek_band[{i}]" for i in range(n_greeks)),
         ),
         LinearBlock(

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from models.chain import load_chain, synthetic_surface
-from models.errors import SpecError
+from models.errors import DataError, SpecError
 from models.history import load_index_history, load_vix_history
 from models.income import VolRatio, measure_vol_ratio
 from models.instruments import get_instrument
@@ -81,6 +81,19 @@ def fx_rate(scenario: Scenario, currency: str) -> float:
         ) from None
 
 
+def _synthetic(s, scenario: Scenario, inc: float):
+    return synthetic_surface(
+        s.price,
+        scenario.valuation_time,
+        s.atm_iv,
+        skew=s.skew,
+        curvature=s.curvature,
+        rate=s.rate,
+        carry=s.carry,
+        strike_increment=inc,
+    )
+
+
 def build_market(scenario: Scenario) -> Market:
     """Load chains and build every product's surface for ``scenario``.
 
@@ -98,9 +111,12 @@ def build_market(scenario: Scenario) -> Market:
         path = scenario.resolve(spec.path)
         if not Path(path).exists():
             raise SpecError(f"market.chains.{sym}.path: file not found: {path}")
-        chain = _load_chain_cached(
-            str(path), spec.format, spec.spot, scenario.valuation_time, sym
-        )
+        try:
+            chain = _load_chain_cached(
+                str(path), spec.format, spec.spot, scenario.valuation_time, sym
+            )
+        except DataError as exc:
+            raise DataError(f"market.chains.{sym}: {exc}") from None
         surfaces[sym] = chain.surface()
         reports[sym] = dict(getattr(chain, "filter_report", {}) or {})
     for sym, d in m.derived.items():
@@ -110,17 +126,12 @@ def build_market(scenario: Scenario) -> Market:
         surfaces[sym] = ScaledSurface(surfaces[d.source], d.scale, inc)
     for sym, s in m.synthetic.items():
         inc = s.strike_increment or get_instrument(sym).strike_increment
-        surfaces[sym] = synthetic_surface(
-            s.price,
-            scenario.valuation_time,
-            s.atm_iv,
-            skew=s.skew,
-            curvature=s.curvature,
-            rate=s.rate,
-            carry=s.carry,
-            strike_increment=inc,
-        )
+        try:
+            surfaces[sym] = _synthetic(s, scenario, inc)
+        except DataError as exc:
+            raise DataError(f"market.synthetic.{sym}: {exc}") from None
     vr = scenario.income.vol_ratio
+
     if vr == "measured":
         if m.history is None:
             ratio, source = 1.0, "not used (theta income model)"

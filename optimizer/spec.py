@@ -9,6 +9,7 @@ Every validation failure becomes one :class:`~models.errors.SpecError` line nami
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -24,7 +25,9 @@ from pydantic import (
     model_validator,
 )
 
-from models.errors import SpecError
+from models.errors import ModelError, SpecError
+from models.instruments import get_instrument
+from models.strategies import TEMPLATES, template_params
 
 __all__ = [
     "Account",
@@ -277,6 +280,20 @@ class StrategySpec(_Strict):
 
     @model_validator(mode="after")
     def _shape(self):
+        if self.template not in TEMPLATES and self.template not in ("custom", "fixed"):
+            known = ", ".join(sorted([*TEMPLATES, "custom", "fixed"]))
+            raise ValueError(f"template: unknown {self.template!r}; known: {known}")
+        if self.template in TEMPLATES:
+            need = set(template_params(TEMPLATES[self.template]))
+            for sym, u in self.underlyings.items():
+                missing, extra = need - set(u.grid), set(u.grid) - need
+                if missing or extra:
+                    raise ValueError(
+                        f"underlyings.{sym}.grid: template {self.template} needs exactly "
+                        f"{', '.join(sorted(need))}"
+                        + (f" (missing {', '.join(sorted(missing))})" if missing else "")
+                        + (f" (unknown {', '.join(sorted(extra))})" if extra else "")
+                    )
         if self.template == "fixed":
             if not self.fixed:
                 raise ValueError("template 'fixed' needs a 'fixed' list of candidates")
@@ -389,6 +406,12 @@ class Scenario(_Strict):
         if self.allocation.enabled and not math.isclose(total, 1.0, abs_tol=1e-6):
             raise ValueError(f"strategies: weights sum to {total:.4f}, must sum to 1")
         known = set(self.market.chains) | set(self.market.derived) | set(self.market.synthetic)
+        for section in ("chains", "derived", "synthetic"):
+            for sym in getattr(self.market, section):
+                try:
+                    get_instrument(sym)
+                except ModelError as exc:
+                    raise ValueError(f"market.{section}.{sym}: {exc}") from None
         for name, s in self.strategies.items():
             for sym in s.underlyings:
                 if sym not in known:
@@ -417,10 +440,14 @@ class Scenario(_Strict):
 
 def _format_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "scenario"
+    loc = ".".join(str(p) for p in err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{loc}: {msg}{more}"
+    # model-level validators put the (relative) field path at the start of their message
+    head = re.match(r"^([A-Za-z0-9_.\-]+): (.*)$", msg, re.S)
+    if head and loc:
+        return f"{loc}.{head.group(1)}: {head.group(2)}{more}"
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

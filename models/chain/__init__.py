@@ -19,7 +19,13 @@ calendar-spread condition).
 """
 
 from models.chain._time import SECONDS_PER_YEAR, to_timestamp, year_fraction
-from models.chain.core import EXPIRY_COLUMNS, FILTER_REASONS, PLACEHOLDER_IV_MAX, QUOTE_COLUMNS, OptionChain
+from models.chain.core import (
+    EXPIRY_COLUMNS,
+    FILTER_REASONS,
+    PLACEHOLDER_IV_MAX,
+    QUOTE_COLUMNS,
+    OptionChain,
+)
 from models.chain.io import (
     FORMATS,
     TIDY_COLUMNS,

@@ -13,7 +13,7 @@ import pandas as pd
 
 from models.errors import DataError
 
-__all__ = ["SECONDS_PER_YEAR", "EXPIRY_TIME", "to_timestamp", "year_fraction"]
+__all__ = ["SECONDS_PER_YEAR", "EXPIRY_TIME", "to_timestamp", "to_datetime_ns", "year_fraction"]
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 EXPIRY_TIME = time(16, 0)
@@ -35,7 +35,9 @@ def to_timestamp(value: object, *, what: str = "time") -> pd.Timestamp:
         try:
             ts = pd.Timestamp(text)
         except (ValueError, TypeError) as exc:
-            raise DataError(f"cannot parse {what} {value!r} (expected ISO, e.g. 2026-01-30T16:00)") from exc
+            raise DataError(
+                f"cannot parse {what} {value!r} (expected ISO, e.g. 2026-01-30T16:00)"
+            ) from exc
         if len(text) <= 10:  # bare date
             ts = ts.normalize() + pd.Timedelta(hours=EXPIRY_TIME.hour, minutes=EXPIRY_TIME.minute)
     elif isinstance(value, datetime | pd.Timestamp | np.datetime64):
@@ -51,6 +53,28 @@ def to_timestamp(value: object, *, what: str = "time") -> pd.Timestamp:
     return ts
 
 
+_MIN_TIME = pd.Timestamp("1900-01-01")
+_MAX_TIME = pd.Timestamp("2200-01-01")
+
+
+def to_datetime_ns(values: object) -> pd.Series:
+    """Parse datetimes leniently to a naive ``datetime64[ns]`` Series (NaT where unusable).
+
+    Unparseable values and dates outside 1900–2200 become NaT (they are then reported as bad
+    contracts rather than raising).
+
+    Raises
+    ------
+    DataError
+        If the values carry a time zone.
+    """
+    s = pd.Series(pd.to_datetime(pd.Series(values).to_numpy(), errors="coerce", format="mixed"))
+    if getattr(s.dt, "tz", None) is not None:
+        raise DataError("option expiries carry a time zone; use naive exchange-local times")
+    s = s.where((s >= _MIN_TIME) & (s <= _MAX_TIME))
+    return s.astype("datetime64[ns]")
+
+
 def year_fraction(start: pd.Timestamp, end: object) -> float | np.ndarray:
     """Calendar years from ``start`` to ``end`` (seconds / (365 * 86400)).
 
@@ -58,7 +82,9 @@ def year_fraction(start: pd.Timestamp, end: object) -> float | np.ndarray:
     the same length, NaN where ``end`` is missing).
     """
     scalar = np.ndim(end) == 0 and not isinstance(end, pd.Series | pd.Index)
-    ends = pd.to_datetime(pd.Series(np.atleast_1d(end) if scalar else end)).to_numpy("datetime64[ns]")
+    ends = pd.to_datetime(pd.Series(np.atleast_1d(end) if scalar else end)).to_numpy(
+        "datetime64[ns]"
+    )
     delta = ends - np.datetime64(pd.Timestamp(start).to_datetime64(), "ns")
     out = delta.astype(np.int64) / 1e9 / SECONDS_PER_YEAR
     out[np.isnat(delta)] = np.nan

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from models.chain._time import to_timestamp, year_fraction
+from models.chain._time import EXPIRY_TIME, to_datetime_ns, to_timestamp, year_fraction
 from models.chain.parity import ParityFit, parity_forward
 from models.chain.surface import ChainSurface
 from models.errors import DataError
+from models.pricing import bsm_greeks, implied_vol
 
 __all__ = ["OptionChain", "FILTER_REASONS", "QUOTE_COLUMNS", "EXPIRY_COLUMNS", "PLACEHOLDER_IV_MAX"]
 
@@ -83,25 +84,46 @@ EXPIRY_COLUMNS = [
 ]
 
 _RAW_REQUIRED = ["expiry", "strike", "right", "bid", "ask"]
-_RAW_OPTIONAL = ["root", "symbol", "open_interest", "volume", "source_iv", "source_delta", "source_gamma"]
+_RAW_OPTIONAL = [
+    "root",
+    "symbol",
+    "open_interest",
+    "volume",
+    "source_iv",
+    "source_delta",
+    "source_gamma",
+]
 _OCC = r"^([A-Z]{1,6})\d{6}[CP]\d{8}$"
+
+
+def _is_bare_date(value: object) -> bool:
+    if isinstance(value, str):
+        return len(value.strip()) <= 10
+    return isinstance(value, date) and not isinstance(value, datetime)
 
 
 def _normalize_raw(raw: pd.DataFrame) -> pd.DataFrame:
     """Coerce a raw quote frame to the canonical raw columns and dtypes."""
     missing = [c for c in _RAW_REQUIRED if c not in raw.columns]
     if missing:
-        raise DataError(f"option quotes miss required column(s) {missing}; have {list(raw.columns)}")
+        raise DataError(
+            f"option quotes miss required column(s) {missing}; have {list(raw.columns)}"
+        )
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
-    out["expiry"] = pd.to_datetime(raw["expiry"].to_numpy(), errors="coerce")
-    if getattr(out["expiry"].dt, "tz", None) is not None:
-        raise DataError("option expiries carry a time zone; use naive exchange-local times")
-    out["expiry"] = out["expiry"].astype("datetime64[ns]")
+    values = pd.Series(raw["expiry"].to_numpy(), dtype=object)
+    expiry = to_datetime_ns(values)
+    bare = values.map(_is_bare_date).to_numpy(dtype=bool)  # a bare date means 16:00 that day
+    expiry[bare] = expiry[bare] + pd.Timedelta(hours=EXPIRY_TIME.hour, minutes=EXPIRY_TIME.minute)
+    out["expiry"] = expiry.to_numpy()
     out["strike"] = pd.to_numeric(raw["strike"].to_numpy(), errors="coerce").astype(float)
     right = pd.Series(raw["right"].to_numpy(), dtype=object).astype(str).str.strip().str.upper()
-    out["right"] = right.map({"C": "C", "CALL": "C", "P": "P", "PUT": "P"}).fillna("?").astype(object)
+    out["right"] = (
+        right.map({"C": "C", "CALL": "C", "P": "P", "PUT": "P"}).fillna("?").astype(object)
+    )
     symbol = (
-        pd.Series(raw["symbol"].to_numpy(), dtype=object) if "symbol" in raw.columns else pd.Series([None] * len(raw), dtype=object)
+        pd.Series(raw["symbol"].to_numpy(), dtype=object)
+        if "symbol" in raw.columns
+        else pd.Series([None] * len(raw), dtype=object)
     )
     symbol = symbol.where(symbol.notna(), None)
     out["symbol"] = symbol.astype(object)
@@ -189,7 +211,8 @@ class OptionChain:
         Parameters
         ----------
         raw : DataFrame
-            One row per contract with columns ``expiry`` (datetime-like, naive local),
+            One row per contract with columns ``expiry`` (datetime-like, naive local; a bare
+            date string or ``datetime.date`` means 16:00 that day),
             ``strike``, ``right`` (C/P/call/put), ``bid``, ``ask`` (per share), optionally
             ``root``, ``symbol`` (OCC; the root is parsed from it), ``open_interest``, ``volume``,
             ``source_iv``, ``source_delta``, ``source_gamma``.
@@ -203,7 +226,9 @@ class OptionChain:
         rate : float, optional
             Continuous risk-free rate used for expiries whose parity regression is rejected.
             Default: the rates of the accepted expiries, interpolated linearly in ``t`` (flat
-            outside).
+            outside); if no expiry's regression is accepted (a chain of only short-dated or
+            American options, e.g. the SPY file), ``rate = 0`` with a note — for such chains the
+            discount factor barely moves the IVs because ``F`` comes from parity anyway.
         n_parity : int, default 12
             Strikes nearest the money used in each parity fit.
         max_rate_se : float, default 0.01
@@ -221,8 +246,8 @@ class OptionChain:
         Raises
         ------
         DataError
-            Empty input, missing columns, bad spot/valuation time, no valid quote left after
-            filtering, or no way to determine a discount rate.
+            Empty input, missing columns, bad spot/rate/valuation time, or no valid quote left
+            after filtering (the message gives the filter counts).
 
         Notes
         -----
@@ -234,8 +259,6 @@ class OptionChain:
         ``bsm_greeks(spot, K, t, rate, div_yield, iv)`` — spot Greeks, consistent with the
         parity forward. For American options (SPY) parity and the European IV are approximate.
         """
-        from models.pricing import bsm_greeks, implied_vol
-
         if not isinstance(raw, pd.DataFrame) or len(raw) == 0:
             raise DataError("option chain is empty: no quote rows")
         vt = to_timestamp(valuation_time, what="valuation_time")
@@ -246,8 +269,13 @@ class OptionChain:
                 raise DataError(f"spot must be a number, got {spot!r}") from None
             if not np.isfinite(spot) or spot <= 0:
                 raise DataError(f"spot must be a positive number, got {spot!r}")
-        if rate is not None and not np.isfinite(float(rate)):
-            raise DataError(f"rate must be a finite number, got {rate!r}")
+        if rate is not None:
+            try:
+                rate = float(rate)
+            except (TypeError, ValueError):
+                raise DataError(f"rate must be a number, got {rate!r}") from None
+            if not np.isfinite(rate):
+                raise DataError(f"rate must be a finite number, got {rate!r}")
         underlying = str(underlying or "").strip() or "UNKNOWN"
 
         q = _normalize_raw(raw)
@@ -256,7 +284,9 @@ class OptionChain:
         q["t"] = year_fraction(vt, q["expiry"])
         fails: dict[str, np.ndarray] = {}
         strike, bid, ask = q["strike"].to_numpy(), q["bid"].to_numpy(), q["ask"].to_numpy()
-        fails["bad_contract"] = ~(strike > 0) | (q["right"].to_numpy() == "?") | q["expiry"].isna().to_numpy()
+        fails["bad_contract"] = (
+            ~(strike > 0) | (q["right"].to_numpy() == "?") | q["expiry"].isna().to_numpy()
+        )
         fails["expired"] = ~fails["bad_contract"] & ~(q["t"].to_numpy() > 0)
         fails["no_bid"] = ~(bid > 0)
         fails["no_ask"] = ~(ask > 0)
@@ -267,7 +297,9 @@ class OptionChain:
         # duplicates among otherwise-good rows: keep the tightest spread
         spread = (q["ask"] - q["bid"]).where(pd.Series(ok), np.inf)
         order = np.lexsort((np.arange(n), spread.to_numpy()))
-        dup_sorted = q.iloc[order].duplicated(["expiry", "strike", "right", "root"], keep="first").to_numpy()
+        dup_sorted = (
+            q.iloc[order].duplicated(["expiry", "strike", "right", "root"], keep="first").to_numpy()
+        )
         dup = np.zeros(n, dtype=bool)
         dup[order] = dup_sorted
         fails["duplicate"] = ok & dup
@@ -306,7 +338,9 @@ class OptionChain:
             )
         if regressions:
             acc_t = np.array([float(expiry_t[e]) for e in regressions])
-            acc_r = np.array([-np.log(f.discount_factor) / float(expiry_t[e]) for e, f in regressions.items()])
+            acc_r = np.array(
+                [-np.log(f.discount_factor) / float(expiry_t[e]) for e, f in regressions.items()]
+            )
             o = np.argsort(acc_t)
             acc_t, acc_r = acc_t[o], acc_r[o]
         n_fallback = 0
@@ -317,11 +351,20 @@ class OptionChain:
             t = float(expiry_t[e])
             r_fb = float(rate) if rate is not None else float(np.interp(t, acc_t, acc_r))
             fits[e] = parity_forward(
-                g["strike"], g["mid_c"], g["mid_p"], t, discount_factor=float(np.exp(-r_fb * t)), n_pairs=n_parity
+                g["strike"],
+                g["mid_c"],
+                g["mid_p"],
+                t,
+                discount_factor=float(np.exp(-r_fb * t)),
+                n_pairs=n_parity,
             )
             n_fallback += 1
         if n_fallback and not rate_defaulted:
-            src = f"rate={float(rate):g}" if rate is not None else "the rates of the fitted expiries (interpolated in t)"
+            src = (
+                f"rate={float(rate):g}"
+                if rate is not None
+                else "the rates of the fitted expiries (interpolated in t)"
+            )
             notes.append(
                 f"{n_fallback} of {len(fits)} expiries: parity regression rejected (too few pairs, noisy, or rate "
                 f"outside [{lo_rate:g}, {hi_rate:g}]); discount factor from {src}"
@@ -400,10 +443,11 @@ class OptionChain:
         # ---- assemble
         reasons = np.array(list(fails.values()))
         names = np.array(list(fails.keys()), dtype=object)
-        reason_str = np.array([";".join(names[reasons[:, i]]) for i in np.flatnonzero(~ok)], dtype=object)
-        raw_cols = ["expiry", "strike", "right", "root", "symbol", "bid", "ask"] + [
-            c for c in ("open_interest", "volume", "source_iv", "source_delta", "source_gamma")
-        ]
+        reason_str = np.array(
+            [";".join(names[reasons[:, i]]) for i in np.flatnonzero(~ok)], dtype=object
+        )
+        raw_cols = ["expiry", "strike", "right", "root", "symbol", "bid", "ask", "open_interest"]
+        raw_cols += ["volume", "source_iv", "source_delta", "source_gamma"]
         dropped = q.loc[~ok, raw_cols].copy()
         dropped["reason"] = reason_str
         dropped["detail"] = detail[~ok]
@@ -458,7 +502,12 @@ class OptionChain:
     # ------------------------------------------------------------------ accessors
     def surface(self) -> ChainSurface:
         """The interpolated implied-vol surface of this chain (see :class:`ChainSurface`)."""
-        assert self._surface is not None
+        if self._surface is None:  # constructed directly rather than by from_quotes
+            object.__setattr__(
+                self,
+                "_surface",
+                ChainSurface.from_quotes(self.spot, self.valuation_time, self.quotes),
+            )
         return self._surface
 
     def to_frame(self) -> pd.DataFrame:
@@ -491,8 +540,6 @@ class OptionChain:
             ``-delta`` / the call delta ``+delta``, spot delta; NaN if not reached),
             ``n_kept, n_dropped``. ``{d}`` is ``round(100 * delta)``, e.g. ``iv_put_25``.
         """
-        from models.pricing import bsm_greeks
-
         s = self.surface()
         tag = f"{round(100 * delta)}"
         rows = []
@@ -503,7 +550,9 @@ class OptionChain:
             vol = s.iv(kgrid, t)
             out = {}
             for right, target in (("put", -delta), ("call", delta)):
-                d = np.asarray(bsm_greeks(self.spot, kgrid, t, e.rate, e.div_yield, vol, right == "call").delta)
+                d = np.asarray(
+                    bsm_greeks(self.spot, kgrid, t, e.rate, e.div_yield, vol, right == "call").delta
+                )
                 x = d - target
                 cross = np.flatnonzero(np.sign(x[:-1]) * np.sign(x[1:]) <= 0)
                 if cross.size:

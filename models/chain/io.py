@@ -44,17 +44,39 @@ from models.chain._time import to_timestamp
 from models.chain.core import OptionChain
 from models.errors import DataError
 
-__all__ = ["load_chain", "read_quotes", "detect_format", "write_tidy_csv", "TIDY_COLUMNS", "FORMATS"]
+__all__ = [
+    "load_chain",
+    "read_quotes",
+    "detect_format",
+    "write_tidy_csv",
+    "TIDY_COLUMNS",
+    "FORMATS",
+]
 
 FORMATS = ("auto", "cboe", "yfinance", "tidy")
 TIDY_REQUIRED = ["underlying", "valuation_time", "spot", "expiry", "strike", "right", "bid", "ask"]
-TIDY_OPTIONAL = ["open_interest", "volume", "symbol", "root", "source_iv", "source_delta", "source_gamma"]
+TIDY_OPTIONAL = [
+    "open_interest",
+    "volume",
+    "symbol",
+    "root",
+    "source_iv",
+    "source_delta",
+    "source_gamma",
+]
 #: Column order written by :func:`write_tidy_csv` (optional columns only when they hold data).
 TIDY_COLUMNS = TIDY_REQUIRED + TIDY_OPTIONAL
 _YF_REQUIRED = ["strike", "bid", "ask", "option_type", "expiration"]
 _CBOE_REQUIRED = ["Expiration Date", "Bid", "Ask", "Strike"]
 #: Weekly/PM roots that belong to another underlying symbol.
-_ROOT_TO_UNDERLYING = {"SPXW": "SPX", "SPXQ": "SPX", "NDXP": "NDX", "RUTW": "RUT", "VIXW": "VIX", "XSPW": "XSP"}
+_ROOT_TO_UNDERLYING = {
+    "SPXW": "SPX",
+    "SPXQ": "SPX",
+    "NDXP": "NDX",
+    "RUTW": "RUT",
+    "VIXW": "VIX",
+    "XSPW": "XSP",
+}
 _OCC = r"^([A-Z]{1,6})\d{6}[CP]\d{8}$"
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -84,7 +106,9 @@ def _header_fields(line: str) -> list[str]:
 
 def _detect(text: str) -> str | None:
     lines = text.splitlines()[:6]
-    if any("Last:" in ln for ln in lines[:3]) and any(ln.lstrip('"').startswith("Date:") for ln in lines[:4]):
+    if any("Last:" in ln for ln in lines[:3]) and any(
+        ln.lstrip('"').startswith("Date:") for ln in lines[:4]
+    ):
         return "cboe"
     first = next((ln for ln in lines if ln.strip()), "")
     cols = set(_header_fields(first))
@@ -162,9 +186,13 @@ def cboe_session_time(download: datetime) -> datetime:
 def _parse_cboe(text: str, where: str) -> tuple[pd.DataFrame, dict]:
     lines = text.splitlines()
     meta: dict = {}
-    hdr = next((i for i, ln in enumerate(lines[:10]) if "Expiration Date" in ln and "Strike" in ln), None)
+    hdr = next(
+        (i for i, ln in enumerate(lines[:10]) if "Expiration Date" in ln and "Strike" in ln), None
+    )
     if hdr is None:
-        raise DataError(f"{where}: Cboe export without the 'Expiration Date,…,Strike,…' header line")
+        raise DataError(
+            f"{where}: Cboe export without the 'Expiration Date,…,Strike,…' header line"
+        )
     head = "\n".join(lines[:hdr])
     m = re.search(r"Last:\s*([-+0-9.,]+)", head)
     if m:
@@ -172,7 +200,9 @@ def _parse_cboe(text: str, where: str) -> tuple[pd.DataFrame, dict]:
             meta["spot"] = float(m.group(1).replace(",", ""))
         except ValueError:
             pass
-    m = re.search(r"Date:\s*([A-Za-z]+\.? \d{1,2}, \d{4})\s+at\s+(\d{1,2}:\d{2})\s*([AaPp][Mm])", head)
+    m = re.search(
+        r"Date:\s*([A-Za-z]+\.? \d{1,2}, \d{4})\s+at\s+(\d{1,2}:\d{2})\s*([AaPp][Mm])", head
+    )
     if m:
         stamp = f"{m.group(1).replace('.', '')} {m.group(2)} {m.group(3).upper()}"
         for fmt in ("%B %d, %Y %I:%M %p", "%b %d, %Y %I:%M %p"):
@@ -220,7 +250,9 @@ def _parse_cboe(text: str, where: str) -> tuple[pd.DataFrame, dict]:
             part[dst] = df[cmap[src]] if src in cmap else np.nan
         frames.append(part)
     raw = pd.concat(frames, ignore_index=True)
-    meta["underlying"] = _underlying_from_symbols(raw["symbol"]) if raw["symbol"].notna().any() else None
+    meta["underlying"] = (
+        _underlying_from_symbols(raw["symbol"]) if raw["symbol"].notna().any() else None
+    )
     return raw, meta
 
 
@@ -244,7 +276,11 @@ def _parse_yfinance(text: str, where: str) -> tuple[pd.DataFrame, dict]:
             "source_iv": df["impliedVolatility"] if "impliedVolatility" in df.columns else np.nan,
         }
     )
-    meta = {"underlying": _underlying_from_symbols(raw["symbol"]) if raw["symbol"].notna().any() else None}
+    meta = {
+        "underlying": _underlying_from_symbols(raw["symbol"])
+        if raw["symbol"].notna().any()
+        else None
+    }
     return raw, meta
 
 
@@ -253,7 +289,9 @@ def _single_value(df: pd.DataFrame, col: str, where: str) -> object:
     vals = vals[vals.astype(str).str.strip() != ""]
     uniq = pd.unique(vals.astype(str).str.strip())
     if len(uniq) > 1:
-        raise DataError(f"{where}: column {col!r} must hold one value for the whole chain, found {len(uniq)}")
+        raise DataError(
+            f"{where}: column {col!r} must hold one value for the whole chain, found {len(uniq)}"
+        )
     return uniq[0] if len(uniq) else None
 
 
@@ -263,7 +301,9 @@ def _parse_tidy(text: str, where: str) -> tuple[pd.DataFrame, dict]:
     meta: dict = {}
     meta["underlying"] = _single_value(df, "underlying", where)
     vt = _single_value(df, "valuation_time", where)
-    meta["valuation_time"] = to_timestamp(vt, what=f"{where}: valuation_time") if vt is not None else None
+    meta["valuation_time"] = (
+        to_timestamp(vt, what=f"{where}: valuation_time") if vt is not None else None
+    )
     sp = _single_value(df, "spot", where)
     if sp is not None:
         try:
@@ -274,7 +314,9 @@ def _parse_tidy(text: str, where: str) -> tuple[pd.DataFrame, dict]:
     expiry = pd.to_datetime(exp_text, errors="coerce", format="mixed")
     date_only = exp_text.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
     expiry = expiry.where(~date_only, expiry.dt.normalize() + pd.Timedelta(hours=16))
-    raw = df[[c for c in ["strike", "right", "bid", "ask", *TIDY_OPTIONAL] if c in df.columns]].copy()
+    raw = df[
+        [c for c in ["strike", "right", "bid", "ask", *TIDY_OPTIONAL] if c in df.columns]
+    ].copy()
     raw.insert(0, "expiry", expiry)
     return raw, meta
 
@@ -367,7 +409,9 @@ def load_chain(
         vt = to_timestamp(valuation_time, what="valuation_time")
     elif fmt == "cboe":
         if "download_time" not in meta:
-            raise DataError(f"{where}: no 'Date: …' download timestamp on line 3; pass valuation_time")
+            raise DataError(
+                f"{where}: no 'Date: …' download timestamp on line 3; pass valuation_time"
+            )
         vt = pd.Timestamp(cboe_session_time(meta["download_time"]))
     elif fmt == "tidy" and meta.get("valuation_time") is not None:
         vt = meta["valuation_time"]

@@ -127,7 +127,9 @@ def parity_forward(
     c = np.asarray(call_price, dtype=float).ravel()
     p = np.asarray(put_price, dtype=float).ravel()
     if not (k.size == c.size == p.size):
-        raise DataError("parity_forward: strike, call_price and put_price must have the same length")
+        raise DataError(
+            "parity_forward: strike, call_price and put_price must have the same length"
+        )
     if not np.isfinite(t) or t <= 0:
         raise DataError(f"parity_forward: time to expiry must be > 0 years, got {t!r}")
     ok = np.isfinite(k) & np.isfinite(c) & np.isfinite(p) & (k > 0)

@@ -21,6 +21,7 @@ from scipy.interpolate import PchipInterpolator
 
 from models.chain._time import to_timestamp, year_fraction
 from models.errors import DataError, ModelError
+from models.pricing import Greeks, bsm_greeks
 
 __all__ = ["SmileSurface", "ChainSurface", "SyntheticSurface", "synthetic_surface"]
 
@@ -125,16 +126,16 @@ class SmileSurface(ABC):
         tt = np.maximum(_as_float(t), 1e-8)
         return self.rate(tt) - np.log(self.forward(tt) / self._spot) / tt
 
-    def greeks(self, strike: ArrayLike, t: ArrayLike, is_call: ArrayLike):
+    def greeks(self, strike: ArrayLike, t: ArrayLike, is_call: ArrayLike) -> Greeks:
         """Model price and Greeks per share from the surface (Black-Scholes-Merton on the spot).
 
         Uses ``bsm_greeks(spot, K, t, rate(t), div_yield(t), iv(K, t), is_call)``, which prices
         off the surface forward and discount factor. Returns :class:`models.pricing.Greeks`
         (price per share, delta, gamma, vega per vol point, theta per calendar day, rho per 1%).
         """
-        from models.pricing import bsm_greeks
-
-        k, tt, c = np.broadcast_arrays(_as_float(strike), _as_float(t), np.asarray(is_call, dtype=bool))
+        k, tt, c = np.broadcast_arrays(
+            _as_float(strike), _as_float(t), np.asarray(is_call, dtype=bool)
+        )
         return bsm_greeks(self._spot, k, tt, self.rate(tt), self.div_yield(tt), self.iv(k, tt), c)
 
     def price(self, strike: ArrayLike, t: ArrayLike, is_call: ArrayLike) -> np.ndarray:
@@ -272,7 +273,9 @@ class ChainSurface(SmileSurface):
         if len(nd) == 0:
             raise DataError("cannot build a vol surface: no valid quotes")
         if not np.all(np.isfinite(vals)) or np.any(vals <= 0):
-            raise DataError("cannot build a vol surface: non-finite or non-positive t/forward/DF/strike/iv in nodes")
+            raise DataError(
+                "cannot build a vol surface: non-finite or non-positive t/forward/DF/strike/iv in nodes"
+            )
         nd = nd.sort_values(["t", "strike"], kind="stable", ignore_index=True)
         if nd.duplicated(["expiry", "strike"]).any():
             raise DataError("cannot build a vol surface: duplicate (expiry, strike) nodes")
@@ -305,7 +308,9 @@ class ChainSurface(SmileSurface):
         self._t_knots = np.concatenate([[0.0], self._t])
         if strikes is None:
             strikes = {e: np.unique(g["strike"].to_numpy()) for e, g in nd.groupby("expiry")}
-        self._strikes = {pd.Timestamp(e): np.sort(np.asarray(v, dtype=float)) for e, v in strikes.items()}
+        self._strikes = {
+            pd.Timestamp(e): np.sort(np.asarray(v, dtype=float)) for e, v in strikes.items()
+        }
         for e in self._expiries:
             self._strikes.setdefault(e, np.unique(nd.loc[nd["expiry"] == e, "strike"].to_numpy()))
         # node diagnostics: the surface's own value at each node
@@ -368,7 +373,9 @@ class ChainSurface(SmileSurface):
             use &= tight | ~has_tight
         cols = ["expiry", "t", "forward", "discount_factor", "strike"]
         nodes = q.loc[use].groupby(cols, as_index=False, sort=True)["iv"].mean()
-        strikes = {pd.Timestamp(e): np.unique(g["strike"].to_numpy(float)) for e, g in q.groupby("expiry")}
+        strikes = {
+            pd.Timestamp(e): np.unique(g["strike"].to_numpy(float)) for e, g in q.groupby("expiry")
+        }
         return cls(spot, valuation_time, nodes, strikes, calendar_fix=calendar_fix)
 
     @property
@@ -430,7 +437,9 @@ class ChainSurface(SmileSurface):
         out[~np.isfinite(k)] = np.nan
         return out
 
-    def _node_w(self, k: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _node_w(
+        self, k: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Total variance of listed expiries ``lo`` and ``hi`` at ``k``.
 
         With the calendar fix, expiry ``i`` contributes ``max_{j <= i} w_j(k)`` (running maximum
@@ -491,7 +500,9 @@ class ChainSurface(SmileSurface):
         w[after] = w_lo[after] * tt[after] / self._t[-1]
         return w.reshape(shape)
 
-    def calendar_violations(self, k_grid: ArrayLike | None = None, tol: float = 0.0) -> pd.DataFrame:
+    def calendar_violations(
+        self, k_grid: ArrayLike | None = None, tol: float = 0.0
+    ) -> pd.DataFrame:
         """Where the listed (raw, unadjusted) smiles have total variance decreasing in t.
 
         These are calendar-spread arbitrages in the input; with ``calendar_fix=True`` the surface
@@ -537,8 +548,10 @@ class SyntheticSurface(SmileSurface):
     beyond that many standard deviations; by default no clipping, so a positive curvature makes
     the far wings of very short expiries very large). Listed strikes are the multiples of
     ``strike_increment`` within ``F * exp(+-5 * atm_iv * sqrt(t))`` (always including the two
-    around ``F``). For ``t <= 0`` ``iv`` is the ``t -> 0+`` limit (the floor or ``atm_iv`` at the
-    money) and the total variance is 0.
+    around ``F``). As ``t -> 0`` the standardized moneyness of a fixed strike grows without bound,
+    so away from the money the vol tends to the floor or grows large, depending on the signs of
+    ``skew``/``curvature`` (set ``x_max`` to bound it); ``t <= 0`` is evaluated at ``t = 1e-12``
+    years (``atm_iv`` at the money, always finite) and the total variance there is 0.
 
     See :func:`synthetic_surface` for the parameters.
     """
@@ -573,7 +586,9 @@ class SyntheticSurface(SmileSurface):
             try:
                 v = float(value)
             except (TypeError, ValueError):
-                raise DataError(f"synthetic surface: {name} must be a number, got {value!r}") from None
+                raise DataError(
+                    f"synthetic surface: {name} must be a number, got {value!r}"
+                ) from None
             if not np.isfinite(v) or not ok(v):
                 raise DataError(f"synthetic surface: invalid {name} = {value!r}")
         self.atm_iv = float(atm_iv)
@@ -602,7 +617,9 @@ class SyntheticSurface(SmileSurface):
             x = k / (self.atm_iv * np.sqrt(tpos))
             if self.x_max is not None:
                 x = np.clip(x, -self.x_max, self.x_max)
-            vol = np.maximum(self.atm_iv * (1.0 + self.skew * x + self.curvature * x * x), self.iv_floor)
+            vol = np.maximum(
+                self.atm_iv * (1.0 + self.skew * x + self.curvature * x * x), self.iv_floor
+            )
         return np.where(kk > 0, vol, np.nan)
 
     def total_variance(self, strike: ArrayLike, t: ArrayLike) -> np.ndarray:
@@ -702,4 +719,3 @@ def synthetic_surface(
         iv_floor=iv_floor,
         x_max=x_max,
     )
-

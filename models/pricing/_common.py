@@ -22,6 +22,7 @@ from scipy.special import ndtr
 
 __all__ = [
     "DAYS_PER_YEAR",
+    "MIN_TOTAL_VOL",
     "BlackTerms",
     "Greeks",
     "as_float",
@@ -32,6 +33,14 @@ __all__ = [
 
 DAYS_PER_YEAR = 365.0
 """Calendar days per year: ``t`` is measured in calendar days / 365 and theta is per calendar day."""
+
+MIN_TOTAL_VOL = 1e-150
+"""``sigma * sqrt(t)`` at or below this is treated as zero volatility (deterministic forward).
+
+It is about the square root of the smallest normal double: above it ``gamma = n(d1) / (F sigma
+sqrt(t))`` stays finite for any sane forward; below it the time value of an at-the-money option is
+under ``1e-150 F`` and nothing else is observable.
+"""
 
 _INV_SQRT_2PI = 0.3989422804014327
 
@@ -130,6 +139,7 @@ class BlackTerms:
         1 in the money, 0 out of the money, 0.5 at the money.
     pdf1 : np.ndarray
         Standard normal density at ``d1``; 0 where there is no optionality.
+        (``sigma sqrt(t) <= MIN_TOTAL_VOL`` counts as ``sigma <= 0``.)
     total_vol : np.ndarray
         ``sigma * sqrt(t)`` where there is optionality, else 1 (a safe divisor; ``pdf1`` is 0).
     undiscounted : np.ndarray
@@ -174,7 +184,7 @@ def black_terms(
     t_eff = np.where(np.isnan(t), np.nan, t_eff)
     sqrt_t = np.sqrt(t_eff)
     total_vol = sigma * sqrt_t
-    live = (total_vol > 0) & (forward > 0) & (strike > 0)
+    live = (total_vol > MIN_TOTAL_VOL) & (forward > 0) & (strike > 0)
 
     safe_s = np.where(live, total_vol, 1.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

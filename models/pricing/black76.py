@@ -60,8 +60,8 @@ def black76_price(
     rate : array_like
         Continuously compounded discount rate (decimal); discount factor ``exp(-rate * t)``.
     sigma : array_like
-        Annualized volatility (decimal). ``sigma <= 0`` gives the discounted intrinsic value of the
-        forward, ``exp(-rate t) max(±(F - K), 0)``.
+        Annualized volatility (decimal). ``sigma <= 0`` (or ``sigma sqrt(t) <= 1e-150``) gives the
+        discounted intrinsic value of the forward, ``exp(-rate t) max(±(F - K), 0)``.
     is_call : array_like of bool
         True for a call, False for a put.
 

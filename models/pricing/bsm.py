@@ -74,8 +74,8 @@ def bsm_price(
     div_yield : array_like
         Continuously compounded dividend yield (decimal).
     sigma : array_like
-        Annualized volatility (decimal). ``sigma <= 0`` gives the deterministic-forward value
-        ``max(±(S e^{-qT} - K e^{-rT}), 0)``.
+        Annualized volatility (decimal). ``sigma <= 0`` (or ``sigma sqrt(t) <= 1e-150``) gives
+        the deterministic-forward value ``max(±(S e^{-qT} - K e^{-rT}), 0)``.
     is_call : array_like of bool
         True for a call, False for a put.
 

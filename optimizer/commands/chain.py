@@ -66,13 +66,28 @@ def render_chain(chain: OptionChain, console: Console) -> None:
         highlight=False,
     )
     summary = chain.smile_summary(0.25)
-    table = Table(title="Smile per expiry (IV decimal; 25-delta = spot delta)", title_justify="left")
-    for col in ("expiry", "DTE", "forward", "DF", "rate", "ATM IV", "25d put", "25d call", "kept", "dropped"):
+    table = Table(
+        title="Smile per expiry (IV decimal; 25-delta = spot delta)", title_justify="left"
+    )
+    for col in (
+        "expiry",
+        "DTE",
+        "forward",
+        "DF",
+        "rate",
+        "ATM IV",
+        "25d put",
+        "25d call",
+        "kept",
+        "dropped",
+    ):
         table.add_column(col, justify="left" if col == "expiry" else "right", no_wrap=True)
     for row in summary.itertuples(index=False):
         expiry = pd.Timestamp(row.expiry)
         table.add_row(
-            f"{expiry:%Y-%m-%d}" if (expiry.hour, expiry.minute) == (16, 0) else f"{expiry:%Y-%m-%d %H:%M}",
+            f"{expiry:%Y-%m-%d}"
+            if (expiry.hour, expiry.minute) == (16, 0)
+            else f"{expiry:%Y-%m-%d %H:%M}",
             f"{row.dte:.2f}" if row.dte < 1 else f"{row.dte:.1f}",
             _fmt(row.forward, ",.2f"),
             _fmt(row.discount_factor, ".5f"),
@@ -110,7 +125,12 @@ def write_output(chain: OptionChain, path: Path) -> Path:
 
 
 def chain_command(
-    path: Annotated[Path, typer.Argument(help="Option chain file (Cboe export, yfinance-style CSV or tidy CSV; .gz ok).")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Option chain file (Cboe export, yfinance-style CSV or tidy CSV; .gz ok)."
+        ),
+    ],
     format: Annotated[
         str, typer.Option("--format", help="File format: auto, cboe, yfinance or tidy.")
     ] = "auto",
@@ -123,12 +143,19 @@ def chain_command(
         ),
     ] = None,
     spot: Annotated[
-        float | None, typer.Option("--spot", help="Underlying price (default: from the file, else parity-inferred).")
+        float | None,
+        typer.Option(
+            "--spot", help="Underlying price (default: from the file, else parity-inferred)."
+        ),
     ] = None,
-    underlying: Annotated[str | None, typer.Option("--underlying", help="Underlying symbol override.")] = None,
+    underlying: Annotated[
+        str | None, typer.Option("--underlying", help="Underlying symbol override.")
+    ] = None,
     rate: Annotated[
         float | None,
-        typer.Option("--rate", help="Fallback continuous rate for expiries whose parity fit is rejected."),
+        typer.Option(
+            "--rate", help="Fallback continuous rate for expiries whose parity fit is rejected."
+        ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", help="Write per-contract IV and Greeks to this CSV.")
@@ -148,7 +175,9 @@ def chain_command(
     render_chain(chain, console)
     if output is not None:
         written = write_output(chain, output)
-        console.print(f"wrote {len(chain.quotes):,} contracts to {escape(str(written))}", highlight=False)
+        console.print(
+            f"wrote {len(chain.quotes):,} contracts to {escape(str(written))}", highlight=False
+        )
 
 
 def register(app: typer.Typer) -> None:

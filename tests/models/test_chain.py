@@ -74,7 +74,9 @@ def _synthetic_raw(
             px = bsm_price(spot, strikes, t, rate, div, iv, is_call)
             px = px + noise * rng.standard_normal(px.shape)
             for k, p in zip(strikes, px, strict=True):
-                rows.append((val + pd.Timedelta(days=d), k, right, p - half_spread, p + half_spread))
+                rows.append(
+                    (val + pd.Timedelta(days=d), k, right, p - half_spread, p + half_spread)
+                )
     return pd.DataFrame(rows, columns=["expiry", "strike", "right", "bid", "ask"])
 
 
@@ -105,8 +107,12 @@ def test_parity_with_quote_noise_within_stated_tolerance():
     rng = np.random.default_rng(7)
     errs_f, errs_df = [], []
     for _ in range(50):
-        call = bsm_price(spot, strikes, t, r, q, iv, True) + 0.01 * rng.standard_normal(strikes.size)
-        put = bsm_price(spot, strikes, t, r, q, iv, False) + 0.01 * rng.standard_normal(strikes.size)
+        call = bsm_price(spot, strikes, t, r, q, iv, True) + 0.01 * rng.standard_normal(
+            strikes.size
+        )
+        put = bsm_price(spot, strikes, t, r, q, iv, False) + 0.01 * rng.standard_normal(
+            strikes.size
+        )
         fit = parity_forward(strikes, call, put, t)
         errs_f.append(fit.forward - fwd)
         errs_df.append(fit.discount_factor - df)
@@ -128,7 +134,9 @@ def test_chain_from_exact_quotes_recovers_forward_df_and_iv():
     spot, r, q = 100.0, 0.04, 0.01
     strikes = np.arange(70.0, 131.0, 2.5)
     raw = _synthetic_raw(spot, r, q, [60, 120, 365], strikes)
-    chain = OptionChain.from_quotes(raw, underlying="SYN", valuation_time="2025-03-07T16:00", spot=spot)
+    chain = OptionChain.from_quotes(
+        raw, underlying="SYN", valuation_time="2025-03-07T16:00", spot=spot
+    )
     ex = chain.expiries
     assert list(ex["parity_method"]) == ["regression"] * 3
     np.testing.assert_allclose(ex["forward"], spot * np.exp((r - q) * ex["t"]), rtol=1e-10)
@@ -147,13 +155,17 @@ def test_short_dated_chain_falls_back_to_given_rate():
     # 2 and 5 days: DF cannot be estimated (rate se >> 1%); F is then fitted with the given rate
     spot, r, q = 100.0, 0.04, 0.0
     raw = _synthetic_raw(spot, r, q, [2, 5], np.arange(95.0, 105.1, 1.0), noise=0.002, seed=3)
-    chain = OptionChain.from_quotes(raw, underlying="SYN", valuation_time="2025-03-07T16:00", spot=spot, rate=r)
+    chain = OptionChain.from_quotes(
+        raw, underlying="SYN", valuation_time="2025-03-07T16:00", spot=spot, rate=r
+    )
     ex = chain.expiries
     assert (ex["parity_method"] == "fixed_df").all()
     np.testing.assert_allclose(ex["rate"], r, atol=1e-12)
     np.testing.assert_allclose(ex["forward"], spot * np.exp(r * ex["t"]), atol=0.005)
     # without a rate the chain still loads, with r = 0 and a note saying so
-    chain0 = OptionChain.from_quotes(raw, underlying="SYN", valuation_time="2025-03-07T16:00", spot=spot)
+    chain0 = OptionChain.from_quotes(
+        raw, underlying="SYN", valuation_time="2025-03-07T16:00", spot=spot
+    )
     assert (chain0.expiries["rate"] == 0).all()
     assert any("rate=0" in n for n in chain0.notes)
 
@@ -171,7 +183,9 @@ def test_parity_pairs_call_and_put_of_the_same_root():
         ~am & (raw["right"] == "P") & (raw["strike"] % 40 == 10)
     )
     raw = raw.loc[~drop.to_numpy()]
-    chain = OptionChain.from_quotes(raw, underlying="SPX", valuation_time="2025-03-07T16:00", spot=spot)
+    chain = OptionChain.from_quotes(
+        raw, underlying="SPX", valuation_time="2025-03-07T16:00", spot=spot
+    )
     t = chain.expiries["t"].iloc[0]
     assert chain.expiries["forward"].iloc[0] == pytest.approx(spot * np.exp((r - q) * t), rel=1e-9)
 
@@ -180,10 +194,16 @@ def test_duplicate_contracts_keep_the_tighter_quote():
     raw = _synthetic_raw(100.0, 0.03, 0.0, [30], np.arange(90.0, 111.0, 2.5), half_spread=0.05)
     dup = raw.iloc[[0]].assign(bid=raw["bid"].iloc[0] - 0.5, ask=raw["ask"].iloc[0] + 0.5)
     chain = OptionChain.from_quotes(
-        pd.concat([raw, dup], ignore_index=True), underlying="S", valuation_time="2025-03-07T16:00", spot=100.0
+        pd.concat([raw, dup], ignore_index=True),
+        underlying="S",
+        valuation_time="2025-03-07T16:00",
+        spot=100.0,
     )
     assert chain.filter_report["duplicate"] == 1
-    assert chain.dropped.loc[chain.dropped["reason"] == "duplicate", "ask"].iloc[0] == dup["ask"].iloc[0]
+    assert (
+        chain.dropped.loc[chain.dropped["reason"] == "duplicate", "ask"].iloc[0]
+        == dup["ask"].iloc[0]
+    )
 
 
 # --------------------------------------------------------------------------- SPY (Cboe) vs Cboe's IV/delta
@@ -222,7 +242,9 @@ def test_spy_iv_and_delta_agree_with_cboe(spy):
     """
     q = spy.quotes
     base = (q["source_iv"] > 0) & (q["vega"] >= 0.02)
-    otm = ((q["right"] == "C") & (q["strike"] > q["forward"])) | ((q["right"] == "P") & (q["strike"] < q["forward"]))
+    otm = ((q["right"] == "C") & (q["strike"] > q["forward"])) | (
+        (q["right"] == "P") & (q["strike"] < q["forward"])
+    )
     a_otm = _agreement(q, base & otm)
     a_all = _agreement(q, base)
     print(f"\nSPY vs Cboe, OTM: {a_otm}\nSPY vs Cboe, all: {a_all}")
@@ -247,7 +269,9 @@ def test_spx_forwards_discount_factors_and_ivs_are_plausible(spx):
     assert ex.loc[ex["t"] > 0.25, "rate"].between(0.03, 0.045).all()
     assert ex["atm_iv"].between(0.05, 0.60).all()
     assert (ex["forward"].diff().dropna() > -5).all()  # forwards rise with t (up to quote noise)
-    kept = spx.quotes[["iv", "delta", "gamma", "theta", "vega", "rho", "forward", "discount_factor"]]
+    kept = spx.quotes[
+        ["iv", "delta", "gamma", "theta", "vega", "rho", "forward", "discount_factor"]
+    ]
     assert np.isfinite(kept.to_numpy()).all()
     assert (spx.quotes["iv"] > 0).all()
 
@@ -302,7 +326,9 @@ def test_surface_reproduces_quoted_ivs(spx):
     # without the calendar fix every node is reproduced
     raw = ChainSurface.from_quotes(spx.spot, spx.valuation_time, spx.quotes, calendar_fix=False)
     rn = raw.nodes
-    np.testing.assert_allclose(raw.iv(rn["strike"].to_numpy(), rn["t"].to_numpy()), rn["iv"], rtol=1e-9)
+    np.testing.assert_allclose(
+        raw.iv(rn["strike"].to_numpy(), rn["t"].to_numpy()), rn["iv"], rtol=1e-9
+    )
 
 
 def test_surface_total_variance_non_decreasing_in_t(spx):
@@ -317,7 +343,9 @@ def test_surface_total_variance_non_decreasing_in_t(spx):
     w_raw = raw.total_variance(strikes, t[:, None])
     n_bad = int((np.diff(w_raw, axis=0) < -1e-14).sum())
     viol = s.calendar_violations()
-    print(f"\nSPX raw smiles: {n_bad} decreasing grid steps; {len(viol)} (expiry pair, k) violations")
+    print(
+        f"\nSPX raw smiles: {n_bad} decreasing grid steps; {len(viol)} (expiry pair, k) violations"
+    )
     assert n_bad > 0 and len(viol) > 0  # the raw data do violate; the fix removes it
 
 
@@ -329,7 +357,9 @@ def test_surface_below_first_and_beyond_last_expiry(spx):
         t = frac * t1
         vol = s.iv(s.forward(t) * np.exp(k), t)
         np.testing.assert_allclose(vol, s.iv(s.forward(t1) * np.exp(k), t1), rtol=1e-12)
-    np.testing.assert_allclose(s.iv(s.forward(2 * tn) * np.exp(k), 2 * tn), s.iv(s.forward(tn) * np.exp(k), tn), rtol=1e-12)
+    np.testing.assert_allclose(
+        s.iv(s.forward(2 * tn) * np.exp(k), 2 * tn), s.iv(s.forward(tn) * np.exp(k), tn), rtol=1e-12
+    )
     assert float(s.total_variance(7000.0, 0.0)) == 0.0
     assert np.isfinite(s.iv(7000.0, 0.0))
     # forward / DF: nodes exactly, flat rate beyond, anchored at spot
@@ -376,7 +406,9 @@ VT = datetime(2025, 3, 7, 16, 0)
 
 
 def test_synthetic_surface_basics():
-    s = synthetic_surface(75.0, VT, 0.35, skew=-0.1, curvature=0.02, rate=0.04, carry=0.0, strike_increment=0.5)
+    s = synthetic_surface(
+        75.0, VT, 0.35, skew=-0.1, curvature=0.02, rate=0.04, carry=0.0, strike_increment=0.5
+    )
     assert isinstance(s, SmileSurface) and isinstance(s, SyntheticSurface)
     assert s.listed_expiries() == []
     t = s.time_to_expiry("2025-04-17")
@@ -388,7 +420,9 @@ def test_synthetic_surface_basics():
     strikes = s.listed_strikes("2025-04-17")
     np.testing.assert_allclose(strikes / 0.5, np.round(strikes / 0.5))
     half = 5 * 0.35 * np.sqrt(t)
-    assert strikes.min() >= 75.0 * np.exp(-half) - 1e-9 and strikes.max() <= 75.0 * np.exp(half) + 1e-9
+    assert (
+        strikes.min() >= 75.0 * np.exp(-half) - 1e-9 and strikes.max() <= 75.0 * np.exp(half) + 1e-9
+    )
     assert 75.0 in strikes
     table = s.quotes("2025-04-17")
     assert len(table) == 2 * strikes.size
@@ -412,7 +446,9 @@ def test_synthetic_surface_basics():
     strikes=st.lists(st.floats(1e-3, 1e6), min_size=1, max_size=20),
 )
 def test_synthetic_iv_finite_and_above_floor(atm, skew, curvature, floor, t, strikes):
-    s = synthetic_surface(100.0, VT, atm, skew=skew, curvature=curvature, strike_increment=1.0, iv_floor=floor)
+    s = synthetic_surface(
+        100.0, VT, atm, skew=skew, curvature=curvature, strike_increment=1.0, iv_floor=floor
+    )
     vol = s.iv(np.asarray(strikes), t)
     assert np.isfinite(vol).all()
     assert (vol >= floor).all()
@@ -468,10 +504,16 @@ def test_yfinance_fixture_filters_and_requires_time():
 
 def test_cboe_session_time():
     assert cboe_session_time(datetime(2025, 5, 16, 19, 23)) == datetime(2025, 5, 16, 16, 0)
-    assert cboe_session_time(datetime(2025, 5, 17, 10, 0)) == datetime(2025, 5, 16, 16, 0)  # Saturday
+    assert cboe_session_time(datetime(2025, 5, 17, 10, 0)) == datetime(
+        2025, 5, 16, 16, 0
+    )  # Saturday
     assert cboe_session_time(datetime(2025, 5, 18, 23, 0)) == datetime(2025, 5, 16, 16, 0)  # Sunday
-    assert cboe_session_time(datetime(2025, 5, 19, 8, 0)) == datetime(2025, 5, 16, 16, 0)  # Monday pre-open
-    assert cboe_session_time(datetime(2025, 5, 20, 11, 5)) == datetime(2025, 5, 20, 11, 5)  # intraday
+    assert cboe_session_time(datetime(2025, 5, 19, 8, 0)) == datetime(
+        2025, 5, 16, 16, 0
+    )  # Monday pre-open
+    assert cboe_session_time(datetime(2025, 5, 20, 11, 5)) == datetime(
+        2025, 5, 20, 11, 5
+    )  # intraday
 
 
 def test_tidy_round_trip(spy, tmp_path):
@@ -484,14 +526,25 @@ def test_tidy_round_trip(spy, tmp_path):
         pd.testing.assert_frame_equal(back.expiries, spy.expiries)
         assert back.filter_report == spy.filter_report
     head = pd.read_csv(tmp_path / "spy.csv", nrows=2)
-    assert list(head.columns[:8]) == ["underlying", "valuation_time", "spot", "expiry", "strike", "right", "bid", "ask"]
+    assert list(head.columns[:8]) == [
+        "underlying",
+        "valuation_time",
+        "spot",
+        "expiry",
+        "strike",
+        "right",
+        "bid",
+        "ask",
+    ]
 
 
 def test_tidy_fixture_and_overrides():
     chain = load_chain(FIX / "tidy_small.csv")
     assert chain.valuation_time == datetime(2025, 3, 7, 16, 0)
     assert (chain.quotes["expiry"] == pd.Timestamp("2025-03-21 16:00")).all()  # bare date -> 16:00
-    other = load_chain(FIX / "tidy_small.csv", spot=101.0, underlying="XYZ", valuation_time="2025-03-07T12:00")
+    other = load_chain(
+        FIX / "tidy_small.csv", spot=101.0, underlying="XYZ", valuation_time="2025-03-07T12:00"
+    )
     assert other.spot == 101.0 and other.underlying == "XYZ"
     assert other.valuation_time == datetime(2025, 3, 7, 12, 0)
 
@@ -537,6 +590,60 @@ def test_from_quotes_validation():
     assert chain.filter_report["bad_contract"] == 2
 
 
+_CELLS = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "C",
+            "P",
+            "call",
+            "nan",
+            "-1",
+            "0",
+            "1e308",
+            "2025-03-21",
+            "Fri Mar 21 2025",
+            "abc",
+            '"',
+            "100",
+        ]
+    ),
+    st.text(max_size=5),
+)
+_HEADERS = [
+    "underlying,valuation_time,spot,expiry,strike,right,bid,ask",
+    "contractSymbol,strike,bid,ask,option_type,expiration,impliedVolatility",
+    '\nX,Last: 100\n"Date: March 8, 2025 at 11:05 AM EST"\n'
+    "Expiration Date,Calls,Bid,Ask,IV,Strike,Puts,Bid,Ask,IV",
+    "",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    header=st.sampled_from(_HEADERS),
+    rows=st.lists(st.lists(_CELLS, max_size=12).map(",".join), max_size=8),
+    gz=st.booleans(),
+)
+def test_garbage_files_raise_data_error_or_load(tmp_path_factory, header, rows, gz):
+    data = (header + "\n" + "\n".join(rows)).encode("utf-8", "replace")
+    path = tmp_path_factory.mktemp("fuzz") / "chain.csv"
+    path.write_bytes(gzip.compress(data) if gz else data)
+    try:
+        chain = load_chain(path, valuation_time="2025-03-07T16:00")
+    except DataError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert np.isfinite(chain.quotes[["iv", "delta"]].to_numpy()).all()
+
+
+def test_bare_date_expiries_mean_1600():
+    raw = _synthetic_raw(100.0, 0.03, 0.0, [14], np.arange(90.0, 111.0, 2.5))
+    raw["expiry"] = raw["expiry"].dt.strftime("%Y-%m-%d")
+    chain = OptionChain.from_quotes(raw, underlying="X", valuation_time=VT, spot=100.0)
+    assert (chain.quotes["expiry"] == pd.Timestamp("2025-03-21 16:00")).all()
+
+
 # --------------------------------------------------------------------------- CLI
 def _app() -> typer.Typer:
     from optimizer.commands import chain as chain_cmd
@@ -555,12 +662,35 @@ def test_cli_chain_spx(tmp_path):
     out = tmp_path / "spx.csv"
     res = CliRunner().invoke(
         _app(),
-        ["chain", str(SPX_FILE), "--spot", "6939.03", "--valuation-time", SPX_TIME, "--output", str(out)],
+        [
+            "chain",
+            str(SPX_FILE),
+            "--spot",
+            "6939.03",
+            "--valuation-time",
+            SPX_TIME,
+            "--output",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     assert "2026-02-20" in res.output and "placeholder_iv 1,018" in res.output
     df = pd.read_csv(out)
-    need = ["expiry", "strike", "right", "bid", "ask", "mid", "forward", "discount_factor", "iv", "delta", "gamma", "theta", "vega"]
+    need = [
+        "expiry",
+        "strike",
+        "right",
+        "bid",
+        "ask",
+        "mid",
+        "forward",
+        "discount_factor",
+        "iv",
+        "delta",
+        "gamma",
+        "theta",
+        "vega",
+    ]
     assert set(need) <= set(df.columns)
     assert len(df) == 15132 and set(df["right"]) == {"C", "P"}
     assert np.isfinite(df[need[3:]].to_numpy()).all()

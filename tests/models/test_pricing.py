@@ -537,7 +537,7 @@ def test_limits_are_continuous():
 def test_extreme_inputs_are_finite():
     strike = 100.0 * np.exp(np.linspace(-8, 8, 33))
     t = np.array([[1e-12], [1 / 8760], [1.0], [30.0]])
-    for sigma in (1e-8, 0.8, 5.0, 20.0):
+    for sigma in (1e-308, 1e-145, 1e-8, 0.8, 5.0, 20.0):
         for c in (True, False):
             for g in (
                 bsm_greeks(100.0, strike, t, 0.05, 0.02, sigma, c),
