@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from optimizer.backends import solve
 from optimizer.candidates import CandidateSet, build_candidate_set
 from optimizer.formulation import build_problem
 from optimizer.limits import Limits, allowed_products, resolve_limits
-from optimizer.market import build_market
+from optimizer.market import Market, build_market
 from optimizer.result import (
     SizingResult,
     allocation_table,
@@ -22,12 +23,41 @@ from optimizer.spec import ObjectiveKind, Scenario
 from optimizer.status import SolveOutcome, SolverOptions, SolveStatus
 from optimizer.verdict import Verdict, binding_caps, decide, minimum_nlv
 
-__all__ = ["solve_scenario", "prepare", "max_income"]
+__all__ = ["Prepared", "max_income", "prepare", "solve_scenario"]
 
 log = logging.getLogger(__name__)
 
 
-def prepare(scenario: Scenario) -> tuple[CandidateSet, Limits, dict[str, float], list[str]]:
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a solve needs, before any solver runs.
+
+    Parameters
+    ----------
+    candidates : CandidateSet
+        Candidates with per-contract metrics (account currency).
+    limits : Limits
+        Caps in force.
+    market : Market
+        Surfaces, VIX, vol ratio and chain filter reports.
+    timings : dict[str, float]
+        Seconds for ``market`` and ``candidates``.
+    notes : list[str]
+        Modelling choices in force (income model, BP cap source, weights).
+    """
+
+    candidates: CandidateSet
+    limits: Limits
+    market: Market
+    timings: dict[str, float]
+    notes: list[str]
+
+    def __iter__(self):
+        """Unpack as ``(candidates, limits, timings, notes)``."""
+        return iter((self.candidates, self.limits, self.timings, self.notes))
+
+
+def prepare(scenario: Scenario) -> Prepared:
     """Market, caps and candidates of a scenario, with stage timings and notes."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -49,7 +79,7 @@ def prepare(scenario: Scenario) -> tuple[CandidateSet, Limits, dict[str, float],
         f"BP cap {limits.bp_fraction:.1%} of NLV: {limits.bp_source}",
         f"allocation weights: {limits.weight_note}",
     ]
-    return cs, limits, timings, notes
+    return Prepared(cs, limits, market, timings, notes)
 
 
 def max_income(
@@ -83,7 +113,8 @@ def solve_scenario(
     options = SolverOptions(
         time_limit=scenario.solver.time_limit, mip_rel_gap=scenario.solver.mip_gap
     )
-    cs, limits, timings, notes = prepare(scenario)
+    prep = prepare(scenario)
+    cs, limits, timings, notes = prep
     target = scenario.target.monthly_income
 
     t0 = time.perf_counter()
@@ -182,4 +213,11 @@ def solve_scenario(
         },
         timings=timings,
         notes=tuple(notes),
+        market={
+            "vix": prep.market.vix,
+            "vol_ratio": prep.market.vol_ratio,
+            "vol_ratio_source": prep.market.vol_ratio_source,
+            "income_model": scenario.income.model,
+            "chain_filters": prep.market.filter_reports,
+        },
     )

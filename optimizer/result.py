@@ -173,6 +173,8 @@ class SizingResult:
         Seconds per stage (market, candidates, build, compile, solve, verdict, total).
     notes : tuple[str, ...]
         Modelling notes (vol ratio source, weight renormalization, …).
+    market : dict
+        VIX, realized/implied vol ratio (and its source), income model, chain filter counts.
     """
 
     scenario: str
@@ -186,6 +188,7 @@ class SizingResult:
     solver: dict
     timings: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    market: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready mapping (keys: scenario, verdict, portfolio, positions, allocation, …)."""
@@ -200,6 +203,7 @@ class SizingResult:
                 "limits": self.limits,
                 "solver": self.solver,
                 "timings": self.timings,
+                "market": self.market,
                 "excluded": self.excluded.to_dict(orient="records"),
                 "notes": list(self.notes),
             }

@@ -26,7 +26,7 @@ from models.chain.core import (
     QUOTE_COLUMNS,
     OptionChain,
 )
-from models.chain.io import (
+from models.chain.loaders import (
     FORMATS,
     TIDY_COLUMNS,
     cboe_session_time,

@@ -523,9 +523,9 @@ class OptionChain:
 
         With ``include_dropped=True`` (default) the dropped rows are written too, so that
         :func:`~models.chain.load_chain` on the file rebuilds exactly this chain. See
-        :data:`models.chain.io.TIDY_COLUMNS` for the format.
+        :data:`models.chain.loaders.TIDY_COLUMNS` for the format.
         """
-        from models.chain.io import write_tidy_csv
+        from models.chain.loaders import write_tidy_csv
 
         return write_tidy_csv(self, path, include_dropped=include_dropped)
 

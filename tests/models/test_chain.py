@@ -619,7 +619,7 @@ _HEADERS = [
 ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     header=st.sampled_from(_HEADERS),
     rows=st.lists(st.lists(_CELLS, max_size=12).map(",".join), max_size=8),
