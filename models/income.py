@@ -103,7 +103,9 @@ def expected_pnl_at_expiry(c: Candidate, vol_ratio: float, multiplier: float) ->
         if leg.right is Right.UNDERLYING:
             pnl += leg.quantity * (c.forward - leg.price)  # mean drift of the stock leg
             continue
-        expected = float(black76_price(c.forward, leg.strike, c.t, 0.0, sigma, leg.right is Right.CALL))
+        expected = float(
+            black76_price(c.forward, leg.strike, c.t, 0.0, sigma, leg.right is Right.CALL)
+        )
         pnl += leg.quantity * (c.discount_factor * expected - leg.price)
     return pnl * multiplier
 

@@ -25,6 +25,7 @@ import pandas as pd
 from models.errors import ModelError, SpecError
 from models.income import IncomeModel, monthly_income
 from models.instruments import get_instrument
+from models.legs import Right
 from models.margin import fixed as fixed_margin
 from models.margin import reg_t
 from models.strategies import (
@@ -35,7 +36,6 @@ from models.strategies import (
     StrikeRule,
     generate_candidates,
 )
-from models.legs import Right
 from models.valuation import unit_metrics
 from optimizer.market import Market, fx_rate
 from optimizer.spec import Scenario, StrategySpec
@@ -207,8 +207,12 @@ def _rows_chain(
             raise SpecError(f"strategies.{name}.underlyings.{sym}: {exc}") from None
         if not cands:
             excluded.append(
-                {"id": f"{name}:{sym}", "strategy": name, "underlying": sym,
-                 "reason": "no structure on the chain satisfies the strike rules of the grid"}
+                {
+                    "id": f"{name}:{sym}",
+                    "strategy": name,
+                    "underlying": sym,
+                    "reason": "no structure on the chain satisfies the strike rules of the grid",
+                }
             )
         for c in cands:
             um = unit_metrics(c, inst.multiplier)
@@ -226,8 +230,12 @@ def _rows_chain(
             values = (um.credit, um.theta, um.delta, um.cash_delta, um.gamma, um.vega)
             if not all(math.isfinite(v) for v in values) or not math.isfinite(income):
                 excluded.append(
-                    {"id": c.id, "strategy": name, "underlying": sym,
-                     "reason": "non-finite metric (pricing failed)"}
+                    {
+                        "id": c.id,
+                        "strategy": name,
+                        "underlying": sym,
+                        "reason": "non-finite metric (pricing failed)",
+                    }
                 )
                 continue
             rows.append(
@@ -302,8 +310,12 @@ def build_candidate_set(
         for row in r:
             if allowed is not None and row["underlying"] not in allowed:
                 excluded.append(
-                    {"id": row["id"], "strategy": name, "underlying": row["underlying"],
-                     "reason": "product not allowed in this account phase"}
+                    {
+                        "id": row["id"],
+                        "strategy": name,
+                        "underlying": row["underlying"],
+                        "reason": "product not allowed in this account phase",
+                    }
                 )
                 structs.pop(row["id"], None)
             else:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from models import phases as phase_tables
-from models.instruments import get_instrument
 from models.errors import ModelError, SpecError
+from models.instruments import get_instrument
 from optimizer.spec import Scenario
 
 __all__ = ["Limits", "allowed_products", "phase_of", "resolve_limits"]

@@ -15,7 +15,11 @@ __all__ = ["objective_for", "target_block"]
 
 _COLUMN = {
     ObjectiveKind.MAX_THETA: ("theta", "maximize", "theta_per_day_per_contract"),
-    ObjectiveKind.MAX_INCOME: ("expected_income", "maximize", "expected_monthly_income_per_contract"),
+    ObjectiveKind.MAX_INCOME: (
+        "expected_income",
+        "maximize",
+        "expected_monthly_income_per_contract",
+    ),
     ObjectiveKind.MIN_BP: ("bp", "minimize", "bp_per_contract"),
 }
 

@@ -89,6 +89,18 @@ def max_income(
     return solve(build_problem(cs, limits, ObjectiveKind.MAX_INCOME), backend, options)
 
 
+def _caps_at(cs: CandidateSet, limits: Limits, options: SolverOptions, backend: str) -> str:
+    """Names of the caps binding at the max-income book for ``limits`` (for verdict notes)."""
+    problem = build_problem(cs, limits, ObjectiveKind.MAX_INCOME)
+    out = solve(problem, backend, options)
+    if not out.status.has_solution or out.values is None:
+        return ""
+    rows = [
+        b.row for b in binding_caps(problem, out.values, None) if b.slack < 1e-6 or "[" in b.row
+    ]
+    return f" (at {limits.nlv:,.0f}: {', '.join(rows)} bind)" if rows else ""
+
+
 def solve_scenario(
     scenario: Scenario, *, backend: str | None = None, min_nlv_search: bool = True
 ) -> SizingResult:
@@ -159,6 +171,8 @@ def solve_scenario(
             return out.objective_value, out.status
 
         min_nlv, note = minimum_nlv(at, target, limits.nlv)
+        if min_nlv is None and note.startswith("not reachable"):
+            note += _caps_at(cs, limits.at_nlv(limits.nlv * 64.0), options, backend)
         timings["min_nlv"] = time.perf_counter() - t0
     if chosen.status is not SolveStatus.OPTIMAL:
         notes.append(f"objective solve ended {chosen.status.value}: {chosen.message}")

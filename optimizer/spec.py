@@ -424,7 +424,9 @@ class Scenario(_Strict):
                 raise ValueError(f"buying_power.strategy_caps.{name}: unknown strategy")
         for name in self.positions.correlation_groups.exclude_strategies:
             if name not in self.strategies:
-                raise ValueError(f"positions.correlation_groups.exclude_strategies: unknown {name!r}")
+                raise ValueError(
+                    f"positions.correlation_groups.exclude_strategies: unknown {name!r}"
+                )
         for name in self.positions.products_by_phase:
             if name not in self.strategies:
                 raise ValueError(f"positions.products_by_phase: unknown strategy {name!r}")

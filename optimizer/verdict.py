@@ -197,7 +197,7 @@ def minimum_nlv(
     if not hi_ok:
         return None, (
             f"not reachable with any account up to {factor:g}x the current NLV: caps that do not "
-            f"scale with the account (position counts, allocation) bind"
+            f"scale with the account bind"
         )
     lo = nlv / factor
     lo_ok = ok(lo)
@@ -230,20 +230,34 @@ def decide(
     inc = max_outcome.objective_value if st.has_solution else None
     if st is SolveStatus.OPTIMAL and inc is not None:
         if inc >= target * (1 - 1e-9):
-            return VerdictStatus.FEASIBLE, inc, (
-                f"target reachable: up to {inc:,.0f} expected per month under the caps "
-                f"({inc / target:.0%} of target)"
+            return (
+                VerdictStatus.FEASIBLE,
+                inc,
+                (
+                    f"target reachable: up to {inc:,.0f} expected per month under the caps "
+                    f"({inc / target:.0%} of target)"
+                ),
             )
-        return VerdictStatus.INFEASIBLE, inc, (
-            f"target not reachable under the caps: at most {inc:,.0f} expected per month "
-            f"({inc / target:.0%} of target)"
+        return (
+            VerdictStatus.INFEASIBLE,
+            inc,
+            (
+                f"target not reachable under the caps: at most {inc:,.0f} expected per month "
+                f"({inc / target:.0%} of target)"
+            ),
         )
     if st is SolveStatus.FEASIBLE and inc is not None and inc >= target * (1 - 1e-9):
-        return VerdictStatus.FEASIBLE, inc, (
-            f"target reachable (a book reaching it was found before the time limit; "
-            f"{inc:,.0f} per month)"
+        return (
+            VerdictStatus.FEASIBLE,
+            inc,
+            (
+                f"target reachable (a book reaching it was found before the time limit; "
+                f"{inc:,.0f} per month)"
+            ),
         )
     gap = f", gap {max_outcome.mip_gap:.2%}" if max_outcome.mip_gap is not None else ""
-    return VerdictStatus.UNKNOWN, inc, (
-        f"undecided: max-income solve ended {st.value}{gap} ({max_outcome.message})"
+    return (
+        VerdictStatus.UNKNOWN,
+        inc,
+        (f"undecided: max-income solve ended {st.value}{gap} ({max_outcome.message})"),
     )

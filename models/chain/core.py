@@ -530,7 +530,12 @@ class OptionChain:
         return write_tidy_csv(self, path, include_dropped=include_dropped)
 
     def smile_summary(self, delta: float = 0.25) -> pd.DataFrame:
-        """Per-expiry smile summary.
+        """Per-expiry smile summary (what ``thetaplan chain`` prints).
+
+        Parameters
+        ----------
+        delta : float, default 0.25
+            Absolute spot delta of the wing points reported (0.25 = 25-delta put and call).
 
         Returns
         -------

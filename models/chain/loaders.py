@@ -163,10 +163,19 @@ def _require(df: pd.DataFrame, cols: list[str], where: str) -> None:
 def cboe_session_time(download: datetime) -> datetime:
     """Valuation time of a Cboe export downloaded at ``download`` (naive US/Eastern).
 
-    Weekday 09:30–16:00: the download time itself (an intraday snapshot). Weekday after 16:00:
-    16:00 that day. Weekday before 09:30: 16:00 of the previous weekday. Saturday/Sunday: 16:00
-    of the previous Friday. Exchange holidays are not known: pass ``valuation_time`` explicitly
-    for a download on or after a holiday.
+    Parameters
+    ----------
+    download : datetime
+        The timestamp on line 3 of the export (``"Date: May 16, 2025 at 7:23 PM EDT"``), naive.
+
+    Returns
+    -------
+    datetime
+        Weekday 09:30–16:00: the download time itself (an intraday snapshot; quotes ~15 min
+        delayed). Weekday from 16:00: 16:00 that day (the quotes are the session's closing
+        quotes). Weekday before 09:30: 16:00 of the previous weekday. Saturday/Sunday: 16:00 of
+        the previous Friday. Exchange holidays are not known: pass ``valuation_time`` explicitly
+        for a download on or after a holiday.
     """
     d = download
     close = d.replace(hour=16, minute=0, second=0, microsecond=0)
@@ -427,9 +436,28 @@ def load_chain(
 
 
 def write_tidy_csv(chain: OptionChain, path: str | Path, *, include_dropped: bool = True) -> Path:
-    """Write ``chain`` as a tidy CSV (gzip when ``path`` ends in ``.gz``); returns the path.
+    """Write ``chain`` as a tidy CSV (format in the module docstring).
 
-    Full float precision is kept so that reading the file back rebuilds the same chain.
+    Parameters
+    ----------
+    chain : OptionChain
+        The chain to write.
+    path : str or Path
+        Output file; gzip-compressed when the name ends in ``.gz``. Parent folders are created.
+    include_dropped : bool, default True
+        Also write the dropped rows (with their raw quotes), so that :func:`load_chain` on the
+        file rebuilds exactly ``chain`` (same filters, forwards, IVs). With False only the kept
+        contracts are written.
+
+    Returns
+    -------
+    Path
+        The path written. Floats keep full precision (round trip is exact).
+
+    Raises
+    ------
+    DataError
+        If the file cannot be written.
     """
     p = Path(path)
     base = ["expiry", "strike", "right", "bid", "ask", *TIDY_OPTIONAL]

@@ -124,7 +124,9 @@ def black76_greeks(
     price = discount * terms.undiscounted
     expired = terms.t <= 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        decay = discount * forward * terms.pdf1 * sigma / (2.0 * np.where(expired, 1.0, terms.sqrt_t))
+        decay = (
+            discount * forward * terms.pdf1 * sigma / (2.0 * np.where(expired, 1.0, terms.sqrt_t))
+        )
         gamma = discount * terms.pdf1 / (forward * terms.total_vol)
     gamma = np.where(terms.pdf1 == 0, 0.0, gamma)
     theta = np.where(expired, 0.0, (rate * price - np.where(terms.pdf1 == 0, 0.0, decay)))

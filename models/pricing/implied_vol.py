@@ -142,10 +142,22 @@ def _normalised_call(x: np.ndarray, s: np.ndarray) -> np.ndarray:
     return np.exp(0.5 * x) * ndtr(h + 0.5 * s) - np.exp(-0.5 * x) * ndtr(h - 0.5 * s)
 
 
-def _solve(x, beta, tol, max_iter):
-    """Total volatility ``s`` with ``b(x, s) = beta`` for OTM calls (``x <= 0``, ``0 < beta < e^{x/2}``).
+def _bisect(s: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Fallback point inside the bracket ``[lo, hi]`` (``hi`` may be inf, ``lo`` may be 0).
 
-    Returns ``(s, converged)``; 1-D arrays.
+    Geometric midpoint while the bracket spans more than a factor 2 (total vols span decades),
+    arithmetic midpoint after; doubling / quartering while one side is still open.
+    """
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        wide = hi > 2.0 * lo
+        mid = np.where(wide, np.sqrt(lo * hi), 0.5 * (lo + hi))
+        return np.where(np.isinf(hi), 2.0 * np.maximum(s, lo), np.where(lo <= 0, 0.25 * hi, mid))
+
+
+def _solve(x, beta, tol, max_iter):
+    """Total vol ``s`` with ``b(x, s) = beta`` for OTM calls: ``x <= 0``, ``0 < beta < e^{x/2}``.
+
+    Returns ``(s, converged)``, 1-D arrays.
     """
     n = x.size
     ax = -x
@@ -164,7 +176,7 @@ def _solve(x, beta, tol, max_iter):
     lo = np.where(lower, 0.0, s_c)
     hi = np.where(lower, s_c, np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # Lower map (Jäckel 2015, eq. 4.x): b ~ (2 pi / sqrt 27) |x| N(-|x| / (sqrt 3 s))^3.
+        # Jäckel's lower map: b ~ (2 pi / sqrt 27) |x| N(-|x| / (sqrt(3) s))^3 for small s.
         f = np.cbrt(beta[lower] / (_LOWER_MAP_SCALE * ax[lower]))
         guess = ax[lower] / (np.sqrt(3.0) * np.abs(ndtri(np.minimum(f, 0.5))))
         guess = np.where(np.isfinite(guess) & (guess > 0), guess, 0.5 * s_c[lower])
@@ -180,34 +192,26 @@ def _solve(x, beta, tol, max_iter):
     for _ in range(max_iter):
         if active.size == 0:
             break
-        xa, sa, la, ha, low = x[active], s[active], lo[active], hi[active], lower[active]
-        g, dg, curv, noise = (np.empty_like(sa) for _ in range(4))
-        la_t = log_target[active]
-        g[low], dg[low], curv[low], noise[low] = _lower_objective(xa[low], sa[low], la_t[low])
+        x_a, s_a, low, target = x[active], s[active], lower[active], log_target[active]
+        g, dg, curv, noise = (np.empty_like(s_a) for _ in range(4))
+        g[low], dg[low], curv[low], noise[low] = _lower_objective(x_a[low], s_a[low], target[low])
         up = ~low
-        g[up], dg[up], curv[up], noise[up] = _upper_objective(xa[up], sa[up], la_t[up])
+        g[up], dg[up], curv[up], noise[up] = _upper_objective(x_a[up], s_a[up], target[up])
 
-        la = np.where(g < 0, sa, la)
-        ha = np.where(g > 0, sa, ha)
+        # The objective increases in s: its sign tells which side of the root s_a is on.
+        lo_a = np.where(g < 0, s_a, lo[active])
+        hi_a = np.where(g > 0, s_a, hi[active])
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            newton_step = -g / dg
-            # Halley: s - (g/g') / (1 - (g/g') (g''/g') / 2); plain Newton if that misbehaves.
-            denom = 1.0 + 0.5 * newton_step * curv
-            step = np.where(denom > 0.1, newton_step / denom, newton_step)
-            newton = sa + step
-        newton_ok = np.isfinite(newton) & (newton >= la) & (newton <= ha)
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            ratio = ha / la
-            bisect = np.where(
-                np.isinf(ha),
-                2.0 * np.maximum(sa, la),
-                np.where(la <= 0, 0.25 * ha, np.where(ratio > 2.0, np.sqrt(la * ha), 0.5 * (la + ha))),
-            )
-        done = (g == 0) | (ha - la <= tol * la)
-        done |= newton_ok & ((np.abs(newton - sa) <= tol * newton) | (np.abs(g) <= noise))
-        s[active] = np.where(g == 0, sa, np.where(newton_ok, newton, bisect))
-        lo[active] = la
-        hi[active] = ha
+            newton = -g / dg
+            # Halley step newton / (1 + newton (g''/g') / 2); plain Newton if that misbehaves.
+            denom = 1.0 + 0.5 * newton * curv
+            proposal = s_a + np.where(denom > 0.1, newton / denom, newton)
+        usable = np.isfinite(proposal) & (proposal >= lo_a) & (proposal <= hi_a)
+        done = (g == 0) | (hi_a - lo_a <= tol * lo_a)
+        done |= usable & ((np.abs(proposal - s_a) <= tol * proposal) | (np.abs(g) <= noise))
+        s[active] = np.where(g == 0, s_a, np.where(usable, proposal, _bisect(s_a, lo_a, hi_a)))
+        lo[active] = lo_a
+        hi[active] = hi_a
         converged[active[done]] = True
         active = active[~done]
     return s, converged

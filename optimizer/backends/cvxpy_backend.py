@@ -157,7 +157,7 @@ def compile_problem(problem: SizingProblem) -> CvxpyModel:
     else:
         objective = cp.Minimize(linear)
     cp_problem = cp.Problem(objective, [c for _, _, c in constraints])
-    cp_problem.get_problem_data(solver=cp.HIGHS)
+    cp_problem.get_problem_data(solver=cp.HIGHS, canon_backend=cp.SCIPY_CANON_BACKEND)
     return CvxpyModel(
         problem=problem,
         cp_problem=cp_problem,

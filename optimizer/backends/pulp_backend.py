@@ -15,10 +15,12 @@ PuLP 3.3) or, if absent, ``cbc`` on ``PATH``; options ``timeLimit`` (CBC ``-sec`
 elapsed time), ``gapRel`` (``-ratio``), ``threads``.  ``solve_seconds`` covers the
 whole ``LpProblem.solve`` call: writing the MPS file, spawning CBC and reading the
 solution.  The CBC log is written to a temporary file and parsed for the best
-bound ("Lower bound:" / "Upper bound:") and the incumbent ("Objective value:");
-``mip_gap`` is recomputed from these with HiGHS' definition
-(:func:`optimizer.status.relative_gap`).  When CBC stops on the gap tolerance
-without printing a bound, the incumbent is used as the bound.
+bound ("Lower bound:" / "Upper bound:", printed when a limit stops the search) and
+the incumbent ("Objective value:"); ``mip_gap`` is recomputed from these with
+HiGHS' definition (:func:`optimizer.status.relative_gap`).  When CBC stops on the
+gap tolerance it prints only the absolute gap ("Exiting as integer gap of G"); the
+bound is then ``incumbent ± G`` (a valid, possibly slightly loose bound).  After a
+completed search the bound is the incumbent (gap 0).
 
 Duals (LP only): CBC's row duals (``LpConstraint.pi``) are already
 ``d f* / d rhs`` for both objective senses (PuLP passes ``-max`` to CBC); the two
@@ -75,6 +77,7 @@ _BAD_CHARS = re.compile(r"[^A-Za-z0-9_]+")
 _RE_RESULT = re.compile(r"^Result - (.+?)\s*$", re.MULTILINE)
 _RE_OBJECTIVE = re.compile(r"^Objective value:\s+(\S+)", re.MULTILINE)
 _RE_BOUND = re.compile(r"^(?:Lower|Upper) bound:\s+(\S+)", re.MULTILINE)
+_RE_GAP_EXIT = re.compile(r"Exiting as integer gap of\s+(\S+)")
 _RE_LP_RESULT = re.compile(
     r"^((?:Optimal|Infeasible|Primal infeasible|Dual infeasible|Unbounded|Stopped)\b.*?)\s*$",
     re.MULTILINE,
@@ -326,8 +329,10 @@ def solve_compiled(model: PulpModel, options: SolverOptions = SolverOptions()) -
     if problem.is_mip:
         log_objective = _parse_float(_last(_RE_OBJECTIVE, log_text))
         log_bound = _parse_float(_last(_RE_BOUND, log_text))
-        if log_bound is None and status is SolveStatus.OPTIMAL:
-            log_bound = log_objective
+        if log_bound is None and status is SolveStatus.OPTIMAL and log_objective is not None:
+            # Stopped on the gap tolerance: CBC prints the absolute gap it stopped at.
+            abs_gap = _parse_float(_last(_RE_GAP_EXIT, log_text)) or 0.0
+            log_bound = log_objective + problem.objective.sign * abs(abs_gap)
         if log_bound is not None and math.isfinite(log_bound):
             best_bound = log_bound + problem.objective.constant
         if status.has_solution and log_objective is not None and log_bound is not None:

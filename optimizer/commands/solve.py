@@ -29,6 +29,10 @@ def _pct(x: float | None) -> str:
     return f"{x:.1%}"
 
 
+def _gap(g: float | None) -> str:
+    return "—" if g is None else f"{g:.2e}"
+
+
 def _expiry_label(expiry, dte: float) -> str:
     if expiry is None or str(expiry) == "NaT" or not math.isfinite(dte):
         return "—"
@@ -137,7 +141,7 @@ def render(result: SizingResult, console: Console) -> None:
     tm = result.timings
     console.print(
         f"[dim]solver {s['backend']} ({s['status']}, objective {s['objective']}, "
-        f"gap {s['mip_gap'] if s['mip_gap'] is not None else '—'}, time limit {s['time_limit']:g}s); "
+        f"MIP gap {_gap(s['mip_gap'])} (limit {s['mip_rel_gap']:g}), time limit {s['time_limit']:g}s); "
         f"{s['candidates']} candidates, {s['rows']} rows; timings: "
         + ", ".join(f"{k} {val:.2f}s" for k, val in tm.items())
         + "[/]"
@@ -157,14 +161,18 @@ def register(app: typer.Typer) -> None:
         backend: Annotated[
             str | None, typer.Option("--backend", help="cvxpy (HiGHS) or pulp (CBC).")
         ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print JSON instead of tables.")
+        ] = False,
         candidates_out: Annotated[
             Path | None,
             typer.Option("--candidates-out", help="Write every candidate with its count (CSV)."),
         ] = None,
         overrides: Annotated[
             list[str] | None,
-            typer.Option("--set", help="Override a scenario field: dotted.path=value (repeatable)."),
+            typer.Option(
+                "--set", help="Override a scenario field: dotted.path=value (repeatable)."
+            ),
         ] = None,
         no_min_nlv: Annotated[
             bool, typer.Option("--no-min-nlv", help="Skip the minimum-account search.")

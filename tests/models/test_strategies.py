@@ -160,7 +160,9 @@ class _Listed:
 
 
 def test_resolve_expiry_nearest_listed():
-    s = _Listed(VAL, [datetime(2026, 5, 15, 16), datetime(2026, 5, 29, 16), datetime(2026, 6, 18, 16)])
+    s = _Listed(
+        VAL, [datetime(2026, 5, 15, 16), datetime(2026, 5, 29, 16), datetime(2026, 6, 18, 16)]
+    )
     assert resolve_expiry(ExpiryRule(dte=120), s) == datetime(2026, 5, 29, 16)
     assert resolve_expiry(ExpiryRule(dte=100), s) == datetime(2026, 5, 15, 16)
 
@@ -191,7 +193,8 @@ def test_unit_metrics_by_hand(flat):
     t = c.t
     r = 0.04
     prices = [
-        float(bsm_price(100.0, leg.strike, t, r, r, 0.20, leg.right is Right.CALL)) for leg in c.legs
+        float(bsm_price(100.0, leg.strike, t, r, r, 0.20, leg.right is Right.CALL))
+        for leg in c.legs
     ]
     credit = -sum(leg.quantity * p for leg, p in zip(c.legs, prices, strict=True)) * 100
     assert m.credit == pytest.approx(credit, rel=1e-10)
@@ -255,8 +258,20 @@ def test_naked_call_max_loss_unbounded(flat):
     from models.strategies import Candidate
 
     exp = VAL + timedelta(days=30)
-    c = Candidate("x", "s", "t", "X", exp, 30 / 365, 100.0, 100.0, 1.0, 0.2,
-                  (Leg(Right.CALL, 110.0, exp, -1, 1.0),), (0.2,))
+    c = Candidate(
+        "x",
+        "s",
+        "t",
+        "X",
+        exp,
+        30 / 365,
+        100.0,
+        100.0,
+        1.0,
+        0.2,
+        (Leg(Right.CALL, 110.0, exp, -1, 1.0),),
+        (0.2,),
+    )
     assert math.isinf(max_loss_at_expiry(c, 100.0))
 
 

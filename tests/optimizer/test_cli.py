@@ -143,7 +143,9 @@ _ALL_PATHS = list(_paths(MINIMAL))
 
 
 @given(path=st.sampled_from(_ALL_PATHS), junk=_JUNK, delete=st.booleans())
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_fuzzed_scenarios_validate_or_fail_cleanly(path, junk, delete, tmp_path_factory):
     doc = copy.deepcopy(MINIMAL)
     node = doc
@@ -177,7 +179,9 @@ def test_fuzzed_scenarios_validate_or_fail_cleanly(path, junk, delete, tmp_path_
 
 
 @given(path=st.sampled_from(_ALL_PATHS), junk=_JUNK)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_fuzzed_scenarios_never_crash_the_cli(path, junk, tmp_path_factory, capsys):
     doc = copy.deepcopy(MINIMAL)
     node = doc

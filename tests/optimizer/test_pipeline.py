@@ -21,14 +21,14 @@ import pytest
 
 from models.income import IncomeModel, monthly_income
 from models.instruments import get_instrument
+from models.legs import Right
 from models.margin import reg_t
 from models.pricing import bsm_greeks
-from models.legs import Right
+from optimizer.backends import solve
 from optimizer.candidates import CandidateSet
 from optimizer.formulation import build_problem
 from optimizer.limits import Limits
 from optimizer.pipeline import max_income, prepare, solve_scenario
-from optimizer.backends import solve
 from optimizer.spec import ObjectiveKind, load_scenario
 from optimizer.status import SolverOptions, SolveStatus
 from optimizer.verdict import VerdictStatus

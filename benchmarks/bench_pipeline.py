@@ -1,0 +1,86 @@
+"""Phase-4 sizing: where the time goes, and the modelling layer's overhead vs the raw solver.
+
+Prints the timing split of ``thetaplan solve scenarios/tom_king/phase4.yaml`` (market, candidates,
+build, compile, solve, verdict, minimum-NLV search) over a few repeats, and the ratio of our
+build + compile time to the raw HiGHS time on the same matrices (highspy, measured in this run).
+
+Run: ``python benchmarks/bench_pipeline.py [--repeats 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import highspy
+import numpy as np
+
+from optimizer.backends import solve
+from optimizer.formulation import build_problem
+from optimizer.pipeline import prepare, solve_scenario
+from optimizer.spec import ObjectiveKind, load_scenario
+from optimizer.status import SolverOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def raw_highs_seconds(problem, gap: float) -> float:
+    """Solve the same MILP with highspy directly (matrices prebuilt; only the solve is timed)."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", gap)
+    g = problem.group("n")
+    c = -np.asarray(problem.objective_vector("n"))  # HiGHS minimizes
+    a = problem.matrix("n").tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = g.size, problem.n_rows
+    lp.col_cost_ = c
+    lp.col_lower_, lp.col_upper_ = np.asarray(g.lower), np.asarray(g.upper)
+    inf = highspy.kHighsInf
+    lp.row_lower_ = np.where(np.isfinite(problem.row_lower), problem.row_lower, -inf)
+    lp.row_upper_ = np.where(np.isfinite(problem.row_upper), problem.row_upper, inf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr
+    lp.a_matrix_.index_ = a.indices
+    lp.a_matrix_.value_ = a.data
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * g.size
+    h.passModel(lp)
+    t0 = time.perf_counter()
+    h.run()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    sc = load_scenario(ROOT / "scenarios" / "tom_king" / "phase4.yaml")
+    solve_scenario(sc)  # warm caches (chain parsing is cached per process)
+    rows = []
+    for _ in range(args.repeats):
+        rows.append(solve_scenario(sc).timings)
+    print(f"phase-4 solve, median of {args.repeats} runs (seconds):")
+    for key in rows[0]:
+        print(f"  {key:<11} {statistics.median(r[key] for r in rows):8.3f}")
+    cs, limits, _, _ = prepare(sc)
+    opts = SolverOptions(mip_rel_gap=sc.solver.mip_gap)
+    builds, compiles, solves, raws = [], [], [], []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        problem = build_problem(cs, limits, ObjectiveKind.MAX_INCOME)
+        builds.append(time.perf_counter() - t0)
+        out = solve(problem, "cvxpy", opts)
+        compiles.append(out.compile_seconds)
+        solves.append(out.solve_seconds)
+        raws.append(raw_highs_seconds(problem, sc.solver.mip_gap))
+    b, c, s, r = (statistics.median(x) for x in (builds, compiles, solves, raws))
+    print(f"max-income MILP ({len(cs)} integer variables, {problem.n_rows} rows):")
+    print(f"  build {b:.4f}s  compile {c:.4f}s  cvxpy+HiGHS solve {s:.4f}s  raw HiGHS {r:.4f}s")
+    print(f"  (build + compile) / raw HiGHS = {(b + c) / r:.2f}")
+    print(f"  cvxpy solve / raw HiGHS       = {s / r:.2f}")
+
+
+if __name__ == "__main__":
+    main()
