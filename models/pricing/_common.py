@@ -31,7 +31,7 @@ __all__ = [
     "check_nonnegative",
 ]
 
-DAYS_PER_YEAR = 360.0
+DAYS_PER_YEAR = 365.0
 """Calendar days per year: ``t`` is measured in calendar days / 365 and theta is per calendar day."""
 
 MIN_TOTAL_VOL = 1e-150
