@@ -69,8 +69,14 @@ def prepare(scenario: Scenario) -> Prepared:
         scenario, market, allowed_products=allowed_products(scenario, limits.phase)
     )
     timings["candidates"] = time.perf_counter() - t0
+    fixed = [n for n, s in scenario.strategies.items() if s.template == "fixed"]
     notes = [
-        f"income model: {scenario.income.model}"
+        (
+            f"{', '.join(fixed)}: stated per-contract economics (seed 1 EV formula); "
+            if fixed
+            else ""
+        )
+        + f"income model: {scenario.income.model}"
         + (
             f" ({scenario.income.days_per_month:g} days per month)"
             if scenario.income.model == "theta"

@@ -149,7 +149,7 @@ def bsm_greeks(
         decay = spot * growth * terms.pdf1 * sigma / (2.0 * np.where(expired, 1.0, terms.sqrt_t))
     gamma = np.where(has_pdf, gamma, 0.0)
     decay = np.where(has_pdf, decay, 0.0)
-    carry = sign * (0.0 * div_yield * spot * growth * terms.n1 - rate * strike * discount * terms.n2)
+    carry = sign * (div_yield * spot * growth * terms.n1 - rate * strike * discount * terms.n2)
     theta = np.where(expired, 0.0, carry - decay)
     return Greeks(
         price=price,

@@ -13,8 +13,10 @@ split into at most three vector constraints:
 
 A two-sided row appears in both inequality constraints.  The row index arrays are
 kept so that duals map back to row names.  Compilation also runs cvxpy's
-canonicalisation once (``get_problem_data``), so a later solve only pays for
-HiGHS; ``compile_seconds`` therefore includes the cvxpy reduction chain.
+canonicalisation once (``get_problem_data`` with the SciPy canonicalisation
+backend, faster than the default for large dense blocks such as CVaR scenario
+rows), so a later solve only pays for HiGHS; ``compile_seconds`` therefore
+includes the cvxpy reduction chain.
 
 Solve: ``solver=cp.HIGHS`` with HiGHS options ``time_limit`` (s), ``mip_rel_gap``
 and ``threads`` forwarded as keyword options (cvxpy passes them to
