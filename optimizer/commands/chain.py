@@ -16,39 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from models.chain import FORMATS, OptionChain, load_chain
+from models.chain import FORMATS, QUOTE_COLUMNS, OptionChain, load_chain
 from models.errors import DataError
 
 __all__ = ["chain_command", "register", "OUTPUT_COLUMNS"]
 
 #: Columns of the ``--output`` CSV, one row per kept contract.
-OUTPUT_COLUMNS = [
-    "underlying",
-    "valuation_time",
-    "spot",
-    "expiry",
-    "strike",
-    "right",
-    "root",
-    "bid",
-    "ask",
-    "mid",
-    "t",
-    "forward",
-    "discount_factor",
-    "rate",
-    "div_yield",
-    "iv",
-    "delta",
-    "gamma",
-    "theta",
-    "vega",
-    "rho",
-    "open_interest",
-    "volume",
-    "source_iv",
-    "source_delta",
-    "source_gamma",
+OUTPUT_COLUMNS = ["underlying", "valuation_time", "spot"] + [
+    c for c in QUOTE_COLUMNS if c != "symbol"
 ]
 
 

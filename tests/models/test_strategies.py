@@ -45,6 +45,21 @@ def flat():
     return synthetic_surface(100.0, VAL, 0.20, rate=0.04, strike_increment=1.0)
 
 
+def _one(surface, template_name, grid, dte):
+    """The single candidate a one-point grid produces."""
+    cands = generate_candidates(
+        strategy="s",
+        template_name=template_name,
+        legs=None,
+        underlying="X",
+        surface=surface,
+        expiry_rule=ExpiryRule(dte=dte),
+        grid=grid,
+    )
+    assert len(cands) == 1
+    return cands[0]
+
+
 def _bs_delta(surface, k, t, call):
     from models.pricing import bsm_greeks
 
@@ -180,15 +195,7 @@ def test_intraday_clock_friday_close_to_monday():
 
 
 def test_unit_metrics_by_hand(flat):
-    c = generate_candidates(
-        strategy="ic",
-        template_name="iron_condor",
-        legs=None,
-        underlying="X",
-        surface=flat,
-        expiry_rule=ExpiryRule(dte=30),
-        grid={"short_delta": [0.2], "wing_width": [5]},
-    )[0]
+    c = _one(flat, "iron_condor", {"short_delta": [0.2], "wing_width": [5]}, 30)
     m = unit_metrics(c, 100.0)
     t = c.t
     r = 0.04
@@ -213,15 +220,7 @@ def test_unit_metrics_by_hand(flat):
 
 
 def test_zero_dte_theta_is_remaining_decay(flat):
-    c = generate_candidates(
-        strategy="ic",
-        template_name="put_credit_spread",
-        legs=None,
-        underlying="X",
-        surface=flat,
-        expiry_rule=ExpiryRule(dte=30),
-        grid={"short_delta": [0.2], "wing_width": [3]},
-    )[0]
+    c = _one(flat, "put_credit_spread", {"short_delta": [0.2], "wing_width": [3]}, 30)
     tiny = type(c)(**{**c.__dict__, "t": 2.0 / 8760})
     m = unit_metrics(tiny, 100.0)
     # OTM spread: all of its value decays by the close -> theta = credit (per unit, money)
@@ -286,15 +285,7 @@ def test_exposure_and_cycles():
 
 
 def test_expiry_model_matches_numerical_integration(flat):
-    c = generate_candidates(
-        strategy="ic",
-        template_name="iron_condor",
-        legs=None,
-        underlying="X",
-        surface=flat,
-        expiry_rule=ExpiryRule(dte=45),
-        grid={"short_delta": [0.16], "wing_width": [5]},
-    )[0]
+    c = _one(flat, "iron_condor", {"short_delta": [0.16], "wing_width": [5]}, 45)
     ratio = 0.85
     got = expected_pnl_at_expiry(c, ratio, 100.0)
     sig = c.atm_iv * ratio * math.sqrt(c.t)

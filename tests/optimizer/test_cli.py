@@ -132,6 +132,27 @@ _JUNK = st.one_of(
 )
 
 
+def _write_mutated(path, junk, delete, tmp_path_factory) -> Path:
+    """A copy of the minimal scenario with one leaf replaced by ``junk`` (or deleted)."""
+    doc = copy.deepcopy(MINIMAL)
+    node = doc
+    for k in path[:-1]:
+        node = node[k]
+    if delete:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = junk
+    try:  # chain paths are relative to the fixture folder
+        doc["market"]["chains"]["SPX"]["path"] = str(
+            (FIX / MINIMAL["market"]["chains"]["SPX"]["path"]).resolve()
+        )
+    except (KeyError, TypeError):
+        pass
+    f = tmp_path_factory.mktemp("fuzz") / "s.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    return f
+
+
 def _paths(d, prefix=()):
     if isinstance(d, dict):
         for k, v in d.items():
@@ -147,24 +168,7 @@ _ALL_PATHS = list(_paths(MINIMAL))
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 def test_fuzzed_scenarios_validate_or_fail_cleanly(path, junk, delete, tmp_path_factory):
-    doc = copy.deepcopy(MINIMAL)
-    node = doc
-    for k in path[:-1]:
-        node = node[k]
-    if delete:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = junk
-    d = tmp_path_factory.mktemp("fuzz")
-    f = d / "s.yaml"
-    # chain paths are relative to the fixture folder
-    try:
-        doc["market"]["chains"]["SPX"]["path"] = str(
-            (FIX / MINIMAL["market"]["chains"]["SPX"]["path"]).resolve()
-        )
-    except (KeyError, TypeError):
-        pass
-    f.write_text(yaml.safe_dump(doc))
+    f = _write_mutated(path, junk, delete, tmp_path_factory)
     try:
         sc = load_scenario(f)
     except SpecError as exc:
@@ -183,19 +187,7 @@ def test_fuzzed_scenarios_validate_or_fail_cleanly(path, junk, delete, tmp_path_
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 def test_fuzzed_scenarios_never_crash_the_cli(path, junk, tmp_path_factory, capsys):
-    doc = copy.deepcopy(MINIMAL)
-    node = doc
-    for k in path[:-1]:
-        node = node[k]
-    node[path[-1]] = junk
-    try:
-        doc["market"]["chains"]["SPX"]["path"] = str(
-            (FIX / MINIMAL["market"]["chains"]["SPX"]["path"]).resolve()
-        )
-    except (KeyError, TypeError):
-        pass
-    f = tmp_path_factory.mktemp("fuzzcli") / "s.yaml"
-    f.write_text(yaml.safe_dump(doc))
+    f = _write_mutated(path, junk, False, tmp_path_factory)
     with pytest.raises(SystemExit) as exc:
         main(["solve", str(f), "--json", "--no-min-nlv"])
     out = capsys.readouterr()
