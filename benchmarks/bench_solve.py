@@ -5,7 +5,8 @@ contract counts, 40 dense rows: a buying-power total, per-strategy caps, two-sid
 greek bands and correlation-group limits) and reports, for each backend, the time to
 compile the ``SizingProblem`` into the backend model and the time of the solver call,
 next to the time of raw HiGHS (highspy, ``passModel`` with the same CSR data, same
-time limit and gap).  Ratios are measured in the same run::
+time limit and gap).  Backends: ``cvxpy-highs``, ``pulp-cbc`` and ``highs`` (the
+direct highspy backend, whose overhead over raw HiGHS should be near zero).  Ratios are measured in the same run::
 
     /work/venv/bin/python benchmarks/bench_solve.py [--candidates 300] [--rows 40]
         [--seed 1] [--time-limit 60] [--gap 1e-3] [--repeats 3]
@@ -23,7 +24,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.backends import cvxpy_backend, pulp_backend
+from optimizer.backends import cvxpy_backend, highs_backend, pulp_backend
 from optimizer.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
 from optimizer.status import SolveOutcome, SolverOptions
 
@@ -138,14 +139,18 @@ def _fmt(out: SolveOutcome) -> str:
 
 
 def bench(problem: SizingProblem, options: SolverOptions, build: float, repeats: int) -> None:
-    """Time raw HiGHS and both backends on ``problem`` and print the ratios."""
+    """Time raw HiGHS and the three backends on ``problem`` and print the ratios."""
     raw_build, raw_run, raw_obj, raw_status = raw_highs(problem, options)
     print(
         f"raw HiGHS   : build {raw_build * 1e3:8.2f} ms  run {raw_run:8.3f} s  "
         f"status {raw_status} objective {raw_obj:,.2f}"
     )
     rows = []
-    for name, module in (("cvxpy-highs", cvxpy_backend), ("pulp-cbc", pulp_backend)):
+    for name, module in (
+        ("cvxpy-highs", cvxpy_backend),
+        ("pulp-cbc", pulp_backend),
+        ("highs", highs_backend),
+    ):
         compile_times = []
         model = None
         for _ in range(max(1, repeats)):

@@ -53,6 +53,7 @@ class IncomeModel(StrEnum):
 
     THETA = "theta"
     EXPIRY = "expiry"
+    MANAGED = "managed"
 
 
 def exposure_days(life_days: float, entries_per_month: float, days_per_month: float) -> float:

@@ -104,7 +104,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from models.errors import ModelError
-from models.income import CALENDAR_DAYS_PER_MONTH, cycles_per_month
+from models.income import cycles_per_month
 from models.legs import Right
 from models.strategies import Candidate, Management
 
@@ -200,7 +200,7 @@ class ManagedResult:
     candidate_ids: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        for name, value in vars(self).items():
+        for value in vars(self).values():
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
 
@@ -254,6 +254,17 @@ def _correlation_matrix(
     return rho
 
 
+def _factor(rho: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of ``rho``; a singular PSD matrix (|rho| = 1) via its eigenvectors."""
+    try:
+        return np.linalg.cholesky(rho)
+    except np.linalg.LinAlgError:
+        w, v = np.linalg.eigh(rho)
+        if w.min() < -1e-10:
+            raise ModelError("the correlation matrix is not positive semi-definite") from None
+        return v * np.sqrt(np.maximum(w, 0.0))
+
+
 def simulate_innovations(
     underlyings: Sequence[str],
     *,
@@ -297,11 +308,7 @@ def simulate_innovations(
     if dof is not None and not (math.isfinite(dof) and dof > 2):
         raise ModelError(f"dof must be > 2 (finite variance), got {dof!r}")
     rho = _correlation_matrix(underlyings, correlation)
-    try:
-        # tiny ridge: a valid but singular matrix (|rho| = 1) still factorizes
-        chol = np.linalg.cholesky(rho + 1e-12 * np.eye(len(underlyings)))
-    except np.linalg.LinAlgError:
-        raise ModelError("the correlation matrix is not positive semi-definite") from None
+    chol = _factor(rho)
     eps = np.stack(
         [_generator(seed, 0, _key(u)).standard_normal((n_steps, n_paths)) for u in underlyings]
     )
@@ -525,8 +532,15 @@ def simulate_trades(
         scale = np.exp(iv_sensitivity * (x - x0)) if iv_sensitivity else None
         pnl[i - 1] = book.value(x, taus[i], carry, rate, scale)
     pnl -= book.entry_value
-    return _manage(pnl, taus, book.ref, management, _forced_exit_step(c, management, taus),
-                   multiplier, limit_targets)
+    return _manage(
+        pnl,
+        taus,
+        book.ref,
+        management,
+        _forced_exit_step(c, management, taus),
+        multiplier,
+        limit_targets,
+    )
 
 
 def _manage(
@@ -564,3 +578,183 @@ def _manage(
             out = np.where(is_target, target, out)
     days = (taus[0] - taus[first + 1]) * 365.0
     return Trades(pnl=out * multiplier, days_held=days, reason=reason)
+
+
+# --------------------------------------------------------------------------------------------
+# Many candidates, monthly aggregation
+
+
+def _check_lengths(k: int, **seqs: Sequence | None) -> None:
+    for name, seq in seqs.items():
+        if seq is not None and len(seq) != k:
+            raise ModelError(f"{name} has {len(seq)} entries for {k} candidates")
+
+
+def _monthly_counts(
+    cycles: np.ndarray, strategies: Sequence[str], seed: int, n_months: int
+) -> np.ndarray:
+    """(n_months, K) randomized rounding of ``cycles``, one uniform stream per strategy."""
+    uniforms = {s: _strategy_uniforms(seed, s, n_months) for s in dict.fromkeys(strategies)}
+    base = np.floor(cycles)
+    frac = cycles - base
+    u = np.stack([uniforms[s] for s in strategies], axis=1)  # (n_months, K)
+    return (base[None, :] + (u < frac[None, :])).astype(np.int64)
+
+
+def _trade_stats(pnl: np.ndarray) -> tuple[float, float, float, float, float]:
+    """Win rate, average win, average loss, mean and its standard error of per-trade P&L."""
+    win = pnl > 0
+    n_win = int(win.sum())
+    n_loss = pnl.size - n_win
+    avg_win = float(pnl[win].mean()) if n_win else 0.0
+    avg_loss = float(pnl[~win].mean()) if n_loss else 0.0
+    se = float(pnl.std(ddof=1) / math.sqrt(pnl.size)) if pnl.size > 1 else 0.0
+    return n_win / pnl.size, avg_win, avg_loss, float(pnl.mean()), se
+
+
+def simulate_managed(
+    candidates: Sequence[Candidate],
+    *,
+    multipliers: Sequence[float],
+    management: Sequence[Management],
+    entries_per_month: Sequence[float],
+    vol_ratio: float,
+    n_months: int,
+    seed: int,
+    correlation: Mapping[tuple[str, str], float] | None = None,
+    dof: float | None = None,
+    intraday_steps: int = 11,
+    fx: Sequence[float] | None = None,
+    max_trades_per_month: int = 6,
+    iv_sensitivity: float = 0.0,
+    limit_targets: bool = True,
+) -> ManagedResult:
+    """Managed Monte Carlo income model for K candidates (see the module notes).
+
+    Parameters
+    ----------
+    candidates : Sequence[Candidate]
+        K structures, any mix of underlyings, strategies and expiries.
+    multipliers : Sequence[float]
+        (K,) contract multipliers.
+    management : Sequence[Management]
+        (K,) management rules (usually the candidate's strategy's rules).
+    entries_per_month : Sequence[float]
+        (K,) scheduled entries per month of the candidate's strategy (0DTE weekly: 4.33).
+    vol_ratio : float
+        Real-world / implied vol ratio, ``sigma_R = atm_iv * vol_ratio`` (e.g. 0.861, measured by
+        :func:`models.income.measure_vol_ratio`).
+    n_months : int
+        Month-samples (>= 2); paths per underlying = ``n_months * max_trades_per_month``.
+    seed : int
+        Seed of every random stream (paths per underlying, Student-t mixing, rounding per strategy).
+    correlation : Mapping[tuple[str, str], float] | None
+        Pairwise correlations of the underlyings' innovations (missing pairs 0).
+    dof : float | None
+        Student-t degrees of freedom (> 2) of the innovations; ``None`` = Gaussian (GBM).
+    intraday_steps : int
+        Steps over the life of structures with less than a day to expiry.
+    fx : Sequence[float] | None
+        (K,) factor converting each candidate's money (instrument currency) to the account
+        currency; ``None`` = 1.
+    max_trades_per_month : int
+        Trade slots per month-sample; must be >= ``ceil(entries_per_month)`` of every candidate.
+    iv_sensitivity : float
+        ``d ln(IV) / d ln(S)`` of every leg along the paths (0 = sticky strike).
+    limit_targets : bool
+        Fill profit targets at the target (resting limit order) instead of the step-close mark.
+
+    Returns
+    -------
+    ManagedResult
+        Per-candidate expectations, trade statistics and (n_months, K) aligned monthly samples.
+
+    Raises
+    ------
+    ModelError
+        Mismatched lengths, non-positive inputs, ``entries_per_month`` above
+        ``max_trades_per_month``, a bad correlation matrix or a bad ``time_exit``.
+    """
+    k = len(candidates)
+    if k == 0:
+        raise ModelError("simulate_managed needs at least one candidate")
+    _check_lengths(
+        k,
+        multipliers=multipliers,
+        management=management,
+        entries_per_month=entries_per_month,
+        fx=fx,
+    )
+    if n_months < 2:
+        raise ModelError(f"n_months must be >= 2 (a standard error needs two), got {n_months}")
+    if max_trades_per_month < 1:
+        raise ModelError(f"max_trades_per_month must be >= 1, got {max_trades_per_month}")
+    entries = np.asarray(entries_per_month, dtype=float)
+    if not np.all(np.isfinite(entries) & (entries > 0)):
+        raise ModelError("entries_per_month must be finite numbers > 0")
+    too_many = np.nonzero(np.ceil(entries - 1e-9) > max_trades_per_month)[0]
+    if too_many.size:
+        i = int(too_many[0])
+        raise ModelError(
+            f"candidate {candidates[i].id}: entries_per_month {entries[i]:g} exceeds "
+            f"max_trades_per_month {max_trades_per_month}; raise max_trades_per_month"
+        )
+    mult = np.asarray(multipliers, dtype=float)
+    fx_arr = np.ones(k) if fx is None else np.asarray(fx, dtype=float)
+    if not np.all(np.isfinite(mult) & (mult > 0)) or not np.all(np.isfinite(fx_arr) & (fx_arr > 0)):
+        raise ModelError("multipliers and fx must be finite numbers > 0")
+
+    n_paths = n_months * max_trades_per_month
+    underlyings = sorted({c.underlying for c in candidates})
+    n_steps = max(len(time_grid(c, intraday_steps)) - 1 for c in candidates)
+    z = simulate_innovations(
+        underlyings,
+        n_paths=n_paths,
+        n_steps=n_steps,
+        seed=seed,
+        correlation=correlation,
+        dof=dof,
+    )
+    row = {u: i for i, u in enumerate(underlyings)}
+
+    pnl = np.empty((k, n_paths))
+    days = np.empty(k)
+    stats = np.empty((k, 5))
+    exits = np.empty((k, len(EXIT_REASONS)))
+    for j, c in enumerate(candidates):
+        trades = simulate_trades(
+            c,
+            z[row[c.underlying]],
+            multiplier=float(mult[j]) * float(fx_arr[j]),
+            management=management[j],
+            vol_ratio=vol_ratio,
+            intraday_steps=intraday_steps,
+            iv_sensitivity=iv_sensitivity,
+            limit_targets=limit_targets,
+        )
+        pnl[j] = trades.pnl
+        days[j] = trades.days_held.mean()
+        stats[j] = _trade_stats(trades.pnl)
+        exits[j] = np.bincount(trades.reason, minlength=len(EXIT_REASONS)) / n_paths
+
+    cycles = np.array([cycles_per_month(days[j], entries[j]) for j in range(k)], dtype=float)
+    counts = _monthly_counts(cycles, [c.strategy for c in candidates], seed, n_months)
+    slots = np.arange(max_trades_per_month)
+    per_month = pnl.reshape(k, n_months, max_trades_per_month)  # path (j, i) = j * M + i
+    used = slots[None, None, :] < counts.T[:, :, None]  # (K, n_months, M)
+    samples = np.where(used, per_month, 0.0).sum(axis=2).T  # (n_months, K)
+    return ManagedResult(
+        expected_monthly=samples.mean(axis=0),
+        win_rate=stats[:, 0],
+        avg_win=stats[:, 1],
+        avg_loss=stats[:, 2],
+        avg_days_held=days,
+        trades_per_month=cycles,
+        monthly_samples=samples,
+        expected_monthly_se=samples.std(axis=0, ddof=1) / math.sqrt(n_months),
+        expected_trade=stats[:, 3],
+        expected_trade_se=stats[:, 4],
+        trade_counts=counts,
+        exit_fractions=exits,
+        candidate_ids=tuple(c.id for c in candidates),
+    )

@@ -95,6 +95,12 @@ class CandidateSet:
         """Boolean (K,) mask of rows whose ``column`` equals ``value``."""
         return (self.table[column] == value).to_numpy()
 
+    def with_column(self, name: str, values) -> CandidateSet:
+        """A copy with column ``name`` replaced by ``values`` (shape (K,))."""
+        table = self.table.copy()
+        table[name] = np.asarray(values, dtype=float)
+        return CandidateSet(table, self.structures, self.excluded, self.currency)
+
     @property
     def strategies(self) -> list[str]:
         """Strategy names present, in first-appearance order."""
@@ -218,17 +224,21 @@ def _rows_chain(
             um = unit_metrics(c, inst.multiplier)
             bp, bp_ccy, rule = _margin(spec, c, inst, scenario)
             fx_bp = fx_rate(scenario, bp_ccy)
-            income = monthly_income(
-                model,
-                candidate=c,
-                multiplier=inst.multiplier,
-                theta_per_day=um.theta,
-                entries_per_month=spec.entries_per_month,
-                days_per_month=scenario.income.days_per_month,
-                vol_ratio=market.vol_ratio,
-            )
+            if model is IncomeModel.MANAGED:
+                income = math.nan  # filled from the managed Monte Carlo (optimizer.risk_model)
+            else:
+                income = monthly_income(
+                    model,
+                    candidate=c,
+                    multiplier=inst.multiplier,
+                    theta_per_day=um.theta,
+                    entries_per_month=spec.entries_per_month,
+                    days_per_month=scenario.income.days_per_month,
+                    vol_ratio=market.vol_ratio,
+                )
             values = (um.credit, um.theta, um.delta, um.cash_delta, um.gamma, um.vega)
-            if not all(math.isfinite(v) for v in values) or not math.isfinite(income):
+            bad_income = not math.isfinite(income) and model is not IncomeModel.MANAGED
+            if not all(math.isfinite(v) for v in values) or bad_income:
                 excluded.append(
                     {
                         "id": c.id,

@@ -14,15 +14,18 @@ import numpy as np
 from optimizer.candidates import CandidateSet
 from optimizer.constraints.allocation import allocation_blocks
 from optimizer.constraints.buying_power import buying_power_blocks
+from optimizer.constraints.chance import chance_cvar_part, chance_saa_part
 from optimizer.constraints.greeks import greeks_blocks
 from optimizer.constraints.leverage import leverage_blocks
 from optimizer.constraints.positions import link_block, positions_blocks
+from optimizer.constraints.tail_risk import Part, cvar_part, stress_part, var_part
 from optimizer.limits import Limits
 from optimizer.objectives import objective_for, target_block
 from optimizer.problem import LinearBlock, SizingProblem, VariableGroup, VarKind
+from optimizer.risk_model import RiskData
 from optimizer.spec import ObjectiveKind
 
-__all__ = ["FAMILIES", "build_problem", "count_upper_bounds"]
+__all__ = ["FAMILIES", "build_problem", "count_upper_bounds", "risk_parts"]
 
 #: The constraint families, in the order their blocks appear.
 FAMILIES: tuple[Callable[[CandidateSet, Limits], list[LinearBlock]], ...] = (
@@ -35,6 +38,26 @@ FAMILIES: tuple[Callable[[CandidateSet, Limits], list[LinearBlock]], ...] = (
 
 #: Upper bound for a count no cap limits (a candidate with zero BP and no position cap).
 UNCAPPED = 10_000
+
+
+def risk_parts(
+    risk: RiskData, limits: Limits, ub: np.ndarray, *, chance: bool = True
+) -> list[Part]:
+    """Tail-risk and chance parts for the caps in ``limits`` (money caps = fraction × NLV)."""
+    parts = [cvar_part(risk.pnl, a, cap * limits.nlv) for a, cap in limits.cvar_caps]
+    parts += [var_part(risk.pnl, a, cap * limits.nlv, ub) for a, cap in limits.var_caps]
+    if limits.stress_cap is not None and risk.stress_pnl.shape[0]:
+        parts.append(
+            stress_part(risk.stress_pnl, risk.stress_labels, limits.stress_cap * limits.nlv)
+        )
+    p = limits.success_probability
+    if chance and p is not None and risk.managed is not None and limits.target is not None:
+        monthly = np.asarray(risk.managed.monthly_samples)
+        if limits.chance_method == "cvar":
+            parts.append(chance_cvar_part(monthly, limits.target, p))
+        else:
+            parts.append(chance_saa_part(monthly, limits.target, p, ub))
+    return parts
 
 
 def count_upper_bounds(cs: CandidateSet, limits: Limits) -> np.ndarray:
@@ -67,6 +90,8 @@ def build_problem(
     objective: ObjectiveKind,
     *,
     target: float | None = None,
+    risk: RiskData | None = None,
+    chance: bool = True,
 ) -> SizingProblem:
     """The sizing MILP for ``cs`` under ``limits``.
 
@@ -80,6 +105,11 @@ def build_problem(
         ``max_theta``, ``max_income`` or ``min_bp``.
     target : float | None
         Monthly income target (account currency); required by ``min_bp`` (adds ``income_target``).
+    risk : RiskData | None
+        Scenario matrices; with them the tail-risk caps of ``limits`` (CVaR, VaR, stress) and,
+        when ``chance`` and ``limits.success_probability`` are set, the chance family are added.
+    chance : bool
+        Include the chance constraint (the verdict builds problems without it).
 
     Returns
     -------
@@ -110,6 +140,10 @@ def build_problem(
         blocks.append(link_block(ub))
     for family in FAMILIES:
         blocks.extend(family(cs, limits))
+    if risk is not None:
+        for part in risk_parts(risk, limits, ub, chance=chance):
+            groups.extend(part.variables)
+            blocks.extend(part.blocks)
     if ObjectiveKind(objective) is ObjectiveKind.MIN_BP:
         if target is None or not math.isfinite(target):
             raise ValueError("the min_bp objective needs a finite income target")

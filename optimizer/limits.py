@@ -56,6 +56,18 @@ class Limits:
         Cap on contracts of one candidate.
     greeks : dict[str, tuple[float, float]]
         Portfolio bounds: ``cash_delta``, ``vega``, ``theta`` (account currency).
+    cvar_caps : tuple[tuple[float, float], ...]
+        ``(alpha, cap)`` pairs: CVaR at ``alpha`` over the risk horizon ≤ cap × NLV.
+    var_caps : tuple[tuple[float, float], ...]
+        ``(alpha, cap)`` pairs for the exact VaR cap.
+    stress_cap : float | None
+        Loss in each named stress ≤ cap × NLV.
+    success_probability : float | None
+        Required P(monthly income ≥ target).
+    chance_method : str
+        ``saa`` or ``cvar``.
+    target : float | None
+        Monthly income target, account currency (used by the chance family).
     """
 
     nlv: float
@@ -75,6 +87,12 @@ class Limits:
     position_basis: str = "contracts"
     max_contracts_per_position: int | None = None
     greeks: dict[str, tuple[float, float]] = field(default_factory=dict)
+    cvar_caps: tuple[tuple[float, float], ...] = ()
+    var_caps: tuple[tuple[float, float], ...] = ()
+    stress_cap: float | None = None
+    success_probability: float | None = None
+    chance_method: str = "saa"
+    target: float | None = None
 
     def at_nlv(self, nlv: float) -> Limits:
         """The same caps for another account size (phase and counts unchanged)."""
@@ -169,6 +187,7 @@ def resolve_limits(scenario: Scenario) -> Limits:
         if v is not None
     }
     al = scenario.allocation
+    risk = scenario.risk
     return Limits(
         nlv=scenario.account.net_liq,
         phase=phase,
@@ -187,6 +206,12 @@ def resolve_limits(scenario: Scenario) -> Limits:
         position_basis=scenario.positions.count,
         max_contracts_per_position=scenario.positions.max_contracts_per_position,
         greeks=greeks,
+        cvar_caps=tuple((c.alpha, c.cap) for c in risk.cvar) if risk else (),
+        var_caps=tuple((c.alpha, c.cap) for c in risk.var) if risk else (),
+        stress_cap=risk.stress.cap if risk else None,
+        success_probability=scenario.target.success_probability,
+        chance_method=scenario.target.chance.method,
+        target=scenario.target.monthly_income,
     )
 
 

@@ -7,21 +7,26 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
+from models.risk import book_pnl, cvar, success_probability, value_at_risk
 from optimizer.backends import solve
 from optimizer.candidates import CandidateSet, build_candidate_set
+from optimizer.constraints.chance import success_rows
 from optimizer.formulation import build_problem
 from optimizer.limits import Limits, allowed_products, resolve_limits
 from optimizer.market import Market, build_market
+from optimizer.problem import Objective, SizingProblem
 from optimizer.result import (
     SizingResult,
     allocation_table,
     portfolio_metrics,
     positions_table,
 )
+from optimizer.risk_model import OutOfSample, RiskData, build_risk_data, evaluate_out_of_sample
 from optimizer.spec import ObjectiveKind, Scenario
 from optimizer.status import SolveOutcome, SolverOptions, SolveStatus
-from optimizer.verdict import Verdict, binding_caps, decide, minimum_nlv
+from optimizer.verdict import Verdict, VerdictStatus, binding_caps, decide, minimum_nlv
 
 __all__ = ["Prepared", "max_income", "prepare", "solve_scenario"]
 
@@ -89,10 +94,17 @@ def prepare(scenario: Scenario) -> Prepared:
 
 
 def max_income(
-    cs: CandidateSet, limits: Limits, options: SolverOptions, backend: str
+    cs: CandidateSet,
+    limits: Limits,
+    options: SolverOptions,
+    backend: str,
+    *,
+    risk: RiskData | None = None,
 ) -> SolveOutcome:
-    """Solve the max-expected-income MILP for ``cs`` under ``limits``."""
-    return solve(build_problem(cs, limits, ObjectiveKind.MAX_INCOME), backend, options)
+    """Solve the max-expected-income MILP for ``cs`` under ``limits`` (tail-risk caps included
+    when ``risk`` is given; the chance constraint is not)."""
+    problem = build_problem(cs, limits, ObjectiveKind.MAX_INCOME, risk=risk, chance=False)
+    return solve(problem, backend, options)
 
 
 def _caps_at(cs: CandidateSet, limits: Limits, options: SolverOptions, backend: str) -> str:
@@ -107,6 +119,134 @@ def _caps_at(cs: CandidateSet, limits: Limits, options: SolverOptions, backend: 
     return f" (at {limits.nlv:,.0f}: {', '.join(rows)} bind)" if rows else ""
 
 
+def _counts(outcome: SolveOutcome, k: int) -> np.ndarray:
+    if outcome.status.has_solution and outcome.values is not None:
+        return np.rint(outcome.values["n"]).astype(int)
+    return np.zeros(k, dtype=int)
+
+
+def _max_probability(
+    cs: CandidateSet, limits: Limits, risk: RiskData, options: SolverOptions, backend: str
+) -> tuple[SolveOutcome | None, float]:
+    """Book maximizing the number of months ≥ target under every other cap (SAA, in-sample)."""
+    monthly = np.asarray(risk.managed.monthly_samples)
+    base = build_problem(cs, limits, ObjectiveKind.MAX_INCOME, risk=risk, chance=False)
+    part = success_rows(monthly, limits.target, base.group("n").upper)
+    if not part.variables:
+        return None, 0.0
+    problem = SizingProblem(
+        variables=base.variables + part.variables,
+        blocks=base.blocks + part.blocks,
+        objective=Objective(
+            name="success_months",
+            sense="maximize",
+            terms={"chance_z": -np.ones(part.variables[0].size)},
+        ),
+    )
+    out = solve(problem, backend, options)
+    if not out.status.has_solution:
+        return out, float("nan")
+    successes = part.variables[0].size - int(np.rint(out.values["chance_z"]).sum())
+    return out, successes / monthly.shape[0]
+
+
+def _risk_report(
+    scenario: Scenario,
+    risk: RiskData,
+    oos: OutOfSample,
+    counts: np.ndarray,
+    chosen_idx: list[int],
+) -> tuple[dict, dict, list[dict], dict]:
+    """VaR/CVaR (in and out of sample), stress losses and P(success) of the chosen book."""
+    rs = scenario.risk
+    alphas = sorted({a for a, _ in ((c.alpha, c.cap) for c in rs.cvar)} | set(rs.report_alphas))
+    primary = rs.cvar[0].alpha if rs.cvar else rs.report_alphas[0]
+    loss_in = -book_pnl(risk.pnl, counts)
+    loss_out = -book_pnl(oos.pnl, counts[chosen_idx]) if chosen_idx else np.zeros(oos.pnl.shape[0])
+    table = [
+        {
+            "confidence": a,
+            "horizon_days": risk.horizon_days,
+            "var_in_sample": value_at_risk(loss_in, a),
+            "cvar_in_sample": cvar(loss_in, a),
+            "var_out_of_sample": value_at_risk(loss_out, a),
+            "cvar_out_of_sample": cvar(loss_out, a),
+        }
+        for a in alphas
+    ]
+    row = next(t for t in table if t["confidence"] == primary)
+    var_d = {
+        "value": row["var_in_sample"],
+        "in_sample": row["var_in_sample"],
+        "out_of_sample": row["var_out_of_sample"],
+        "confidence": primary,
+        "horizon_days": risk.horizon_days,
+        "scenarios": risk.kind,
+        "n_in_sample": int(risk.pnl.shape[0]),
+        "n_out_of_sample": int(oos.pnl.shape[0]),
+        "by_confidence": table,
+    }
+    cvar_d = {
+        "value": row["cvar_in_sample"],
+        "in_sample": row["cvar_in_sample"],
+        "out_of_sample": row["cvar_out_of_sample"],
+        "confidence": primary,
+        "horizon_days": risk.horizon_days,
+    }
+    stress_losses = -book_pnl(risk.stress_pnl, counts)
+    stress = [
+        {"name": n, "loss": float(v)}
+        for n, v in zip(risk.stress_labels, stress_losses, strict=True)
+    ]
+    success: dict = {}
+    target = scenario.target.monthly_income
+    if risk.managed is not None:
+        monthly_in = book_pnl(risk.managed.monthly_samples, counts)
+        p_in, lo_in, hi_in, n_in = success_probability(monthly_in, target)
+        success = {"in_sample": p_in, "in_sample_ci": [lo_in, hi_in], "n_in_sample": n_in}
+        if oos.monthly is not None:
+            monthly_out = (
+                book_pnl(oos.monthly, counts[chosen_idx])
+                if chosen_idx
+                else np.zeros(oos.monthly.shape[0])
+            )
+            p_out, lo, hi, n_out = success_probability(monthly_out, target)
+            success.update({"out_of_sample": p_out, "ci": [lo, hi], "n_out_of_sample": n_out})
+            success["monthly_out_of_sample"] = monthly_out
+    return var_d, cvar_d, stress, success
+
+
+def _win_rates(scenario: Scenario, cs: CandidateSet, risk: RiskData | None, counts) -> list[dict]:
+    """Managed-model win rates per strategy (contract-weighted over the book) vs claimed ones."""
+    if risk is None or risk.managed is None:
+        return []
+    m = risk.managed
+    out = []
+    strat = cs.table["strategy"].to_numpy()
+    for name, spec in scenario.strategies.items():
+        sel = strat == name
+        if not sel.any():
+            continue
+        w = counts * sel
+        basis = "book"
+        if w.sum() == 0:
+            w = sel.astype(float)
+            basis = "all candidates"
+        w = w / w.sum()
+        out.append(
+            {
+                "strategy": name,
+                "win_rate": float(w @ np.asarray(m.win_rate)),
+                "claimed_win_rate": spec.claimed_win_rate,
+                "avg_win": float(w @ np.asarray(m.avg_win)),
+                "avg_loss": float(w @ np.asarray(m.avg_loss)),
+                "avg_days_held": float(w @ np.asarray(m.avg_days_held)),
+                "basis": basis,
+            }
+        )
+    return out
+
+
 def solve_scenario(
     scenario: Scenario, *, backend: str | None = None, min_nlv_search: bool = True
 ) -> SizingResult:
@@ -117,7 +257,7 @@ def solve_scenario(
     scenario : Scenario
         Validated scenario.
     backend : str | None
-        ``cvxpy`` or ``pulp``; default from the scenario's ``solver.backend``.
+        ``cvxpy``, ``pulp`` or ``highs``; default from the scenario's ``solver.backend``.
     min_nlv_search : bool
         Run the bisection for the minimum account size.
 
@@ -134,24 +274,61 @@ def solve_scenario(
     prep = prepare(scenario)
     cs, limits, timings, notes = prep
     target = scenario.target.monthly_income
+    p_req = limits.success_probability
+
+    risk = None
+    if scenario.risk is not None:
+        t0 = time.perf_counter()
+        need_managed = scenario.income.model == "managed" or p_req is not None
+        risk = build_risk_data(scenario, cs, prep.market, managed=need_managed)
+        if scenario.income.model == "managed":
+            cs = cs.with_column(
+                "expected_monthly_income_per_contract", risk.managed.expected_monthly
+            )
+        timings["risk_data"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    problem = build_problem(cs, limits, scenario.objective, target=target)
+    problem = build_problem(cs, limits, scenario.objective, target=target, risk=risk)
     timings["build"] = time.perf_counter() - t0
     chosen = solve(problem, backend, options)
     timings["compile"] = chosen.compile_seconds
     timings["solve"] = chosen.solve_seconds
-    counts = (
-        np.rint(chosen.values["n"]).astype(int)
-        if chosen.status.has_solution and chosen.values is not None
-        else np.zeros(len(cs), dtype=int)
-    )
+    counts = _counts(chosen, len(cs))
 
     t0 = time.perf_counter()
-    if scenario.objective is ObjectiveKind.MAX_INCOME:
+    max_p, prob_note = None, ""
+    chance_ok = True
+    if p_req is not None and risk is not None and not chosen.status.has_solution:
+        chance_ok = False
+        out, max_p = _max_probability(cs, limits, risk, options, backend)
+        if out is not None and out.status.has_solution and max_p and max_p > 0:
+            counts = _counts(out, len(cs))
+            prob_note = (
+                f"P(month ≥ target) ≥ {p_req:.0%} is not reachable under the caps; the book shown "
+                f"maximizes the in-sample success probability ({max_p:.1%})"
+            )
+        else:
+            fallback = solve(
+                build_problem(
+                    cs, limits, scenario.objective, target=target, risk=risk, chance=False
+                ),
+                backend,
+                options,
+            )
+            counts = _counts(fallback, len(cs))
+            prob_note = (
+                f"P(month ≥ target) ≥ {p_req:.0%} is not reachable: no book under the caps "
+                f"reaches the target in any simulated month (highest in-sample probability "
+                f"{0.0 if max_p is None or max_p != max_p else max_p:.1%}); the book shown "
+                f"optimizes {scenario.objective.value} without the chance constraint"
+            )
+            max_p = 0.0 if max_p is None or max_p != max_p else max_p
+    if scenario.objective is ObjectiveKind.MAX_INCOME and chance_ok:
         inc_problem, inc_outcome = problem, chosen
     else:
-        inc_problem = build_problem(cs, limits, ObjectiveKind.MAX_INCOME)
+        inc_problem = build_problem(
+            cs, limits, ObjectiveKind.MAX_INCOME, risk=risk, chance=chance_ok
+        )
         inc_outcome = solve(inc_problem, backend, options)
     positions = positions_table(cs.table, counts)
     portfolio = portfolio_metrics(
@@ -168,20 +345,44 @@ def solve_scenario(
         binding = binding_caps(inc_problem, inc_outcome.values, duals)
     timings["verdict"] = time.perf_counter() - t0
 
+    stress, success, var_d, cvar_d, monthly_oos = [], {}, None, None, None
+    if risk is not None:
+        t0 = time.perf_counter()
+        chosen_idx = [int(i) for i in np.flatnonzero(counts)]
+        oos = evaluate_out_of_sample(
+            scenario, cs, prep.market, chosen_idx, managed=risk.managed is not None
+        )
+        var_d, cvar_d, stress, success = _risk_report(scenario, risk, oos, counts, chosen_idx)
+        monthly_oos = success.pop("monthly_out_of_sample", None)
+        portfolio["var"], portfolio["cvar"] = var_d, cvar_d
+        timings["out_of_sample"] = time.perf_counter() - t0
+        if p_req is not None:
+            p_in = success.get("in_sample", 0.0)
+            if not chance_ok:
+                status = VerdictStatus.INFEASIBLE
+                message = prob_note
+            elif status is VerdictStatus.FEASIBLE:
+                message += f"; P(month ≥ target) {p_in:.1%} in sample (required {p_req:.0%})"
+            max_p = max_p if max_p is not None else p_in
+
     min_nlv, note = None, "not searched"
     if min_nlv_search:
         t0 = time.perf_counter()
 
         def at(nlv: float):
-            out = max_income(cs, limits.at_nlv(nlv), options, backend)
+            out = max_income(cs, limits.at_nlv(nlv), options, backend, risk=risk)
             return out.objective_value, out.status
 
         min_nlv, note = minimum_nlv(at, target, limits.nlv)
         if min_nlv is None and note.startswith("not reachable"):
             note += _caps_at(cs, limits.at_nlv(limits.nlv * 64.0), options, backend)
+        if p_req is not None:
+            note += " (expected income only; the probability requirement is not part of it)"
         timings["min_nlv"] = time.perf_counter() - t0
-    if chosen.status is not SolveStatus.OPTIMAL:
+    if chosen.status is not SolveStatus.OPTIMAL and chance_ok:
         notes.append(f"objective solve ended {chosen.status.value}: {chosen.message}")
+    if prob_note:
+        notes.append(prob_note)
     verdict = Verdict(
         status=status,
         target=target,
@@ -195,6 +396,11 @@ def solve_scenario(
         solver_status=inc_outcome.status.value,
         mip_gap=inc_outcome.mip_gap,
         message=message,
+        required_probability=p_req,
+        success_probability=success.get("out_of_sample"),
+        success_probability_in_sample=success.get("in_sample"),
+        success_probability_ci=tuple(success["ci"]) if "ci" in success else None,
+        max_success_probability=max_p,
     )
     candidates = cs.table.copy()
     candidates["contracts"] = counts
@@ -219,6 +425,10 @@ def solve_scenario(
             "group_delta_cap": limits.group_delta_cap,
             "strategy_bp_caps": limits.strategy_bp_caps,
             "leverage": limits.leverage,
+            "cvar_caps": [list(c) for c in limits.cvar_caps],
+            "var_caps": [list(c) for c in limits.var_caps],
+            "stress_cap": limits.stress_cap,
+            "success_probability": p_req,
         },
         solver={
             "backend": chosen.backend,
@@ -240,4 +450,14 @@ def solve_scenario(
             "income_model": scenario.income.model,
             "chain_filters": prep.market.filter_reports,
         },
+        stress=tuple(stress),
+        win_rates=tuple(_win_rates(scenario, cs, risk, counts)),
+        scenario_pnl=(
+            pd.DataFrame(
+                risk.pnl, columns=list(cs.ids), index=pd.Index(risk.labels, name="scenario")
+            )
+            if risk is not None
+            else None
+        ),
+        monthly_pnl=monthly_oos,
     )

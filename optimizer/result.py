@@ -175,6 +175,16 @@ class SizingResult:
         Modelling notes (vol ratio source, weight renormalization, …).
     market : dict
         VIX, realized/implied vol ratio (and its source), income model, chain filter counts.
+    stress : tuple[dict, ...]
+        ``{"name", "loss"}`` per named stress (positive = loss of the book, account currency).
+    win_rates : tuple[dict, ...]
+        Managed-model win rate, average win/loss and days held per strategy, beside the
+        planning documents' claimed win rate.
+    scenario_pnl : pd.DataFrame | None
+        The market-scenario P&L matrix the solve used: rows = scenarios, one column per
+        candidate id, per contract unit, account currency.
+    monthly_pnl : ndarray | None
+        Out-of-sample monthly P&L samples of the chosen book (for the distribution plot).
     """
 
     scenario: str
@@ -189,6 +199,10 @@ class SizingResult:
     timings: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     market: dict = field(default_factory=dict)
+    stress: tuple[dict, ...] = ()
+    win_rates: tuple[dict, ...] = ()
+    scenario_pnl: pd.DataFrame | None = None
+    monthly_pnl: np.ndarray | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready mapping (keys: scenario, verdict, portfolio, positions, allocation, …)."""
@@ -205,6 +219,8 @@ class SizingResult:
                 "timings": self.timings,
                 "market": self.market,
                 "excluded": self.excluded.to_dict(orient="records"),
+                "stress": list(self.stress),
+                "win_rates": list(self.win_rates),
                 "notes": list(self.notes),
             }
         )

@@ -155,16 +155,30 @@ class MarketSpec(_Strict):
         return self
 
 
+class ChanceSpec(_Strict):
+    """How ``P(monthly income ≥ target) ≥ p`` enters the model.
+
+    ``saa``: sample average approximation with one binary per month sample (Luedtke & Ahmed 2008);
+    ``cvar``: the conservative CVaR surrogate (an LP). Samples come from the managed Monte Carlo.
+    """
+
+    method: Literal["saa", "cvar"] = "saa"
+    n_months: Annotated[int, Field(ge=50, le=20000)] = 1000
+    seed: int = 11
+
+
 class TargetSpec(_Strict):
-    """Monthly income target in the account currency."""
+    """Monthly income target (account currency) and, optionally, the required success probability."""
 
     monthly_income: PosFloat
+    success_probability: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    chance: ChanceSpec = ChanceSpec()
 
 
 class IncomeSpec(_Strict):
-    """Income model settings (see :mod:`models.income`)."""
+    """Income model settings (see :mod:`models.income` and :mod:`models.managed`)."""
 
-    model: Literal["theta", "expiry"] = "theta"
+    model: Literal["theta", "expiry", "managed"] = "theta"
     days_per_month: PosFloat = 21.0
     vol_ratio: PosFloat | Literal["measured"] = "measured"
 
@@ -263,7 +277,11 @@ class FixedCandidateSpec(_Strict):
 
 
 class StrategySpec(_Strict):
-    """One strategy of the plan."""
+    """One strategy of the plan.
+
+    ``claimed_win_rate`` records a planning document's claim (seed 1: 88/73/72%) so the managed
+    model's win rate can be shown beside it; it is never an input to any model.
+    """
 
     template: str
     weight: Fraction
@@ -276,6 +294,7 @@ class StrategySpec(_Strict):
     management: ManagementSpec = ManagementSpec()
     max_positions: int | Literal["phase"] | None = "phase"
     limits_key: str | None = None
+    claimed_win_rate: Fraction | None = None
     min_credit: FiniteFloat | None = None
 
     @model_validator(mode="after")
@@ -373,9 +392,97 @@ class PositionsSpec(_Strict):
 class SolverSpec(_Strict):
     """Backend and limits (always reported)."""
 
-    backend: Literal["cvxpy", "pulp"] = "cvxpy"
+    backend: Literal["cvxpy", "pulp", "highs"] = "cvxpy"
     time_limit: PosFloat = 60.0
     mip_gap: Annotated[float, Field(ge=0, le=1)] = 1e-4
+
+
+class UnderlyingRiskSpec(_Strict):
+    """How an underlying moves with the S&P 500 in market scenarios (stated, not estimated)."""
+
+    beta: FiniteFloat = 1.0
+    corr: Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False)] = 1.0
+    vol: PosFloat | None = None
+    iv_beta: FiniteFloat = 1.0
+
+    @model_validator(mode="after")
+    def _vol(self):
+        if self.corr < 1 and self.vol is None:
+            raise ValueError("vol: needed when corr < 1 (the residual move's size)")
+        return self
+
+
+class HistoricalSpec(_Strict):
+    """Overlapping ``horizon``-trading-day windows of the real S&P 500 and VIX history."""
+
+    horizon: Annotated[int, Field(ge=1, le=63)] = 1
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class MonteCarloSpec(_Strict):
+    """Correlated Student-t (``dof``) or Gaussian (``dof: null``) moves; IV linked to returns."""
+
+    n: Annotated[int, Field(ge=100, le=200000)] = 5000
+    seed: int = 7
+    dof: Annotated[float, Field(gt=2, allow_inf_nan=False)] | None = 4.0
+    horizon_days: PosFloat = 1.0
+    index_vol: PosFloat | None = None
+
+
+class CvarCapSpec(_Strict):
+    """CVaR at confidence ``alpha`` over the scenario horizon ≤ ``cap`` × NLV."""
+
+    alpha: Annotated[float, Field(gt=0, lt=1)]
+    cap: PosFloat
+
+
+class VarCapSpec(_Strict):
+    """Exact VaR (binaries, small scenario sets) at ``alpha`` ≤ ``cap`` × NLV."""
+
+    alpha: Annotated[float, Field(gt=0, lt=1)]
+    cap: PosFloat
+
+
+class StressSpec(_Strict):
+    """Named stress days (``all`` or a list from models/data/stress_days.csv), cap × NLV, grid."""
+
+    names: list[str] | Literal["all"] = "all"
+    cap: PosFloat | None = None
+    grid: list[tuple[FiniteFloat, FiniteFloat]] = Field(default_factory=list)
+
+
+class ManagedSpec(_Strict):
+    """Managed Monte Carlo settings (monthly P&L samples, modelled win rates)."""
+
+    n_months: Annotated[int, Field(ge=50, le=50000)] = 1000
+    seed: int = 5
+    dof: Annotated[float, Field(gt=2, allow_inf_nan=False)] | None = None
+    intraday_steps: Annotated[int, Field(ge=1, le=390)] = 11
+
+
+class OutOfSampleSpec(_Strict):
+    """Fresh, larger scenario and month sets for re-evaluating the chosen book."""
+
+    n: Annotated[int, Field(ge=1000, le=200000)] = 20000
+    seed: int = 1234
+
+
+class RiskSpec(_Strict):
+    """Market scenarios, tail-risk caps, stresses and the managed Monte Carlo."""
+
+    scenarios: Literal["historical", "monte_carlo"] = "historical"
+    historical: HistoricalSpec = HistoricalSpec()
+    monte_carlo: MonteCarloSpec = MonteCarloSpec()
+    underlyings: dict[str, UnderlyingRiskSpec] = Field(default_factory=dict)
+    cvar: list[CvarCapSpec] = Field(default_factory=list)
+    var: list[VarCapSpec] = Field(default_factory=list)
+    stress: StressSpec = StressSpec()
+    report_alphas: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+        default_factory=lambda: [0.95, 0.99]
+    )
+    managed: ManagedSpec = ManagedSpec()
+    out_of_sample: OutOfSampleSpec = OutOfSampleSpec()
 
 
 class Scenario(_Strict):
@@ -396,6 +503,7 @@ class Scenario(_Strict):
     greeks: GreeksSpec = GreeksSpec()
     positions: PositionsSpec = PositionsSpec()
     solver: SolverSpec = SolverSpec()
+    risk: RiskSpec | None = None
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")
@@ -430,7 +538,13 @@ class Scenario(_Strict):
         for name in self.positions.products_by_phase:
             if name not in self.strategies:
                 raise ValueError(f"positions.products_by_phase: unknown strategy {name!r}")
-        if self.income.vol_ratio == "measured" and self.income.model == "expiry":
+        if self.target.success_probability is not None or self.income.model == "managed":
+            if self.risk is None:
+                raise ValueError(
+                    "risk: needed for target.success_probability and the managed income model "
+                    "(market scenarios and the managed Monte Carlo settings)"
+                )
+        if self.income.vol_ratio == "measured" and self.income.model in ("expiry", "managed"):
             if self.market.history is None:
                 raise ValueError("income.vol_ratio: 'measured' needs market.history")
         return self

@@ -3,7 +3,8 @@
 This module is the **one place** where backend statuses are translated into
 :class:`SolveStatus`: :data:`CVXPY_STATUS_MAP` (cvxpy status strings, used with
 HiGHS) and :data:`PULP_STATUS_MAP` (PuLP ``(LpStatus, sol_status)`` integer pairs,
-used with CBC).  The maps are written with the backends' literal values so that
+used with CBC), and :data:`HIGHS_STATUS_MAP` (``highspy.HighsModelStatus`` member
+names, used by the direct highspy backend).  The maps are written with the backends' literal values so that
 importing this module never imports a solver; ``tests/optimizer/test_backends.py``
 checks them against ``cvxpy.settings`` and ``pulp.constants``.
 
@@ -37,11 +38,13 @@ import numpy as np
 
 __all__ = [
     "CVXPY_STATUS_MAP",
+    "HIGHS_STATUS_MAP",
     "PULP_STATUS_MAP",
     "SolveOutcome",
     "SolveStatus",
     "SolverOptions",
     "map_cvxpy_status",
+    "map_highs_status",
     "map_pulp_status",
     "relative_gap",
 ]
@@ -147,6 +150,65 @@ def map_cvxpy_status(status: str | None, has_incumbent: bool) -> SolveStatus:
         return SolveStatus.NO_SOLUTION
     if mapped is SolveStatus.OPTIMAL and not has_incumbent:
         # cvxpy said optimal but no primal point is available: inconsistent.
+        return SolveStatus.ERROR
+    return mapped
+
+
+#: ``highspy.HighsModelStatus`` member name -> SolveStatus (direct highspy backend).
+#: Limit statuses (time, iterations, solution count, objective bound / target, memory,
+#: interrupts) are listed as FEASIBLE; :func:`map_highs_status` turns them into
+#: NO_SOLUTION when HiGHS holds no feasible primal point
+#: (``info.primal_solution_status != kSolutionStatusFeasible``).  ``kModelEmpty`` (no
+#: columns) is trivially optimal.  Load / model / presolve / solve / postsolve errors,
+#: ``kNotset`` (the run never started, e.g. rejected options) and ``kUnknown`` (the
+#: solver stopped without a certificate either way) are ERROR.  Names not listed map
+#: to ERROR.
+HIGHS_STATUS_MAP: dict[str, SolveStatus] = {
+    "kNotset": SolveStatus.ERROR,
+    "kLoadError": SolveStatus.ERROR,
+    "kModelError": SolveStatus.ERROR,
+    "kPresolveError": SolveStatus.ERROR,
+    "kSolveError": SolveStatus.ERROR,
+    "kPostsolveError": SolveStatus.ERROR,
+    "kModelEmpty": SolveStatus.OPTIMAL,
+    "kOptimal": SolveStatus.OPTIMAL,
+    "kInfeasible": SolveStatus.INFEASIBLE,
+    "kUnboundedOrInfeasible": SolveStatus.INFEASIBLE_OR_UNBOUNDED,
+    "kUnbounded": SolveStatus.UNBOUNDED,
+    "kObjectiveBound": SolveStatus.FEASIBLE,
+    "kObjectiveTarget": SolveStatus.FEASIBLE,
+    "kTimeLimit": SolveStatus.FEASIBLE,
+    "kIterationLimit": SolveStatus.FEASIBLE,
+    "kUnknown": SolveStatus.ERROR,
+    "kSolutionLimit": SolveStatus.FEASIBLE,
+    "kInterrupt": SolveStatus.FEASIBLE,
+    "kMemoryLimit": SolveStatus.FEASIBLE,
+    "kHighsInterrupt": SolveStatus.FEASIBLE,
+}
+
+
+def map_highs_status(model_status: str, has_incumbent: bool) -> SolveStatus:
+    """Translate a HiGHS model status name into a :class:`SolveStatus`.
+
+    Parameters
+    ----------
+    model_status : str
+        ``Highs.getModelStatus().name``, e.g. ``"kTimeLimit"``.
+    has_incumbent : bool
+        Whether HiGHS holds a feasible primal point
+        (``info.primal_solution_status == 2``, ``kSolutionStatusFeasible``).
+        Splits limit statuses into FEASIBLE (incumbent) and NO_SOLUTION (none).
+
+    Returns
+    -------
+    SolveStatus
+        ERROR for names not in :data:`HIGHS_STATUS_MAP`, and for ``kOptimal``
+        without a primal point (inconsistent solver state).
+    """
+    mapped = HIGHS_STATUS_MAP.get(model_status, SolveStatus.ERROR)
+    if mapped is SolveStatus.FEASIBLE and not has_incumbent:
+        return SolveStatus.NO_SOLUTION
+    if mapped is SolveStatus.OPTIMAL and not has_incumbent:
         return SolveStatus.ERROR
     return mapped
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -98,6 +98,17 @@ class Verdict:
         Relative MIP gap of the max-income solve.
     message : str
         One-sentence explanation.
+    required_probability : float | None
+        ``target.success_probability`` when asked.
+    success_probability : float | None
+        P(month ≥ target) of the chosen book on a fresh out-of-sample month set (≥ 20k).
+    success_probability_in_sample : float | None
+        The same on the month samples the optimization used.
+    success_probability_ci : tuple[float, float] | None
+        95% Clopper–Pearson interval of the out-of-sample probability.
+    max_success_probability : float | None
+        Highest in-sample probability reachable under the caps (equals the in-sample
+        probability of the chosen book when the requirement is met).
     """
 
     status: VerdictStatus
@@ -112,7 +123,11 @@ class Verdict:
     solver_status: str = ""
     mip_gap: float | None = None
     message: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
+    required_probability: float | None = None
+    success_probability: float | None = None
+    success_probability_in_sample: float | None = None
+    success_probability_ci: tuple[float, float] | None = None
+    max_success_probability: float | None = None
 
 
 def binding_caps(

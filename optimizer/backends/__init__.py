@@ -3,15 +3,17 @@
 * ``"cvxpy"`` (default): cvxpy model solved by HiGHS (:mod:`.cvxpy_backend`).
 * ``"pulp"``: PuLP model solved by CBC, with ``.lp`` / ``.mps`` export
   (:mod:`.pulp_backend`).
+* ``"highs"``: the matrices passed straight to HiGHS through highspy, no modelling
+  layer (:mod:`.highs_backend`); fastest compile, and compile-once / re-solve.
 
-Both return a :class:`~optimizer.status.SolveOutcome` with the same status enum,
+All return a :class:`~optimizer.status.SolveOutcome` with the same status enum,
 the same value rounding and the same dual sign convention (see
 :mod:`optimizer.status`).  Solver trouble never raises: infeasible, unbounded,
 limits, numerical failures and solver exceptions become statuses.  Only
 programmer errors (bad shapes, unknown backend) raise :class:`ValueError`.
 
 Backend modules are imported lazily so that ``import optimizer.backends`` does
-not import cvxpy or PuLP.
+not import cvxpy, PuLP or highspy.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ class Backend(StrEnum):
 
     CVXPY = "cvxpy"
     PULP = "pulp"
+    HIGHS = "highs"
 
 
 def solve(
     problem: SizingProblem,
-    backend: Backend | Literal["cvxpy", "pulp"] = Backend.CVXPY,
+    backend: Backend | Literal["cvxpy", "pulp", "highs"] = Backend.CVXPY,
     options: SolverOptions = SolverOptions(),  # noqa: B008 - frozen, immutable default
 ) -> SolveOutcome:
     """Compile ``problem`` for ``backend`` and solve it.
@@ -47,9 +50,9 @@ def solve(
     ----------
     problem : SizingProblem
         The backend-neutral problem.
-    backend : Backend or {"cvxpy", "pulp"}
+    backend : Backend or {"cvxpy", "pulp", "highs"}
         ``"cvxpy"`` -> cvxpy + HiGHS (``"cvxpy-highs"``); ``"pulp"`` -> PuLP + CBC
-        (``"pulp-cbc"``).
+        (``"pulp-cbc"``); ``"highs"`` -> highspy directly (``"highs"``).
     options : SolverOptions
         Time limit (s), relative MIP gap, threads, verbosity.
 
@@ -77,6 +80,10 @@ def solve(
         from optimizer.backends import cvxpy_backend
 
         return cvxpy_backend.solve(problem, options)
+    if which is Backend.HIGHS:
+        from optimizer.backends import highs_backend
+
+        return highs_backend.solve(problem, options)
     from optimizer.backends import pulp_backend
 
     return pulp_backend.solve(problem, options)

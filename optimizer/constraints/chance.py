@@ -1,0 +1,110 @@
+"""Chance family: P(monthly income ≥ target) ≥ p.
+
+``saa`` — sample average approximation with one binary per month sample (Luedtke & Ahmed, SIAM
+J. Optim. 19(2), 2008): ``R_j · n + M_j z_j >= target`` and ``sum_j z_j <= floor((1 - p) S)``,
+with ``M_j = target - sum_k min(R_jk, 0) U_k`` (the largest shortfall the count bounds allow).
+
+``cvar`` — the convex conservative surrogate (Nemirovski & Shapiro 2006): ``CVaR_p(target - R n)
+<= 0`` implies ``P(R n < target) <= 1 - p``; an LP, never more optimistic than the SAA.
+
+``max_probability_part`` builds the "highest reachable probability" problem: the same rows without
+the count cap; the caller maximizes the number of successful months.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from optimizer.constraints._rows import INF
+from optimizer.constraints.tail_risk import Part, cvar_part
+from optimizer.problem import LinearBlock, VariableGroup, VarKind
+
+__all__ = ["chance_cvar_part", "chance_saa_part", "hopeless_months", "success_rows"]
+
+
+def hopeless_months(monthly: np.ndarray, target: float, upper_counts: np.ndarray) -> np.ndarray:
+    """(S,) mask of months no book within the count bounds can lift to ``target``."""
+    r = np.asarray(monthly, dtype=float)
+    best = np.maximum(r, 0.0) @ np.asarray(upper_counts, dtype=float)
+    return best < target
+
+
+def success_rows(monthly: np.ndarray, target: float, upper_counts: np.ndarray) -> Part:
+    """Binaries ``chance_z`` and rows ``chance[j]``: month j succeeds unless ``z_j = 1``.
+
+    Months that cannot succeed whatever the book (:func:`hopeless_months`) get no row and no
+    binary: they are failures by construction, and the callers count them.
+    """
+    r = np.asarray(monthly, dtype=float)
+    r = r[~hopeless_months(r, target, upper_counts)]
+    s = r.shape[0]
+    if s == 0:
+        return Part((), ())
+    worst = np.minimum(r, 0.0) @ np.asarray(upper_counts, dtype=float)
+    big_m = np.maximum(target - worst, 0.0) + 1.0
+    z = VariableGroup(
+        name="chance_z",
+        kind=VarKind.BINARY,
+        lower=np.zeros(s),
+        upper=np.ones(s),
+        labels=tuple(f"chance_z[{j}]" for j in range(s)),
+    )
+    rows = LinearBlock(
+        name="chance_months",
+        family="definition",
+        terms={"n": r, "chance_z": sp.diags_array(big_m, format="csr")},
+        lower=np.full(s, float(target)),
+        upper=np.full(s, INF),
+        row_names=tuple(f"chance[{j}]" for j in range(s)),
+    )
+    return Part((z,), (rows,))
+
+
+def chance_saa_part(
+    monthly: np.ndarray, target: float, probability: float, upper_counts: np.ndarray
+) -> Part:
+    """SAA chance constraint: at most ``floor((1-p) S)`` months below ``target``.
+
+    Parameters
+    ----------
+    monthly : ndarray, shape (S, K)
+        Monthly P&L samples per contract unit (money), aligned across candidates.
+    target : float
+        Monthly income target (money).
+    probability : float
+        Required success probability p.
+    upper_counts : ndarray, shape (K,)
+        Count upper bounds (big-M).
+    """
+    base = success_rows(monthly, target, upper_counts)
+    total = np.asarray(monthly).shape[0]
+    s = base.variables[0].size if base.variables else 0
+    allowed = math.floor((1 - probability) * total + 1e-9) - (total - s)
+    if s == 0:  # every month is hopeless: feasible only if that many failures are allowed
+        k = np.asarray(monthly).shape[1]
+        row = LinearBlock(
+            name="chance",
+            family="chance",
+            terms={"n": np.zeros((1, k))},
+            lower=np.array([-INF]),
+            upper=np.array([float(allowed)]),
+            row_names=("chance_failures",),
+        )
+        return Part((), (row,))
+    count = LinearBlock(
+        name="chance",
+        family="chance",
+        terms={"chance_z": np.ones((1, s))},
+        lower=np.array([-INF]),
+        upper=np.array([float(allowed)]),
+        row_names=("chance_failures",),
+    )
+    return Part(base.variables, base.blocks + (count,))
+
+
+def chance_cvar_part(monthly: np.ndarray, target: float, probability: float) -> Part:
+    """CVaR surrogate: ``CVaR_p(target - R n) <= 0`` (row ``chance_cvar``)."""
+    return cvar_part(monthly, probability, 0.0, name="chance_cvar", offset=target)

@@ -1,0 +1,171 @@
+"""Tail-risk family: CVaR caps (Rockafellar–Uryasev LP), exact VaR caps (MILP), stress-loss caps.
+
+For a scenario P&L matrix ``P`` (S × K, money per contract unit) the book loses
+``L_j(n) = -P_j · n`` in scenario j.
+
+* ``cvar_<a>``: ``zeta + sum_j u_j / ((1 - a) S) <= cap`` with ``u_j >= L_j(n) - zeta``,
+  ``u_j >= 0`` (Rockafellar & Uryasev, J. Risk 2000). Adds a free variable ``zeta`` and S
+  non-negative ``u``; the S linking rows are family ``definition``.
+* ``var_<a>``: ``L_j(n) <= cap + M_j z_j`` with binaries z and ``sum_j z_j <= floor((1-a) S)``:
+  at most a (1-a) share of scenarios may lose more than the cap. ``M_j`` is the largest loss the
+  count bounds allow in scenario j minus the cap. Exact, but one binary per scenario: use it for
+  small scenario sets (the scenario file says so) or as a check.
+* ``stress[<name>]``: ``L_s(n) <= cap`` per named stress scenario.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from optimizer.constraints._rows import INF
+from optimizer.problem import LinearBlock, VariableGroup, VarKind
+
+__all__ = ["Part", "alpha_tag", "cvar_part", "stress_part", "var_part"]
+
+
+@dataclass(frozen=True)
+class Part:
+    """Variables and blocks a family adds to the sizing problem."""
+
+    variables: tuple[VariableGroup, ...] = ()
+    blocks: tuple[LinearBlock, ...] = ()
+
+
+def alpha_tag(alpha: float) -> str:
+    """Row-name tag of a confidence level: 0.95 -> ``95``, 0.975 -> ``97.5``."""
+    return f"{alpha * 100:g}"
+
+
+def cvar_part(
+    pnl: np.ndarray, alpha: float, cap: float, *, name: str | None = None, offset: float = 0.0
+) -> Part:
+    """RU CVaR cap on losses ``offset - P n``: ``CVaR_alpha <= cap`` (money).
+
+    Parameters
+    ----------
+    pnl : ndarray, shape (S, K)
+        Scenario P&L per contract unit, equally likely scenarios.
+    alpha : float
+        Confidence level in (0, 1).
+    cap : float
+        Cap on CVaR (money, positive = loss).
+    name : str | None
+        Base name (default ``cvar_<alpha>``).
+    offset : float
+        Constant added to every scenario loss (the chance surrogate uses the target here).
+
+    Returns
+    -------
+    Part
+        Groups ``<name>_zeta`` (1, free) and ``<name>_u`` (S, ≥ 0); blocks ``<name>_tail``
+        (S definition rows) and ``<name>`` (the cap row, family ``tail_risk``).
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    p = np.asarray(pnl, dtype=float)
+    s = p.shape[0]
+    name = name or f"cvar_{alpha_tag(alpha)}"
+    zeta = VariableGroup(
+        name=f"{name}_zeta",
+        kind=VarKind.CONTINUOUS,
+        lower=np.array([-INF]),
+        upper=np.array([INF]),
+        labels=(f"{name}_zeta",),
+    )
+    u = VariableGroup(
+        name=f"{name}_u",
+        kind=VarKind.CONTINUOUS,
+        lower=np.zeros(s),
+        upper=np.full(s, INF),
+        labels=tuple(f"{name}_u[{j}]" for j in range(s)),
+    )
+    # u_j + P_j n + zeta >= offset   <=>   u_j >= (offset - P_j n) - zeta
+    tail = LinearBlock(
+        name=f"{name}_tail",
+        family="definition",
+        terms={
+            "n": p,
+            f"{name}_u": sp.eye_array(s, format="csr"),
+            f"{name}_zeta": np.ones((s, 1)),
+        },
+        lower=np.full(s, float(offset)),
+        upper=np.full(s, INF),
+        row_names=tuple(f"{name}_tail[{j}]" for j in range(s)),
+    )
+    cap_row = LinearBlock(
+        name=name,
+        family="tail_risk",
+        terms={
+            f"{name}_zeta": np.ones((1, 1)),
+            f"{name}_u": np.full((1, s), 1.0 / ((1.0 - alpha) * s)),
+        },
+        lower=np.array([-INF]),
+        upper=np.array([float(cap)]),
+        row_names=(name,),
+    )
+    return Part((zeta, u), (tail, cap_row))
+
+
+def var_part(pnl: np.ndarray, alpha: float, cap: float, upper_counts: np.ndarray) -> Part:
+    """Exact VaR cap with one binary per scenario (see module docstring).
+
+    Parameters
+    ----------
+    pnl : ndarray, shape (S, K)
+        Scenario P&L per contract unit.
+    alpha : float
+        Confidence level.
+    cap : float
+        VaR cap (money).
+    upper_counts : ndarray, shape (K,)
+        Upper bounds of the counts (for the big-M of each scenario).
+    """
+    p = np.asarray(pnl, dtype=float)
+    s = p.shape[0]
+    name = f"var_{alpha_tag(alpha)}"
+    worst = np.maximum(-p, 0.0) @ np.asarray(upper_counts, dtype=float)
+    big_m = np.maximum(worst - cap, 0.0) + 1.0
+    z = VariableGroup(
+        name=f"{name}_z",
+        kind=VarKind.BINARY,
+        lower=np.zeros(s),
+        upper=np.ones(s),
+        labels=tuple(f"{name}_z[{j}]" for j in range(s)),
+    )
+    # -P_j n - M_j z_j <= cap
+    rows = LinearBlock(
+        name=f"{name}_scenarios",
+        family="definition",
+        terms={"n": -p, f"{name}_z": sp.diags_array(-big_m, format="csr")},
+        lower=np.full(s, -INF),
+        upper=np.full(s, float(cap)),
+        row_names=tuple(f"{name}_scenario[{j}]" for j in range(s)),
+    )
+    count = LinearBlock(
+        name=name,
+        family="tail_risk",
+        terms={f"{name}_z": np.ones((1, s))},
+        lower=np.array([-INF]),
+        upper=np.array([float(math.floor((1 - alpha) * s + 1e-9))]),
+        row_names=(name,),
+    )
+    return Part((z,), (rows, count))
+
+
+def stress_part(stress_pnl: np.ndarray, labels: Sequence[str], cap: float) -> Part:
+    """Rows ``stress[<label>]``: loss in each named stress ≤ ``cap`` (money)."""
+    p = np.asarray(stress_pnl, dtype=float)
+    block = LinearBlock(
+        name="stress",
+        family="tail_risk",
+        terms={"n": -p},
+        lower=np.full(p.shape[0], -INF),
+        upper=np.full(p.shape[0], float(cap)),
+        row_names=tuple(f"stress[{lab}]" for lab in labels),
+    )
+    return Part((), (block,))
