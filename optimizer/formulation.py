@@ -41,10 +41,21 @@ UNCAPPED = 10_000
 
 
 def risk_parts(
-    risk: RiskData, limits: Limits, ub: np.ndarray, *, chance: bool = True
+    risk: RiskData,
+    limits: Limits,
+    ub: np.ndarray,
+    *,
+    chance: bool = True,
+    cvar_rows: np.ndarray | None = None,
 ) -> list[Part]:
-    """Tail-risk and chance parts for the caps in ``limits`` (money caps = fraction × NLV)."""
-    parts = [cvar_part(risk.pnl, a, cap * limits.nlv) for a, cap in limits.cvar_caps]
+    """Tail-risk and chance parts for the caps in ``limits`` (money caps = fraction × NLV).
+
+    ``cvar_rows`` restricts the CVaR rows to a subset of the scenarios (cutting-plane solve,
+    :func:`optimizer.pipeline.solve_sizing`); the normalization keeps the full scenario count.
+    """
+    s = risk.pnl.shape[0]
+    sub = risk.pnl if cvar_rows is None else risk.pnl[np.asarray(cvar_rows, dtype=int)]
+    parts = [cvar_part(sub, a, cap * limits.nlv, n_scenarios=s) for a, cap in limits.cvar_caps]
     parts += [var_part(risk.pnl, a, cap * limits.nlv, ub) for a, cap in limits.var_caps]
     if limits.stress_cap is not None and risk.stress_pnl.shape[0]:
         parts.append(
@@ -92,6 +103,7 @@ def build_problem(
     target: float | None = None,
     risk: RiskData | None = None,
     chance: bool = True,
+    cvar_rows: np.ndarray | None = None,
 ) -> SizingProblem:
     """The sizing MILP for ``cs`` under ``limits``.
 
@@ -110,6 +122,8 @@ def build_problem(
         when ``chance`` and ``limits.success_probability`` are set, the chance family are added.
     chance : bool
         Include the chance constraint (the verdict builds problems without it).
+    cvar_rows : ndarray | None
+        Scenario rows the CVaR caps use (``None`` = all): see :func:`risk_parts`.
 
     Returns
     -------
@@ -141,7 +155,7 @@ def build_problem(
     for family in FAMILIES:
         blocks.extend(family(cs, limits))
     if risk is not None:
-        for part in risk_parts(risk, limits, ub, chance=chance):
+        for part in risk_parts(risk, limits, ub, chance=chance, cvar_rows=cvar_rows):
             groups.extend(part.variables)
             blocks.extend(part.blocks)
     if ObjectiveKind(objective) is ObjectiveKind.MIN_BP:

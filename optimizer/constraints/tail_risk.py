@@ -42,7 +42,13 @@ def alpha_tag(alpha: float) -> str:
 
 
 def cvar_part(
-    pnl: np.ndarray, alpha: float, cap: float, *, name: str | None = None, offset: float = 0.0
+    pnl: np.ndarray,
+    alpha: float,
+    cap: float,
+    *,
+    name: str | None = None,
+    offset: float = 0.0,
+    n_scenarios: int | None = None,
 ) -> Part:
     """RU CVaR cap on losses ``offset - P n``: ``CVaR_alpha <= cap`` (money).
 
@@ -58,6 +64,10 @@ def cvar_part(
         Base name (default ``cvar_<alpha>``).
     offset : float
         Constant added to every scenario loss (the chance surrogate uses the target here).
+    n_scenarios : int | None
+        Size of the full scenario set when ``pnl`` holds only a subset of its rows (cutting-plane
+        solve: the omitted scenarios have ``u_j = 0``, so the row is a relaxation of the full
+        CVaR cap); default ``pnl.shape[0]``.
 
     Returns
     -------
@@ -69,6 +79,7 @@ def cvar_part(
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     p = np.asarray(pnl, dtype=float)
     s = p.shape[0]
+    total = s if n_scenarios is None else int(n_scenarios)
     name = name or f"cvar_{alpha_tag(alpha)}"
     zeta = VariableGroup(
         name=f"{name}_zeta",
@@ -102,7 +113,7 @@ def cvar_part(
         family="tail_risk",
         terms={
             f"{name}_zeta": np.ones((1, 1)),
-            f"{name}_u": np.full((1, s), 1.0 / ((1.0 - alpha) * s)),
+            f"{name}_u": np.full((1, s), 1.0 / ((1.0 - alpha) * total)),
         },
         lower=np.array([-INF]),
         upper=np.array([float(cap)]),
