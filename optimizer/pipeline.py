@@ -392,11 +392,13 @@ def solve_scenario(
     t0 = time.perf_counter()
     max_p, prob_note = None, ""
     chance_ok = True
+    book_from = scenario.objective.value
     if p_req is not None and risk is not None and not chosen.status.has_solution:
         chance_ok = False
         out, max_p = _max_probability(cs, limits, risk, options, backend)
         if out is not None and out.status.has_solution and max_p and max_p > 0:
             counts = _counts(out, len(cs))
+            chosen, book_from = out, "max success probability"
             prob_note = (
                 f"P(month ≥ target) ≥ {p_req:.0%} is not reachable under the caps; the book shown "
                 f"maximizes the in-sample success probability ({max_p:.1%})"
@@ -413,6 +415,10 @@ def solve_scenario(
                 chance=False,
             )
             counts = _counts(fallback, len(cs))
+            chosen, book_from = (
+                fallback,
+                f"{scenario.objective.value} without the chance constraint",
+            )
             prob_note = (
                 f"P(month ≥ target) ≥ {p_req:.0%} is not reachable: no book under the caps "
                 f"reaches the target in any simulated month (highest in-sample probability "
@@ -475,7 +481,7 @@ def solve_scenario(
         if p_req is not None:
             note += " (expected income only; the probability requirement is not part of it)"
         timings["min_nlv"] = time.perf_counter() - t0
-    if chosen.status is not SolveStatus.OPTIMAL and chance_ok:
+    if chosen.status is not SolveStatus.OPTIMAL:
         notes.append(f"objective solve ended {chosen.status.value}: {chosen.message}")
     if prob_note:
         notes.append(prob_note)
@@ -530,6 +536,7 @@ def solve_scenario(
             "backend": chosen.backend,
             "status": chosen.status.value,
             "objective": scenario.objective.value,
+            "book_from": book_from,
             "objective_value": chosen.objective_value,
             "mip_gap": chosen.mip_gap,
             "time_limit": options.time_limit,

@@ -247,6 +247,51 @@ class SizingResult:
             name=self.scenario,
         )
 
+    def plot_monthly_pnl(self, alpha: float = 0.95):
+        """Histogram of the book's out-of-sample monthly P&L with the target, VaR and CVaR.
+
+        VaR/CVaR here are of the monthly P&L (horizon one month) at confidence ``alpha``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Raises
+        ------
+        ValueError
+            If the result carries no monthly samples.
+        """
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        from models.risk import cvar, value_at_risk
+
+        if self.monthly_pnl is None:
+            raise ValueError("no monthly P&L samples (the scenario has no managed model)")
+        x = np.asarray(self.monthly_pnl, dtype=float)
+        ccy = self.portfolio["currency"]
+        fig = Figure(figsize=(8, 4.5))
+        ax = fig.subplots()
+        ax.hist(x, bins=120, color="#4c72b0", alpha=0.85)
+        target = self.verdict.target
+        var_m, cvar_m = value_at_risk(-x, alpha), cvar(-x, alpha)
+        for value, label, style in (
+            (target, f"target {target:,.0f}", "-"),
+            (-var_m, f"VaR {alpha:.0%} (1 month) {var_m:,.0f}", "--"),
+            (-cvar_m, f"CVaR {alpha:.0%} (1 month) {cvar_m:,.0f}", ":"),
+        ):
+            ax.axvline(
+                value, color="#c44e52" if value == target else "black", ls=style, label=label
+            )
+        p_hit = float(np.mean(x >= target))
+        ax.set_title(f"{self.scenario}: monthly P&L of the book (P(≥ target) = {p_hit:.1%})")
+        ax.set_xlabel(f"monthly P&L ({ccy}, {x.size:,} simulated months, out of sample)")
+        ax.set_ylabel("months")
+        ax.legend(loc="upper left", fontsize=8)
+        return fig
+
     def __repr__(self) -> str:
         v = self.verdict
         ach = f"{v.achievement:.1%}" if v.achievement is not None else "n/a"

@@ -23,7 +23,8 @@ and ``output_flag`` (``verbose``), set before every run so a compiled model can 
 re-solved with other options.  HiGHS runs its parallel tasks on one process-wide
 scheduler whose thread count is fixed when it starts; if a run is refused because
 ``threads`` differs from it, the scheduler is reset
-(``Highs.resetGlobalScheduler``) and the run retried once.
+(``Highs.resetGlobalScheduler``) and the run retried once.  ``threads`` above
+:data:`MAX_THREADS` gives ERROR without calling HiGHS.
 
 Statuses: ``Highs.getModelStatus().name`` goes through
 :func:`optimizer.status.map_highs_status`, with "has an incumbent" taken from
@@ -66,6 +67,7 @@ from optimizer.status import SolveOutcome, SolverOptions, SolveStatus, map_highs
 
 __all__ = [
     "BACKEND_NAME",
+    "MAX_THREADS",
     "HighsBackendError",
     "HighsModel",
     "compile_problem",
@@ -77,6 +79,11 @@ __all__ = [
 ]
 
 BACKEND_NAME = "highs"
+
+#: Largest ``SolverOptions.threads`` passed to HiGHS.  HiGHS aborts the whole process
+#: (``std::terminate``) when it cannot start the requested worker threads, so larger
+#: requests are answered with an ERROR outcome instead of reaching the solver.
+MAX_THREADS = 1024
 
 #: ``HighsSolutionStatus.kSolutionStatusFeasible``.
 _SOLUTION_FEASIBLE = int(highspy.SolutionStatus.kSolutionStatusFeasible)
@@ -398,6 +405,11 @@ def set_objective(model: HighsModel, objective: Objective) -> SizingProblem:
 
 
 def _apply_options(h: highspy.Highs, options: SolverOptions) -> None:
+    if options.threads is not None and options.threads > MAX_THREADS:
+        raise HighsBackendError(
+            f"threads={options.threads} exceeds MAX_THREADS={MAX_THREADS} (HiGHS would abort "
+            "the process if it cannot start that many worker threads)"
+        )
     settings: tuple[tuple[str, bool | int | float], ...] = (
         ("output_flag", bool(options.verbose)),
         ("time_limit", float(options.time_limit)),

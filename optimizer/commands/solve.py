@@ -109,6 +109,8 @@ def render(result: SizingResult, console: Console) -> None:
         )
     console.print(at)
 
+    _render_risk(result, console)
+
     v = result.verdict
     color = {"FEASIBLE": "green", "INFEASIBLE": "red"}.get(v.status.value, "yellow")
     console.print(f"[bold {color}]Verdict: {v.status.value}[/] — {escape(v.message)}")
@@ -117,6 +119,19 @@ def render(result: SizingResult, console: Console) -> None:
         f"({_pct(v.chosen_achievement)} of {_money(v.target, ccy)}); max achievable "
         f"{_money(v.max_income, ccy)} ({_pct(v.achievement)})"
     )
+    if v.required_probability is not None or v.success_probability is not None:
+        ci = v.success_probability_ci
+        ci_s = f" (95% CI {ci[0]:.1%}–{ci[1]:.1%})" if ci else ""
+        req = f", required {v.required_probability:.0%}" if v.required_probability else ""
+        mx = (
+            f"; highest reachable in sample {v.max_success_probability:.1%}"
+            if v.max_success_probability is not None
+            else ""
+        )
+        console.print(
+            f"  P(month ≥ target): {_pct(v.success_probability)} out of sample{ci_s}, "
+            f"{_pct(v.success_probability_in_sample)} in sample{req}{mx}"
+        )
     if v.min_nlv is not None:
         console.print(
             f"  minimum account for the target: {_money(v.min_nlv, ccy)} ({escape(v.min_nlv_note)})"
@@ -140,7 +155,7 @@ def render(result: SizingResult, console: Console) -> None:
     s = result.solver
     tm = result.timings
     console.print(
-        f"[dim]solver {s['backend']} ({s['status']}, objective {s['objective']}, "
+        f"[dim]solver {s['backend']} ({s['status']}, book from {escape(s['book_from'])}, "
         f"MIP gap {_gap(s['mip_gap'])} (limit {s['mip_rel_gap']:g}), time limit {s['time_limit']:g}s); "
         f"{s['candidates']} candidates, {s['rows']} rows; timings: "
         + ", ".join(f"{k} {val:.2f}s" for k, val in tm.items())
@@ -150,6 +165,54 @@ def render(result: SizingResult, console: Console) -> None:
         console.print(f"[dim]note: {escape(note)}[/]")
     if not result.excluded.empty:
         console.print(f"[dim]{len(result.excluded)} candidate(s) excluded (see --json)[/]")
+
+
+def _render_risk(result: SizingResult, console: Console) -> None:
+    p = result.portfolio
+    ccy = p["currency"]
+    if "var" in p:
+        rt = Table(title="Tail risk of the book (positive = loss, " + ccy + ")")
+        for col in ("confidence", "horizon (days)", "VaR in", "CVaR in", "VaR out", "CVaR out"):
+            rt.add_column(col, justify="right")
+        for r in p["var"]["by_confidence"]:
+            rt.add_row(
+                f"{r['confidence']:.1%}",
+                f"{r['horizon_days']:.2f}",
+                _money(r["var_in_sample"]),
+                _money(r["cvar_in_sample"]),
+                _money(r["var_out_of_sample"]),
+                _money(r["cvar_out_of_sample"]),
+            )
+        console.print(rt)
+        console.print(
+            f"[dim]in sample: {p['var']['scenarios']} ({p['var']['n_in_sample']:,} scenarios); "
+            f"out of sample: Monte Carlo ({p['var']['n_out_of_sample']:,})[/]"
+        )
+    if result.stress:
+        worst = max(result.stress, key=lambda d: d["loss"])
+        st = Table(title="Named stresses (book loss, " + ccy + ")")
+        st.add_column("stress")
+        st.add_column("loss", justify="right")
+        st.add_column("% of NLV", justify="right")
+        for d in result.stress:
+            st.add_row(escape(d["name"]), _money(d["loss"]), _pct(d["loss"] / p["net_liq"]))
+        console.print(st)
+        console.print(f"  worst named stress: {escape(worst['name'])} {_money(worst['loss'], ccy)}")
+    if result.win_rates:
+        wt = Table(title="Win rates: managed Monte Carlo vs claimed (seed)")
+        for col in ("strategy", "modelled", "claimed", "avg win", "avg loss", "days held", "basis"):
+            wt.add_column(col, justify="left" if col in ("strategy", "basis") else "right")
+        for w in result.win_rates:
+            wt.add_row(
+                escape(w["strategy"]),
+                _pct(w["win_rate"]),
+                _pct(w["claimed_win_rate"]),
+                _money(w["avg_win"]),
+                _money(w["avg_loss"]),
+                f"{w['avg_days_held']:.2f}",
+                w["basis"],
+            )
+        console.print(wt)
 
 
 def register(app: typer.Typer) -> None:
@@ -177,18 +240,39 @@ def register(app: typer.Typer) -> None:
         no_min_nlv: Annotated[
             bool, typer.Option("--no-min-nlv", help="Skip the minimum-account search.")
         ] = False,
+        scenarios_out: Annotated[
+            Path | None,
+            typer.Option(
+                "--scenarios-out",
+                help="Write the scenario P&L matrix used by the solve (Parquet; one column per "
+                "candidate, per contract, account currency).",
+            ),
+        ] = None,
+        plot: Annotated[
+            Path | None,
+            typer.Option("--plot", help="Save the monthly P&L distribution of the book (PNG)."),
+        ] = None,
     ) -> None:
         """Size SCENARIO: integer contracts per candidate, portfolio, allocation and verdict."""
         from models.errors import SpecError
         from optimizer.pipeline import solve_scenario
         from optimizer.spec import load_scenario
 
-        if backend is not None and backend not in ("cvxpy", "pulp"):
-            raise SpecError(f"--backend: expected cvxpy or pulp, got {backend!r}")
+        if backend is not None and backend not in ("cvxpy", "pulp", "highs"):
+            raise SpecError(f"--backend: expected cvxpy, pulp or highs, got {backend!r}")
         sc = load_scenario(scenario, overrides or [])
         result = solve_scenario(sc, backend=backend, min_nlv_search=not no_min_nlv)
         if candidates_out is not None:
             result.candidates.to_csv(candidates_out, index=False)
+        if scenarios_out is not None:
+            if result.scenario_pnl is None:
+                raise SpecError("--scenarios-out: the scenario has no risk section (no scenarios)")
+            result.scenario_pnl.reset_index().to_parquet(scenarios_out, index=False)
+        if plot is not None:
+            if result.monthly_pnl is None:
+                raise SpecError("--plot: needs monthly P&L samples (risk section, managed model)")
+            fig = result.plot_monthly_pnl()
+            fig.savefig(plot, dpi=120, bbox_inches="tight")
         if as_json:
             sys.stdout.write(result.to_json() + "\n")
         else:
