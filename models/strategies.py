@@ -25,7 +25,7 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -46,6 +46,7 @@ __all__ = [
     "VolSurface",
     "generate_candidates",
     "intraday_expiry",
+    "next_session_close",
     "resolve_expiry",
     "template",
 ]
@@ -203,8 +204,9 @@ class ExpiryRule:
     * ``dte``: the listed expiry nearest ``dte`` calendar days (synthetic surfaces: exactly
       valuation + ``dte`` days at the valuation's time of day);
     * ``date``: an explicit expiry timestamp;
-    * ``intraday_hours``: a same-day (0DTE) expiry this many hours after entry; the variance is taken
-      from the first listed expiry on a trading-time clock (see :func:`intraday_expiry`).
+    * ``intraday_hours``: a 0DTE trade entered this many hours before a session close; the expiry is
+      that close (:func:`next_session_close`) and the variance is taken from the first listed
+      expiry on a trading-time clock (see :func:`intraday_expiry`).
     """
 
     dte: float | None = None
@@ -301,7 +303,7 @@ def resolve_expiry(rule: ExpiryRule, surface: VolSurface) -> datetime:
     if rule.date is not None:
         expiry = rule.date
     elif rule.intraday_hours is not None:
-        expiry = v + timedelta(hours=rule.intraday_hours)
+        expiry = next_session_close(v, rule.intraday_hours)
     else:
         target = v + timedelta(days=float(rule.dte))
         listed = [e for e in surface.listed_expiries() if e > v]
@@ -312,6 +314,21 @@ def resolve_expiry(rule: ExpiryRule, surface: VolSurface) -> datetime:
     if expiry <= v:
         raise ModelError(f"expiry {expiry:%Y-%m-%d %H:%M} is not after the valuation time {v}")
     return expiry
+
+
+def next_session_close(valuation: datetime, hours: float, close: time = time(16, 0)) -> datetime:
+    """Close of the session a 0DTE trade entered ``hours`` before the close would expire in.
+
+    The chain is the market state at ``valuation``; the trade is the next one that can still be
+    entered ``hours`` before a close: the same day when ``valuation`` is at least that early on a
+    business day, else the next business day. Timestamps are exchange-local (16:00 ET for
+    SPX/SPXW PM-settled options); exchange holidays are not known.
+    """
+    day = valuation.date()
+    entry_cutoff = datetime.combine(day, close) - timedelta(hours=hours)
+    if not (np.is_busday(day) and valuation <= entry_cutoff):
+        day = np.busday_offset(day, 1, roll="forward").astype(object)
+    return datetime.combine(day, close)
 
 
 def intraday_expiry(
@@ -394,7 +411,7 @@ class _Slice:
 def _slice(surface: VolSurface, rule: ExpiryRule, session_hours: float) -> _Slice:
     if rule.intraday_hours is not None:
         t, scale, first = intraday_expiry(surface, rule.intraday_hours, session_hours=session_hours)
-        expiry = surface.valuation_time + timedelta(hours=rule.intraday_hours)
+        expiry = next_session_close(surface.valuation_time, rule.intraday_hours)
         t_var = surface.time_to_expiry(first)
         strikes = np.asarray(surface.listed_strikes(first), dtype=float)
     else:

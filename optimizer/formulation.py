@@ -25,7 +25,7 @@ from optimizer.problem import LinearBlock, SizingProblem, VariableGroup, VarKind
 from optimizer.risk_model import RiskData
 from optimizer.spec import ObjectiveKind
 
-__all__ = ["FAMILIES", "build_problem", "count_upper_bounds", "risk_parts"]
+__all__ = ["FAMILIES", "build_problem", "count_upper_bounds", "risk_parts", "unit_caps"]
 
 #: The constraint families, in the order their blocks appear.
 FAMILIES: tuple[Callable[[CandidateSet, Limits], list[LinearBlock]], ...] = (
@@ -40,7 +40,17 @@ FAMILIES: tuple[Callable[[CandidateSet, Limits], list[LinearBlock]], ...] = (
 UNCAPPED = 10_000
 
 
+def unit_caps(cs: CandidateSet, limits: Limits) -> list[tuple[np.ndarray, float]]:
+    """``(mask, M)`` per strategy with a max-positions cap counted in contracts."""
+    if limits.position_basis != "contracts":
+        return []
+    return [
+        (cs.mask("strategy", s), float(m)) for s, m in limits.max_positions.items() if m is not None
+    ]
+
+
 def risk_parts(
+    cs: CandidateSet,
     risk: RiskData,
     limits: Limits,
     ub: np.ndarray,
@@ -67,7 +77,7 @@ def risk_parts(
         if limits.chance_method == "cvar":
             parts.append(chance_cvar_part(monthly, limits.target, p))
         else:
-            parts.append(chance_saa_part(monthly, limits.target, p, ub))
+            parts.append(chance_saa_part(monthly, limits.target, p, ub, unit_caps(cs, limits)))
     return parts
 
 
@@ -155,7 +165,7 @@ def build_problem(
     for family in FAMILIES:
         blocks.extend(family(cs, limits))
     if risk is not None:
-        for part in risk_parts(risk, limits, ub, chance=chance, cvar_rows=cvar_rows):
+        for part in risk_parts(cs, risk, limits, ub, chance=chance, cvar_rows=cvar_rows):
             groups.extend(part.variables)
             blocks.extend(part.blocks)
     if ObjectiveKind(objective) is ObjectiveKind.MIN_BP:

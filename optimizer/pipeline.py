@@ -14,7 +14,7 @@ from models.risk import book_pnl, cvar, success_probability, value_at_risk
 from optimizer.backends import solve
 from optimizer.candidates import CandidateSet, build_candidate_set
 from optimizer.constraints.chance import success_rows
-from optimizer.formulation import build_problem
+from optimizer.formulation import build_problem, unit_caps
 from optimizer.limits import Limits, allowed_products, resolve_limits
 from optimizer.market import Market, build_market
 from optimizer.problem import Objective, SizingProblem
@@ -213,7 +213,7 @@ def _max_probability(
     """Book maximizing the number of months ≥ target under every other cap (SAA, in-sample)."""
     monthly = np.asarray(risk.managed.monthly_samples)
     ub = build_problem(cs, limits, ObjectiveKind.MAX_INCOME).group("n").upper
-    part = success_rows(monthly, limits.target, ub)
+    part = success_rows(monthly, limits.target, ub, unit_caps(cs, limits))
     if not part.variables:
         return None, 0.0
     size = part.variables[0].size

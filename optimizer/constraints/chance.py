@@ -14,6 +14,7 @@ the count cap; the caller maximizes the number of successful months.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,21 +26,48 @@ from optimizer.problem import LinearBlock, VariableGroup, VarKind
 __all__ = ["chance_cvar_part", "chance_saa_part", "hopeless_months", "success_rows"]
 
 
-def hopeless_months(monthly: np.ndarray, target: float, upper_counts: np.ndarray) -> np.ndarray:
-    """(S,) mask of months no book within the count bounds can lift to ``target``."""
-    r = np.asarray(monthly, dtype=float)
-    best = np.maximum(r, 0.0) @ np.asarray(upper_counts, dtype=float)
+def hopeless_months(
+    monthly: np.ndarray,
+    target: float,
+    upper_counts: np.ndarray,
+    unit_caps: Sequence[tuple[np.ndarray, float]] = (),
+) -> np.ndarray:
+    """(S,) mask of months no book within the count bounds can lift to ``target``.
+
+    The best a book can do in month j is bounded by ``sum_k max(R_jk, 0) U_k``; ``unit_caps``
+    (``(mask, M)`` pairs: at most M units over the candidates in ``mask``, e.g. max positions
+    per strategy) tighten it to ``min(sum_{k in mask} max(R_jk,0) U_k, M max_{k in mask} R_jk^+)``
+    per group. Candidates in no group keep the plain bound. A valid upper bound, so a month
+    flagged hopeless can never succeed.
+    """
+    r = np.maximum(np.asarray(monthly, dtype=float), 0.0)
+    ub = np.asarray(upper_counts, dtype=float)
+    covered = np.zeros(r.shape[1], dtype=bool)
+    best = np.zeros(r.shape[0])
+    for mask, cap in unit_caps:
+        m = np.asarray(mask, dtype=bool) & ~covered
+        if not m.any():
+            continue
+        covered |= m
+        plain = r[:, m] @ ub[m]
+        best += np.minimum(plain, cap * r[:, m].max(axis=1))
+    best += r[:, ~covered] @ ub[~covered]
     return best < target
 
 
-def success_rows(monthly: np.ndarray, target: float, upper_counts: np.ndarray) -> Part:
+def success_rows(
+    monthly: np.ndarray,
+    target: float,
+    upper_counts: np.ndarray,
+    unit_caps: Sequence[tuple[np.ndarray, float]] = (),
+) -> Part:
     """Binaries ``chance_z`` and rows ``chance[j]``: month j succeeds unless ``z_j = 1``.
 
     Months that cannot succeed whatever the book (:func:`hopeless_months`) get no row and no
     binary: they are failures by construction, and the callers count them.
     """
     r = np.asarray(monthly, dtype=float)
-    r = r[~hopeless_months(r, target, upper_counts)]
+    r = r[~hopeless_months(r, target, upper_counts, unit_caps)]
     s = r.shape[0]
     if s == 0:
         return Part((), ())
@@ -64,7 +92,11 @@ def success_rows(monthly: np.ndarray, target: float, upper_counts: np.ndarray) -
 
 
 def chance_saa_part(
-    monthly: np.ndarray, target: float, probability: float, upper_counts: np.ndarray
+    monthly: np.ndarray,
+    target: float,
+    probability: float,
+    upper_counts: np.ndarray,
+    unit_caps: Sequence[tuple[np.ndarray, float]] = (),
 ) -> Part:
     """SAA chance constraint: at most ``floor((1-p) S)`` months below ``target``.
 
@@ -78,8 +110,10 @@ def chance_saa_part(
         Required success probability p.
     upper_counts : ndarray, shape (K,)
         Count upper bounds (big-M).
+    unit_caps : sequence of (mask, M)
+        Unit caps used to detect months that can never succeed (:func:`hopeless_months`).
     """
-    base = success_rows(monthly, target, upper_counts)
+    base = success_rows(monthly, target, upper_counts, unit_caps)
     total = np.asarray(monthly).shape[0]
     s = base.variables[0].size if base.variables else 0
     allowed = math.floor((1 - probability) * total + 1e-9) - (total - s)
