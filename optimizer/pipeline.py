@@ -298,11 +298,7 @@ def _risk_report(
         p_in, lo_in, hi_in, n_in = success_probability(monthly_in, target)
         success = {"in_sample": p_in, "in_sample_ci": [lo_in, hi_in], "n_in_sample": n_in}
         if oos.monthly is not None:
-            monthly_out = (
-                book_pnl(oos.monthly, counts[chosen_idx])
-                if chosen_idx
-                else np.zeros(oos.monthly.shape[0])
-            )
+            monthly_out = book_pnl(oos.monthly, counts[chosen_idx])
             p_out, lo, hi, n_out = success_probability(monthly_out, target)
             success.update({"out_of_sample": p_out, "ci": [lo, hi], "n_out_of_sample": n_out})
             success["monthly_out_of_sample"] = monthly_out

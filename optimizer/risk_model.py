@@ -281,8 +281,9 @@ def evaluate_out_of_sample(
     with the out-of-sample seed.
     """
     oos = scenario.risk.out_of_sample
-    if not idx:
-        return OutOfSample(np.zeros((oos.n, 0)), scenario.risk.monte_carlo.horizon_days, None)
+    if not idx:  # an empty book: zero P&L in every fresh scenario and month
+        monthly = np.zeros((oos.n, 0)) if managed else None
+        return OutOfSample(np.zeros((oos.n, 0)), scenario.risk.monte_carlo.horizon_days, monthly)
     rows = cs.table.iloc[idx]
     maps = _maps(scenario, rows["underlying"])
     moves = _moves(scenario, maps, market, kind="monte_carlo", n=oos.n, seed=oos.seed)

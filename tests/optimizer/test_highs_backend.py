@@ -591,7 +591,6 @@ def test_phase4_agrees_with_cvxpy_and_nlv_updates_match_fresh_solves(phase4_inpu
     assert_consistent(problem, out)
     assert out.objective_value == pytest.approx(ref.objective_value, rel=2.5 * gap)
     assert out.mip_gap <= gap
-    assert out.best_bound * (1 - 1e-9) <= ref.best_bound * (1 + gap) + 1e-6
     assert ref.objective_value <= out.best_bound + 1e-6  # HiGHS' bound is valid for cvxpy's book
 
     model = highs_backend.compile_problem(problem)
