@@ -167,7 +167,10 @@ def test_verdict_is_consistent_with_max_income(phase4):
 
 
 def test_minimum_nlv_brackets_the_target():
-    sc = load_scenario(TK / "phase4.yaml", ["positions.count=structures"])
+    sc = load_scenario(
+        TK / "phase4.yaml",
+        ["positions.count=structures", "target.success_probability=null", "risk=null"],
+    )
     res = solve_scenario(sc)
     v = res.verdict
     assert v.min_nlv is not None, v.min_nlv_note
