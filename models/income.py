@@ -126,7 +126,7 @@ def monthly_income(
     Parameters
     ----------
     model : IncomeModel
-        ``theta`` or ``expiry``.
+        ``theta`` or ``expiry`` (``managed`` raises ValueError: it needs a joint simulation).
     candidate : Candidate
         The structure.
     multiplier : float
@@ -141,6 +141,10 @@ def monthly_income(
         Realized/implied vol ratio (``expiry`` model).
     """
     life_days = candidate.t * 365.0
+    if model is IncomeModel.MANAGED:
+        raise ValueError(
+            "the managed model prices candidates jointly: use models.managed.simulate_managed"
+        )
     if model is IncomeModel.THETA:
         return theta_per_day * exposure_days(life_days, entries_per_month, days_per_month)
     per_cycle = expected_pnl_at_expiry(candidate, vol_ratio, multiplier)

@@ -89,6 +89,14 @@ Monthly aggregation
     is ignored). Per-trade statistics (win rate, average win/loss, days held) use all
     ``n_months * max_trades_per_month`` simulated trades of a candidate.
 
+Cost
+    Vectorized over paths and legs, one Python iteration per time step; memory
+    ``O(steps * paths)`` per underlying (innovations) plus one candidate's P&L matrix at a time.
+    ``benchmarks/bench_managed.py`` measures about 7M path-steps per second per core for a 4-leg
+    iron condor (DESIGN.md §6 asks for 1M). Paths closed early are still re-priced to the end of
+    the grid (the first trigger is found afterwards with ``argmax``), so the cost does not depend on
+    the management rules.
+
 Units: money per contract unit (instrument currency × multiplier, times ``fx`` when given); days
 are calendar days; vols annualized decimals; times in years (calendar).
 """

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,11 +163,12 @@ def _managed(
     rows = cs.table.iloc[list(idx)] if idx is not None else cs.table
     cands = _factor_candidates(_structures(cs, idx))
     ms = scenario.risk.managed
+    entries = [scenario.strategies[s].entries_per_month for s in rows["strategy"]]
     return simulate_managed(
         cands,
         multipliers=rows["multiplier"].to_numpy(dtype=float),
         management=[_management(scenario, s) for s in rows["strategy"]],
-        entries_per_month=[scenario.strategies[s].entries_per_month for s in rows["strategy"]],
+        entries_per_month=entries,
         vol_ratio=market.vol_ratio,
         n_months=n_months,
         seed=seed,
@@ -174,6 +176,7 @@ def _managed(
         dof=ms.dof,
         intraday_steps=ms.intraday_steps,
         fx=rows["fx"].to_numpy(dtype=float),
+        max_trades_per_month=max(6, math.ceil(max(entries, default=1)) + 1),
     )
 
 

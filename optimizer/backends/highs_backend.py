@@ -1,21 +1,22 @@
 """Direct highspy backend: the :class:`~optimizer.problem.SizingProblem` passed to HiGHS.
 
-No modelling layer: compilation fills one ``highspy.HighsLp`` from the problem's
-arrays and hands it to ``Highs.passModel``.
+No modelling layer: compilation hands the problem's arrays to ``Highs.passModel``
+in its array form (the fields of a ``highspy.HighsLp`` as numpy buffers, which
+skips highspy's element-by-element copy into ``HighsLp`` vectors).
 
 * Columns: the groups' elements in group order (``columns[g]`` is the slice of
   group ``g``); column bounds are the group bounds (``±inf`` is ``kHighsInf``);
   integrality ``kInteger`` for INTEGER and BINARY groups (a BINARY group is an
   integer column with bounds inside ``[0, 1]``, so :meth:`SizingProblem.with_fixed`
-  can fix binaries) and ``kContinuous`` otherwise.  A problem without integral
-  groups is passed without integrality, so HiGHS solves it as an LP.
+  can fix binaries) and ``kContinuous`` otherwise; with no integer column HiGHS
+  solves an LP.
 * Rows: ``problem.row_names`` in order, bounds ``row_lower`` / ``row_upper``
   (two-sided and equality rows are single HiGHS rows, free rows are kept).
 * Matrix: the per-group stacked matrices (:meth:`SizingProblem.matrix`) side by
   side, column-wise (CSC, HiGHS' native format), explicit zeros dropped.
 * Objective: ``ObjSense.kMaximize`` / ``kMinimize`` with the objective constant as
-  HiGHS' ``offset_``, so HiGHS' objective value and MIP dual bound are in the
-  problem's objective units, constant included.
+  HiGHS' objective offset (``HighsLp.offset_``), so HiGHS' objective value and MIP
+  dual bound are in the problem's objective units, constant included.
 
 Solve: ``Highs.run`` with the options ``time_limit`` (s), ``mip_rel_gap``,
 ``threads`` (``0``, HiGHS' automatic choice, when ``SolverOptions.threads`` is None)
@@ -114,7 +115,7 @@ class HighsModel:
     columns : Mapping of str to slice
         Group name -> its columns in HiGHS' column order, shape (group.size,).
     compile_seconds : float
-        Wall time spent building the ``HighsLp`` and passing it to HiGHS, seconds.
+        Wall time spent stacking the arrays and passing them to HiGHS, seconds.
     """
 
     problem: SizingProblem
@@ -176,35 +177,39 @@ def compile_problem(problem: SizingProblem) -> HighsModel:
         columns[g.name] = slice(start, start + g.size)
         start += g.size
     n, m = start, problem.n_rows
-
-    lp = highspy.HighsLp()
-    lp.num_col_ = n
-    lp.num_row_ = m
-    lp.sense_ = _sense(problem)
-    lp.offset_ = problem.objective.constant
-    lp.col_cost_ = _column_costs(problem)
-    lp.col_lower_, lp.col_upper_ = _column_bounds(problem)
-    lp.row_lower_ = np.asarray(problem.row_lower, dtype=float)
-    lp.row_upper_ = np.asarray(problem.row_upper, dtype=float)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_ = n
-    lp.a_matrix_.num_row_ = m
     if m:
         a = sp.csc_array(sp.hstack([problem.matrix(g.name) for g in problem.variables]))
         a.eliminate_zeros()
         a.sort_indices()
-        lp.a_matrix_.start_ = a.indptr
-        lp.a_matrix_.index_ = a.indices
-        lp.a_matrix_.value_ = a.data
+        a_start, a_index, a_value = a.indptr, a.indices, a.data
     else:
-        lp.a_matrix_.start_ = np.zeros(n + 1, dtype=np.int32)
-    if problem.is_mip:
-        kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
-        lp.integrality_ = [kinds[k] for k in _column_integrality(problem).tolist()]
+        a_start = np.zeros(n + 1, dtype=np.int32)
+        a_index, a_value = np.zeros(0, dtype=np.int32), np.zeros(0)
+    col_lower, col_upper = _column_bounds(problem)
+    # Array form of passModel: ~4x faster than filling a HighsLp for 20k scenario
+    # rows.  Integrality is always passed in full (all kContinuous = 0 is an LP):
+    # highspy hands HiGHS the buffer pointer, which must cover every column.
+    args = (
+        n,
+        m,
+        int(a_value.size),
+        int(highspy.MatrixFormat.kColwise),
+        int(_sense(problem)),
+        problem.objective.constant,
+        _column_costs(problem),
+        col_lower,
+        col_upper,
+        np.asarray(problem.row_lower, dtype=float),
+        np.asarray(problem.row_upper, dtype=float),
+        a_start.astype(np.int32, copy=False),
+        a_index.astype(np.int32, copy=False),
+        a_value.astype(float, copy=False),
+        _column_integrality(problem).astype(np.int32),
+    )
 
     highs = highspy.Highs()
     _check(highs.setOptionValue("output_flag", False), "option output_flag=False")
-    _check(highs.passModel(lp), f"the model of {problem!r}")
+    _check(highs.passModel(*args), f"the model of {problem!r}")
     return HighsModel(
         problem=problem,
         highs=highs,

@@ -465,6 +465,9 @@ def test_compile_once_solve_twice() -> None:
 def test_update_relaxed_fixed_and_back() -> None:
     problem = mixed_problem()
     model = highs_backend.compile_problem(problem)
+    lp_first = highs_backend.compile_problem(problem.relaxed())  # LP compile, then MIP
+    highs_backend.update(lp_first, problem)
+    _same_as_fresh(lp_first, problem)
     for variant in (
         problem.relaxed(),  # integrality off: LP with duals
         problem.with_fixed("y", [1, 0, 1]),  # integrality back on, column bounds
