@@ -196,6 +196,7 @@ def minimum_nlv(
     (float | None, str)
         The minimum NLV (upper end of the final bracket, so it is reachable) and a note.
     """
+
     def ok(v: float) -> bool | None:
         inc, st = max_income_at(v)
         if not st.has_solution or inc is None:

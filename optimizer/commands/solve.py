@@ -222,7 +222,8 @@ def register(app: typer.Typer) -> None:
     def solve_cmd(
         scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         backend: Annotated[
-            str | None, typer.Option("--backend", help="cvxpy (HiGHS) or pulp (CBC).")
+            str | None,
+            typer.Option("--backend", help="cvxpy (HiGHS), pulp (CBC) or highs (highspy direct)."),
         ] = None,
         as_json: Annotated[
             bool, typer.Option("--json", help="Print JSON instead of tables.")
