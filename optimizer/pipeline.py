@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from optimizer.spec import ObjectiveKind, Scenario
 from optimizer.status import SolveOutcome, SolverOptions, SolveStatus
 from optimizer.verdict import Verdict, VerdictStatus, binding_caps, decide, minimum_nlv
 
-__all__ = ["Prepared", "max_income", "prepare", "solve_scenario"]
+__all__ = ["Prepared", "max_income", "prepare", "relaxations", "solve_scenario", "solve_sizing"]
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,70 @@ def solve_sizing(
     )
     problem = build(None)
     return solve(problem, backend, options), problem
+
+
+#: One-at-a-time relaxations the verdict tries: label -> how the caps change.
+_RELAXATIONS: tuple[tuple[str, Callable[[Limits], dict]], ...] = (
+    ("allocation (40/35/25 ± tol)", lambda lim: {"allocation_tolerance": None}),
+    (
+        "buying power (total and per strategy)",
+        lambda lim: {"bp_fraction": 100.0, "strategy_bp_caps": {}},
+    ),
+    ("max positions per strategy", lambda lim: {"max_positions": dict.fromkeys(lim.max_positions)}),
+    ("correlation-group unit limits", lambda lim: {"group_limit": None}),
+    ("correlation-group delta caps", lambda lim: {"group_delta_cap": None}),
+    ("leverage", lambda lim: {"leverage": None}),
+    ("Greek bounds", lambda lim: {"greeks": {}}),
+    ("CVaR caps", lambda lim: {"cvar_caps": ()}),
+    ("VaR caps", lambda lim: {"var_caps": ()}),
+    ("stress-loss cap", lambda lim: {"stress_cap": None}),
+)
+
+
+def _is_active(label: str, limits: Limits) -> bool:
+    return {
+        "allocation (40/35/25 ± tol)": limits.allocation_tolerance is not None,
+        "buying power (total and per strategy)": True,
+        "max positions per strategy": any(v is not None for v in limits.max_positions.values()),
+        "correlation-group unit limits": limits.group_limit is not None,
+        "correlation-group delta caps": limits.group_delta_cap is not None,
+        "leverage": limits.leverage is not None,
+        "Greek bounds": bool(limits.greeks),
+        "CVaR caps": bool(limits.cvar_caps),
+        "VaR caps": bool(limits.var_caps),
+        "stress-loss cap": limits.stress_cap is not None,
+    }[label]
+
+
+def relaxations(
+    cs: CandidateSet,
+    limits: Limits,
+    options: SolverOptions,
+    backend: str,
+    *,
+    risk: RiskData | None = None,
+) -> list[dict]:
+    """Max expected monthly income with one cap family lifted at a time (the others kept).
+
+    Answers "which cap costs how much": a family whose removal alone reaches the target is a
+    sufficient relaxation; when none does, several caps bind jointly. The chance constraint is
+    not included (expected income only).
+
+    Returns
+    -------
+    list[dict]
+        ``{"cap", "max_income"}`` per active cap family (``max_income`` None when the solver could
+        not decide).
+    """
+    out = []
+    for label, change in _RELAXATIONS:
+        if not _is_active(label, limits):
+            continue
+        relaxed = dataclasses.replace(limits, **change(limits))
+        res = max_income(cs, relaxed, options, backend, risk=risk)
+        value = res.objective_value if res.status.has_solution else None
+        out.append({"cap": label, "max_income": value, "status": res.status.value})
+    return out
 
 
 def _counts(outcome: SolveOutcome, k: int) -> np.ndarray:
@@ -463,6 +528,12 @@ def solve_scenario(
                 message += f"; P(month ≥ target) {p_in:.1%} in sample (required {p_req:.0%})"
             max_p = max_p if max_p is not None else p_in
 
+    t0 = time.perf_counter()
+    relax = relaxations(cs, limits, options, backend, risk=risk)
+    for r in relax:
+        r["achievement"] = None if r["max_income"] is None else r["max_income"] / target
+    timings["relaxations"] = time.perf_counter() - t0
+
     min_nlv, note = None, "not searched"
     if min_nlv_search:
         t0 = time.perf_counter()
@@ -499,6 +570,7 @@ def solve_scenario(
         success_probability_in_sample=success.get("in_sample"),
         success_probability_ci=tuple(success["ci"]) if "ci" in success else None,
         max_success_probability=max_p,
+        relaxations=tuple(relax),
     )
     candidates = cs.table.copy()
     candidates["contracts"] = counts

@@ -108,6 +108,9 @@ class Verdict:
     max_success_probability : float | None
         Highest in-sample probability reachable under the caps (equals the in-sample
         probability of the chosen book when the requirement is met).
+    relaxations : tuple[dict, ...]
+        Max expected income with one cap family lifted at a time (``cap``, ``max_income``,
+        ``achievement``): what each cap costs.
     """
 
     status: VerdictStatus
@@ -127,6 +130,7 @@ class Verdict:
     success_probability_in_sample: float | None = None
     success_probability_ci: tuple[float, float] | None = None
     max_success_probability: float | None = None
+    relaxations: tuple[dict, ...] = ()
 
 
 def binding_caps(

@@ -138,6 +138,14 @@ def render(result: SizingResult, console: Console) -> None:
         )
     else:
         console.print(f"  minimum account for the target: none — {escape(v.min_nlv_note)}")
+    if v.relaxations:
+        xt = Table(title="Max expected income with one cap family lifted (others kept)")
+        xt.add_column("cap lifted")
+        xt.add_column("max income", justify="right")
+        xt.add_column("of target", justify="right")
+        for r in v.relaxations:
+            xt.add_row(escape(r["cap"]), _money(r["max_income"]), _pct(r["achievement"]))
+        console.print(xt)
     if v.binding:
         bt = Table(title="Binding caps at the max-income book")
         for col in ("cap", "family", "value", "bound", "slack", "shadow price"):
