@@ -11,6 +11,7 @@ Independent references:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from pathlib import Path
@@ -333,3 +334,30 @@ def test_seed_calculator_optimum_by_enumeration():
     assert sum(ev[s] * got.get(s, 0) for s in ev) == pytest.approx(best, rel=1e-6)
     assert res.verdict.status is VerdictStatus.INFEASIBLE  # £10k is out of reach at 35% BP
     assert arg is not None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_relaxations_match_brute_force_without_each_cap(seed):
+    from optimizer.pipeline import relaxations
+
+    rng = np.random.default_rng(seed)
+    cs = _tiny_set(rng)
+    lim = _limits(rng)
+    mu = cs.col("expected_monthly_income_per_contract")
+    got = {r["cap"]: r["max_income"] for r in relaxations(cs, lim, SolverOptions(), "cvxpy")}
+
+    def brute(**change):
+        best = 0.0
+        relaxed = dataclasses.replace(lim, **change)
+        for combo in itertools.product(range(4), repeat=len(cs)):
+            n = np.array(combo)
+            if _feasible_by_definition(n, cs, relaxed):
+                best = max(best, float(mu @ n))
+        return best
+
+    assert got["allocation (40/35/25 ± tol)"] == pytest.approx(
+        brute(allocation_tolerance=1.0), rel=1e-4, abs=1e-6
+    )
+    assert got["correlation-group delta caps"] == pytest.approx(
+        brute(group_delta_cap=1e9), rel=1e-4, abs=1e-6
+    )
