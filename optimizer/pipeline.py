@@ -367,6 +367,10 @@ def _risk_report(
             p_out, lo, hi, n_out = success_probability(monthly_out, target)
             success.update({"out_of_sample": p_out, "ci": [lo, hi], "n_out_of_sample": n_out})
             success["monthly_out_of_sample"] = monthly_out
+            p_req = scenario.target.success_probability
+            if p_req is not None:
+                # the monthly income the book reaches in a share p of fresh months
+                success["income_at_probability"] = float(np.quantile(monthly_out, 1 - p_req))
     return var_d, cvar_d, stress, success
 
 
@@ -570,6 +574,7 @@ def solve_scenario(
         success_probability_in_sample=success.get("in_sample"),
         success_probability_ci=tuple(success["ci"]) if "ci" in success else None,
         max_success_probability=max_p,
+        income_at_probability=success.get("income_at_probability"),
         relaxations=tuple(relax),
     )
     candidates = cs.table.copy()

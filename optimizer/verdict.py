@@ -108,6 +108,9 @@ class Verdict:
     max_success_probability : float | None
         Highest in-sample probability reachable under the caps (equals the in-sample
         probability of the chosen book when the requirement is met).
+    income_at_probability : float | None
+        Monthly P&L the chosen book reaches or beats in a share ``required_probability`` of the
+        out-of-sample months (their ``1 - p`` quantile), account currency.
     relaxations : tuple[dict, ...]
         Max expected income with one cap family lifted at a time (``cap``, ``max_income``,
         ``achievement``): what each cap costs.
@@ -130,6 +133,7 @@ class Verdict:
     success_probability_in_sample: float | None = None
     success_probability_ci: tuple[float, float] | None = None
     max_success_probability: float | None = None
+    income_at_probability: float | None = None
     relaxations: tuple[dict, ...] = ()
 
 

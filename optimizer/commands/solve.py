@@ -121,7 +121,7 @@ def render(result: SizingResult, console: Console) -> None:
     )
     if v.required_probability is not None or v.success_probability is not None:
         ci = v.success_probability_ci
-        ci_s = f" (95% CI {ci[0]:.1%}–{ci[1]:.1%})" if ci else ""
+        ci_s = f" (95% CI {ci[0]:.2%}–{ci[1]:.2%})" if ci else ""
         req = f", required {v.required_probability:.0%}" if v.required_probability else ""
         mx = (
             f"; highest reachable in sample {v.max_success_probability:.1%}"
@@ -132,6 +132,11 @@ def render(result: SizingResult, console: Console) -> None:
             f"  P(month ≥ target): {_pct(v.success_probability)} out of sample{ci_s}, "
             f"{_pct(v.success_probability_in_sample)} in sample{req}{mx}"
         )
+        if v.income_at_probability is not None:
+            console.print(
+                f"  the book makes ≥ {_money(v.income_at_probability, ccy)} in "
+                f"{v.required_probability:.0%} of simulated months (out of sample)"
+            )
     if v.min_nlv is not None:
         console.print(
             f"  minimum account for the target: {_money(v.min_nlv, ccy)} ({escape(v.min_nlv_note)})"
