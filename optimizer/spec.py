@@ -49,6 +49,7 @@ __all__ = [
     "TargetSpec",
     "load_scenario",
     "apply_overrides",
+    "read_yaml_mapping",
 ]
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -599,6 +600,29 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return out
 
 
+def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """Read a YAML file (``safe_load``) that must hold a mapping.
+
+    Raises
+    ------
+    SpecError
+        Unreadable file, invalid YAML (with the line), or a document that is not a mapping.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read {what} file ({exc.strerror or exc})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"{path}:{where} invalid YAML") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: a {what} file must be a YAML mapping")
+    return raw
+
+
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
     """Read, override and validate a scenario YAML file.
 
@@ -619,18 +643,7 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
         Unreadable file, invalid YAML, or a validation failure (message names the field path).
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"{p}: cannot read scenario file ({exc.strerror or exc})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{p}:{where} invalid YAML") from None
-    if not isinstance(raw, dict):
-        raise SpecError(f"{p}: a scenario file must be a YAML mapping")
+    raw = read_yaml_mapping(p, "scenario")
     raw = apply_overrides(raw, overrides or [])
     raw["base_dir"] = p.parent.resolve()
     try:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 from rich.console import Console
 from rich.markup import escape
@@ -37,6 +36,7 @@ from models.errors import ModelError, SpecError
 from models.instruments import get_instrument
 from models.legs import Leg, Right
 from models.margin import MarginClass, MarginRequirement, reg_t
+from optimizer.spec import read_yaml_mapping
 
 __all__ = ["Position", "load_position", "margin_command", "register"]
 
@@ -144,18 +144,7 @@ def load_position(path: str | Path) -> Position:
         and the field path.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"{p}: cannot read position file ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(
-            f"{p}:{where} invalid YAML ({getattr(exc, 'problem', None) or exc})"
-        ) from None
+    data = read_yaml_mapping(p, "position")
     try:
         spec = PositionSpec.model_validate(data)
     except ValidationError as exc:

@@ -505,7 +505,7 @@ def test_missing_file_and_top_level_list(tmp_path):
         load_position(tmp_path / "nope.yaml")
     f = tmp_path / "list.yaml"
     f.write_text("- 1\n")
-    with pytest.raises(SpecError, match=r"\(top level\)"):
+    with pytest.raises(SpecError, match="a position file must be a YAML mapping"):
         load_position(f)
 
 
