@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -274,13 +275,22 @@ def _counts(outcome: SolveOutcome, k: int) -> np.ndarray:
 
 def _max_probability(
     cs: CandidateSet, limits: Limits, risk: RiskData, options: SolverOptions, backend: str
-) -> tuple[SolveOutcome | None, float]:
-    """Book maximizing the number of months ≥ target under every other cap (SAA, in-sample)."""
+) -> tuple[SolveOutcome | None, float, float]:
+    """Book maximizing the number of months ≥ target under every other cap (SAA, in-sample).
+
+    Returns
+    -------
+    (outcome, p_found, p_upper)
+        The solve, the in-sample probability of its book and a proven upper bound on the
+        reachable probability (equal to ``p_found`` when solved to optimality; from the MIP bound
+        when a limit stopped the solver).
+    """
     monthly = np.asarray(risk.managed.monthly_samples)
+    total = monthly.shape[0]
     ub = build_problem(cs, limits, ObjectiveKind.MAX_INCOME).group("n").upper
     part = success_rows(monthly, limits.target, ub, unit_caps(cs, limits))
     if not part.variables:
-        return None, 0.0
+        return None, 0.0, 0.0
     size = part.variables[0].size
 
     def with_successes(base: SizingProblem) -> SizingProblem:
@@ -303,9 +313,16 @@ def _max_probability(
         extra=with_successes,
     )
     if not out.status.has_solution:
-        return out, float("nan")
-    successes = size - int(np.rint(out.values["chance_z"]).sum())
-    return out, successes / monthly.shape[0]
+        return out, float("nan"), size / total
+    # count successes ex post: a limit-stopped incumbent may flag months that do succeed
+    found = float(np.mean(monthly @ out.values["n"] >= limits.target))
+    if out.status is SolveStatus.OPTIMAL:
+        upper = found
+    elif out.best_bound is not None and math.isfinite(out.best_bound):
+        upper = min(size, math.floor(size + out.best_bound + 1e-6)) / total
+    else:
+        upper = size / total
+    return out, found, upper
 
 
 def _risk_report(
@@ -458,15 +475,26 @@ def solve_scenario(
     max_p, prob_note = None, ""
     chance_ok = True
     book_from = scenario.objective.value
+    undecided = False
     if p_req is not None and risk is not None and not chosen.status.has_solution:
         chance_ok = False
-        out, max_p = _max_probability(cs, limits, risk, options, backend)
-        if out is not None and out.status.has_solution and max_p and max_p > 0:
+        out, max_p, p_upper = _max_probability(cs, limits, risk, options, backend)
+        proven = chosen.status is SolveStatus.INFEASIBLE or p_upper < p_req
+        undecided = not proven
+        found_s = "no book" if max_p != max_p else f"{max_p:.1%}"
+        bound_s = (
+            ""
+            if out is None or out.status is SolveStatus.OPTIMAL
+            else (f" (solver stopped at a limit: proven upper bound {p_upper:.1%})")
+        )
+        if out is not None and out.status.has_solution and max_p > 0:
             counts = _counts(out, len(cs))
             chosen, book_from = out, "max success probability"
             prob_note = (
-                f"P(month ≥ target) ≥ {p_req:.0%} is not reachable under the caps; the book shown "
-                f"maximizes the in-sample success probability ({max_p:.1%})"
+                f"P(month ≥ target) ≥ {p_req:.0%} "
+                + ("is not reachable" if proven else "was not reached within the limits")
+                + f" under the caps; the book shown maximizes the in-sample success probability "
+                f"({found_s}){bound_s}"
             )
         else:
             fallback, _ = solve_sizing(
@@ -486,11 +514,10 @@ def solve_scenario(
             )
             prob_note = (
                 f"P(month ≥ target) ≥ {p_req:.0%} is not reachable: no book under the caps "
-                f"reaches the target in any simulated month (highest in-sample probability "
-                f"{0.0 if max_p is None or max_p != max_p else max_p:.1%}); the book shown "
-                f"optimizes {scenario.objective.value} without the chance constraint"
+                f"reaches the target in any simulated month{bound_s}; the book shown optimizes "
+                f"{scenario.objective.value} without the chance constraint"
             )
-            max_p = 0.0 if max_p is None or max_p != max_p else max_p
+            max_p = 0.0 if max_p != max_p else max_p
     if scenario.objective is ObjectiveKind.MAX_INCOME and chance_ok:
         inc_problem, inc_outcome = problem, chosen
     else:
@@ -526,7 +553,7 @@ def solve_scenario(
         if p_req is not None:
             p_in = success.get("in_sample", 0.0)
             if not chance_ok:
-                status = VerdictStatus.INFEASIBLE
+                status = VerdictStatus.UNKNOWN if undecided else VerdictStatus.INFEASIBLE
                 message = prob_note
             elif status is VerdictStatus.FEASIBLE:
                 message += f"; P(month ≥ target) {p_in:.1%} in sample (required {p_req:.0%})"

@@ -55,6 +55,22 @@ def hopeless_months(
     return best < target
 
 
+def _worst_month(
+    r: np.ndarray, ub: np.ndarray, unit_caps: Sequence[tuple[np.ndarray, float]]
+) -> np.ndarray:
+    """(S,) lower bound of ``R_j · n`` over the count bounds and unit caps (for big-M)."""
+    neg = np.minimum(r, 0.0)
+    covered = np.zeros(r.shape[1], dtype=bool)
+    worst = np.zeros(r.shape[0])
+    for mask, cap in unit_caps:
+        m = np.asarray(mask, dtype=bool) & ~covered
+        if not m.any():
+            continue
+        covered |= m
+        worst += np.maximum(neg[:, m] @ ub[m], cap * neg[:, m].min(axis=1))
+    return worst + neg[:, ~covered] @ ub[~covered]
+
+
 def success_rows(
     monthly: np.ndarray,
     target: float,
@@ -71,7 +87,7 @@ def success_rows(
     s = r.shape[0]
     if s == 0:
         return Part((), ())
-    worst = np.minimum(r, 0.0) @ np.asarray(upper_counts, dtype=float)
+    worst = _worst_month(r, np.asarray(upper_counts, dtype=float), unit_caps)
     big_m = np.maximum(target - worst, 0.0) + 1.0
     z = VariableGroup(
         name="chance_z",
