@@ -245,3 +245,24 @@ def test_chance_parts_shapes():
     assert part.blocks[-1].upper[0] == math.floor(0.5 * 3) - 1
     sur = chance_cvar_part(monthly, 60.0, 0.5)
     assert sur.blocks[-1].row_names == ("chance_cvar",)
+
+
+@given(seed=st.integers(0, 10_000), target=st.floats(0, 500))
+@settings(max_examples=40, deadline=None)
+def test_hopeless_and_big_m_bounds_are_valid(seed, target):
+    """The month bounds used to drop rows and size big-M hold for every book within the caps."""
+    from optimizer.constraints.chance import _worst_month, hopeless_months
+
+    rng = np.random.default_rng(seed)
+    r = rng.normal(20, 80, size=(30, 4))
+    ub = np.array([3.0, 3.0, 2.0, 2.0])
+    caps = [(np.array([True, True, False, False]), 3.0)]
+    books = [
+        np.array(c)
+        for c in itertools.product(range(4), range(4), range(3), range(3))
+        if c[0] + c[1] <= 3
+    ]
+    values = np.array([r @ n for n in books])  # (books, months)
+    hopeless = hopeless_months(r, target, ub, caps)
+    assert np.all(values[:, hopeless] < target)
+    assert np.all(values >= _worst_month(r, ub, caps) - 1e-9)
