@@ -302,6 +302,10 @@ def solve_compiled(model: PulpModel, options: SolverOptions = SolverOptions()) -
             gapRel=float(options.mip_rel_gap),
             threads=options.threads,
             logPath=str(log_path),
+            # CBC 2.10.3 (bundled with PuLP 3.3) preprocessing returns wrong "optimal" answers:
+            # min x1 + 2 x2 s.t. 1 <= 2 x1 + x2 <= 2, x binary -> it reports 2 instead of 1
+            # (tests/optimizer/test_backends.py::test_cbc_preprocessing_bug_is_avoided).
+            options=["preprocess off"],
         )
         t0 = time.perf_counter()
         try:

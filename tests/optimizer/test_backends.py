@@ -40,7 +40,7 @@ from optimizer.status import (
     relative_gap,
 )
 
-BACKENDS = [Backend.CVXPY, Backend.PULP]
+BACKENDS = [Backend.CVXPY, Backend.PULP, Backend.HIGHS]
 FAST = SolverOptions(time_limit=20.0)
 
 
@@ -834,3 +834,21 @@ def test_export_round_trips_through_highs(writer, tmp_path: Path) -> None:
     )
     text = path.read_text()
     assert "bp_total" in text and "link_0" in text  # sanitised row names survive
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cbc_preprocessing_bug_is_avoided(backend: Backend) -> None:
+    """min x1 + 2 x2, 1 <= 2 x1 + x2 <= 2, x binary: optimum 1 at (1, 0).
+
+    CBC 2.10.3's preprocessing (the binary bundled with PuLP 3.3) reports 2 as optimal here;
+    the PuLP backend switches preprocessing off. Found by the brute-force bank above.
+    """
+    n = VariableGroup("n", VarKind.BINARY, np.zeros(2), np.ones(2), ("a", "b"))
+    row = LinearBlock(
+        "r", "test", {"n": np.array([[2.0, 1.0]])}, np.array([1.0]), np.array([2.0]), ("r",)
+    )
+    problem = SizingProblem((n,), (row,), Objective("obj", "minimize", {"n": np.array([1.0, 2.0])}))
+    out = solve(problem, backend)
+    assert out.status is SolveStatus.OPTIMAL
+    assert out.objective_value == pytest.approx(1.0)
+    assert list(out.values["n"]) == [1, 0]
