@@ -9,9 +9,9 @@ two-sided row; free rows are skipped.  Names are sanitised to ``[A-Za-z0-9_]``
 (at most 100 characters, never starting with a digit) and made unique; the model
 keeps the map back to the row names.
 
-Solve: CBC through ``pulp.COIN_CMD`` pointed at the CBC binary bundled with PuLP
-(the same binary ``PULP_CBC_CMD`` uses; ``PULP_CBC_CMD`` itself is deprecated in
-PuLP 3.3) or, if absent, ``cbc`` on ``PATH``; options ``timeLimit`` (CBC ``-sec``,
+Solve: CBC through ``pulp.COIN_CMD`` pointed at the CBC binary bundled with PuLP (the same
+binary ``PULP_CBC_CMD`` uses; a known CBC 2.10.3 preprocessing defect is described in
+:func:`_cbc_path`) or, if absent, ``cbc`` on ``PATH``; options ``timeLimit`` (CBC ``-sec``,
 elapsed time), ``gapRel`` (``-ratio``), ``threads``.  ``solve_seconds`` covers the
 whole ``LpProblem.solve`` call: writing the MPS file, spawning CBC and reading the
 solution.  The CBC log is written to a temporary file and parsed for the best
@@ -239,7 +239,14 @@ def compile_problem(problem: SizingProblem) -> PulpModel:
 
 
 def _cbc_path() -> str | None:
-    """Path of the CBC binary: PuLP's bundled one, else ``cbc`` on PATH."""
+    """Path of the CBC binary: PuLP's bundled one, else ``cbc`` on PATH.
+
+    Known defect: PuLP 3.3 bundles CBC 2.10.3 (2019), whose preprocessing can return a wrong
+    "optimal" answer on small binary problems (min x1 + 2 x2 subject to 1 <= 2 x1 + x2 <= 2
+    gives 2 instead of 1); switching preprocessing off crashes it on some integer-infeasible
+    problems, and the current CBC (cbcbox) rejects PuLP's ``max`` argument. The cvxpy and highs
+    backends are not affected; see tests/optimizer/test_backends.py.
+    """
     bundled = PULP_CBC_CMD.pulp_cbc_path
     if bundled and os.path.isfile(bundled) and os.access(bundled, os.X_OK):
         return bundled
@@ -302,10 +309,6 @@ def solve_compiled(model: PulpModel, options: SolverOptions = SolverOptions()) -
             gapRel=float(options.mip_rel_gap),
             threads=options.threads,
             logPath=str(log_path),
-            # CBC 2.10.3 (bundled with PuLP 3.3) preprocessing returns wrong "optimal" answers:
-            # min x1 + 2 x2 s.t. 1 <= 2 x1 + x2 <= 2, x binary -> it reports 2 instead of 1
-            # (tests/optimizer/test_backends.py::test_cbc_preprocessing_bug_is_avoided).
-            options=["preprocess off"],
         )
         t0 = time.perf_counter()
         try:
