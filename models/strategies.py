@@ -58,13 +58,33 @@ class VolSurface(Protocol):
     spot: float
     valuation_time: datetime
 
-    def time_to_expiry(self, expiry: datetime) -> float: ...
-    def forward(self, t): ...
-    def discount_factor(self, t): ...
-    def total_variance(self, strike, t): ...
-    def iv(self, strike, t): ...
-    def listed_expiries(self) -> list[datetime]: ...
-    def listed_strikes(self, expiry: datetime) -> np.ndarray: ...
+    def time_to_expiry(self, expiry: datetime) -> float:
+        """Years (calendar) from the valuation time to ``expiry``."""
+        ...
+
+    def forward(self, t):
+        """Forward price for time ``t`` in years (vectorized)."""
+        ...
+
+    def discount_factor(self, t):
+        """Discount factor for time ``t`` in years (vectorized)."""
+        ...
+
+    def total_variance(self, strike, t):
+        """Total implied variance ``iv**2 * t`` at ``strike`` and ``t`` (vectorized)."""
+        ...
+
+    def iv(self, strike, t):
+        """Implied vol (decimal, annualized) at ``strike`` and ``t`` (vectorized)."""
+        ...
+
+    def listed_expiries(self) -> list[datetime]:
+        """Listed expiries (empty for synthetic surfaces)."""
+        ...
+
+    def listed_strikes(self, expiry: datetime) -> np.ndarray:
+        """Listed strikes for ``expiry`` (a strike grid for synthetic surfaces)."""
+        ...
 
 
 class RuleKind(StrEnum):
@@ -393,6 +413,7 @@ class _Slice:
     strikes: np.ndarray
 
     def iv(self, strikes: np.ndarray) -> np.ndarray:
+        """Implied vol at ``strikes`` for this slice (intraday variance scaling applied)."""
         k = np.asarray(strikes, dtype=float)
         if self.var_scale == 1.0 and self.t_var == self.t:
             return np.asarray(self.surface.iv(k, self.t), dtype=float)
@@ -400,6 +421,7 @@ class _Slice:
         return np.sqrt(np.maximum(w, 0.0) / self.t)
 
     def greeks(self, strikes: np.ndarray, is_call: np.ndarray):
+        """BSM Greeks per share and the IVs used, with rate/yield implied by F and DF."""
         k = np.asarray(strikes, dtype=float)
         sig = self.iv(k)
         s = self.surface.spot
