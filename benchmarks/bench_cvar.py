@@ -91,8 +91,8 @@ def main() -> None:
         ROOT / "scenarios" / "tom_king" / "phase4.yaml",
         ["target.success_probability=null", "income.model=expiry"],
     )
-    cs, limits, _, _ = prepare(sc)
-    market = prepare(sc).market
+    prep = prepare(sc)
+    cs, limits, market = prep.candidates, prep.limits, prep.market
     maps = _maps(sc, cs.table["underlying"])
     cands = _structures(cs)
     mult = cs.table["multiplier"].to_numpy(dtype=float)

@@ -16,7 +16,7 @@ from models.risk import book_pnl, cvar, success_probability, value_at_risk
 from optimizer.backends import solve
 from optimizer.candidates import CandidateSet, build_candidate_set
 from optimizer.constraints.chance import success_rows
-from optimizer.formulation import build_problem, unit_caps
+from optimizer.formulation import build_problem, count_upper_bounds, unit_caps
 from optimizer.limits import Limits, allowed_products, resolve_limits
 from optimizer.market import Market, build_market
 from optimizer.problem import Objective, SizingProblem
@@ -287,7 +287,7 @@ def _max_probability(
     """
     monthly = np.asarray(risk.managed.monthly_samples)
     total = monthly.shape[0]
-    ub = build_problem(cs, limits, ObjectiveKind.MAX_INCOME).group("n").upper
+    ub = count_upper_bounds(cs, limits)
     part = success_rows(monthly, limits.target, ub, unit_caps(cs, limits))
     if not part.variables:
         return None, 0.0, 0.0

@@ -200,36 +200,6 @@ def test_sparse_blocks_and_explicit_zeros() -> None:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", [VarKind.INTEGER, VarKind.CONTINUOUS])
-def test_infeasible_agrees_with_other_backends(kind: VarKind) -> None:
-    n = VariableGroup.build("n", kind, 2, upper=4)
-    rows = LinearBlock(
-        "cap",
-        "buying_power",
-        {"n": np.array([[1.0, 1.0], [1.0, 1.0]])},
-        np.array([-np.inf, 9.0]),
-        np.array([8.0, np.inf]),
-        ("cap_upper", "cap_lower"),
-    )
-    problem = SizingProblem((n,), (rows,), Objective("theta", "maximize", {"n": np.ones(2)}))
-    for backend in (HIGHS, *OTHERS):
-        out = solve(problem, backend, FAST)
-        assert out.status is SolveStatus.INFEASIBLE, (backend, out)
-        assert out.values is None and out.duals is None and out.objective_value is None
-
-
-@pytest.mark.parametrize("kind", [VarKind.CONTINUOUS, VarKind.INTEGER])
-def test_unbounded_agrees_with_other_backends(kind: VarKind) -> None:
-    x = VariableGroup.build("x", kind, 2, upper=np.array([np.inf, 3.0]))
-    rows = LinearBlock("ratio", "test", {"x": np.array([[1.0, -1.0]])}, 0.0, np.inf, ("ratio",))
-    problem = SizingProblem((x,), (rows,), Objective("theta", "maximize", {"x": np.ones(2)}))
-    either = {SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE_OR_UNBOUNDED}
-    for backend in (HIGHS, *OTHERS):
-        out = solve(problem, backend, FAST)
-        assert out.status in either, (backend, out)
-        assert out.values is None and out.objective_value is None
-
-
 def _limited(problem: SizingProblem, **highs_options: object) -> highs_backend.HighsModel:
     """Compiled model with extra HiGHS options (they persist across solve_compiled)."""
     model = highs_backend.compile_problem(problem)
@@ -330,25 +300,6 @@ def test_duals_and_reduced_costs_agree_with_other_backends(sense: ObjectiveSense
                 np.testing.assert_allclose(
                     out.reduced_costs[g.name], ref.reduced_costs[g.name], atol=1e-5
                 )
-
-
-def test_dual_sign_convention_hand_example() -> None:
-    """max x0 + x1 s.t. x0 + 2 x1 <= 4 (cap), -x0 + x1 >= -1 (floor): x = (2, 1)."""
-    x = VariableGroup.build("x", VarKind.CONTINUOUS, 2)
-    rows = LinearBlock(
-        "rows",
-        "test",
-        {"x": np.array([[1.0, 2.0], [-1.0, 1.0]])},
-        np.array([-np.inf, -1.0]),
-        np.array([4.0, np.inf]),
-        ("cap", "floor"),
-    )
-    for sense, sign in ((ObjectiveSense.MAXIMIZE, 1.0), (ObjectiveSense.MINIMIZE, -1.0)):
-        problem = SizingProblem((x,), (rows,), Objective("o", sense, {"x": sign * np.ones(2)}))
-        out = solve(problem, HIGHS, FAST)
-        assert out.duals["cap"] == pytest.approx(sign * 2 / 3, abs=1e-9)
-        assert out.duals["floor"] == pytest.approx(-sign * 1 / 3, abs=1e-9)
-        np.testing.assert_allclose(out.reduced_costs["x"], 0.0, atol=1e-9)
 
 
 # --------------------------------------------------------------------------------------

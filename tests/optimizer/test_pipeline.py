@@ -72,12 +72,12 @@ def test_reported_figures_equal_recomputation_from_models(phase4):
     sc, res = phase4
     pos = res.positions
     assert len(pos) > 0
+    structures = prepare(sc).candidates.structures
     fx_usd = sc.account.fx["USD"]
     for _, row in pos.iterrows():
         cand = res.candidates.set_index("id").loc[row["id"]]
         inst = get_instrument(row["underlying"])
-        structure = _structure(sc, row["id"])
-        c = structure
+        c = structures[row["id"]]
         r = -math.log(c.discount_factor) / c.t
         q = r - math.log(c.forward / c.spot) / c.t
         opts = [(leg, iv) for leg, iv in zip(c.legs, c.ivs, strict=True) if leg.is_option]
@@ -148,11 +148,6 @@ def test_reported_figures_equal_recomputation_from_models(phase4):
     for s, m in res.limits["max_positions"].items():
         if m is not None:
             assert pos.loc[pos["strategy"] == s, "contracts"].sum() <= m
-
-
-def _structure(sc, cid):
-    cs, _, _, _ = prepare(sc)
-    return cs.structures[cid]
 
 
 def test_verdict_is_consistent_with_max_income(phase4):
