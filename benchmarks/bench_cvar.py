@@ -5,7 +5,7 @@ with ``CVaR_99 <= cap`` is solved three ways, all in this run:
 
 1. textbook Rockafellar–Uryasev model through cvxpy + HiGHS (all S scenario rows);
 2. raw HiGHS (highspy) on exactly the same matrices (the reference);
-3. thetaplan's cutting-plane CVaR (``optimizer.pipeline.solve_sizing``), exact by construction.
+3. thetaplan's cutting-plane CVaR (``optimizer.solving.solve_sizing``), exact by construction.
 
 It prints build/compile/solve seconds, the objective of each (they must agree within the MIP gap)
 and the ratios. Run: ``python benchmarks/bench_cvar.py [--sizes 1000 5000 20000] [--gap 1e-3]``.
@@ -26,9 +26,10 @@ from models.scenarios import pnl_matrix
 from optimizer.backends import solve
 from optimizer.formulation import build_problem
 from optimizer.limits import Limits
-from optimizer.pipeline import prepare, solve_sizing
+from optimizer.pipeline import prepare
 from optimizer.problem import SizingProblem, VarKind
 from optimizer.risk_model import RiskData, _maps, _moves, _structures
+from optimizer.solving import SolveContext, solve_sizing
 from optimizer.spec import ObjectiveKind, load_scenario
 from optimizer.status import SolverOptions
 
@@ -118,7 +119,9 @@ def main() -> None:
         tb = solve(full, "cvxpy", opts)
         passed, run, raw_obj = raw_highs(full, args.gap, args.time_limit)
         t0 = time.perf_counter()
-        cut, _ = solve_sizing(cs, lim, ObjectiveKind.MAX_INCOME, opts, "cvxpy", risk=risk)
+        cut, _ = solve_sizing(
+            cs, lim, ObjectiveKind.MAX_INCOME, SolveContext("cvxpy", opts), risk=risk
+        )
         cuts = time.perf_counter() - t0
         textbook_total = build + tb.compile_seconds + tb.solve_seconds
         check = cvar(-(pnl @ cut.values["n"]), 0.99) <= args.cap * lim.nlv * (1 + 1e-6)

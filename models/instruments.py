@@ -27,6 +27,7 @@ from typing import TypeVar
 
 from models.errors import DataError, ModelError
 from models.margin import MarginClass
+from models.portfolio_margin import PMClass
 
 __all__ = [
     "ExerciseStyle",
@@ -85,8 +86,9 @@ class Instrument:
     settlement : Settlement
         ``cash`` or ``physical``; for futures options ``physical`` means exercise into the future.
     margin_class : MarginClass
-        Which margin regime applies: Reg-T broad-based index (15%), Reg-T equity (20%) or futures
-        (SPAN-like / fixed; Reg-T refuses it).
+        Which margin regime applies: Reg-T broad-based index (15%; also ETFs on a broad-based
+        index: SPY, QQQ, IWM, DIA and the leveraged S&P 500 / Nasdaq-100 funds), Reg-T equity
+        (20%) or futures (SPAN-like / fixed; Reg-T refuses it).
     correlation_group : str
         Tom King correlation group id (``A1`` ... ``E``), see :func:`models.phases.correlation_groups`.
     underlying_price_source : str
@@ -106,6 +108,15 @@ class Instrument:
         Exchange specification the row follows.
     margin_source : str
         Where the fixed margin figures come from (empty if none).
+    leverage_factor : float
+        Signed leverage of a leveraged / inverse ETF (SSO 2, UPRO 3, SDS -2); 1 otherwise. Reg-T
+        multiplies the naked percentages and the 10% floor by ``|leverage_factor|`` (capped at
+        100%); portfolio margin multiplies the valuation range by it (Cboe RG09-97, FINRA
+        Regulatory Notices 09-53).
+    pm_class : PMClass | None
+        Portfolio-margin class (FINRA 4210(g) valuation range); None for futures options.
+    class_source : str
+        Source of ``margin_class``, ``leverage_factor`` and ``pm_class``.
     """
 
     symbol: str
@@ -125,6 +136,9 @@ class Instrument:
     tk_futures_margin_gbp: float | None
     source: str
     margin_source: str
+    leverage_factor: float
+    pm_class: PMClass | None
+    class_source: str
 
 
 # ----------------------------------------------------------------------------------------------
@@ -236,6 +250,13 @@ def nonempty(raw: str) -> str:
 _COLUMNS = tuple(Instrument.__dataclass_fields__)
 
 
+def _leverage(raw: str) -> float:
+    value = finite_float(raw)
+    if value == 0 or abs(value) > 10:
+        raise ValueError("leverage must be non-zero with |leverage| <= 10")
+    return value
+
+
 def _instrument(row: dict[str, str]) -> Instrument:
     currency = parse_cell(row, "fixed_margin_currency", lambda s: s or None)
     strangle = parse_cell(row, "fixed_margin_per_strangle", optional_float)
@@ -262,6 +283,9 @@ def _instrument(row: dict[str, str]) -> Instrument:
         tk_futures_margin_gbp=parse_cell(row, "tk_futures_margin_gbp", optional_float),
         source=parse_cell(row, "source", nonempty),
         margin_source=row["margin_source"],
+        leverage_factor=parse_cell(row, "leverage_factor", _leverage),
+        pm_class=parse_cell(row, "pm_class", lambda s: PMClass(s) if s else None),
+        class_source=parse_cell(row, "class_source", nonempty),
     )
 
 

@@ -8,7 +8,10 @@ is the caller's job.
 Reg-T rules implemented by :func:`reg_t` (Cboe Margin Manual; FINRA Rule 4210(f)(2) including
 the 2012 option-spread amendments, Regulatory Notice 12-44; Regulation T; domain.md section 9).
 Percentages come from ``models/data/margin_rules.yaml``; ``pct`` is 15% for broad-based index
-options and 20% for equity / ETF options:
+options and for ETFs on a broad-based index, 20% for equity / narrow-based options. For a
+**leveraged ETF** both the naked percentage and the 10% floor are multiplied by
+``|leverage_factor|`` and capped at 100% of the underlying value (Cboe Regulatory Circular
+RG09-97, 2009; FINRA Regulatory Notice 09-53: a 2x broad-based ETF uses 30% / 20%):
 
 - **long option**: paid in full (100% of premium) when it expires within 9 months of the
   valuation time, 75% of premium when longer;
@@ -21,6 +24,18 @@ options and 20% for equity / ETF options:
 - **short strangle / straddle**: the greater naked side + the other side's premium;
 - **iron condor / iron butterfly** (a put spread and a call spread, one expiry): the greater
   side's requirement (the wider width for credit spreads) - total net credit;
+- **complex spread at its maximum loss** (the universal spread rule: FINRA Rule 4210(f)(2)(G)
+  as amended in 2012, Regulatory Notice 12-44; Cboe Margin Manual, butterfly / condor / iron
+  spreads): a group of option legs of **one expiry**, with as many long as short contracts of
+  each right (so every short is paired with a long of its right and the loss is bounded), needs
+  its maximum potential loss at expiry net of the premium paid or received: the expiry payoff
+  evaluated at 0 and at every strike (beyond the highest strike the payoff is flat), floored
+  at 0. A long balanced butterfly or condor therefore costs its net debit, a broken-wing fly
+  the loss on its wide side less the credit. Blocks searched: per expiry, every balanced
+  sub-group (>= 3 contracts) of the option legs of that expiry with their counts divided by
+  the gcd of the counts (flies, condors, iron flies / condors, boxes, 1x3x2 broken wings ...);
+  a block is used only where it is cheaper than the vertical-spread pairing (ties keep the
+  vertical / iron rule text);
 - **covered call** (a ``U`` leg of +1 = one contract's worth of shares, + a short call):
   50% of the stock value (Reg-T initial); the covered call needs nothing and its premium is
   not credited; a short ``U`` leg likewise covers a short put;
@@ -30,13 +45,15 @@ options and 20% for equity / ETF options:
 A leg list is margined by the cheapest grouping of its (quantity-expanded) legs into the blocks
 above: spreads, covers, strangles and iron pairs, remaining shorts naked, remaining longs paid.
 The search is exact (dynamic programming over the multiset of legs), so an LT112 comes out as
-a debit spread plus two naked puts. FUTURES margin class raises :class:`ModelError`: futures
-options are margined by SPAN, not Reg-T.
+a debit spread plus two naked puts and a long butterfly as one complex spread at its debit.
+FUTURES margin class raises :class:`ModelError`: futures options are margined by SPAN
+(:mod:`models.span`), not Reg-T.
 """
 
 from __future__ import annotations
 
 import calendar
+import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -192,12 +209,16 @@ class _Block:
 class _Context:
     """Everything a block formula needs: S, multiplier, percentages."""
 
-    def __init__(self, s: float, m: float, mc: MarginClass, cash_secured_puts: bool) -> None:
+    def __init__(
+        self, s: float, m: float, mc: MarginClass, cash_secured_puts: bool, leverage: float = 1.0
+    ) -> None:
         p = reg_t_parameters()
         self.s = s
         self.m = m
-        self.pct = p.naked_pct[mc]
-        self.floor = p.naked_floor_pct
+        # leveraged ETFs: both percentages x |leverage|, capped at 100% (Cboe RG09-97)
+        self.leverage = leverage
+        self.pct = min(p.naked_pct[mc] * leverage, 1.0)
+        self.floor = min(p.naked_floor_pct * leverage, 1.0)
         self.long_dated_pct = p.long_option_long_dated_pct
         self.stock_pct = p.stock_initial_pct
         self.months = p.long_option_full_payment_months
@@ -340,8 +361,81 @@ def _iron(
     return _Block((ip, jp, ic, jc), c * ctx.m, f"{word} {strikes}", rule)
 
 
+def _balanced(types: list[_Type], use: Counter[int]) -> bool:
+    """True if ``use`` holds as many long as short contracts of each right, at least one short."""
+    net = {Right.CALL: 0, Right.PUT: 0}
+    shorts = 0
+    for i, n in use.items():
+        t = types[i]
+        net[t.right] += -n if t.short else n
+        shorts += n if t.short else 0
+    return shorts > 0 and net[Right.CALL] == 0 and net[Right.PUT] == 0
+
+
+def _complex_spread(ctx: _Context, types: list[_Type], use: Counter[int]) -> _Block:
+    """One-expiry balanced option group margined at its maximum loss at the strikes (net)."""
+    legs = [(types[i], n) for i, n in sorted(use.items(), key=lambda x: types[x[0]].strike)]
+    points = [0.0, *sorted({t.strike for t, _ in legs})]
+    premium = sum((n if t.short else -n) * t.price for t, n in legs)  # > 0 = net credit
+    worst = math.inf
+    for x in points:
+        pay = 0.0
+        for t, n in legs:
+            intrinsic = max(x - t.strike, 0.0) if t.right is Right.CALL else max(t.strike - x, 0.0)
+            pay += (-n if t.short else n) * intrinsic
+        worst = min(worst, pay)
+    loss = -worst if worst < 0 else 0.0  # balanced per right: flat beyond the highest strike
+    c_raw = loss - premium
+    c = max(c_raw, 0.0)
+    desc = " ".join(f"{'-' if t.short else '+'}{n}{t.right.value}{_k(t.strike)}" for t, n in legs)
+    if premium >= 0:
+        text = f"payoff loss at the strikes {_n(loss)} - net credit {_n(premium)}"
+    else:
+        text = f"payoff loss at the strikes {_n(loss)} + net debit {_n(-premium)}"
+    floor_note = " (floored at 0)" if c_raw < 0 else ""
+    label = f"complex spread {desc}"
+    rule = f"complex spread {desc} (universal spread rule): {text}{floor_note} = {ctx.money(c)}"
+    uses = tuple(i for i, n in sorted(use.items()) for _ in range(n))
+    return _Block(uses, c * ctx.m, label, rule)
+
+
+def _complex_spreads(ctx: _Context, types: list[_Type]) -> list[_Block]:
+    """Universal-spread blocks: balanced sub-groups of each expiry's primitive option group.
+
+    Per expiry, the option legs' counts are divided by their greatest common divisor (a fly
+    given as +2/-4/+2 becomes +1/-2/+1); every sub-group of that primitive group with at least
+    3 contracts and as many long as short contracts of each right is offered as a block
+    (2-contract groups are verticals, which the spread block already prices as cheaply).
+    Taking sub-groups of the *primitive* group keeps the block set the same for k units as for
+    one, so k units cost k times one unit; sub-groups that exist only at some multiples (a fly
+    body borrowed from two verticals) are not offered.
+    """
+    by_expiry: dict[datetime, list[int]] = {}
+    for i, t in enumerate(types):
+        if t.right is not Right.UNDERLYING and t.expiry is not None:
+            by_expiry.setdefault(t.expiry, []).append(i)
+    blocks: list[_Block] = []
+    for idx in by_expiry.values():
+        if len(idx) < 2:
+            continue
+        g = math.gcd(*(types[i].count for i in idx))
+        primitive = [types[i].count // g for i in idx]
+        if math.prod(c + 1 for c in primitive) > MAX_GROUPING_STATES:
+            continue  # _best_grouping refuses this leg list anyway
+        for counts in itertools.product(*(range(c + 1) for c in primitive)):
+            if sum(counts) < 3:
+                continue
+            use = Counter({i: n for i, n in zip(idx, counts, strict=True) if n})
+            if _balanced(types, use):
+                blocks.append(_complex_spread(ctx, types, use))
+    return blocks
+
+
 def _blocks(ctx: _Context, types: list[_Type]) -> list[_Block]:
-    """Every admissible block over the distinct leg types: quads, then pairs, then singles."""
+    """Every admissible block over the distinct leg types: quads, pairs, singles, complex spreads.
+
+    Complex spreads come last so that, at equal cost, the vertical / iron rule is reported.
+    """
     idx = list(enumerate(types))
     spreads = [(i, a, j, b) for i, a in idx for j, b in idx if _is_spread(a, b)]
     blocks: list[_Block] = []
@@ -366,6 +460,7 @@ def _blocks(ctx: _Context, types: list[_Type]) -> list[_Block]:
                 if c.short and p.short and c.right is Right.CALL and p.right is Right.PUT:
                     blocks.append(_strangle(ctx, i, c, j, p))
     blocks.extend(_single(ctx, i, t) for i, t in idx)
+    blocks.extend(_complex_spreads(ctx, types))
     return blocks
 
 
@@ -473,6 +568,7 @@ def reg_t(
     *,
     valuation_time: datetime | None = None,
     cash_secured_puts: bool = False,
+    leverage_factor: float = 1.0,
 ) -> MarginRequirement:
     """Reg-T / Cboe strategy-based buying-power reduction of one unit of a structure.
 
@@ -487,13 +583,18 @@ def reg_t(
     multiplier : float
         Contract multiplier (100 for SPX/SPY options), > 0.
     margin_class : MarginClass
-        ``BROAD_BASED_INDEX`` (15%) or ``EQUITY`` (20%); ``FUTURES`` raises.
+        ``BROAD_BASED_INDEX`` (15%: broad-based index options and ETFs on a broad-based index)
+        or ``EQUITY`` (20%); ``FUTURES`` raises.
     valuation_time : datetime, optional
         Needed for the 9-month rule on long options; without it every long option is paid in
         full (conservative). Option legs expiring before it raise.
     cash_secured_puts : bool, default False
         Treat every short put not in a spread as cash-secured (strike - premium) instead of
         margined naked; strangle pairing is then off.
+    leverage_factor : float, default 1
+        Leverage of a leveraged / inverse ETF underlying (SSO 2, UPRO 3, SDS -2); the naked
+        percentage and the 10% floor are multiplied by ``|leverage_factor|`` and capped at 100%
+        (Cboe Regulatory Circular RG09-97; FINRA Regulatory Notice 09-53). Must be non-zero.
 
     Returns
     -------
@@ -504,15 +605,19 @@ def reg_t(
     Raises
     ------
     ModelError
-        Futures margin class, empty or non-Leg input, bad price/multiplier, expired legs, or a
-        leg list too large to search (:data:`MAX_GROUPING_STATES`).
+        Futures margin class, empty or non-Leg input, bad price/multiplier/leverage, expired
+        legs, or a leg list too large to search (:data:`MAX_GROUPING_STATES`).
 
     Notes
     -----
     Sources: Cboe Margin Manual (2000); FINRA Rule 4210(f)(2)(D)-(G) and Regulatory Notice
     12-44 (spreads: long paid in full, short at the lesser of its naked requirement and the
-    maximum loss); Regulation T 50% initial on stock; domain.md section 9 (tastytrade strangle
-    and vertical examples). House rules (e.g. a $100/contract naked minimum) are not applied.
+    maximum loss; butterflies, condors, iron and box spreads at their maximum potential loss);
+    Cboe RG09-97 / FINRA RN 09-53 (leveraged ETFs); Regulation T 50% initial on stock;
+    domain.md section 9 (tastytrade strangle and vertical examples). House rules (e.g. a
+    $100/contract naked minimum) are not applied. The complex-spread rule is applied whatever
+    the exercise style (FINRA's 2012 amendments admit American-style components in a margin
+    account); a broker that restricts it to European / cash-settled series charges more.
     """
     try:
         mc = MarginClass(margin_class)
@@ -526,7 +631,13 @@ def reg_t(
         raise ModelError("reg_t needs at least one leg")
     s = _check_positive("underlying_price", underlying_price)
     m = _check_positive("multiplier", multiplier)
-    ctx = _Context(s, m, mc, cash_secured_puts)
+    try:
+        lev = abs(float(leverage_factor))
+    except (TypeError, ValueError):
+        raise ModelError(f"leverage_factor must be a number, got {leverage_factor!r}") from None
+    if not (math.isfinite(lev) and lev > 0):
+        raise ModelError(f"leverage_factor must be finite and non-zero, got {leverage_factor!r}")
+    ctx = _Context(s, m, mc, cash_secured_puts, lev)
     types = _types(legs, _naive(valuation_time), ctx.months)
     chosen = _best_grouping(types, _blocks(ctx, types))
 
@@ -541,7 +652,11 @@ def reg_t(
         components.append((f"{n} x {blocks[0].label}" if n > 1 else blocks[0].label, amount))
         rules.append(f"{n} x [{rule}]" if n > 1 else rule)
     total = sum(a for _, a in components)
-    head = f"Reg-T {mc.value.replace('_', '-')} (naked {_pct(ctx.pct)}, floor {_pct(ctx.floor)})"
+    lev_note = f", leverage {lev:g}x" if lev != 1.0 else ""
+    head = (
+        f"Reg-T {mc.value.replace('_', '-')} (naked {_pct(ctx.pct)}, floor {_pct(ctx.floor)}"
+        f"{lev_note})"
+    )
     rule = f"{head}: " + "; ".join(rules)
     if len(rules) > 1:
         rule += f"; total {_money(total)}"

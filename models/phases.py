@@ -45,6 +45,7 @@ __all__ = [
     "VixBand",
     "VixSizeBand",
     "correlation_groups",
+    "count_unit",
     "emergency_reserve",
     "get_group",
     "get_phase",
@@ -52,11 +53,14 @@ __all__ = [
     "group_limit",
     "max_bp_fraction",
     "max_positions",
+    "max_total_positions",
     "phase_for_nlv",
+    "position_units",
     "phases",
     "products_allowed",
     "strategies_allowed",
     "vix_bands",
+    "vix_crisis_protocol",
     "vix_size_multiplier",
 ]
 
@@ -285,16 +289,38 @@ def _vix_size_bands() -> tuple[VixSizeBand, ...]:
 
 
 @cache
-def _max_positions() -> dict[str, tuple[int, ...]]:
+def _max_positions_table() -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[str | None, ...]]]:
     n = len(_phases())
-    cols = ("strategy",) + tuple(f"phase_{i}" for i in range(1, n + 1))
+    cols = ("strategy",) + tuple(f"phase_{i}" for i in range(1, n + 1)) + ("count_unit_by_phase",)
     table: dict[str, tuple[int, ...]] = {}
+    units: dict[str, tuple[str | None, ...]] = {}
     for row in read_reference_csv("max_positions.csv", cols):
         key = parse_cell(row, "strategy", nonempty)
         table[key] = tuple(parse_cell(row, f"phase_{i}", _int) for i in range(1, n + 1))
+        raw = row["count_unit_by_phase"].strip()
+        refs = tuple(s or None for s in (x.strip() for x in raw.split(";"))) if raw else (None,) * n
+        if len(refs) != n:
+            raise DataError(
+                f"max_positions.csv: count_unit_by_phase of {key!r} needs {n} ';'-separated "
+                f"symbols (or none), got {raw!r}"
+            )
+        units[key] = refs
     if tuple(table) != STRATEGIES:
         raise DataError(f"max_positions.csv: strategies must be {', '.join(STRATEGIES)} in order")
-    return table
+    return table, units
+
+
+def _max_positions() -> dict[str, tuple[int, ...]]:
+    return _max_positions_table()[0]
+
+
+@cache
+def _position_units() -> dict[str, tuple[float, str]]:
+    out = {}
+    for row in read_reference_csv("position_units.csv", ("symbol", "units", "reference", "source")):
+        units = parse_cell(row, "units", positive_float)
+        out[parse_cell(row, "symbol", nonempty)] = (units, parse_cell(row, "reference", nonempty))
+    return out
 
 
 @cache
@@ -350,7 +376,14 @@ def _risk_parameters() -> dict:
         ) from exc
     if value is None or not 0 <= value < 1:
         raise DataError("risk_parameters.yaml: emergency_bp_reserve.value must be in [0, 1)")
-    return {"emergency_bp_reserve": value}
+    try:
+        crisis = data["vix_crisis_protocol"]
+        protocol = (float(crisis["vix_above"]), tuple(str(t) for t in crisis["blocked_templates"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(
+            f"risk_parameters.yaml: vix_crisis_protocol missing or bad ({exc})"
+        ) from exc
+    return {"emergency_bp_reserve": value, "vix_crisis_protocol": protocol}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -452,6 +485,49 @@ def max_bp_fraction(vix: float, *, bound: Bound = "low", phase: int | None = Non
 def emergency_reserve() -> float:
     """Fraction of buying power always kept free (TK-PDF: 0.20). Not applied by max_bp_fraction."""
     return _risk_parameters()["emergency_bp_reserve"]
+
+
+def vix_crisis_protocol() -> tuple[float, tuple[str, ...]]:
+    """The TK-PDF VIX > 30 protocol as data: ``(vix_above, blocked_templates)``.
+
+    Above ``vix_above`` only put selling is allowed: strategies whose template is in
+    ``blocked_templates`` (strangles, iron condors, call spreads) get max positions 0
+    (``models/data/risk_parameters.yaml``; domain.md section 4).
+    """
+    return _risk_parameters()["vix_crisis_protocol"]
+
+
+def position_units(symbol: str) -> float:
+    """Size of one contract of ``symbol`` in full-size-equivalent units (MES 0.1, XSP 0.1 ...).
+
+    From ``models/data/position_units.csv`` (contract specifications, one source per row).
+    Symbols not listed are full-size products and count 1.0.
+    """
+    return _position_units().get(symbol, (1.0, symbol))[0]
+
+
+def count_unit(strategy: str, phase: int) -> str | None:
+    """Contract the phase's max-positions number of ``strategy`` is stated in.
+
+    ``None`` = full-size units (ES, SPX, CL ...). The v17 table states the phase-2 LT112 limit
+    (4) in MES units and the phase-3/4 limits in ES units (``count_unit_by_phase`` column of
+    ``max_positions.csv``).
+
+    Raises
+    ------
+    ModelError
+        Unknown strategy key or phase.
+    """
+    p = get_phase(phase)
+    units = _max_positions_table()[1]
+    if strategy not in units:
+        raise ModelError(f"unknown strategy {strategy!r}; known: {', '.join(units)}")
+    return units[strategy][p.number - 1]
+
+
+def max_total_positions(phase: int) -> int:
+    """Total open positions allowed in ``phase`` (HEAD 3 / 5 / 7 / 10; ``phases.csv``)."""
+    return get_phase(phase).max_total_positions
 
 
 def vix_size_multiplier(vix: float) -> float:

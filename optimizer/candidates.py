@@ -101,6 +101,20 @@ class CandidateSet:
         table[name] = np.asarray(values, dtype=float)
         return CandidateSet(table, self.structures, self.excluded, self.currency)
 
+    def at_nlv(self, nlv: float) -> CandidateSet:
+        """The same candidates at another account size.
+
+        Only buying power stated as a fraction of NLV (``margin.pct_of_nlv``, column
+        ``bp_nlv_fraction``) changes: ``bp_per_contract = fraction × nlv``.
+        """
+        if "bp_nlv_fraction" not in self.table:
+            return self
+        frac = self.col("bp_nlv_fraction")
+        if not np.any(frac > 0):
+            return self
+        bp = np.where(frac > 0, frac * float(nlv), self.col("bp_per_contract"))
+        return self.with_column("bp_per_contract", bp)
+
     @property
     def strategies(self) -> list[str]:
         """Strategy names present, in first-appearance order."""
@@ -169,7 +183,12 @@ def _row_fixed(name: str, spec: StrategySpec, scenario: Scenario) -> list[dict]:
 
 
 def _margin(spec: StrategySpec, c: Candidate, inst, scenario: Scenario) -> tuple[float, str, str]:
-    """BP per unit, its currency and the rule text (per-underlying margin overrides the strategy's)."""
+    """BP per unit, its currency and the rule text (per-underlying margin overrides the strategy's).
+
+    ``span`` and ``portfolio`` reprice the candidate's legs with the IVs that priced them
+    (``c.ivs``), its time to expiry ``c.t`` and the rates implied by ``c.discount_factor`` and
+    ``c.forward``; the futures price for SPAN is ``c.spot``.
+    """
     m = spec.underlyings[c.underlying].margin or spec.margin
     if m.model == "reg_t":
         req = reg_t(
@@ -178,6 +197,35 @@ def _margin(spec: StrategySpec, c: Candidate, inst, scenario: Scenario) -> tuple
             inst.multiplier,
             inst.margin_class,
             valuation_time=scenario.valuation_time,
+            leverage_factor=inst.leverage_factor,
+        )
+        return req.amount, inst.currency, req.rule
+    if m.model in ("span", "portfolio"):
+        from models.portfolio_margin import portfolio_margin
+        from models.span import span_margin
+
+        r = -math.log(c.discount_factor) / c.t if c.t > 0 else 0.0
+        if m.model == "span":
+            req = span_margin(
+                c.legs, c.spot, inst.multiplier, inst.symbol, ivs=c.ivs, t=c.t, rate=r
+            )
+            return req.amount, inst.currency, req.rule
+        if inst.pm_class is None:
+            raise SpecError(
+                f"strategies.{c.strategy}.margin: portfolio margin does not apply to "
+                f"{c.underlying} (futures options are margined by span)"
+            )
+        q = r - math.log(c.forward / c.spot) / c.t if c.t > 0 else 0.0
+        req = portfolio_margin(
+            c.legs,
+            c.spot,
+            inst.multiplier,
+            inst.pm_class,
+            ivs=c.ivs,
+            t=c.t,
+            rate=r,
+            div_yield=q,
+            leverage_factor=inst.leverage_factor,
         )
         return req.amount, inst.currency, req.rule
     if m.pct_of_nlv is not None:
@@ -336,6 +384,26 @@ def build_candidate_set(
     if table["id"].duplicated().any():
         dup = table.loc[table["id"].duplicated(), "id"].iloc[0]
         raise SpecError(f"strategies: duplicate candidate {dup!r}")
+    # buying power stated as a fraction of NLV scales with the account (minimum-NLV search)
+    frac = [
+        _pct_of_nlv(scenario, s, u)
+        for s, u in zip(table["strategy"], table["underlying"], strict=True)
+    ]
+    table["bp_nlv_fraction"] = np.where(
+        np.asarray(frac) > 0, table["bp_per_contract"] / scenario.account.net_liq, 0.0
+    )
     ex = pd.DataFrame(excluded, columns=["id", "strategy", "underlying", "reason"])
     log.info("built %d candidates (%d excluded)", len(table), len(ex))
     return CandidateSet(table, structs, ex, scenario.account.currency)
+
+
+def _pct_of_nlv(scenario: Scenario, strategy: str, underlying: str) -> float:
+    """The ``margin.pct_of_nlv`` in force for a candidate (0 when its BP is not NLV-based)."""
+    spec = scenario.strategies[strategy]
+    if spec.template == "fixed":
+        return 0.0
+    u = spec.underlyings.get(underlying)
+    m = u.margin if u is not None and u.margin is not None else spec.margin
+    if m is None or m.model != "fixed" or m.pct_of_nlv is None:
+        return 0.0
+    return float(m.pct_of_nlv)

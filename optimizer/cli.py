@@ -7,7 +7,9 @@ solver trouble is a verdict, not an error.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -19,7 +21,40 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # -h everywhere: sub-command contexts inherit help_option_names from this one
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def package_version() -> str:
+    """Installed version of the ``thetaplan`` distribution (``"unknown"`` when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("thetaplan")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"thetaplan {package_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the thetaplan version and exit.",
+            callback=_show_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Integer sizing, feasibility verdicts and studies for options income plans."""
 
 
 def _register() -> None:
@@ -48,6 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        # the reader went away (``thetaplan solve S | head``): stop quietly, like other tools
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
     except Exception as exc:
         # typer vendors click: its usage errors carry format_message() and an exit code
         if type(exc).__name__ == "NoArgsIsHelp" and getattr(exc, "ctx", None) is not None:

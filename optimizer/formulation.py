@@ -12,41 +12,65 @@ from collections.abc import Callable
 import numpy as np
 
 from optimizer.candidates import CandidateSet
-from optimizer.constraints.allocation import allocation_blocks
+from optimizer.constraints._rows import Part
+from optimizer.constraints.allocation import allocation_part
+from optimizer.constraints.bounds import UNCAPPED, count_upper_bounds, count_weights
 from optimizer.constraints.buying_power import buying_power_blocks
 from optimizer.constraints.chance import chance_cvar_part, chance_saa_part
 from optimizer.constraints.greeks import greeks_blocks
 from optimizer.constraints.leverage import leverage_blocks
-from optimizer.constraints.positions import link_block, positions_blocks
-from optimizer.constraints.tail_risk import Part, cvar_part, stress_part, var_part
+from optimizer.constraints.positions import positions_part
+from optimizer.constraints.tail_risk import cvar_part, stress_part, var_part
 from optimizer.limits import Limits
 from optimizer.objectives import objective_for, target_block
-from optimizer.problem import LinearBlock, SizingProblem, VariableGroup, VarKind
+from optimizer.problem import Objective, SizingProblem, VariableGroup, VarKind
 from optimizer.risk_model import RiskData
 from optimizer.spec import ObjectiveKind
 
-__all__ = ["FAMILIES", "build_problem", "count_upper_bounds", "risk_parts", "unit_caps"]
+__all__ = [
+    "FAMILIES",
+    "UNCAPPED",
+    "build_problem",
+    "count_upper_bounds",
+    "risk_parts",
+    "unit_caps",
+]
 
-#: The constraint families, in the order their blocks appear.
-FAMILIES: tuple[Callable[[CandidateSet, Limits], list[LinearBlock]], ...] = (
-    allocation_blocks,
-    buying_power_blocks,
-    leverage_blocks,
-    greeks_blocks,
-    positions_blocks,
+
+def _as_part(blocks_of: Callable) -> Callable[[CandidateSet, Limits], Part]:
+    def part(cs: CandidateSet, limits: Limits) -> Part:
+        return Part(blocks=tuple(blocks_of(cs, limits)))
+
+    part.__name__ = blocks_of.__name__.replace("_blocks", "_part")
+    part.__doc__ = blocks_of.__doc__
+    return part
+
+
+#: The constraint families, one interface ``(candidates, limits) -> Part``, in row order.
+FAMILIES: tuple[Callable[[CandidateSet, Limits], Part], ...] = (
+    allocation_part,
+    _as_part(buying_power_blocks),
+    _as_part(leverage_blocks),
+    _as_part(greeks_blocks),
+    positions_part,
 )
-
-#: Upper bound for a count no cap limits (a candidate with zero BP and no position cap).
-UNCAPPED = 10_000
 
 
 def unit_caps(cs: CandidateSet, limits: Limits) -> list[tuple[np.ndarray, float]]:
-    """``(mask, M)`` per strategy with a max-positions cap counted in contracts."""
-    if limits.position_basis != "contracts":
+    """``(weights, M)`` per strategy with a max-positions cap counted over ``n``.
+
+    ``weights`` (K,) are the count weights of the strategy's candidates (0 elsewhere): the
+    chance constraint's big-M uses ``sum_k weights_k n_k <= M``.
+    """
+    if limits.position_basis == "structures":
         return []
-    return [
-        (cs.mask("strategy", s), float(m)) for s, m in limits.max_positions.items() if m is not None
-    ]
+    w = count_weights(cs, limits)
+    out = []
+    for s, m in limits.max_positions.items():
+        if m is not None:
+            ref = limits.count_reference.get(s, 1.0)
+            out.append((cs.mask("strategy", s) * w / ref, float(m)))
+    return out
 
 
 def risk_parts(
@@ -79,30 +103,6 @@ def risk_parts(
         else:
             parts.append(chance_saa_part(monthly, limits.target, p, ub, unit_caps(cs, limits)))
     return parts
-
-
-def count_upper_bounds(cs: CandidateSet, limits: Limits) -> np.ndarray:
-    """Per-candidate upper bound on ``n_k`` implied by max positions and BP caps, shape (K,)."""
-    ub = np.full(len(cs), float(UNCAPPED))
-    bp = cs.col("bp_per_contract")
-    strat = cs.table["strategy"].to_numpy()
-    pos = bp > 0
-    ub[pos] = np.minimum(ub[pos], np.floor(limits.bp_fraction * limits.nlv / bp[pos] + 1e-9))
-    by_contracts = limits.position_basis == "contracts"
-    for s, m in limits.max_positions.items():
-        if m is not None:
-            cap = m if by_contracts or m == 0 else ub[strat == s]
-            ub[strat == s] = np.minimum(ub[strat == s], cap)
-    if limits.max_contracts_per_position is not None:
-        ub = np.minimum(ub, limits.max_contracts_per_position)
-    for s, cap in limits.strategy_bp_caps.items():
-        sel = (strat == s) & pos
-        ub[sel] = np.minimum(ub[sel], np.floor(cap * limits.nlv / bp[sel] + 1e-9))
-    if limits.group_limit is not None and by_contracts:
-        counted = ~np.isin(strat, list(limits.group_excluded))
-        grouped = cs.table["correlation_group"].notna().to_numpy() & counted
-        ub[grouped] = np.minimum(ub[grouped], limits.group_limit)
-    return np.maximum(ub, 0.0)
 
 
 def build_problem(
@@ -149,29 +149,20 @@ def build_problem(
     n = VariableGroup(
         name="n", kind=VarKind.INTEGER, lower=np.zeros(len(cs)), upper=ub, labels=cs.ids
     )
-    groups = [n]
-    blocks: list[LinearBlock] = []
-    if limits.position_basis == "structures":
-        groups.append(
-            VariableGroup(
-                name="y",
-                kind=VarKind.BINARY,
-                lower=np.zeros(len(cs)),
-                upper=(ub > 0).astype(float),
-                labels=cs.ids,
-            )
-        )
-        blocks.append(link_block(ub))
-    for family in FAMILIES:
-        blocks.extend(family(cs, limits))
+    parts = [family(cs, limits) for family in FAMILIES]
     if risk is not None:
-        for part in risk_parts(cs, risk, limits, ub, chance=chance, cvar_rows=cvar_rows):
-            groups.extend(part.variables)
-            blocks.extend(part.blocks)
+        parts += risk_parts(cs, risk, limits, ub, chance=chance, cvar_rows=cvar_rows)
     if ObjectiveKind(objective) is ObjectiveKind.MIN_BP:
         if target is None or not math.isfinite(target):
             raise ValueError("the min_bp objective needs a finite income target")
-        blocks.append(target_block(cs, target))
+        parts.append(Part(blocks=(target_block(cs, target),)))
+    base = objective_for(objective, cs)
+    terms = dict(base.terms)
+    for part in parts:
+        for group, coef in part.objective_terms:
+            terms[group] = terms.get(group, 0.0) + base.sign * np.asarray(coef, dtype=float)
     return SizingProblem(
-        variables=tuple(groups), blocks=tuple(blocks), objective=objective_for(objective, cs)
+        variables=(n, *(v for p in parts for v in p.variables)),
+        blocks=tuple(b for p in parts for b in p.blocks),
+        objective=Objective(name=base.name, sense=base.sense, terms=terms),
     )

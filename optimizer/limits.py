@@ -42,16 +42,41 @@ class Limits:
         Per-strategy BP caps, fraction of NLV.
     max_positions : dict[str, int | None]
         Per-strategy cap on units held (``None`` = no cap).
-    group_limit : int | None
-        Max units per correlation group (``None`` = disabled).
+    group_limits : dict[str, int]
+        Max counted units per correlation group in force (``{}`` = group limits disabled):
+        each group's own TK-PDF limit capped by the phase limit.
     group_excluded : frozenset[str]
         Strategies whose units do not count toward group limits.
-    group_delta_cap : float | None
-        Cap on |cash delta| per correlation group, fraction of NLV.
+    group_risk : str
+        How group risk is measured: ``cash_delta`` (|Σ delta × price × multiplier|), ``bp``
+        (buying-power reduction) or ``max_loss`` (maximum loss at expiry).
+    group_risk_cap : float | None
+        Cap on each group's risk, fraction of NLV (``None`` = none).
     leverage : float | None
         Cap on gross short notional, multiple of NLV.
     position_basis : str
-        ``contracts`` or ``structures``: what position and group limits count.
+        ``units`` (full-size equivalents), ``contracts`` or ``structures``: what position,
+        total and group limits count.
+    count_reference : dict[str, float]
+        Per strategy, the size (full-size units) of the contract its ``max_positions`` number is
+        stated in (0.1 when the phase table counts MES units; 1.0 otherwise).
+    max_total_positions : int | None
+        Cap on all positions together (counted like ``position_basis``).
+    one_per_expiry : bool
+        At most one structure per (strategy, correlation group, expiry).
+    max_loss_per_position : float | None
+        Max loss at expiry of each position ≤ this fraction of NLV.
+    max_loss_strategies : frozenset[str]
+        Strategies the max-loss cap applies to.
+    allocation_mode : str
+        ``hard`` (walls) or ``soft`` (penalized deviation).
+    allocation_penalty : float
+        Objective units lost per account-currency unit of deviation outside the band (soft).
+    notes : tuple[str, ...]
+        Rules applied while resolving (VIX protocol, unit conversions), for the result notes.
+    bound_counts : bool
+        Derive per-candidate count bounds from the caps (default). The elastic relaxation turns
+        it off: its caps may move, so only structural bounds stay.
     max_contracts_per_position : int | None
         Cap on contracts of one candidate.
     greeks : dict[str, tuple[float, float]]
@@ -80,11 +105,21 @@ class Limits:
     bp_source: str
     strategy_bp_caps: dict[str, float]
     max_positions: dict[str, int | None]
-    group_limit: int | None
+    group_limits: dict[str, int]
     group_excluded: frozenset[str]
-    group_delta_cap: float | None
+    group_risk_cap: float | None
     leverage: float | None
-    position_basis: str = "contracts"
+    group_risk: str = "cash_delta"
+    position_basis: str = "units"
+    count_reference: dict[str, float] = field(default_factory=dict)
+    max_total_positions: int | None = None
+    one_per_expiry: bool = False
+    max_loss_per_position: float | None = None
+    max_loss_strategies: frozenset[str] = frozenset()
+    allocation_mode: str = "hard"
+    allocation_penalty: float = 0.5
+    notes: tuple[str, ...] = ()
+    bound_counts: bool = True
     max_contracts_per_position: int | None = None
     greeks: dict[str, tuple[float, float]] = field(default_factory=dict)
     cvar_caps: tuple[tuple[float, float], ...] = ()
@@ -138,8 +173,13 @@ def resolve_limits(scenario: Scenario) -> Limits:
 
     BP: ``buying_power.max_fraction`` if given; ``auto`` = the phase BP band for phases 1–3 and the
     VIX table for phase 4 (domain.md §4, "phase BP targets override VIX in lower phases"), at the
-    chosen ``vix_bound``; then scaled by ``1 - reserve`` (the TK-PDF formula form
-    ``account × multiplier × 0.8`` is ``reserve = 0.2``).
+    chosen ``vix_bound``; then scaled by ``1 - reserve`` (``reserve: table`` = the TK-PDF 20%
+    emergency reserve, the formula form ``account × multiplier × 0.8``).
+
+    Positions: the phase's max positions per strategy (converted to full-size units when the
+    table states them in a micro contract), the total cap by phase, per-group limits
+    ``min(group limit, phase limit)`` (domain.md §6), and the VIX > 30 protocol (strategies that
+    sell calls get max positions 0).
 
     Raises
     ------
@@ -147,7 +187,9 @@ def resolve_limits(scenario: Scenario) -> Limits:
         Unknown strategy key in the max-positions table, missing GBP rate, bad renormalization.
     """
     phase = phase_of(scenario)
+    notes: list[str] = []
     bp = scenario.buying_power
+    vix = scenario.market.vix
     if bp.max_fraction == "auto":
         ph = phase_tables.get_phase(phase)
         lo, hi = ph.max_bp_low, ph.max_bp_high
@@ -155,28 +197,54 @@ def resolve_limits(scenario: Scenario) -> Limits:
             frac = {"low": lo, "mid": (lo + hi) / 2, "high": hi}[bp.vix_bound]
             src = f"phase {phase} BP band {lo:.0%}–{hi:.0%} ({bp.vix_bound})"
         else:
-            frac = phase_tables.max_bp_fraction(scenario.market.vix, bound=bp.vix_bound)
-            src = f"VIX {scenario.market.vix:g} row of the TK-PDF VIX table ({bp.vix_bound})"
+            frac = phase_tables.max_bp_fraction(vix, bound=bp.vix_bound)
+            src = f"VIX {vix:g} row of the TK-PDF VIX table ({bp.vix_bound})"
     else:
         frac, src = float(bp.max_fraction), "stated in scenario"
-    if bp.reserve:
-        src += f", × (1 − {bp.reserve:.0%} reserve)"
-        frac = frac * (1.0 - bp.reserve)
+    if bp.reserve == "table":  # the TK reserve belongs to the TK tables, not to a stated cap
+        reserve = phase_tables.emergency_reserve() if bp.max_fraction == "auto" else 0.0
+    else:
+        reserve = float(bp.reserve)
+    if reserve:
+        src += f", × (1 − {reserve:.0%} reserve)"
+        frac = frac * (1.0 - reserve)
+    basis = scenario.positions.count
+    crisis_vix, blocked = phase_tables.vix_crisis_protocol()
     maxpos: dict[str, int | None] = {}
+    reference: dict[str, float] = {}
     for name, s in scenario.strategies.items():
+        key = s.limits_key or name
+        ref_sym = None
         if s.max_positions == "phase":
-            key = s.limits_key or name
             try:
                 maxpos[name] = phase_tables.max_positions(key, phase)
+                ref_sym = phase_tables.count_unit(key, phase)
             except ModelError as exc:
                 raise SpecError(f"strategies.{name}.max_positions: {exc}") from None
         else:
             maxpos[name] = s.max_positions
+        reference[name] = phase_tables.position_units(ref_sym) if ref_sym else 1.0
+        if ref_sym and basis == "units" and reference[name] != 1.0:
+            notes.append(
+                f"{name}: the phase-{phase} limit of {maxpos[name]} counts {ref_sym} units "
+                f"(= {maxpos[name] * reference[name]:g} full-size units)"
+            )
+        if vix > crisis_vix and s.template in blocked and maxpos[name] != 0:
+            maxpos[name] = 0
+            notes.append(
+                f"{name}: VIX {vix:g} > {crisis_vix:g} protocol, put selling only "
+                f"({s.template} blocked)"
+            )
     weights, note = _weights(scenario, maxpos)
     cg = scenario.positions.correlation_groups
-    group_limit = None
+    group_limits: dict[str, int] = {}
     if cg.enabled:
-        group_limit = phase_tables.group_limit(phase) if cg.limit == "phase" else int(cg.limit)
+        phase_cap = (
+            phase_tables.get_phase(phase).correlation_group_limit
+            if cg.limit == "phase"
+            else int(cg.limit)
+        )
+        group_limits = {g.group: min(phase_cap, g.limit) for g in phase_tables.correlation_groups()}
     greeks = {
         k: tuple(v)
         for k, v in (
@@ -186,6 +254,8 @@ def resolve_limits(scenario: Scenario) -> Limits:
         )
         if v is not None
     }
+    pos = scenario.positions
+    total = phase_tables.max_total_positions(phase) if pos.max_total == "phase" else pos.max_total
     al = scenario.allocation
     risk = scenario.risk
     return Limits(
@@ -195,16 +265,26 @@ def resolve_limits(scenario: Scenario) -> Limits:
         weight_note=note,
         allocation_tolerance=al.tolerance if al.enabled else None,
         allocation_basis=al.basis,
+        allocation_mode=al.mode,
+        allocation_penalty=al.penalty,
         bp_fraction=frac,
         bp_source=src,
         strategy_bp_caps=dict(bp.strategy_caps),
         max_positions=maxpos,
-        group_limit=group_limit,
+        group_limits=group_limits,
         group_excluded=frozenset(cg.exclude_strategies),
-        group_delta_cap=cg.delta_notional_cap if cg.enabled else None,
+        group_risk=cg.risk,
+        group_risk_cap=cg.risk_cap if cg.enabled else None,
         leverage=scenario.leverage.max_notional_multiple,
-        position_basis=scenario.positions.count,
-        max_contracts_per_position=scenario.positions.max_contracts_per_position,
+        position_basis=basis,
+        count_reference=reference,
+        max_total_positions=total,
+        one_per_expiry=pos.one_per_expiry,
+        max_loss_per_position=pos.max_loss_per_position,
+        max_loss_strategies=frozenset(
+            pos.max_loss_strategies if pos.max_loss_strategies is not None else scenario.strategies
+        ),
+        max_contracts_per_position=pos.max_contracts_per_position,
         greeks=greeks,
         cvar_caps=tuple((c.alpha, c.cap) for c in risk.cvar) if risk else (),
         var_caps=tuple((c.alpha, c.cap) for c in risk.var) if risk else (),
@@ -212,6 +292,7 @@ def resolve_limits(scenario: Scenario) -> Limits:
         success_probability=scenario.target.success_probability,
         chance_method=scenario.target.chance.method,
         target=scenario.target.monthly_income,
+        notes=tuple(notes),
     )
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
+
+import pandas as pd
 
 from models.chain import load_chain, synthetic_surface
 from models.errors import DataError, SpecError
@@ -150,4 +152,61 @@ def build_market(scenario: Scenario) -> Market:
             )
     else:
         ratio, source = float(vr), "stated in scenario"
-    return Market(surfaces, m.vix, ratio, source, reports)
+    return Market(surfaces, market_vix(scenario), ratio, source, reports)
+
+
+#: Largest difference between a stated VIX and the recorded close that counts as the same level.
+VIX_TOLERANCE = 0.005
+
+
+@cache
+def _vix_history_cached(path: str):
+    return load_vix_history(path)
+
+
+def market_vix(scenario: Scenario) -> float:
+    """The VIX level a scenario is priced at, checked against the chains' quote date.
+
+    In a scenario priced from option chains, the VIX is the market's VIX on the chains' quote
+    date (the Cboe close of the last session on or before ``valuation_time``, from
+    ``market.history.vix``): ``market.vix`` may be omitted, and a stated value that differs from
+    that close is an error — the chain's IVs would not move with it, so only the BP cap would
+    (moving the surface with the VIX is a study setting, not a scenario one). Without chains
+    (stated economics), ``market.vix`` is required and taken as stated.
+
+    Returns
+    -------
+    float
+        VIX level, index points.
+
+    Raises
+    ------
+    SpecError
+        ``market.vix`` missing where nothing gives it, or different from the recorded close.
+    """
+    m = scenario.market
+    recorded, when = None, None
+    if m.chains and m.history is not None:
+        path = scenario.resolve(m.history.vix)
+        if not Path(path).exists():
+            raise SpecError("market.history.vix: file not found")
+        hist = _vix_history_cached(str(path))
+        day = pd.Timestamp(scenario.valuation_time).normalize()
+        past = hist.loc[:day]
+        # a valuation after the end of the shipped history cannot be checked against it
+        if len(past) and day - past.index[-1] <= pd.Timedelta(days=4):
+            recorded, when = float(past.iloc[-1]), past.index[-1].date()
+    if m.vix is None:
+        if recorded is None:
+            raise SpecError(
+                "market.vix: not stated and not in market.history.vix for the valuation date; "
+                "state the VIX level"
+            )
+        return recorded
+    if recorded is not None and abs(m.vix - recorded) > VIX_TOLERANCE:
+        raise SpecError(
+            f"market.vix: {m.vix:g} differs from the VIX close {recorded:g} of {when} (the "
+            f"chains' quote date); the option prices would not move with it. Omit market.vix, "
+            f"or sweep VIX in a study, which moves the surface"
+        )
+    return float(m.vix)

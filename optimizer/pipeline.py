@@ -2,36 +2,38 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from models.risk import book_pnl, cvar, success_probability, value_at_risk
-from optimizer.backends import solve
+from optimizer import diagnostics
 from optimizer.candidates import CandidateSet, build_candidate_set
-from optimizer.constraints.chance import success_rows
-from optimizer.formulation import build_problem, count_upper_bounds, unit_caps
 from optimizer.limits import Limits, allowed_products, resolve_limits
 from optimizer.market import Market, build_market
-from optimizer.problem import Objective, SizingProblem
 from optimizer.result import (
     SizingResult,
     allocation_table,
     portfolio_metrics,
     positions_table,
 )
-from optimizer.risk_model import OutOfSample, RiskData, build_risk_data, evaluate_out_of_sample
-from optimizer.spec import ObjectiveKind, Scenario
-from optimizer.status import SolveOutcome, SolverOptions, SolveStatus
-from optimizer.verdict import Verdict, VerdictStatus, binding_caps, decide, minimum_nlv
+from optimizer.risk_model import build_risk_data, evaluate_out_of_sample
+from optimizer.risk_report import risk_report, win_rates
+from optimizer.solving import SolveContext, counts_of, max_income, solve_sizing
+from optimizer.spec import Scenario
+from optimizer.status import SolverOptions, SolveStatus
+from optimizer.verdict import (
+    ChanceFinding,
+    Fallback,
+    Verdict,
+    VerdictStatus,
+    binding_caps,
+    decide,
+)
 
-__all__ = ["Prepared", "max_income", "prepare", "relaxations", "solve_scenario", "solve_sizing"]
+__all__ = ["Prepared", "prepare", "solve_scenario"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,10 @@ def prepare(scenario: Scenario) -> Prepared:
     market = build_market(scenario)
     timings["market"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    if scenario.market.vix is None:  # resolved from the VIX history at the chains' quote date
+        scenario = scenario.model_copy(
+            update={"market": scenario.market.model_copy(update={"vix": market.vix})}
+        )
     limits = resolve_limits(scenario)
     cs = build_candidate_set(
         scenario, market, allowed_products=allowed_products(scenario, limits.phase)
@@ -92,340 +98,20 @@ def prepare(scenario: Scenario) -> Prepared:
         ),
         f"BP cap {limits.bp_fraction:.1%} of NLV: {limits.bp_source}",
         f"allocation weights: {limits.weight_note}",
+        *limits.notes,
     ]
     return Prepared(cs, limits, market, timings, notes)
-
-
-def max_income(
-    cs: CandidateSet,
-    limits: Limits,
-    options: SolverOptions,
-    backend: str,
-    *,
-    risk: RiskData | None = None,
-) -> SolveOutcome:
-    """Solve the max-expected-income MILP for ``cs`` under ``limits`` (tail-risk caps included
-    when ``risk`` is given; the chance constraint is not)."""
-    out, _ = solve_sizing(
-        cs, limits, ObjectiveKind.MAX_INCOME, options, backend, risk=risk, chance=False
-    )
-    return out
-
-
-def _caps_at(cs: CandidateSet, limits: Limits, options: SolverOptions, backend: str) -> str:
-    """Names of the caps binding at the max-income book for ``limits`` (for verdict notes)."""
-    problem = build_problem(cs, limits, ObjectiveKind.MAX_INCOME)
-    out = solve(problem, backend, options)
-    if not out.status.has_solution or out.values is None:
-        return ""
-    rows = [
-        b.row for b in binding_caps(problem, out.values, None) if b.slack < 1e-6 or "[" in b.row
-    ]
-    return f" (at {limits.nlv:,.0f}: {', '.join(rows)} bind)" if rows else ""
-
-
-def _tail_scenarios(losses: np.ndarray, alpha: float, exclude: np.ndarray) -> np.ndarray:
-    """Indices of the ``ceil((1 - alpha) S)`` largest losses, not already in ``exclude``."""
-    k = int(np.ceil((1 - alpha) * losses.size)) + 1
-    order = np.argsort(-losses, kind="stable")
-    fresh = order[~np.isin(order, exclude)]
-    return fresh[:k]
-
-
-def solve_sizing(
-    cs: CandidateSet,
-    limits: Limits,
-    objective: ObjectiveKind,
-    options: SolverOptions,
-    backend: str,
-    *,
-    target: float | None = None,
-    risk: RiskData | None = None,
-    chance: bool = True,
-    extra: Callable[[SizingProblem], SizingProblem] | None = None,
-    max_rounds: int = 25,
-) -> tuple[SolveOutcome, SizingProblem]:
-    """Build and solve a sizing problem; CVaR caps by cutting planes over the scenario set.
-
-    With CVaR caps, the problem is first solved with the CVaR rows of a small scenario subset
-    (normalized by the full count: a relaxation of the full cap). The full-set CVaR of the
-    solution is then computed ex post; if a cap is exceeded, the scenarios in that solution's
-    tail are added and the problem is re-solved. A solution that meets every cap on the full set
-    is optimal for the full problem (it is optimal for a relaxation and feasible for the full
-    problem). This is the scenario-generation form of the Rockafellar–Uryasev LP (Künzi-Bay &
-    Mayer, Comput. Manag. Sci. 3, 2006); it is exact, not an approximation.
-
-    Parameters
-    ----------
-    extra : callable | None
-        Applied to each built problem before solving (e.g. to add variables and a new objective).
-
-    Returns
-    -------
-    (SolveOutcome, SizingProblem)
-        The final outcome and the problem it solved.
-    """
-
-    def build(rows):
-        problem = build_problem(
-            cs, limits, objective, target=target, risk=risk, chance=chance, cvar_rows=rows
-        )
-        return extra(problem) if extra is not None else problem
-
-    if risk is None or not limits.cvar_caps:
-        problem = build(None)
-        return solve(problem, backend, options), problem
-    pnl = risk.pnl
-    alpha_min = min(a for a, _ in limits.cvar_caps)
-    # seed: the tail of a proxy book holding every candidate once, scaled by its P&L spread
-    proxy = pnl @ (1.0 / np.maximum(pnl.std(axis=0), 1e-12))
-    rows = _tail_scenarios(-proxy, alpha_min, np.array([], dtype=int))
-    out = problem = None
-    for _ in range(max_rounds):
-        problem = build(np.sort(rows))
-        out = solve(problem, backend, options)
-        if not out.status.has_solution or out.values is None:
-            return out, problem
-        losses = -(pnl @ out.values["n"])
-        worst = [
-            a
-            for a, cap in limits.cvar_caps
-            if cvar(losses, a) > cap * limits.nlv * (1 + 1e-7) + 1e-6
-        ]
-        if not worst:
-            return out, problem
-        new = np.concatenate([_tail_scenarios(losses, a, rows) for a in worst])
-        rows = np.union1d(rows, new)
-    log.warning(
-        "CVaR cutting planes did not converge in %d rounds; solving the full set", max_rounds
-    )
-    problem = build(None)
-    return solve(problem, backend, options), problem
-
-
-#: One-at-a-time relaxations the verdict tries: label -> how the caps change.
-_RELAXATIONS: tuple[tuple[str, Callable[[Limits], dict]], ...] = (
-    ("allocation (40/35/25 ± tol)", lambda lim: {"allocation_tolerance": None}),
-    (
-        "buying power (total and per strategy)",
-        lambda lim: {"bp_fraction": 100.0, "strategy_bp_caps": {}},
-    ),
-    ("max positions per strategy", lambda lim: {"max_positions": dict.fromkeys(lim.max_positions)}),
-    ("correlation-group unit limits", lambda lim: {"group_limit": None}),
-    ("correlation-group delta caps", lambda lim: {"group_delta_cap": None}),
-    ("leverage", lambda lim: {"leverage": None}),
-    ("Greek bounds", lambda lim: {"greeks": {}}),
-    ("CVaR caps", lambda lim: {"cvar_caps": ()}),
-    ("VaR caps", lambda lim: {"var_caps": ()}),
-    ("stress-loss cap", lambda lim: {"stress_cap": None}),
-)
-
-
-def _is_active(label: str, limits: Limits) -> bool:
-    return {
-        "allocation (40/35/25 ± tol)": limits.allocation_tolerance is not None,
-        "buying power (total and per strategy)": True,
-        "max positions per strategy": any(v is not None for v in limits.max_positions.values()),
-        "correlation-group unit limits": limits.group_limit is not None,
-        "correlation-group delta caps": limits.group_delta_cap is not None,
-        "leverage": limits.leverage is not None,
-        "Greek bounds": bool(limits.greeks),
-        "CVaR caps": bool(limits.cvar_caps),
-        "VaR caps": bool(limits.var_caps),
-        "stress-loss cap": limits.stress_cap is not None,
-    }[label]
-
-
-def relaxations(
-    cs: CandidateSet,
-    limits: Limits,
-    options: SolverOptions,
-    backend: str,
-    *,
-    risk: RiskData | None = None,
-) -> list[dict]:
-    """Max expected monthly income with one cap family lifted at a time (the others kept).
-
-    Answers "which cap costs how much": a family whose removal alone reaches the target is a
-    sufficient relaxation; when none does, several caps bind jointly. The chance constraint is
-    not included (expected income only).
-
-    Returns
-    -------
-    list[dict]
-        ``{"cap", "max_income"}`` per active cap family (``max_income`` None when the solver could
-        not decide).
-    """
-    out = []
-    for label, change in _RELAXATIONS:
-        if not _is_active(label, limits):
-            continue
-        relaxed = dataclasses.replace(limits, **change(limits))
-        res = max_income(cs, relaxed, options, backend, risk=risk)
-        value = res.objective_value if res.status.has_solution else None
-        out.append({"cap": label, "max_income": value, "status": res.status.value})
-    return out
-
-
-def _counts(outcome: SolveOutcome, k: int) -> np.ndarray:
-    if outcome.status.has_solution and outcome.values is not None:
-        return np.rint(outcome.values["n"]).astype(int)
-    return np.zeros(k, dtype=int)
-
-
-def _max_probability(
-    cs: CandidateSet, limits: Limits, risk: RiskData, options: SolverOptions, backend: str
-) -> tuple[SolveOutcome | None, float, float]:
-    """Book maximizing the number of months ≥ target under every other cap (SAA, in-sample).
-
-    Returns
-    -------
-    (outcome, p_found, p_upper)
-        The solve, the in-sample probability of its book and a proven upper bound on the
-        reachable probability (equal to ``p_found`` when solved to optimality; from the MIP bound
-        when a limit stopped the solver).
-    """
-    monthly = np.asarray(risk.managed.monthly_samples)
-    total = monthly.shape[0]
-    ub = count_upper_bounds(cs, limits)
-    part = success_rows(monthly, limits.target, ub, unit_caps(cs, limits))
-    if not part.variables:
-        return None, 0.0, 0.0
-    size = part.variables[0].size
-
-    def with_successes(base: SizingProblem) -> SizingProblem:
-        return SizingProblem(
-            variables=base.variables + part.variables,
-            blocks=base.blocks + part.blocks,
-            objective=Objective(
-                name="success_months", sense="maximize", terms={"chance_z": -np.ones(size)}
-            ),
-        )
-
-    out, _ = solve_sizing(
-        cs,
-        limits,
-        ObjectiveKind.MAX_INCOME,
-        options,
-        backend,
-        risk=risk,
-        chance=False,
-        extra=with_successes,
-    )
-    if not out.status.has_solution:
-        return out, float("nan"), size / total
-    # count successes ex post: a limit-stopped incumbent may flag months that do succeed
-    found = float(np.mean(monthly @ out.values["n"] >= limits.target))
-    if out.status is SolveStatus.OPTIMAL:
-        upper = found
-    elif out.best_bound is not None and math.isfinite(out.best_bound):
-        upper = min(size, math.floor(size + out.best_bound + 1e-6)) / total
-    else:
-        upper = size / total
-    return out, found, upper
-
-
-def _risk_report(
-    scenario: Scenario,
-    risk: RiskData,
-    oos: OutOfSample,
-    counts: np.ndarray,
-    chosen_idx: list[int],
-) -> tuple[dict, dict, list[dict], dict]:
-    """VaR/CVaR (in and out of sample), stress losses and P(success) of the chosen book."""
-    rs = scenario.risk
-    alphas = sorted({a for a, _ in ((c.alpha, c.cap) for c in rs.cvar)} | set(rs.report_alphas))
-    primary = rs.cvar[0].alpha if rs.cvar else rs.report_alphas[0]
-    loss_in = -book_pnl(risk.pnl, counts)
-    loss_out = -book_pnl(oos.pnl, counts[chosen_idx]) if chosen_idx else np.zeros(oos.pnl.shape[0])
-    table = [
-        {
-            "confidence": a,
-            "horizon_days": risk.horizon_days,
-            "var_in_sample": value_at_risk(loss_in, a),
-            "cvar_in_sample": cvar(loss_in, a),
-            "var_out_of_sample": value_at_risk(loss_out, a),
-            "cvar_out_of_sample": cvar(loss_out, a),
-        }
-        for a in alphas
-    ]
-    row = next(t for t in table if t["confidence"] == primary)
-    var_d = {
-        "value": row["var_in_sample"],
-        "in_sample": row["var_in_sample"],
-        "out_of_sample": row["var_out_of_sample"],
-        "confidence": primary,
-        "horizon_days": risk.horizon_days,
-        "scenarios": risk.kind,
-        "n_in_sample": int(risk.pnl.shape[0]),
-        "n_out_of_sample": int(oos.pnl.shape[0]),
-        "by_confidence": table,
-    }
-    cvar_d = {
-        "value": row["cvar_in_sample"],
-        "in_sample": row["cvar_in_sample"],
-        "out_of_sample": row["cvar_out_of_sample"],
-        "confidence": primary,
-        "horizon_days": risk.horizon_days,
-    }
-    stress_losses = -book_pnl(risk.stress_pnl, counts)
-    stress = [
-        {"name": n, "loss": float(v)}
-        for n, v in zip(risk.stress_labels, stress_losses, strict=True)
-    ]
-    success: dict = {}
-    target = scenario.target.monthly_income
-    if risk.managed is not None:
-        monthly_in = book_pnl(risk.managed.monthly_samples, counts)
-        p_in, lo_in, hi_in, n_in = success_probability(monthly_in, target)
-        success = {"in_sample": p_in, "in_sample_ci": [lo_in, hi_in], "n_in_sample": n_in}
-        if oos.monthly is not None:
-            monthly_out = book_pnl(oos.monthly, counts[chosen_idx])
-            p_out, lo, hi, n_out = success_probability(monthly_out, target)
-            success.update({"out_of_sample": p_out, "ci": [lo, hi], "n_out_of_sample": n_out})
-            success["monthly_out_of_sample"] = monthly_out
-            p_req = scenario.target.success_probability
-            if p_req is not None:
-                # the monthly income the book reaches in a share p of fresh months
-                success["income_at_probability"] = float(np.quantile(monthly_out, 1 - p_req))
-    return var_d, cvar_d, stress, success
-
-
-def _win_rates(scenario: Scenario, cs: CandidateSet, risk: RiskData | None, counts) -> list[dict]:
-    """Managed-model win rates per strategy (contract-weighted over the book) vs claimed ones."""
-    if risk is None or risk.managed is None:
-        return []
-    m = risk.managed
-    out = []
-    strat = cs.table["strategy"].to_numpy()
-    for name, spec in scenario.strategies.items():
-        sel = strat == name
-        if not sel.any():
-            continue
-        w = counts * sel
-        basis = "book"
-        if w.sum() == 0:
-            w = sel.astype(float)
-            basis = "all candidates"
-        w = w / w.sum()
-        out.append(
-            {
-                "strategy": name,
-                "win_rate": float(w @ np.asarray(m.win_rate)),
-                "claimed_win_rate": spec.claimed_win_rate,
-                "avg_win": float(w @ np.asarray(m.avg_win)),
-                "avg_loss": float(w @ np.asarray(m.avg_loss)),
-                "avg_days_held": float(w @ np.asarray(m.avg_days_held)),
-                "basis": basis,
-            }
-        )
-    return out
 
 
 def solve_scenario(
     scenario: Scenario, *, backend: str | None = None, min_nlv_search: bool = True
 ) -> SizingResult:
     """Size a scenario and give its verdict.
+
+    Orchestration only: solving (:mod:`optimizer.solving`), diagnostics
+    (:mod:`optimizer.diagnostics`), the risk report (:mod:`optimizer.risk_report`) and the
+    verdict (:func:`optimizer.verdict.decide`, the one place the status is decided) live in
+    their own modules.
 
     Parameters
     ----------
@@ -439,12 +125,13 @@ def solve_scenario(
     Returns
     -------
     SizingResult
-        Never raises on solver trouble: the verdict says UNKNOWN with the solver's message.
+        Never raises on solver trouble: the verdict says UNKNOWN with the solver's message, and
+        every failure-policy step is listed in ``verdict.fallbacks``.
     """
     t_all = time.perf_counter()
-    backend = backend or scenario.solver.backend
-    options = SolverOptions(
-        time_limit=scenario.solver.time_limit, mip_rel_gap=scenario.solver.mip_gap
+    ctx = SolveContext(
+        backend or scenario.solver.backend,
+        SolverOptions(time_limit=scenario.solver.time_limit, mip_rel_gap=scenario.solver.mip_gap),
     )
     prep = prepare(scenario)
     cs, limits, timings, notes = prep
@@ -463,34 +150,40 @@ def solve_scenario(
         timings["risk_data"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    chosen, problem = solve_sizing(
-        cs, limits, scenario.objective, options, backend, target=target, risk=risk
-    )
+    chosen, problem = solve_sizing(cs, limits, scenario.objective, ctx, target=target, risk=risk)
     timings["build"] = time.perf_counter() - t0 - chosen.compile_seconds - chosen.solve_seconds
     timings["compile"] = chosen.compile_seconds
     timings["solve"] = chosen.solve_seconds
-    counts = _counts(chosen, len(cs))
+    if chosen.status is SolveStatus.FEASIBLE:
+        ctx.fallbacks.append(
+            Fallback(
+                "incumbent",
+                f"{scenario.objective.value} solve stopped at a limit "
+                f"({ctx.options.time_limit:g} s); best book kept, relative gap {chosen.mip_gap}",
+            )
+        )
+    counts = counts_of(chosen, len(cs))
 
     t0 = time.perf_counter()
-    max_p, prob_note = None, ""
-    chance_ok = True
+    chance_finding, max_p = None, None
     book_from = scenario.objective.value
-    undecided = False
+    chance_ok = True
     if p_req is not None and risk is not None and not chosen.status.has_solution:
         chance_ok = False
-        out, max_p, p_upper = _max_probability(cs, limits, risk, options, backend)
+        out, max_p, p_upper = diagnostics.max_probability(cs, limits, risk, ctx)
         proven = chosen.status is SolveStatus.INFEASIBLE or p_upper < p_req
-        undecided = not proven
         found_s = "no book" if max_p != max_p else f"{max_p:.1%}"
         bound_s = (
             ""
             if out is None or out.status is SolveStatus.OPTIMAL
-            else (f" (solver stopped at a limit: proven upper bound {p_upper:.1%})")
+            else f" (solver stopped at a limit: proven upper bound {p_upper:.1%})"
         )
+        reason = f"chance-constrained solve ended {chosen.status.value}"
         if out is not None and out.status.has_solution and max_p > 0:
-            counts = _counts(out, len(cs))
+            counts = counts_of(out, len(cs))
             chosen, book_from = out, "max success probability"
-            prob_note = (
+            ctx.fallbacks.append(Fallback("max_probability", reason))
+            note = (
                 f"P(month ≥ target) ≥ {p_req:.0%} "
                 + ("is not reachable" if proven else "was not reached within the limits")
                 + f" under the caps; the book shown maximizes the in-sample success probability "
@@ -498,32 +191,27 @@ def solve_scenario(
             )
         else:
             fallback, _ = solve_sizing(
-                cs,
-                limits,
-                scenario.objective,
-                options,
-                backend,
-                target=target,
-                risk=risk,
-                chance=False,
+                cs, limits, scenario.objective, ctx, target=target, risk=risk, chance=False
             )
-            counts = _counts(fallback, len(cs))
-            chosen, book_from = (
-                fallback,
-                f"{scenario.objective.value} without the chance constraint",
+            counts = counts_of(fallback, len(cs))
+            chosen = fallback
+            book_from = f"{scenario.objective.value} without the chance constraint"
+            ctx.fallbacks.append(
+                Fallback("drop_chance", f"{reason}; no book reaches the target in any month")
             )
-            prob_note = (
+            note = (
                 f"P(month ≥ target) ≥ {p_req:.0%} is not reachable: no book under the caps "
                 f"reaches the target in any simulated month{bound_s}; the book shown optimizes "
                 f"{scenario.objective.value} without the chance constraint"
             )
             max_p = 0.0 if max_p != max_p else max_p
-    if scenario.objective is ObjectiveKind.MAX_INCOME and chance_ok:
-        inc_problem, inc_outcome = problem, chosen
-    else:
-        inc_outcome, inc_problem = solve_sizing(
-            cs, limits, ObjectiveKind.MAX_INCOME, options, backend, risk=risk, chance=chance_ok
-        )
+        notes.append(note)
+        chance_finding = ChanceFinding(p_req, met=False, proven=proven, note=note)
+
+    inc = max_income(cs, limits, ctx, risk=risk, chance=chance_ok)
+    conflicts: tuple[str, ...] = ()
+    if inc.outcome.status in (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE_OR_UNBOUNDED):
+        conflicts = diagnostics.conflicts(cs, limits, ctx)
     positions = positions_table(cs.table, counts)
     portfolio = portfolio_metrics(
         positions,
@@ -531,58 +219,64 @@ def solve_scenario(
         bp_cap=limits.bp_fraction * limits.nlv,
         currency=cs.currency,
     )
-    status, best, message = decide(target, inc_outcome, portfolio["expected_monthly_income"])
     binding = ()
-    if inc_outcome.status.has_solution and inc_outcome.values is not None:
-        relaxed = solve(inc_problem.relaxed(), backend, options)
+    if inc.outcome.status.has_solution and inc.outcome.values is not None:
+        relaxed = ctx.solve(inc.problem.relaxed(), what="LP relaxation")
         duals = relaxed.duals if relaxed.status is SolveStatus.OPTIMAL else None
-        binding = binding_caps(inc_problem, inc_outcome.values, duals)
+        binding = binding_caps(inc.problem, inc.outcome.values, duals)
     timings["verdict"] = time.perf_counter() - t0
 
-    stress, success, var_d, cvar_d, monthly_oos = [], {}, None, None, None
+    stress, success, monthly_oos = [], {}, None
     if risk is not None:
         t0 = time.perf_counter()
         chosen_idx = [int(i) for i in np.flatnonzero(counts)]
         oos = evaluate_out_of_sample(
             scenario, cs, prep.market, chosen_idx, managed=risk.managed is not None
         )
-        var_d, cvar_d, stress, success = _risk_report(scenario, risk, oos, counts, chosen_idx)
+        var_d, cvar_d, stress, success = risk_report(scenario, risk, oos, counts, chosen_idx)
         monthly_oos = success.pop("monthly_out_of_sample", None)
         portfolio["var"], portfolio["cvar"] = var_d, cvar_d
         timings["out_of_sample"] = time.perf_counter() - t0
         if p_req is not None:
-            p_in = success.get("in_sample", 0.0)
-            if not chance_ok:
-                status = VerdictStatus.UNKNOWN if undecided else VerdictStatus.INFEASIBLE
-                message = prob_note
-            elif status is VerdictStatus.FEASIBLE:
-                message += f"; P(month ≥ target) {p_in:.1%} in sample (required {p_req:.0%})"
-            max_p = max_p if max_p is not None else p_in
+            if chance_finding is None:
+                chance_finding = ChanceFinding(
+                    p_req, met=True, p_in_sample=success.get("in_sample", 0.0)
+                )
+                max_p = success.get("in_sample", 0.0)
+
+    status, best, message = decide(
+        target,
+        inc.outcome,
+        inc.income,
+        unbounded=inc.unbounded,
+        chance=chance_finding,
+        conflicts=conflicts,
+    )
 
     t0 = time.perf_counter()
-    relax = relaxations(cs, limits, options, backend, risk=risk)
-    for r in relax:
-        r["achievement"] = None if r["max_income"] is None else r["max_income"] / target
+    relax = diagnostics.relaxations(cs, limits, ctx, risk=risk)
     timings["relaxations"] = time.perf_counter() - t0
+    minimal, minimal_note = (), "not needed: the target is reachable"
+    if status is not VerdictStatus.FEASIBLE and not conflicts:
+        t0 = time.perf_counter()
+        minimal, minimal_note = diagnostics.minimal_relaxation(
+            cs, limits, ctx, target, risk=risk, family_weights=scenario.solver.relaxation_weights
+        )
+        if p_req is not None:
+            minimal_note += " (expected income only; the probability requirement is not part of it)"
+        timings["minimal_relaxation"] = time.perf_counter() - t0
 
     min_nlv, note = None, "not searched"
-    if min_nlv_search:
+    if min_nlv_search and not conflicts:
         t0 = time.perf_counter()
-
-        def at(nlv: float):
-            out = max_income(cs, limits.at_nlv(nlv), options, backend, risk=risk)
-            return out.objective_value, out.status
-
-        min_nlv, note = minimum_nlv(at, target, limits.nlv)
+        min_nlv, note = diagnostics.min_nlv(cs, limits, ctx, target, risk=risk)
         if min_nlv is None and note.startswith("not reachable"):
-            note += _caps_at(cs, limits.at_nlv(limits.nlv * 64.0), options, backend)
+            note += _caps_at(cs, limits.at_nlv(limits.nlv * 64.0), ctx)
         if p_req is not None:
             note += " (expected income only; the probability requirement is not part of it)"
         timings["min_nlv"] = time.perf_counter() - t0
     if chosen.status is not SolveStatus.OPTIMAL:
         notes.append(f"objective solve ended {chosen.status.value}: {chosen.message}")
-    if prob_note:
-        notes.append(prob_note)
     verdict = Verdict(
         status=status,
         target=target,
@@ -593,8 +287,8 @@ def solve_scenario(
         binding=binding,
         min_nlv=min_nlv,
         min_nlv_note=note,
-        solver_status=inc_outcome.status.value,
-        mip_gap=inc_outcome.mip_gap,
+        solver_status=inc.outcome.status.value,
+        mip_gap=inc.outcome.mip_gap,
         message=message,
         required_probability=p_req,
         success_probability=success.get("out_of_sample"),
@@ -603,6 +297,10 @@ def solve_scenario(
         max_success_probability=max_p,
         income_at_probability=success.get("income_at_probability"),
         relaxations=tuple(relax),
+        minimal_relaxation=minimal,
+        minimal_relaxation_note=minimal_note,
+        conflicts=conflicts,
+        fallbacks=tuple(ctx.fallbacks),
     )
     candidates = cs.table.copy()
     candidates["contracts"] = counts
@@ -615,23 +313,7 @@ def solve_scenario(
         verdict=verdict,
         candidates=candidates,
         excluded=cs.excluded,
-        limits={
-            "phase": limits.phase,
-            "bp_fraction": limits.bp_fraction,
-            "bp_source": limits.bp_source,
-            "weights": limits.weights,
-            "allocation_tolerance": limits.allocation_tolerance,
-            "max_positions": limits.max_positions,
-            "group_limit": limits.group_limit,
-            "group_excluded": sorted(limits.group_excluded),
-            "group_delta_cap": limits.group_delta_cap,
-            "strategy_bp_caps": limits.strategy_bp_caps,
-            "leverage": limits.leverage,
-            "cvar_caps": [list(c) for c in limits.cvar_caps],
-            "var_caps": [list(c) for c in limits.var_caps],
-            "stress_cap": limits.stress_cap,
-            "success_probability": p_req,
-        },
+        limits=_limits_report(limits),
         solver={
             "backend": chosen.backend,
             "status": chosen.status.value,
@@ -639,8 +321,8 @@ def solve_scenario(
             "book_from": book_from,
             "objective_value": chosen.objective_value,
             "mip_gap": chosen.mip_gap,
-            "time_limit": options.time_limit,
-            "mip_rel_gap": options.mip_rel_gap,
+            "time_limit": ctx.options.time_limit,
+            "mip_rel_gap": ctx.options.mip_rel_gap,
             "candidates": len(cs),
             "rows": sum(b.m for b in problem.blocks),
         },
@@ -654,7 +336,7 @@ def solve_scenario(
             "chain_filters": prep.market.filter_reports,
         },
         stress=tuple(stress),
-        win_rates=tuple(_win_rates(scenario, cs, risk, counts)),
+        win_rates=tuple(win_rates(scenario, cs, risk, counts)),
         scenario_pnl=(
             pd.DataFrame(
                 risk.pnl, columns=list(cs.ids), index=pd.Index(risk.labels, name="scenario")
@@ -664,3 +346,42 @@ def solve_scenario(
         ),
         monthly_pnl=monthly_oos,
     )
+
+
+def _caps_at(cs: CandidateSet, limits: Limits, ctx: SolveContext) -> str:
+    """Names of the caps binding at the max-income book for ``limits`` (for verdict notes)."""
+    res = max_income(cs.at_nlv(limits.nlv), limits, ctx)
+    out = res.outcome
+    if not out.status.has_solution or out.values is None:
+        return ""
+    rows = [
+        b.row for b in binding_caps(res.problem, out.values, None) if b.slack < 1e-6 or "[" in b.row
+    ]
+    return f" (at {limits.nlv:,.0f}: {', '.join(rows)} bind)" if rows else ""
+
+
+def _limits_report(limits: Limits) -> dict:
+    """The caps in force, as reported in ``SizingResult.limits`` and the JSON."""
+    return {
+        "phase": limits.phase,
+        "bp_fraction": limits.bp_fraction,
+        "bp_source": limits.bp_source,
+        "weights": limits.weights,
+        "allocation_tolerance": limits.allocation_tolerance,
+        "allocation_mode": limits.allocation_mode,
+        "max_positions": limits.max_positions,
+        "max_total_positions": limits.max_total_positions,
+        "position_count": limits.position_basis,
+        "group_limit": dict(limits.group_limits),
+        "group_excluded": sorted(limits.group_excluded),
+        "group_risk": limits.group_risk,
+        "group_risk_cap": limits.group_risk_cap,
+        "one_per_expiry": limits.one_per_expiry,
+        "max_loss_per_position": limits.max_loss_per_position,
+        "strategy_bp_caps": limits.strategy_bp_caps,
+        "leverage": limits.leverage,
+        "cvar_caps": [list(c) for c in limits.cvar_caps],
+        "var_caps": [list(c) for c in limits.var_caps],
+        "stress_cap": limits.stress_cap,
+        "success_probability": limits.success_probability,
+    }

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -136,9 +137,13 @@ class HistorySpec(_Strict):
 
 
 class MarketSpec(_Strict):
-    """Market state at valuation: VIX level, chains, derived and synthetic products, history."""
+    """Market state at valuation: VIX level, chains, derived and synthetic products, history.
 
-    vix: PosFloat
+    ``vix``: with chains, optional — the Cboe close of the chains' quote date from
+    ``history.vix``; a stated value must equal it (:func:`optimizer.market.market_vix`).
+    """
+
+    vix: PosFloat | None = None
     chains: dict[str, ChainSpec] = Field(default_factory=dict)
     derived: dict[str, DerivedSpec] = Field(default_factory=dict)
     synthetic: dict[str, SyntheticSpec] = Field(default_factory=dict)
@@ -187,11 +192,14 @@ class IncomeSpec(_Strict):
 class MarginSpec(_Strict):
     """Buying-power model of a strategy.
 
-    ``reg_t``: Cboe/FINRA strategy-based. ``fixed``: ``per_unit`` (per symbol, in ``currency``) or
+    ``reg_t``: Cboe/FINRA strategy-based. ``span``: SPAN-like 16-scenario risk array for futures
+    options (``models.span``, parameters from ``models/data/span_parameters.csv``).
+    ``portfolio``: TIMS-style worst loss over 10 moves, standalone per unit
+    (``models.portfolio_margin``). ``fixed``: ``per_unit`` (per symbol, in ``currency``) or
     ``pct_of_nlv`` per unit.
     """
 
-    model: Literal["reg_t", "fixed"] = "reg_t"
+    model: Literal["reg_t", "span", "portfolio", "fixed"] = "reg_t"
     per_unit: dict[str, PosFloat] = Field(default_factory=dict)
     pct_of_nlv: Fraction | None = None
     currency: str | None = None
@@ -335,20 +343,32 @@ class AllocationSpec(_Strict):
     ``renormalize``: how weights of strategies the phase does not allow (max positions 0) are
     handled — ``proportional`` rescales the allowed strategies' weights to sum to 1, ``none`` keeps
     the stated weights (the disallowed strategy's lower bound then forces zero income).
+
+    ``mode``: ``hard`` — the shares are walls (a book outside the band is infeasible);
+    ``soft`` — a goal: the band's rows get a non-negative deviation variable (account currency
+    of the basis) and the objective pays ``penalty`` objective units per unit of deviation, so
+    one strategy that cannot be held never forces an empty book.
     """
 
     enabled: bool = True
     basis: Literal["income", "theta"] = "income"
     tolerance: Fraction = 0.05
     renormalize: Literal["proportional", "none"] = "proportional"
+    mode: Literal["hard", "soft"] = "hard"
+    penalty: NonNegFloat = 0.5
 
 
 class BuyingPowerSpec(_Strict):
-    """Buying-power caps: total as a fraction of NLV (``auto`` = phase/VIX table), per strategy."""
+    """Buying-power caps: total as a fraction of NLV (``auto`` = phase/VIX table), per strategy.
+
+    ``reserve``: fraction of the cap kept unused; ``table`` = the TK-PDF emergency reserve of
+    ``models/data/risk_parameters.yaml`` (20%: available BP = NLV × multiplier × 0.8) when the
+    cap comes from the phase/VIX tables (``max_fraction: auto``), none for a stated cap.
+    """
 
     max_fraction: Fraction | Literal["auto"] = "auto"
     vix_bound: Literal["low", "mid", "high"] = "mid"
-    reserve: Fraction = 0.0
+    reserve: Fraction | Literal["table"] = "table"
     strategy_caps: dict[str, Fraction] = Field(default_factory=dict)
 
 
@@ -367,35 +387,77 @@ class GreeksSpec(_Strict):
 
 
 class CorrelationSpec(_Strict):
-    """Correlation-group limits (domain.md §6)."""
+    """Correlation-group limits (domain.md §6).
+
+    ``limit``: ``phase`` = each group's own TK-PDF limit (``correlation_groups.csv``: A1 2,
+    C2 1 …) capped by the phase limit (2 below £75k, 3 from £75k); an integer replaces the phase
+    limit (still capped by each group's own limit).
+
+    ``risk`` says how the TK "group risk ≤ 15% of the account" is read (``risk_cap`` × NLV):
+
+    * ``cash_delta`` — |Σ delta × underlying × multiplier| of the group (the TK-PDF formula,
+      domain.md §6: "Group risk = Σ(delta × underlying × multiplier) ≤ 15% of the account");
+    * ``bp`` — buying-power reduction of the group (the v17 reading of per-position BP %:
+      "BP per position, % of account", domain.md §5);
+    * ``max_loss`` — sum of the structures' maximum loss at expiry (the "≤ 2% risk per trade"
+      reading extended to a group).
+    """
 
     enabled: bool = True
     limit: int | Literal["phase"] = "phase"
     exclude_strategies: list[str] = Field(default_factory=list)
-    delta_notional_cap: Fraction | None = 0.15
+    risk: Literal["cash_delta", "bp", "max_loss"] = "cash_delta"
+    risk_cap: Fraction | None = Field(
+        default=0.15, validation_alias=AliasChoices("risk_cap", "delta_notional_cap")
+    )
 
 
 class PositionsSpec(_Strict):
     """Position-count limits and which strategies the phase product list applies to.
 
-    ``count`` says what the max-positions and correlation-group limits count: ``contracts`` —
-    units of the structure (one iron condor = one position; the TK-PDF "contracts by account"
-    reading), or ``structures`` — distinct candidates held, each with any number of contracts
-    (binary y_k with n_k ≤ U_k y_k), optionally capped by ``max_contracts_per_position``.
+    ``count`` says what the max-positions, total and correlation-group limits count:
+
+    * ``units`` (default) — full-size-equivalent units of the structure: one ES or SPX unit
+      counts 1, one MES or XSP unit 0.1, micro futures by their ratio
+      (``models/data/position_units.csv``); a phase limit stated in another contract (the v17
+      phase-2 LT112 limit of 4 *MES*) is converted (``max_positions.csv``
+      ``count_unit_by_phase``);
+    * ``contracts`` — units of the structure whatever their size (one MES 1-1-2 = one ES 1-1-2);
+    * ``structures`` — distinct candidates held, each with any number of contracts (binary
+      y_k with n_k ≤ U_k y_k), optionally capped by ``max_contracts_per_position``.
+
+    ``max_total``: cap on all positions together (``phase`` = ``phases.csv``
+    ``max_total_positions``, 3/5/7/10; ``null`` = none). ``one_per_expiry``: at most one
+    structure per strategy, correlation group and expiry (TK-PDF: "never put several
+    positions on the same expiry"). ``max_loss_per_position``: each position's maximum loss at
+    expiry ≤ this fraction of NLV ("≤ 2% risk per trade"), for ``max_loss_strategies`` (default
+    every strategy).
     """
 
-    count: Literal["contracts", "structures"] = "contracts"
+    count: Literal["units", "contracts", "structures"] = "units"
     max_contracts_per_position: Annotated[int, Field(ge=1)] | None = None
     correlation_groups: CorrelationSpec = CorrelationSpec()
     products_by_phase: list[str] = Field(default_factory=list)
+    max_total: int | Literal["phase"] | None = "phase"
+    one_per_expiry: bool = True
+    max_loss_per_position: Fraction | None = None
+    max_loss_strategies: list[str] | None = None
 
 
 class SolverSpec(_Strict):
-    """Backend and limits (always reported)."""
+    """Backend and limits (always reported).
+
+    ``relaxation_weights``: multiplier per cap family of the default weight of the joint minimal
+    relaxation (each cap costs its increase in % of its bound; a weight of 2 makes a family's
+    increases twice as expensive).
+    """
 
     backend: Literal["cvxpy", "pulp", "highs"] = "cvxpy"
     time_limit: PosFloat = 60.0
     mip_gap: Annotated[float, Field(ge=0, le=1)] = 1e-4
+    relaxation_weights: dict[
+        Literal["buying_power", "positions", "allocation", "tail_risk", "leverage"], PosFloat
+    ] = Field(default_factory=dict)
 
 
 class UnderlyingRiskSpec(_Strict):
@@ -536,6 +598,9 @@ class Scenario(_Strict):
                 raise ValueError(
                     f"positions.correlation_groups.exclude_strategies: unknown {name!r}"
                 )
+        for name in self.positions.max_loss_strategies or []:
+            if name not in self.strategies:
+                raise ValueError(f"positions.max_loss_strategies: unknown strategy {name!r}")
         for name in self.positions.products_by_phase:
             if name not in self.strategies:
                 raise ValueError(f"positions.products_by_phase: unknown strategy {name!r}")
@@ -555,11 +620,27 @@ class Scenario(_Strict):
         return path if path.is_absolute() else (self.base_dir / path)
 
 
+def _date_reason(text: str) -> str | None:
+    """Why ``text`` is not an ISO date or date-time (Python's reason), or None if it is one."""
+    try:
+        datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _format_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    if str(err.get("type", "")).startswith(("datetime", "date")) and isinstance(
+        err.get("input"), str
+    ):
+        # impossible dates (2026-02-30, kept as text by the loader): say what is wrong with it
+        reason = _date_reason(err["input"])
+        if reason is not None:
+            msg = f"{err['input']!r} is not a valid date or date-time ({reason})"
     # model-level validators put the (relative) field path at the start of their message
     head = re.match(r"^([A-Za-z0-9_.\-]+): (.*)$", msg, re.S)
     if head and loc:
@@ -594,26 +675,58 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             node[key] = child
             node = child
         try:
-            node[keys[-1]] = yaml.safe_load(value)
+            node[keys[-1]] = _load_yaml(value)
         except yaml.YAMLError as exc:
             raise SpecError(f"--set {item!r}: value is not valid YAML ({exc})") from None
     return out
 
 
+class _YamlLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that keeps an impossible date (``2026-02-30``) as its text.
+
+    PyYAML raises a bare ``ValueError`` from ``datetime`` for such a timestamp, with no field
+    path; kept as text, the value reaches the schema, which reports it under its field path
+    (``valuation_time: …``).
+    """
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_YamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
+def _load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with impossible dates kept as text (see :class:`_YamlLoader`)."""
+    return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     """Read a YAML file (``safe_load``) that must hold a mapping.
+
+    Impossible dates (``2026-02-30``) are kept as text so that schema validation reports them
+    under their field path.
 
     Raises
     ------
     SpecError
-        Unreadable file, invalid YAML (with the line), or a document that is not a mapping.
+        Unreadable file, a file that is not UTF-8 text (the first bad byte and its offset),
+        invalid YAML (with the line), or a document that is not a mapping.
     """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"{path}: cannot read {what} file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start : exc.start + 1]
+        byte = f"byte 0x{bad[0]:02x}" if bad else "truncated character"
+        raise SpecError(f"{path}: not UTF-8 text ({byte} at offset {exc.start})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

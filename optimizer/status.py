@@ -2,11 +2,12 @@
 
 This module is the **one place** where backend statuses are translated into
 :class:`SolveStatus`: :data:`CVXPY_STATUS_MAP` (cvxpy status strings, used with
-HiGHS) and :data:`PULP_STATUS_MAP` (PuLP ``(LpStatus, sol_status)`` integer pairs,
-used with CBC), and :data:`HIGHS_STATUS_MAP` (``highspy.HighsModelStatus`` member
-names, used by the direct highspy backend).  The maps are written with the backends' literal values so that
-importing this module never imports a solver; ``tests/optimizer/test_backends.py``
-checks them against ``cvxpy.settings`` and ``pulp.constants``.
+HiGHS), :data:`PULP_STATUS_MAP` (PuLP ``(LpStatus, sol_status)`` integer pairs,
+used with CBC) and :data:`HIGHS_STATUS_MAP` (``highspy.HighsModelStatus`` member
+names, used by the direct highspy backend).  The maps are written with the
+backends' literal values so that importing this module never imports a solver;
+the tests check them against ``cvxpy.settings``, ``pulp.constants`` and
+``highspy.HighsModelStatus``.
 
 Dual and reduced-cost sign convention
 -------------------------------------
@@ -23,8 +24,8 @@ per row unit:
 
 Reduced costs follow the same rule for variable bounds:
 ``reduced_costs[g][j] = d f* / d (binding bound of x_g[j])`` which equals
-``c_g[j] - sum_r dual_r * A_r,g[j]``.  The convention is identical for both
-backends and for both objective senses, and is verified by finite differences in
+``c_g[j] - sum_r dual_r * A_r,g[j]``.  The convention is identical for every
+backend and for both objective senses, and is verified by finite differences in
 the test-suite.
 """
 
@@ -310,7 +311,8 @@ class SolveOutcome:
     Attributes
     ----------
     status : SolveStatus
-        Mapped status (see :data:`CVXPY_STATUS_MAP`, :data:`PULP_STATUS_MAP`).
+        Mapped status (see :data:`CVXPY_STATUS_MAP`, :data:`PULP_STATUS_MAP`,
+        :data:`HIGHS_STATUS_MAP`).
     objective_value : float or None
         Objective (objective units, including ``Objective.constant``) recomputed
         from ``values``; None without a solution.
@@ -338,7 +340,7 @@ class SolveOutcome:
     solve_seconds : float
         Wall time of the solver call.
     backend : str
-        ``"cvxpy-highs"`` or ``"pulp-cbc"``.
+        ``"cvxpy-highs"``, ``"pulp-cbc"`` or ``"highs"``.
     message : str
         Solver's raw status text (or the exception text for ERROR).
     """

@@ -28,7 +28,17 @@ import numpy as np
 from optimizer.problem import SizingProblem
 from optimizer.status import SolveOutcome, SolveStatus
 
-__all__ = ["BindingCap", "Verdict", "VerdictStatus", "binding_caps", "minimum_nlv"]
+__all__ = [
+    "BindingCap",
+    "ChanceFinding",
+    "Fallback",
+    "RelaxationStep",
+    "Verdict",
+    "VerdictStatus",
+    "binding_caps",
+    "decide",
+    "minimum_nlv",
+]
 
 
 class VerdictStatus(StrEnum):
@@ -66,6 +76,46 @@ class BindingCap:
     bound: float
     slack: float
     shadow_price: float | None
+
+
+@dataclass(frozen=True)
+class RelaxationStep:
+    """One cap increase of the joint minimal relaxation (elastic MILP).
+
+    Parameters
+    ----------
+    cap : str
+        Cap family or row name (``bp_total``, ``cvar_99``, ``max_positions[lt112]`` …).
+    bound : float
+        The cap in force, in the row's unit (money in account currency, units, fraction of NLV
+        where ``unit`` says so).
+    needed : float
+        The cap the target needs (same unit as ``bound``).
+    unit : str
+        Unit of ``bound`` and ``needed`` (``"GBP"``, ``"units"``, ``"% of NLV"`` …).
+    """
+
+    cap: str
+    bound: float
+    needed: float
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """One step of the failure policy that was taken (recorded, never silent).
+
+    Parameters
+    ----------
+    step : str
+        What was done instead (``max_probability``, ``drop_chance``, ``incumbent``,
+        ``other_backend`` …).
+    reason : str
+        Why (the solver status or message that triggered it).
+    """
+
+    step: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -111,9 +161,19 @@ class Verdict:
     income_at_probability : float | None
         Monthly P&L the chosen book reaches or beats in a share ``required_probability`` of the
         out-of-sample months (their ``1 - p`` quantile), account currency.
-    relaxations : tuple[dict, ...]
-        Max expected income with one cap family lifted at a time (``cap``, ``max_income``,
-        ``achievement``): what each cap costs.
+    relaxations : tuple
+        :class:`~optimizer.diagnostics.Relaxation` per active cap family: max expected income
+        with that family lifted (``cap``, ``max_income``, ``status``, ``achievement``).
+    minimal_relaxation : tuple[RelaxationStep, ...]
+        Smallest weighted set of cap increases that makes the target reachable (empty when the
+        target is reached or no relaxation of the relaxable caps reaches it).
+    minimal_relaxation_note : str
+        How the relaxation was found, or why it is absent.
+    conflicts : tuple[str, ...]
+        Names of the blocks of an irreducible infeasible set when the caps alone (no target)
+        conflict; empty when the caps are consistent.
+    fallbacks : tuple[Fallback, ...]
+        Failure-policy steps taken, in order.
     """
 
     status: VerdictStatus
@@ -134,7 +194,11 @@ class Verdict:
     success_probability_ci: tuple[float, float] | None = None
     max_success_probability: float | None = None
     income_at_probability: float | None = None
-    relaxations: tuple[dict, ...] = ()
+    relaxations: tuple = ()
+    minimal_relaxation: tuple[RelaxationStep, ...] = ()
+    minimal_relaxation_note: str = ""
+    conflicts: tuple[str, ...] = ()
+    fallbacks: tuple[Fallback, ...] = ()
 
 
 def binding_caps(
@@ -238,44 +302,107 @@ def minimum_nlv(
     return hi, f"bisection on NLV ({steps + 2} MILP solves), precision {rel_tol:.1%}"
 
 
+@dataclass(frozen=True)
+class ChanceFinding:
+    """What the solve found about ``P(month ≥ target) ≥ p`` (inputs of :func:`decide`).
+
+    Parameters
+    ----------
+    required : float
+        Required probability p.
+    met : bool
+        The chance-constrained solve found a book.
+    proven : bool
+        When not met: unreachability is proven (infeasible, or the proven upper bound < p).
+    note : str
+        Explanation when not met (which book is shown instead).
+    p_in_sample : float | None
+        In-sample probability of the chosen book.
+    """
+
+    required: float
+    met: bool
+    proven: bool = True
+    note: str = ""
+    p_in_sample: float | None = None
+
+
 def decide(
     target: float,
     max_outcome: SolveOutcome,
-    chosen_income: float,
+    max_income: float | None,
+    *,
+    unbounded: bool = False,
+    chance: ChanceFinding | None = None,
+    conflicts: tuple[str, ...] = (),
 ) -> tuple[VerdictStatus, float | None, str]:
-    """Status, max income and message from the max-income solve."""
-    st = max_outcome.status
-    inc = max_outcome.objective_value if st.has_solution else None
-    if st is SolveStatus.OPTIMAL and inc is not None:
-        if inc >= target * (1 - 1e-9):
-            return (
-                VerdictStatus.FEASIBLE,
-                inc,
-                (
-                    f"target reachable: up to {inc:,.0f} expected per month under the caps "
-                    f"({inc / target:.0%} of target)"
-                ),
-            )
+    """The verdict, decided in one place: status, max expected income and a one-line message.
+
+    Parameters
+    ----------
+    target : float
+        Monthly income target, account currency.
+    max_outcome : SolveOutcome
+        The max-expected-income solve under the caps (chance constraint included when it could
+        be met).
+    max_income : float | None
+        Expected monthly income of that solve's book (account currency).
+    unbounded : bool
+        No cap limits the income (a count rests on its artificial bound).
+    chance : ChanceFinding | None
+        The success-probability requirement, when the scenario states one.
+    conflicts : tuple[str, ...]
+        Blocks of an irreducible infeasible set when the caps alone admit no book.
+
+    Returns
+    -------
+    (VerdictStatus, float | None, str)
+    """
+    if conflicts:
         return (
             VerdictStatus.INFEASIBLE,
-            inc,
-            (
-                f"target not reachable under the caps: at most {inc:,.0f} expected per month "
-                f"({inc / target:.0%} of target)"
-            ),
+            None,
+            f"the caps conflict: no book satisfies {', '.join(conflicts)} together",
         )
-    if st is SolveStatus.FEASIBLE and inc is not None and inc >= target * (1 - 1e-9):
-        return (
+    st = max_outcome.status
+    inc = max_income if st.has_solution else None
+    if unbounded:
+        status, msg = (
             VerdictStatus.FEASIBLE,
-            inc,
-            (
-                f"target reachable (a book reaching it was found before the time limit; "
-                f"{inc:,.0f} per month)"
-            ),
+            "target reachable: no cap limits the expected income (unbounded)",
         )
-    gap = f", gap {max_outcome.mip_gap:.2%}" if max_outcome.mip_gap is not None else ""
-    return (
-        VerdictStatus.UNKNOWN,
-        inc,
-        (f"undecided: max-income solve ended {st.value}{gap} ({max_outcome.message})"),
-    )
+    elif st is SolveStatus.OPTIMAL and inc is not None:
+        if inc >= target * (1 - 1e-9):
+            status, msg = (
+                VerdictStatus.FEASIBLE,
+                f"target reachable: up to {inc:,.0f} expected per month under the caps "
+                f"({inc / target:.0%} of target)",
+            )
+        else:
+            status, msg = (
+                VerdictStatus.INFEASIBLE,
+                f"target not reachable under the caps: at most {inc:,.0f} expected per month "
+                f"({inc / target:.0%} of target)",
+            )
+    elif st is SolveStatus.FEASIBLE and inc is not None and inc >= target * (1 - 1e-9):
+        status, msg = (
+            VerdictStatus.FEASIBLE,
+            f"target reachable (a book reaching it was found before the time limit; "
+            f"{inc:,.0f} per month)",
+        )
+    else:
+        gap = f", gap {max_outcome.mip_gap:.2%}" if max_outcome.mip_gap is not None else ""
+        status, msg = (
+            VerdictStatus.UNKNOWN,
+            f"undecided: max-income solve ended {st.value}{gap} ({max_outcome.message})",
+        )
+    if chance is not None:
+        if not chance.met:
+            status = VerdictStatus.INFEASIBLE if chance.proven else VerdictStatus.UNKNOWN
+            msg = chance.note
+        elif status is VerdictStatus.FEASIBLE and chance.p_in_sample is not None:
+            msg += (
+                f"; P(month ≥ target) {chance.p_in_sample:.1%} in sample "
+                f"(required {chance.required:.0%})"
+            )
+    return status, inc, msg

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.chain._time import to_timestamp
+from models.chain._time import parse_cboe_download_time, to_timestamp
 from models.chain.core import OptionChain
 from models.errors import DataError
 
@@ -166,7 +166,9 @@ def cboe_session_time(download: datetime) -> datetime:
     Parameters
     ----------
     download : datetime
-        The timestamp on line 3 of the export (``"Date: May 16, 2025 at 7:23 PM EDT"``), naive.
+        The timestamp on line 3 of the export (``"Date: May 16, 2025 at 7:23 PM EDT"``,
+        ``"Date: June 11, 2022, 8:47 PM EDT"`` …; see
+        :func:`models.chain._time.parse_cboe_download_time`), naive US/Eastern.
 
     Returns
     -------
@@ -209,17 +211,15 @@ def _parse_cboe(text: str, where: str) -> tuple[pd.DataFrame, dict]:
             meta["spot"] = float(m.group(1).replace(",", ""))
         except ValueError:
             pass
-    m = re.search(
-        r"Date:\s*([A-Za-z]+\.? \d{1,2}, \d{4})\s+at\s+(\d{1,2}:\d{2})\s*([AaPp][Mm])", head
-    )
-    if m:
-        stamp = f"{m.group(1).replace('.', '')} {m.group(2)} {m.group(3).upper()}"
-        for fmt in ("%B %d, %Y %I:%M %p", "%b %d, %Y %I:%M %p"):
-            try:
-                meta["download_time"] = datetime.strptime(stamp, fmt)
-                break
-            except ValueError:
-                continue
+    try:
+        download = parse_cboe_download_time(head)
+    except DataError as exc:  # reported by load_chain only if no valuation_time is given
+        download, meta["download_error"] = None, str(exc)
+    if download is not None:
+        meta["download_time"] = download
+    elif "Date:" in head and "download_error" not in meta:
+        stamp = head[head.index("Date:") :].splitlines()[0].split('"')[0].strip()
+        meta["download_error"] = f"cannot read the download timestamp {stamp[:80]!r}"
     name = _header_fields(lines[1])[0] if len(lines) > 1 and "Last:" in lines[1] else ""
     meta["name"] = name
     df = _csv_frame("\n".join(lines[hdr:]), where)
@@ -347,7 +347,8 @@ def read_quotes(path: str | Path, format: str = "auto") -> tuple[pd.DataFrame, d
         open_interest, volume, source_iv, source_delta, source_gamma`` the file has.
     meta : dict
         What the file states: ``underlying``, ``spot``, ``valuation_time`` (tidy),
-        ``download_time`` and ``name`` (Cboe).
+        ``download_time``, ``name`` and ``download_error`` (Cboe; why the ``Date:`` stamp could
+        not be read).
     format : str
         The format read.
 
@@ -418,6 +419,8 @@ def load_chain(
         vt = to_timestamp(valuation_time, what="valuation_time")
     elif fmt == "cboe":
         if "download_time" not in meta:
+            if "download_error" in meta:
+                raise DataError(f"{where}: {meta['download_error']}; pass valuation_time")
             raise DataError(
                 f"{where}: no 'Date: …' download timestamp on line 3; pass valuation_time"
             )

@@ -111,7 +111,7 @@ def write_mps(problem: SizingProblem, path: str | PathLike[str]) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Shared post-processing used by both backend modules (same rounding, same duals).
+# Shared post-processing used by every backend module (same rounding, same duals).
 # --------------------------------------------------------------------------------------
 
 

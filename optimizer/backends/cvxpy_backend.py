@@ -20,7 +20,12 @@ includes the cvxpy reduction chain.
 
 Solve: ``solver=cp.HIGHS`` with HiGHS options ``time_limit`` (s), ``mip_rel_gap``
 and ``threads`` forwarded as keyword options (cvxpy passes them to
-``Highs.setOptionValue``).  MIP gap and best bound come from the ``HighsInfo``
+``Highs.setOptionValue``).  HiGHS runs its parallel tasks on one process-wide
+scheduler whose thread count is fixed when it starts; a run asking for another
+``threads`` value is refused before solving (cvxpy then raises ``SolverError`` and
+HiGHS' model status is still ``kNotset``).  In that case the scheduler is reset
+(``Highs.resetGlobalScheduler``) and the solve retried once, as the highs backend
+does.  MIP gap and best bound come from the ``HighsInfo``
 that cvxpy exposes as ``solver_stats.extra_stats`` (``mip_gap``,
 ``mip_dual_bound``, ``primal_solution_status``).  cvxpy solves a maximisation as
 ``min -f``; the bound is mapped back accordingly.
@@ -43,6 +48,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 import cvxpy as cp
+import highspy
 import numpy as np
 
 from optimizer.backends import failed_outcome, solution_outcome
@@ -55,6 +61,10 @@ BACKEND_NAME = "cvxpy-highs"
 
 #: HiGHS ``HighsSolutionStatus.kSolutionStatusFeasible``.
 _HIGHS_SOLUTION_FEASIBLE = 2
+
+#: HiGHS model statuses after a run that HiGHS refused before solving (``kNotset``),
+#: or when cvxpy did not keep the status (``unknown``, see :func:`_highs_model_status`).
+_NOT_RUN = frozenset({"kNotset", "unknown"})
 
 #: Exceptions that mean "the solver failed", mapped to SolveStatus.ERROR.
 _SOLVER_ERRORS = (cp.error.SolverError, ValueError, ArithmeticError)
@@ -189,6 +199,21 @@ def _highs_model_status(cp_problem: cp.Problem) -> str:
     return "unknown"
 
 
+def _run_highs(cp_problem: cp.Problem, options: SolverOptions) -> None:
+    """``cp_problem.solve`` with HiGHS, resetting HiGHS' global scheduler if needed."""
+    kwargs = _solver_kwargs(options)
+    try:
+        cp_problem.solve(solver=cp.HIGHS, verbose=options.verbose, **kwargs)
+    except cp.error.SolverError:
+        if options.threads is None or _highs_model_status(cp_problem) not in _NOT_RUN:
+            raise
+        # HiGHS did not start solving: most likely the process-wide scheduler runs
+        # another thread count.  Restart it with ours and retry once (as
+        # highs_backend._run does).
+        highspy.Highs.resetGlobalScheduler(True)
+        cp_problem.solve(solver=cp.HIGHS, verbose=options.verbose, **kwargs)
+
+
 def _row_duals(model: CvxpyModel) -> np.ndarray | None:
     """Row duals in the package convention, shape (n_rows,), or None if missing."""
     s = model.problem.objective.sign
@@ -228,7 +253,7 @@ def solve_compiled(model: CvxpyModel, options: SolverOptions = SolverOptions()) 
             warnings.filterwarnings(
                 "ignore", message=r"\s*The problem is either infeasible or unbounded"
             )
-            cp_problem.solve(solver=cp.HIGHS, verbose=options.verbose, **_solver_kwargs(options))
+            _run_highs(cp_problem, options)
     except _SOLVER_ERRORS as exc:
         return failed_outcome(
             backend=BACKEND_NAME,

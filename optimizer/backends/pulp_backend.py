@@ -25,7 +25,7 @@ completed search the bound is the incumbent (gap 0).
 Duals (LP only): CBC's row duals (``LpConstraint.pi``) are already
 ``d f* / d rhs`` for both objective senses (PuLP passes ``-max`` to CBC); the two
 halves of a two-sided row are summed.  Reduced costs are recomputed from the
-duals (``c - A^T y``) so both backends share one convention.
+duals (``c - A^T y``) so every backend shares one convention.
 
 The objective constant is left out of the PuLP model (CBC's log ignores it) and
 added back to the reported objective and bound; exported files omit it too.
@@ -132,14 +132,6 @@ class PulpModel:
     variables: Mapping[str, tuple[pulp.LpVariable, ...]]
     row_constraints: tuple[tuple[int, str], ...]
     compile_seconds: float
-
-    @property
-    def constraint_names(self) -> dict[str, list[str]]:
-        """Row name -> PuLP constraint name(s) (sanitised)."""
-        out: dict[str, list[str]] = {}
-        for row, cname in self.row_constraints:
-            out.setdefault(self.problem.row_names[row], []).append(cname)
-        return out
 
 
 def _finite_or_none(value: float) -> float | None:

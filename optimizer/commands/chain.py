@@ -12,12 +12,14 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from models.chain import FORMATS, QUOTE_COLUMNS, OptionChain, load_chain
 from models.errors import DataError
+from optimizer.cli_io import stdout_to_stderr
 
 __all__ = ["chain_command", "register", "OUTPUT_COLUMNS"]
 
@@ -27,12 +29,26 @@ OUTPUT_COLUMNS = ["underlying", "valuation_time", "spot"] + [
 ]
 
 
+#: Console width from which the smile table also shows the discount factor column.
+_WIDE = 88
+
+
 def _fmt(x: float, spec: str) -> str:
-    return "" if x is None or not np.isfinite(x) else format(x, spec)
+    """``format(x, spec)``, empty for None/NaN, never ``-0`` (a negative that rounds to 0)."""
+    if x is None or not np.isfinite(x):
+        return ""
+    s = format(x, spec)
+    if s.startswith("-") and not any(c in "123456789" for c in s.split("e")[0]):
+        s = s[1:]
+    return s
 
 
 def render_chain(chain: OptionChain, console: Console) -> None:
-    """Print the chain header, per-expiry smile summary, filter report and notes."""
+    """Print the chain header, per-expiry smile summary, filter report and notes.
+
+    The smile table fits 80 columns (the discount factor column is added from
+    :data:`_WIDE` columns); expiry dates are never truncated.
+    """
     rep = chain.filter_report
     console.print(
         f"[bold]{escape(chain.underlying)}[/bold] chain at {chain.valuation_time:%Y-%m-%d %H:%M}, "
@@ -41,38 +57,50 @@ def render_chain(chain: OptionChain, console: Console) -> None:
         highlight=False,
     )
     summary = chain.smile_summary(0.25)
+    stamps = pd.to_datetime(summary["expiry"]) if len(summary) else pd.Series([], dtype="M8[ns]")
+    has_times = bool(((stamps.dt.hour != 16) | (stamps.dt.minute != 0)).any())
+    # DF is redundant with rate and DTE (and is in --output): shown only when there is room
+    show_df = console.width >= _WIDE
     table = Table(
-        title="Smile per expiry (IV decimal; 25-delta = spot delta)", title_justify="left"
+        title="Smile per expiry (IV decimal; 25-delta = spot delta"
+        + ("" if show_df else "; DF in --output")
+        + ")",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
     )
-    for col in (
-        "expiry",
-        "DTE",
-        "forward",
-        "DF",
-        "rate",
-        "ATM IV",
-        "25d put",
-        "25d call",
-        "kept",
-        "dropped",
-    ):
-        table.add_column(col, justify="left" if col == "expiry" else "right", no_wrap=True)
+    cols = ["expiry", "DTE", "forward", "DF", "rate", "ATM IV", "25d put", "25d call", "kept"]
+    cols.append("dropped")
+    if not show_df:
+        cols.remove("DF")
+    for col in cols:
+        # expiries never fold or truncate; numbers fold rather than end in "…"
+        table.add_column(
+            col,
+            justify="left" if col == "expiry" else "right",
+            no_wrap=col == "expiry",
+            overflow="fold",
+            min_width=16 if col == "expiry" and has_times else None,
+        )
     for row in summary.itertuples(index=False):
         expiry = pd.Timestamp(row.expiry)
-        table.add_row(
-            f"{expiry:%Y-%m-%d}"
+        cells = {
+            "expiry": f"{expiry:%Y-%m-%d}"
             if (expiry.hour, expiry.minute) == (16, 0)
             else f"{expiry:%Y-%m-%d %H:%M}",
-            f"{row.dte:.2f}" if row.dte < 1 else f"{row.dte:.1f}",
-            _fmt(row.forward, ",.2f"),
-            _fmt(row.discount_factor, ".5f"),
-            _fmt(row.rate, ".4f"),
-            _fmt(row.atm_iv, ".4f"),
-            _fmt(row.iv_put_25, ".4f"),
-            _fmt(row.iv_call_25, ".4f"),
-            f"{row.n_kept:,}",
-            f"{row.n_dropped:,}",
-        )
+            "DTE": f"{row.dte:.2f}" if row.dte < 1 else f"{row.dte:.1f}",
+            "forward": _fmt(row.forward, ",.2f"),
+            "DF": _fmt(row.discount_factor, ".5f"),
+            "rate": _fmt(row.rate, ".4f"),
+            "ATM IV": _fmt(row.atm_iv, ".4f"),
+            "25d put": _fmt(row.iv_put_25, ".4f"),
+            "25d call": _fmt(row.iv_call_25, ".4f"),
+            "kept": f"{row.n_kept:,}",
+            "dropped": f"{row.n_dropped:,}",
+        }
+        table.add_row(*(cells[c] for c in cols))
     console.print(table)
     reasons = [f"{k} {v:,}" for k, v in rep.items() if k not in ("input", "kept", "dropped") and v]
     console.print(
@@ -141,15 +169,20 @@ def chain_command(
         raise DataError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
     if spot is not None and not (np.isfinite(spot) and spot > 0):
         raise DataError(f"--spot must be a positive number, got {spot!r}")
-    chain = load_chain(
-        path, format, underlying=underlying, spot=spot, valuation_time=valuation_time, rate=rate
-    )
-    console = Console()
-    if not console.is_terminal:  # pipes/files: do not squeeze the table into 80 columns
-        console = Console(width=120)
+    with stdout_to_stderr() as stdout:  # stray native output must not mix with the tables
+        chain = load_chain(
+            path,
+            format,
+            underlying=underlying,
+            spot=spot,
+            valuation_time=valuation_time,
+            rate=rate,
+        )
+        written = write_output(chain, output) if output is not None else None
+    # the terminal's width (COLUMNS respected; 80 when not a terminal): the tables fit 80
+    console = Console(file=stdout)
     render_chain(chain, console)
-    if output is not None:
-        written = write_output(chain, output)
+    if written is not None:
         console.print(
             f"wrote {len(chain.quotes):,} contracts to {escape(str(written))}", highlight=False
         )

@@ -1,11 +1,12 @@
-"""``thetaplan margin POSITION.yaml``: Reg-T buying power of one structure, with the rule used.
+"""``thetaplan margin POSITION.yaml [--json]``: buying power of one structure, with the rule used.
 
 The position file (YAML, ``safe_load``) describes one unit of a structure::
 
     underlying: SPX              # symbol; multiplier and margin class default from instruments
     underlying_price: 5000
     valuation_time: 2025-01-10T10:30:00   # optional; a bare date means 00:00
-    # optional: multiplier, margin_class (broad_based_index | equity), cash_secured_puts
+    # optional: multiplier, margin_class (broad_based_index | equity), cash_secured_puts,
+    # leverage_factor, pm_class, model (reg_t | span | portfolio), rate, div_yield
     legs:
       - {right: P, strike: 4870, expiry: 2025-02-21, side: long, quantity: 1, price: 2.00}
       - {right: P, strike: 4900, expiry: 2025-02-21, quantity: -1, price: 3.50}
@@ -15,10 +16,20 @@ positive number of contracts. A bare ``expiry`` date means the 16:00 close that 
 (the underlying: one contract's worth of shares) take no strike or expiry and default their
 price to ``underlying_price``. Any validation failure raises :class:`SpecError` with one line
 naming the field path (``legs.1.strike: ...``); the CLI maps it to exit code 2.
+
+``model`` selects the margin model (default ``reg_t``): ``span`` (futures options,
+:func:`models.span.span_margin`; ``underlying_price`` is the futures price) or ``portfolio``
+(:func:`models.portfolio_margin.portfolio_margin`). Both reprice the legs, so they need
+``valuation_time`` and an implied volatility per option leg: ``iv`` on the leg (decimal), or
+implied from its ``price`` (Black-76 on the futures price for ``span``, on the forward
+``S exp((r - q) t)`` for ``portfolio``). ``--json`` prints one JSON document
+``{underlying, underlying_price, model, requirement, currency, rule, components, legs}`` and
+nothing else on stdout; requirement per unit in the instrument currency.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -26,6 +37,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 import typer
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 from rich.console import Console
@@ -36,9 +48,19 @@ from models.errors import ModelError, SpecError
 from models.instruments import get_instrument
 from models.legs import Leg, Right
 from models.margin import MarginClass, MarginRequirement, reg_t
+from models.portfolio_margin import PMClass, portfolio_margin
+from models.pricing import implied_vol
+from models.span import span_margin
 from optimizer.spec import read_yaml_mapping
 
-__all__ = ["Position", "load_position", "margin_command", "register"]
+__all__ = [
+    "Position",
+    "load_position",
+    "margin_command",
+    "position_json",
+    "position_requirement",
+    "register",
+]
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -57,6 +79,7 @@ class LegSpec(BaseModel):
     side: Literal["short", "long"] | None = None
     quantity: StrictInt
     price: NonNegativeFloat | None = None
+    iv: PositiveFloat | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> LegSpec:
@@ -69,6 +92,8 @@ class LegSpec(BaseModel):
                 raise ValueError("strike: not allowed on an underlying (U) leg")
             if self.expiry is not None:
                 raise ValueError("expiry: not allowed on an underlying (U) leg")
+            if self.iv is not None:
+                raise ValueError("iv: not allowed on an underlying (U) leg")
         else:
             if self.strike is None:
                 raise ValueError("strike: required for an option leg (C or P)")
@@ -95,24 +120,45 @@ class PositionSpec(BaseModel):
     multiplier: PositiveFloat | None = None
     valuation_time: datetime | date | None = None
     cash_secured_puts: bool = False
+    model: Literal["reg_t", "span", "portfolio"] = "reg_t"
+    leverage_factor: float | None = Field(default=None, allow_inf_nan=False)
+    pm_class: PMClass | None = None
+    rate: float = Field(default=0.0, allow_inf_nan=False)
+    div_yield: float = Field(default=0.0, allow_inf_nan=False)
     legs: list[LegSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _model_inputs(self) -> PositionSpec:
+        if self.leverage_factor == 0:
+            raise ValueError("leverage_factor: must be non-zero")
+        if self.model != "reg_t" and self.valuation_time is None:
+            raise ValueError(f"valuation_time: required for model {self.model} (legs are repriced)")
+        return self
 
 
 @dataclass(frozen=True)
 class Position:
-    """A validated position: legs per unit plus everything :func:`models.margin.reg_t` needs.
+    """A validated position: legs per unit plus everything the margin models need.
 
     ``currency`` is the instrument currency, or ``None`` for a symbol not in the instrument table.
+    ``margin_class`` is None only for an unknown symbol margined by ``span`` / ``portfolio``;
+    ``ivs`` holds each leg's stated ``iv`` (None where not given or for ``U`` legs).
     """
 
     underlying: str
     underlying_price: float
     multiplier: float
-    margin_class: MarginClass
+    margin_class: MarginClass | None
     currency: str | None
     valuation_time: datetime | None
     cash_secured_puts: bool
     legs: tuple[Leg, ...]
+    model: str = "reg_t"
+    leverage_factor: float = 1.0
+    pm_class: PMClass | None = None
+    rate: float = 0.0
+    div_yield: float = 0.0
+    ivs: tuple[float | None, ...] = ()
 
 
 def _as_datetime(value: datetime | date | None, default_time: time) -> datetime | None:
@@ -152,17 +198,24 @@ def load_position(path: str | Path) -> Position:
 
     currency: str | None = None
     multiplier, margin_class = spec.multiplier, spec.margin_class
+    leverage, pm_class = spec.leverage_factor, spec.pm_class
     try:
         inst = get_instrument(spec.underlying)
     except ModelError as exc:
-        if multiplier is None or margin_class is None:
+        if spec.model == "reg_t" and (multiplier is None or margin_class is None):
             raise SpecError(
                 f"{p}: underlying: {exc}; or give multiplier and margin_class"
             ) from None
+        if spec.model == "portfolio" and (multiplier is None or pm_class is None):
+            raise SpecError(f"{p}: underlying: {exc}; or give multiplier and pm_class") from None
+        if multiplier is None:
+            raise SpecError(f"{p}: underlying: {exc}; or give multiplier") from None
     else:
         currency = inst.currency
         multiplier = inst.multiplier if multiplier is None else multiplier
         margin_class = inst.margin_class if margin_class is None else margin_class
+        leverage = inst.leverage_factor if leverage is None else leverage
+        pm_class = inst.pm_class if pm_class is None else pm_class
 
     legs = []
     for i, leg in enumerate(spec.legs):
@@ -184,12 +237,145 @@ def load_position(path: str | Path) -> Position:
         underlying=spec.underlying.strip().upper(),
         underlying_price=spec.underlying_price,
         multiplier=float(multiplier),
-        margin_class=MarginClass(margin_class),
+        margin_class=None if margin_class is None else MarginClass(margin_class),
         currency=currency,
         valuation_time=_as_datetime(spec.valuation_time, time(0, 0)),
         cash_secured_puts=spec.cash_secured_puts,
         legs=tuple(legs),
+        model=spec.model,
+        leverage_factor=1.0 if leverage is None else float(leverage),
+        pm_class=pm_class,
+        rate=spec.rate,
+        div_yield=spec.div_yield,
+        ivs=tuple(leg.iv for leg in spec.legs),
     )
+
+
+def _years(position: Position) -> list[float]:
+    """Time to expiry per leg in years (calendar seconds / 365 days); 0 for ``U`` legs."""
+    vt = position.valuation_time
+    if vt is None:
+        raise ModelError(f"valuation_time: required for model {position.model} (legs are repriced)")
+    out = []
+    for i, leg in enumerate(position.legs):
+        if not leg.is_option:
+            out.append(0.0)
+            continue
+        seconds = (leg.expiry - vt).total_seconds()
+        if seconds < 0:
+            raise ModelError(
+                f"legs.{i} ({leg.right.value} {leg.strike:g}) expired {leg.expiry:%Y-%m-%d %H:%M} "
+                f"before the valuation time {vt:%Y-%m-%d %H:%M}"
+            )
+        out.append(seconds / (365.0 * 86400.0))
+    return out
+
+
+def _leg_ivs(position: Position, t: list[float]) -> list[float]:
+    """Each option leg's stated ``iv``, or the Black volatility implied from its price."""
+    r, q = position.rate, position.div_yield
+    out = []
+    for i, leg in enumerate(position.legs):
+        stated = position.ivs[i] if i < len(position.ivs) else None
+        if not leg.is_option:
+            out.append(math.nan)
+        elif stated is not None:
+            out.append(stated)
+        else:
+            s = position.underlying_price
+            forward = s if position.model == "span" else s * math.exp((r - q) * t[i])
+            res = implied_vol(
+                leg.price, forward, leg.strike, t[i], math.exp(-r * t[i]), leg.right is Right.CALL
+            )
+            iv = float(res.iv)
+            if not (math.isfinite(iv) and iv > 0):
+                raise SpecError(
+                    f"legs.{i}.iv: cannot imply a volatility from price {leg.price:g} "
+                    f"({np.asarray(res.reason).item()}); "
+                    "give iv"
+                )
+            out.append(iv)
+    return out
+
+
+def position_requirement(position: Position) -> MarginRequirement:
+    """Margin requirement of one unit of a loaded position under its ``model``.
+
+    Returns
+    -------
+    MarginRequirement
+        Per unit, instrument currency (see :func:`models.margin.reg_t`,
+        :func:`models.span.span_margin`, :func:`models.portfolio_margin.portfolio_margin`).
+
+    Raises
+    ------
+    ModelError
+        The model refuses the position (Reg-T on futures options, unknown SPAN product,
+        portfolio margin without a class, expired legs ...).
+    SpecError
+        An option leg without ``iv`` whose price implies no volatility.
+    """
+    if position.model == "reg_t":
+        return reg_t(
+            position.legs,
+            position.underlying_price,
+            position.multiplier,
+            position.margin_class,
+            valuation_time=position.valuation_time,
+            cash_secured_puts=position.cash_secured_puts,
+            leverage_factor=position.leverage_factor,
+        )
+    t = _years(position)
+    ivs = _leg_ivs(position, t)
+    if position.model == "span":
+        return span_margin(
+            position.legs,
+            position.underlying_price,
+            position.multiplier,
+            position.underlying,
+            ivs=ivs,
+            t=t,
+            rate=position.rate,
+        )
+    if position.pm_class is None:
+        raise ModelError(
+            f"portfolio margin does not apply to {position.underlying} (no pm_class: futures "
+            "options are margined by span); give pm_class to override"
+        )
+    return portfolio_margin(
+        position.legs,
+        position.underlying_price,
+        position.multiplier,
+        position.pm_class,
+        ivs=ivs,
+        t=t,
+        rate=position.rate,
+        div_yield=position.div_yield,
+        leverage_factor=position.leverage_factor,
+    )
+
+
+def position_json(position: Position, req: MarginRequirement) -> dict:
+    """The ``--json`` document: requirement per unit, currency, model, rule, components, legs."""
+    return {
+        "underlying": position.underlying,
+        "underlying_price": position.underlying_price,
+        "model": position.model,
+        "requirement": req.amount,
+        "currency": position.currency,
+        "rule": req.rule,
+        "components": [{"name": name, "amount": amount} for name, amount in req.components],
+        "legs": [
+            {
+                "right": leg.right.value,
+                "strike": leg.strike if leg.is_option else None,
+                "expiry": leg.expiry.isoformat() if leg.expiry is not None else None,
+                "quantity": leg.quantity,
+                "price": leg.price,
+            }
+            for leg in position.legs
+        ],
+    }
 
 
 def _expiry_text(expiry: datetime | None) -> str:
@@ -200,10 +386,11 @@ def _expiry_text(expiry: datetime | None) -> str:
 
 def _render(position: Position, req: MarginRequirement, source: Path, console: Console) -> None:
     cur = position.currency or "instrument ccy"
+    mc = position.margin_class.value if position.margin_class is not None else "n/a"
     console.print(
         f"[bold]{escape(source.name)}[/bold]: {escape(position.underlying)} at "
         f"{position.underlying_price:,.2f}, "
-        f"multiplier {position.multiplier:g}, margin class {position.margin_class.value}"
+        f"multiplier {position.multiplier:g}, margin class {mc}, model {position.model}"
         + (
             f", valuation {position.valuation_time:%Y-%m-%d %H:%M}"
             if position.valuation_time
@@ -235,7 +422,8 @@ def _render(position: Position, req: MarginRequirement, source: Path, console: C
             f"{cash:+,.2f}",
         )
     console.print(legs)
-    comps = Table(title="Buying-power reduction (Reg-T)", title_justify="left")
+    title = {"reg_t": "Reg-T", "span": "SPAN-like", "portfolio": "portfolio margin"}[position.model]
+    comps = Table(title=f"Buying-power reduction ({title})", title_justify="left")
     comps.add_column("component")
     comps.add_column(f"amount ({cur})", justify="right")
     for name, amount in req.components:
@@ -248,20 +436,21 @@ def _render(position: Position, req: MarginRequirement, source: Path, console: C
 
 def margin_command(
     position_file: Annotated[Path, typer.Argument(help="Position YAML file (one structure unit).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")
+    ] = False,
 ) -> None:
-    """Reg-T buying-power reduction of one structure unit, with the rule that produced it."""
+    """Buying-power reduction of one structure unit (Reg-T, SPAN-like or portfolio margin)."""
     position = load_position(position_file)
     try:
-        req = reg_t(
-            position.legs,
-            position.underlying_price,
-            position.multiplier,
-            position.margin_class,
-            valuation_time=position.valuation_time,
-            cash_secured_puts=position.cash_secured_puts,
-        )
+        req = position_requirement(position)
     except ModelError as exc:
         raise ModelError(f"{position_file}: {exc}") from None
+    except SpecError as exc:
+        raise SpecError(f"{position_file}: {exc}") from None
+    if as_json:
+        typer.echo(json.dumps(position_json(position, req)))
+        return
     _render(position, req, Path(position_file), Console())
 
 

@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.problem import LinearBlock
+from optimizer.problem import LinearBlock, VariableGroup
 
 INF = np.inf
+
+
+@dataclass(frozen=True)
+class Part:
+    """Variables and blocks a constraint family adds to the sizing problem.
+
+    Parameters
+    ----------
+    variables : tuple[VariableGroup, ...]
+        Auxiliary variable groups (CVaR ``u``/``zeta``, binaries ``y``, deviations …).
+    blocks : tuple[LinearBlock, ...]
+        Named row blocks.
+    objective_terms : tuple[tuple[str, ndarray], ...]
+        ``(group, coefficients)`` added to the objective in *maximization* terms (a penalty is
+        negative); the problem builder flips the sign for minimizing objectives.
+    """
+
+    variables: tuple[VariableGroup, ...] = ()
+    blocks: tuple[LinearBlock, ...] = ()
+    objective_terms: tuple[tuple[str, np.ndarray], ...] = ()
 
 
 def block(

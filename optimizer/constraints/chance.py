@@ -35,22 +35,23 @@ def hopeless_months(
     """(S,) mask of months no book within the count bounds can lift to ``target``.
 
     The best a book can do in month j is bounded by ``sum_k max(R_jk, 0) U_k``; ``unit_caps``
-    (``(mask, M)`` pairs: at most M units over the candidates in ``mask``, e.g. max positions
-    per strategy) tighten it to ``min(sum_{k in mask} max(R_jk,0) U_k, M max_{k in mask} R_jk^+)``
-    per group. Candidates in no group keep the plain bound. A valid upper bound, so a month
+    (``(weights, M)`` pairs: ``sum_k weights_k n_k <= M`` over the candidates with a positive
+    weight, e.g. max positions per strategy counted in full-size units) tighten it to
+    ``min(sum_{k in g} max(R_jk,0) U_k, M max_{k in g} R_jk^+ / weights_k)`` per group. Candidates in no group keep the plain bound. A valid upper bound, so a month
     flagged hopeless can never succeed.
     """
     r = np.maximum(np.asarray(monthly, dtype=float), 0.0)
     ub = np.asarray(upper_counts, dtype=float)
     covered = np.zeros(r.shape[1], dtype=bool)
     best = np.zeros(r.shape[0])
-    for mask, cap in unit_caps:
-        m = np.asarray(mask, dtype=bool) & ~covered
+    for weights, cap in unit_caps:
+        w = np.asarray(weights, dtype=float)
+        m = (w > 0) & ~covered
         if not m.any():
             continue
         covered |= m
         plain = r[:, m] @ ub[m]
-        best += np.minimum(plain, cap * r[:, m].max(axis=1))
+        best += np.minimum(plain, cap * (r[:, m] / w[m]).max(axis=1))
     best += r[:, ~covered] @ ub[~covered]
     return best < target
 
@@ -62,12 +63,13 @@ def _worst_month(
     neg = np.minimum(r, 0.0)
     covered = np.zeros(r.shape[1], dtype=bool)
     worst = np.zeros(r.shape[0])
-    for mask, cap in unit_caps:
-        m = np.asarray(mask, dtype=bool) & ~covered
+    for weights, cap in unit_caps:
+        w = np.asarray(weights, dtype=float)
+        m = (w > 0) & ~covered
         if not m.any():
             continue
         covered |= m
-        worst += np.maximum(neg[:, m] @ ub[m], cap * neg[:, m].min(axis=1))
+        worst += np.maximum(neg[:, m] @ ub[m], cap * (neg[:, m] / w[m]).min(axis=1))
     return worst + neg[:, ~covered] @ ub[~covered]
 
 

@@ -1,61 +1,176 @@
-"""Positions family: per-strategy max positions, correlation-group limits (domain.md §5–6).
+"""Positions family: max positions, total positions, correlation groups, expiry and loss rules.
 
-* ``max_positions[s]``: ``sum_{k in s} n_k <= M_s`` — units of the structure held (one iron condor,
-  one 1-1-2 …), the Tom King max-positions table by phase; with the ``structures`` basis the rows
-  count distinct candidates held, ``sum_{k in s} y_k <= M_s``, linked by ``n_k <= U_k y_k``
-  (block ``position_link``).
-* ``group_units[g]``: ``sum_{k in g} n_k <= limit`` over strategies that count toward correlation
-  groups (a scenario may exclude intraday strategies, and must say so).
-* ``group_delta[g]``: ``|sum_{k in g} cash_delta_k n_k| <= cap * NLV`` (Tom King group risk:
-  delta × underlying × multiplier ≤ 15% of the account), over the same counted strategies.
+Counting (``Limits.position_basis``, DESIGN.md "Counting"): with ``units`` a contract of
+candidate k weighs ``w_k`` = its full-size-equivalent size (one ES or SPX unit 1, one MES or XSP
+unit 0.1; ``models/data/position_units.csv``); with ``contracts`` every unit weighs 1; with
+``structures`` the rows count distinct candidates held (binaries ``y_k``).
+
+* ``max_positions[s]``: ``sum_{k in s} (w_k / r_s) n_k <= M_s`` with ``r_s`` the size of the
+  contract the phase table states the limit in (0.1 for the v17 phase-2 "4 MES" LT112 limit);
+  domain.md §5 max-positions table.
+* ``max_positions_total``: ``sum_k w_k n_k <= T`` (HEAD 3 / 5 / 7 / 10 by phase, domain.md §5).
+* ``group_units[g]``: ``sum_{k in g} w_k n_k <= L_g`` with ``L_g = min(group limit, phase limit)``
+  (domain.md §6: A1 2, C2 1 …; never more than 3, 2 below £75k), over the strategies that count
+  toward correlation groups.
+* ``group_risk[g]``: the TK group risk ≤ cap × NLV, read as ``cash_delta``
+  (``|sum_{k in g} cash_delta_k n_k|``), ``bp`` (``sum b_k n_k``) or ``max_loss``
+  (``sum maxloss_k n_k``).
+* ``one_per_expiry[s, g, e]``: ``sum y_k <= 1`` over the candidates of one strategy, correlation
+  group and expiry ("never put several positions on the same expiry", domain.md §6), with
+  ``n_k <= U_k y_k`` (block ``position_link``).
+* ``max_loss[k]``: ``maxloss_k n_k <= cap × NLV`` for the strategies the cap applies to
+  ("≤ 2% risk per trade", domain.md §3d).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from optimizer.candidates import CandidateSet
-from optimizer.constraints._rows import INF, block
+from optimizer.constraints._rows import INF, Part, block
+from optimizer.constraints.bounds import count_upper_bounds, count_weights
 from optimizer.limits import Limits
-from optimizer.problem import LinearBlock
+from optimizer.problem import LinearBlock, VariableGroup, VarKind
 
-__all__ = ["link_block", "positions_blocks"]
+__all__ = [
+    "count_weights",
+    "expiry_clusters",
+    "link_block",
+    "needs_binaries",
+    "positions_part",
+]
 
 
-def positions_blocks(cs: CandidateSet, limits: Limits) -> list[LinearBlock]:
-    """Blocks ``max_positions`` and ``correlation_groups``."""
+def expiry_clusters(cs: CandidateSet) -> list[tuple[str, np.ndarray]]:
+    """Groups of candidates sharing strategy, correlation group and expiry (size ≥ 2).
+
+    Returns
+    -------
+    list of (label, mask (K,))
+        ``label`` is ``strategy|group|YYYY-MM-DD``; candidates without an expiry (fixed
+        economics) are not clustered.
+    """
+    t = cs.table
     out = []
+    if "expiry" not in t:
+        return out
+    exp = pd.to_datetime(t["expiry"])
+    keys = pd.DataFrame(
+        {
+            "s": t["strategy"].astype(str),
+            "g": t["correlation_group"].fillna(t["underlying"]).astype(str),
+            "e": exp.dt.strftime("%Y-%m-%d"),
+        }
+    )
+    valid = exp.notna().to_numpy()
+    for (s, g, e), idx in keys[valid].groupby(["s", "g", "e"], sort=True).groups.items():
+        if len(idx) >= 2:
+            mask = np.zeros(len(cs), dtype=bool)
+            mask[np.asarray(idx)] = True
+            out.append((f"{s}|{g}|{e}", mask))
+    return out
+
+
+def needs_binaries(cs: CandidateSet, limits: Limits) -> bool:
+    """Whether the problem needs the structure binaries ``y`` (structures basis or expiry rule)."""
+    return limits.position_basis == "structures" or (
+        limits.one_per_expiry and bool(expiry_clusters(cs))
+    )
+
+
+def _group_risk_coeffs(cs: CandidateSet, limits: Limits) -> tuple[np.ndarray, bool]:
+    """Per-contract group-risk measure and whether the row is two-sided (signed)."""
+    col = {
+        "cash_delta": "cash_delta_per_contract",
+        "bp": "bp_per_contract",
+        "max_loss": "max_loss_per_contract",
+    }[limits.group_risk]
+    return cs.col(col), limits.group_risk == "cash_delta"
+
+
+def positions_part(cs: CandidateSet, limits: Limits) -> Part:
+    """Blocks ``max_positions``, ``correlation_groups``, ``group_risk``, ``one_per_expiry``,
+    ``max_loss`` (and the ``y`` binaries with ``position_link`` when needed).
+
+    Parameters
+    ----------
+    cs : CandidateSet
+        Candidates (K rows).
+    limits : Limits
+        Resolved caps.
+
+    Returns
+    -------
+    Part
+        Rows over ``n`` (and ``y``), named as in the module docstring.
+    """
+    blocks: list[LinearBlock | None] = []
+    structures = limits.position_basis == "structures"
+    g_count = "y" if structures else "n"
+    w = count_weights(cs, limits)
+    strat = cs.table["strategy"].to_numpy()
     rows = []
-    g_count = "y" if limits.position_basis == "structures" else "n"
     for s, m in limits.max_positions.items():
-        if m is not None:
-            rows.append((f"max_positions[{s}]", cs.mask("strategy", s).astype(float), -INF, m))
-    b = block("max_positions", "positions", rows, group=g_count)
-    if b is not None:
-        out.append(b)
-    units = []
+        if m is None:
+            continue
+        coef = (strat == s).astype(float)
+        if not structures:
+            coef = coef * w / limits.count_reference.get(s, 1.0)
+        rows.append((f"max_positions[{s}]", coef, -INF, float(m)))
+    if limits.max_total_positions is not None:
+        rows.append(("max_positions_total", w, -INF, float(limits.max_total_positions)))
+    blocks.append(block("max_positions", "positions", rows, group=g_count))
+
     groups = cs.table["correlation_group"]
     counted = ~cs.table["strategy"].isin(limits.group_excluded).to_numpy()
-    cash_delta = cs.col("cash_delta_per_contract")
-    rows = []
+    risk, signed = _group_risk_coeffs(cs, limits)
+    units, risk_rows = [], []
     for g in sorted({x for x in groups if isinstance(x, str) and x}):
-        in_g = (groups == g).to_numpy()
-        if limits.group_limit is not None and (in_g & counted).any():
-            units.append(
-                (f"group_units[{g}]", (in_g & counted).astype(float), -INF, limits.group_limit)
-            )
-        held = in_g & counted
-        if limits.group_delta_cap is not None and np.any(cash_delta[held] != 0):
-            cap = limits.group_delta_cap * limits.nlv
-            rows.append((f"group_delta[{g}]", cash_delta * held, -cap, cap))
-    for b in (
-        block("correlation_groups", "positions", units, group=g_count),
-        block("group_delta", "positions", rows),
-    ):
-        if b is not None:
-            out.append(b)
-    return out
+        held = (groups == g).to_numpy() & counted
+        if not held.any():
+            continue
+        if g in limits.group_limits:
+            units.append((f"group_units[{g}]", w * held, -INF, float(limits.group_limits[g])))
+        if limits.group_risk_cap is not None and np.any(risk[held] != 0):
+            cap = limits.group_risk_cap * limits.nlv
+            risk_rows.append((f"group_risk[{g}]", risk * held, -cap if signed else -INF, cap))
+    blocks.append(block("correlation_groups", "positions", units, group=g_count))
+    blocks.append(block("group_risk", "positions", risk_rows))
+
+    variables: tuple[VariableGroup, ...] = ()
+    if needs_binaries(cs, limits):
+        ub = count_upper_bounds(cs, limits)
+        big_m = count_upper_bounds(cs, limits, money_caps=False)  # NLV-free: fixed matrix
+        variables = (
+            VariableGroup(
+                name="y",
+                kind=VarKind.BINARY,
+                lower=np.zeros(len(cs)),
+                upper=(ub > 0).astype(float),
+                labels=cs.ids,
+            ),
+        )
+        blocks.append(link_block(big_m))
+        if limits.one_per_expiry:
+            rows = [
+                (f"one_per_expiry[{label}]", mask.astype(float), -INF, 1.0)
+                for label, mask in expiry_clusters(cs)
+            ]
+            blocks.append(block("one_per_expiry", "positions", rows, group="y"))
+
+    if limits.max_loss_per_position is not None:
+        ml = cs.col("max_loss_per_contract")
+        applies = np.isin(strat, list(limits.max_loss_strategies)) & (ml > 0)
+        cap = limits.max_loss_per_position * limits.nlv
+        rows = []
+        for k in np.flatnonzero(applies):
+            coef = np.zeros(len(cs))
+            coef[k] = ml[k]
+            rows.append((f"max_loss[{cs.ids[k]}]", coef, -INF, cap))
+        blocks.append(block("max_loss", "positions", rows))
+    return Part(variables=variables, blocks=tuple(b for b in blocks if b is not None))
 
 
 def link_block(upper: np.ndarray) -> LinearBlock:

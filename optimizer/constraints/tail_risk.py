@@ -17,23 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.constraints._rows import INF
+from optimizer.constraints._rows import INF, Part
 from optimizer.problem import LinearBlock, VariableGroup, VarKind
 
 __all__ = ["Part", "alpha_tag", "cvar_part", "stress_part", "var_part"]
-
-
-@dataclass(frozen=True)
-class Part:
-    """Variables and blocks a family adds to the sizing problem."""
-
-    variables: tuple[VariableGroup, ...] = ()
-    blocks: tuple[LinearBlock, ...] = ()
 
 
 def alpha_tag(alpha: float) -> str:

@@ -26,8 +26,10 @@ from models.chain import (
     detect_format,
     load_chain,
     parity_forward,
+    read_quotes,
     synthetic_surface,
 )
+from models.chain._time import parse_cboe_download_time
 from models.errors import DataError, ModelError
 from models.pricing import bsm_greeks, bsm_price
 
@@ -707,3 +709,93 @@ def test_cli_chain_spy_without_flags_and_errors_exit_2(capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "valuation_time" in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- Cboe stamps (issue 6)
+def _cboe_with_stamp(tmp_path: Path, stamp: str) -> Path:
+    """The small Cboe fixture with its ``Date: …`` download stamp replaced by ``stamp``."""
+    text = (FIX / "cboe_small.csv").read_text()
+    old = "Date: March 8, 2025 at 11:05 AM EST"
+    assert old in text
+    path = tmp_path / "cboe.csv"
+    path.write_text(text.replace(old, stamp))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("stamp", "download", "session"),
+    [
+        # layouts Cboe has used in other years: comma after the year, no comma after the day
+        ("Date: June 11, 2022, 8:47 PM EDT", (2022, 6, 11, 20, 47), (2022, 6, 10, 16, 0)),
+        ("Date: February 5 2022, 8:09 PM EST", (2022, 2, 5, 20, 9), (2022, 2, 4, 16, 0)),
+        ("Date: March 6, 2025 at 4:15 PM EST", (2025, 3, 6, 16, 15), (2025, 3, 6, 16, 0)),
+        ("Date: March 7, 2025, 11:05 AM EST", (2025, 3, 7, 11, 5), (2025, 3, 7, 11, 5)),
+        ("Date: March 7 2025 at 8:09 PM EST", (2025, 3, 7, 20, 9), (2025, 3, 7, 16, 0)),
+        ("Date: March 8 2025 11:05 AM EST", (2025, 3, 8, 11, 5), (2025, 3, 7, 16, 0)),
+        ("Date: Mar 10, 2025, 9:00 AM EDT", (2025, 3, 10, 9, 0), (2025, 3, 7, 16, 0)),
+        ("Date: Sept. 9, 2024 at 12:30 PM EDT", (2024, 9, 9, 12, 30), (2024, 9, 9, 12, 30)),
+        ("Date: June 11, 2022, 8:47 pm", (2022, 6, 11, 20, 47), (2022, 6, 10, 16, 0)),
+        (
+            "Date: Saturday, June 11, 2022 at 8:47 PM EDT",
+            (2022, 6, 11, 20, 47),
+            (2022, 6, 10, 16, 0),
+        ),
+        ("Date: June 13, 2022 12:05 AM EDT", (2022, 6, 13, 0, 5), (2022, 6, 10, 16, 0)),
+        ("Date: June 10, 2022, 15:59 EDT", (2022, 6, 10, 15, 59), (2022, 6, 10, 15, 59)),
+        ("Date: June 10, 2022, 3:30 PM CDT", (2022, 6, 10, 16, 30), (2022, 6, 10, 16, 0)),
+    ],
+)
+def test_cboe_download_stamp_layouts(tmp_path, stamp, download, session):
+    path = _cboe_with_stamp(tmp_path, stamp)
+    _, meta, fmt = read_quotes(path)
+    assert fmt == "cboe"
+    assert meta["download_time"] == datetime(*download)
+    chain = load_chain(path)
+    assert chain.valuation_time == datetime(*session)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "match"),
+    [
+        ("Date: Febtober 5, 2022, 8:09 PM EST", "unknown month 'Febtober'"),
+        ("Date: February 30, 2022, 8:09 PM EST", "impossible download stamp"),
+        ("Date: June 11, 2022, 8:47 PM CET", "time zone CET"),
+        ("Date: sometime last week", "cannot read the download timestamp 'Date: sometime"),
+    ],
+)
+def test_cboe_unreadable_stamp_is_one_line_and_valuation_time_overrides(tmp_path, stamp, match):
+    path = _cboe_with_stamp(tmp_path, stamp)
+    with pytest.raises(DataError, match=match) as info:
+        load_chain(path)
+    assert "\n" not in str(info.value) and "pass valuation_time" in str(info.value)
+    chain = load_chain(path, valuation_time="2025-03-07T16:00")
+    assert chain.valuation_time == datetime(2025, 3, 7, 16, 0)
+
+
+def test_parse_cboe_download_time_without_stamp():
+    assert parse_cboe_download_time("Synthetic Co,Last: 100.00\nno stamp here") is None
+
+
+def test_cli_chain_fits_80_columns_without_truncated_dates():
+    res = CliRunner().invoke(
+        _app(),
+        ["chain", str(SPX_FILE), "--spot", "6939.03", "--valuation-time", SPX_TIME],
+        env={"COLUMNS": "80"},
+    )
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in res.output
+    chain = load_chain(SPX_FILE, spot=SPX_SPOT, valuation_time=SPX_TIME)
+    for expiry in pd.to_datetime(chain.expiries["expiry"]):
+        assert f"{expiry:%Y-%m-%d}" in res.output  # every expiry, in full
+
+
+def test_cli_chain_wide_terminal_adds_discount_factor():
+    wide = CliRunner().invoke(_app(), ["chain", str(SPY_FILE)], env={"COLUMNS": "120"})
+    narrow = CliRunner().invoke(_app(), ["chain", str(SPY_FILE)], env={"COLUMNS": "80"})
+    assert wide.exit_code == 0 and narrow.exit_code == 0
+    header = next(line for line in wide.output.splitlines() if line.startswith("expiry"))
+    assert " DF " in header
+    header = next(line for line in narrow.output.splitlines() if line.startswith("expiry"))
+    assert " DF " not in header and "DF in --output" in narrow.output

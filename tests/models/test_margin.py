@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import typer
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from models.errors import ModelError, SpecError
+from models.instruments import get_instrument
 from models.legs import Leg, Right
 from models.margin import MarginClass, MarginRequirement, fixed, reg_t
 from optimizer.commands.margin import load_position, register
@@ -547,3 +549,226 @@ def test_margin_command_futures_underlying_raises_model_error(tmp_path):
     result = CliRunner().invoke(_app(), ["margin", str(f)])
     assert isinstance(result.exception, ModelError)
     assert "Reg-T does not apply to futures options" in str(result.exception)
+
+
+# ---------------------------------------------------------------------------------------------
+# Complex spreads at their maximum loss (universal spread rule; FINRA 4210(f)(2)(G) as amended
+# in 2012, Regulatory Notice 12-44). Before it, each of these was a debit vertical + a credit
+# vertical.
+# ---------------------------------------------------------------------------------------------
+
+
+def test_balanced_long_call_butterfly_costs_its_debit():
+    # SPX 4950/5000/5050 calls @ 60 / 30 / 8: debit 60 - 2 x 30 + 8 = 8.00
+    # expiry payoff >= 0 everywhere (0 outside the wings, +50 at the body): max loss = debit
+    # 8.00 x 100 = 800 (the vertical pairing gave debit 30.00 + credit spread 50 - 22 = 58.00
+    # -> 5,800)
+    fly = [leg(C, 4950, 1, 60.0), leg(C, 5000, -2, 30.0), leg(C, 5050, 1, 8.0)]
+    req = reg_t(fly, 5000, 100, IDX)
+    assert req.amount == pytest.approx(800.0)
+    assert "universal spread rule" in req.rule
+    assert "net debit 8.00 = 8.00 x 100 = 800.00" in req.rule
+    # the two verticals on their own: debit 4950/5000 = 30.00 -> 3,000;
+    # credit 5000/5050: width 50 - credit 22 = 28 -> 2,800; together 5,800 (the old answer)
+    low = reg_t([leg(C, 4950, 1, 60.0), leg(C, 5000, -1, 30.0)], 5000, 100, IDX).amount
+    high = reg_t([leg(C, 5000, -1, 30.0), leg(C, 5050, 1, 8.0)], 5000, 100, IDX).amount
+    assert low + high == pytest.approx(5800.0)
+
+
+def test_long_put_condor_costs_its_debit():
+    # SPX puts +4800 @10, -4850 @14, -4900 @20, +4950 @28: debit 10 - 14 - 20 + 28 = 4.00
+    # payoff at 4950+: 0; 4900: 50; 4850: 100 - 50 = 50; 4800: 150 - 100 - 50 = 0; 0: 0
+    # -> max loss = debit 4.00 -> 400
+    legs = [
+        leg(P, 4800, 1, 10.0),
+        leg(P, 4850, -1, 14.0),
+        leg(P, 4900, -1, 20.0),
+        leg(P, 4950, 1, 28.0),
+    ]
+    req = reg_t(legs, 5000, 100, IDX)
+    assert req.amount == pytest.approx(400.0)
+    assert req.components == (("complex spread +1P4800 -1P4850 -1P4900 +1P4950", 400.0),)
+
+
+def test_broken_wing_put_butterfly_is_the_wide_side_loss_less_the_credit():
+    # +1 P5000 @60, -2 P4950 @40, +1 P4880 @18: credit 80 - 60 - 18 = 2.00
+    # payoff: 0 above 5000, +50 at 4950, at 4880: 120 - 2 x 70 = -20, flat below (slope 0)
+    # wide side 70 - narrow side 50 = 20 max loss; 20.00 - 2.00 credit = 18.00 -> 1,800
+    # (verticals: debit 5000/4950 20.00 + credit 4950/4880 70 - 22 = 48.00 -> 6,800)
+    legs = [leg(P, 5000, 1, 60.0), leg(P, 4950, -2, 40.0), leg(P, 4880, 1, 18.0)]
+    req = reg_t(legs, 5000, 100, IDX)
+    assert req.amount == pytest.approx(1800.0)
+    assert "payoff loss at the strikes 20.00 - net credit 2.00 = 18.00" in req.rule
+
+
+def test_one_by_three_by_two_call_ratio_fly_uses_the_whole_group():
+    # equity S = 100: +1 C100 @4.00, -3 C105 @2.00, +2 C110 @0.80: credit 6 - 4 - 1.60 = 0.40
+    # payoff: 0 at 100, +5 at 105, 10 - 15 = -5 at 110 and flat above (1 - 3 + 2 = 0)
+    # max loss 5.00 - 0.40 = 4.60 -> 460
+    legs = [leg(C, 100, 1, 4.0), leg(C, 105, -3, 2.0), leg(C, 110, 2, 0.8)]
+    assert reg_t(legs, 100, 100, EQ).amount == pytest.approx(460.0)
+
+
+def test_scaled_butterfly_is_twice_the_unit():
+    # 2 x the 800 fly = 1,600
+    fly2 = [leg(C, 4950, 2, 60.0), leg(C, 5000, -4, 30.0), leg(C, 5050, 2, 8.0)]
+    assert reg_t(fly2, 5000, 100, IDX).amount == pytest.approx(1600.0)
+
+
+def test_iron_fly_and_condor_keep_their_rule():
+    # iron butterfly: 50 wide - 40 credit = 10 -> 1,000; iron condor 30 - 4.10 = 25.90 -> 2,590.
+    # The universal rule gives the same numbers (max loss = wider side - credit); the iron rule
+    # text is kept on ties.
+    ifly = [leg(P, 4950, 1, 25), leg(P, 5000, -1, 45), leg(C, 5000, -1, 44), leg(C, 5050, 1, 24)]
+    req = reg_t(ifly, 5000, 100, IDX)
+    assert req.amount == pytest.approx(1000.0)
+    assert "universal" not in req.rule
+    ic = [
+        leg(P, 4870, 1, 2.00),
+        leg(P, 4900, -1, 3.50),
+        leg(C, 5100, -1, 3.20),
+        leg(C, 5130, 1, 0.60),
+    ]
+    req = reg_t(ic, 5000, 100, IDX)
+    assert req.amount == pytest.approx(2590.0)
+    assert "universal" not in req.rule
+
+
+def test_calendar_butterfly_is_not_a_universal_spread():
+    # legs of two expiries are never grouped: the near fly and a far long are margined apart
+    far = EXP + timedelta(days=28)
+    legs = [leg(C, 4950, 1, 60.0), leg(C, 5000, -2, 30.0), leg(C, 5050, 1, 8.0, far)]
+    assert reg_t(legs, 5000, 100, IDX).amount > 800.0
+
+
+@st.composite
+def balanced_one_expiry(draw):
+    """A random fly, condor or iron condor with random (possibly arbitrage) prices."""
+    kind = draw(st.sampled_from(["call_fly", "put_fly", "call_condor", "put_condor", "iron"]))
+    base = draw(st.integers(60, 100))
+    w1, w2, w3 = (draw(st.integers(1, 15)) for _ in range(3))
+    p = [draw(prices) for _ in range(4)]
+    if kind in ("call_fly", "put_fly"):
+        r = C if kind == "call_fly" else P
+        return [leg(r, base, 1, p[0]), leg(r, base + w1, -2, p[1]), leg(r, base + w1 + w2, 1, p[2])]
+    ks = [base, base + w1, base + w1 + w2, base + w1 + w2 + w3]
+    if kind == "iron":
+        return [
+            leg(P, ks[0], 1, p[0]),
+            leg(P, ks[1], -1, p[1]),
+            leg(C, ks[2], -1, p[2]),
+            leg(C, ks[3], 1, p[3]),
+        ]
+    r = C if kind == "call_condor" else P
+    return [
+        leg(r, ks[0], 1, p[0]),
+        leg(r, ks[1], -1, p[1]),
+        leg(r, ks[2], -1, p[2]),
+        leg(r, ks[3], 1, p[3]),
+    ]
+
+
+def brute_force_max_loss(legs) -> float:
+    """Max loss at expiry net of premium on a 0.01 grid over [0, 300] (strikes are integers)."""
+    s = np.linspace(0.0, 300.0, 30_001)
+    pnl = np.zeros_like(s)
+    for lg in legs:
+        intrinsic = np.maximum(s - lg.strike, 0) if lg.right is C else np.maximum(lg.strike - s, 0)
+        pnl += lg.quantity * (intrinsic - lg.price)
+    return max(-float(pnl.min()), 0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(balanced_one_expiry(), classes)
+def test_universal_spread_never_above_max_loss_nor_the_vertical_pairing(legs, mc):
+    req = reg_t(legs, S0, 100, mc).amount
+    assert req >= 0.0
+    # universal spread rule: never more than the maximum potential loss (brute-force grid)
+    assert req <= brute_force_max_loss(legs) * 100 + 1e-6
+    # never more than margining the pieces separately (the old vertical-pairing answer)
+    if len(legs) == 3:  # fly: (wing, body) + (body, wing)
+        a, b, c = legs
+        half = Leg(b.right, b.strike, b.expiry, -1, b.price)
+        pieces = [[a, half], [half, c]]
+    else:
+        pieces = [legs[:2], legs[2:]]
+    assert req <= sum(reg_t(pc, S0, 100, mc).amount for pc in pieces) + 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# Leveraged ETFs (Cboe RG09-97, FINRA RN 09-53) and broad-based ETFs at 15%
+# ---------------------------------------------------------------------------------------------
+
+
+def test_two_x_leveraged_etf_short_put_equity_percentages():
+    # S = 100, put 90 @2.00, 2x leverage on the 20% / 10% percentages:
+    # 2.00 + max(2 x 20% x 100 - 10, 2 x 10% x 90) = 2.00 + max(30, 18) = 32.00 -> 3,200
+    req = reg_t([leg(P, 90, -1, 2.0)], 100, 100, EQ, leverage_factor=2)
+    assert req.amount == pytest.approx(3200.0)
+    assert "leverage 2x" in req.rule and "naked 40%, floor 20%" in req.rule
+
+
+def test_sso_from_the_instrument_table_is_a_2x_broad_based_etf():
+    # SSO: broad-based (S&P 500) ETF, leverage 2 -> 30% / 20%
+    # put 90 @2.00 at S = 100: 2.00 + max(0.30 x 100 - 10, 0.20 x 90) = 2.00 + max(20, 18)
+    # = 22.00 -> 2,200
+    sso = get_instrument("SSO")
+    assert (sso.margin_class, sso.leverage_factor) == (IDX, 2.0)
+    req = reg_t([leg(P, 90, -1, 2.0)], 100, sso.multiplier, sso.margin_class, leverage_factor=2)
+    assert req.amount == pytest.approx(2200.0)
+    # far OTM put 60 @0.10: 0.10 + max(30 - 40, 0.20 x 60 = 12) = 12.10 -> 1,210 (floor x 2)
+    req = reg_t([leg(P, 60, -1, 0.10)], 100, 100, IDX, leverage_factor=2)
+    assert req.amount == pytest.approx(1210.0)
+    assert "(20% floor)" in req.rule
+
+
+def test_inverse_etf_uses_the_absolute_leverage_and_percentages_cap_at_100pct():
+    # SDS -2 margins like +2: same 2,200 as SSO above
+    assert get_instrument("SDS").leverage_factor == -2.0
+    assert reg_t([leg(P, 90, -1, 2.0)], 100, 100, IDX, leverage_factor=-2).amount == pytest.approx(
+        2200.0
+    )
+    # 6x on 20% = 120% -> capped at 100%; call 100 @5 at S = 100:
+    # 5 + max(1.00 x 100 - 0, min(6 x 10%, 100%) x 100 = 60) = 105 -> 10,500
+    assert reg_t([leg(C, 100, -1, 5.0)], 100, 100, EQ, leverage_factor=6).amount == pytest.approx(
+        10_500.0
+    )
+
+
+@pytest.mark.parametrize(
+    ("symbol", "leverage"),
+    [
+        ("SSO", 2),
+        ("UPRO", 3),
+        ("SPXL", 3),
+        ("SDS", -2),
+        ("TQQQ", 3),
+        ("QLD", 2),
+        ("SPY", 1),
+        ("SPX", 1),
+        ("ES", 1),
+    ],
+)
+def test_leverage_factor_column(symbol, leverage):
+    # fund objectives: ProShares Ultra (2x) / UltraPro (3x) / UltraShort (-2x), Direxion 3x
+    assert get_instrument(symbol).leverage_factor == leverage
+
+
+def test_broad_based_index_etfs_use_15pct():
+    # Cboe Margin Manual / RG09-97: options on an ETF based on a broad-based index use 15%.
+    # SPY 500, short put 480 @3.00: 3 + max(0.15 x 500 - 20, 0.10 x 480) = 3 + max(55, 48)
+    # = 58 -> 5,800 (at the 20% previously assumed: 3 + max(80, 48) = 83 -> 8,300)
+    for sym in ("SPY", "QQQ", "IWM", "DIA"):
+        assert get_instrument(sym).margin_class is IDX, sym
+    spy = get_instrument("SPY")
+    req = reg_t([leg(P, 480, -1, 3.0)], 500, spy.multiplier, spy.margin_class)
+    assert req.amount == pytest.approx(5800.0)
+    # commodity / bond ETFs stay equity (20%)
+    for sym in ("GLD", "TLT", "SLV"):
+        assert get_instrument(sym).margin_class is EQ, sym
+
+
+@pytest.mark.parametrize("bad", [0, float("nan"), "two"])
+def test_bad_leverage_raises(bad):
+    with pytest.raises(ModelError, match="leverage_factor"):
+        reg_t([leg(P, 90, -1, 2.0)], 100, 100, EQ, leverage_factor=bad)

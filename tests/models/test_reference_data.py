@@ -115,7 +115,8 @@ def test_unknown_symbol_names_it_and_lists_known_ones():
         (
             "SPY",
             InstrumentKind.ETF,
-            MarginClass.EQUITY,
+            # Cboe Regulatory Circular RG09-97: 15% for a broad-based ETF, 20% narrow-based
+            MarginClass.BROAD_BASED_INDEX,
             ExerciseStyle.AMERICAN,
             Settlement.PHYSICAL,
         ),

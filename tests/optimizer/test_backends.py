@@ -1,6 +1,6 @@
 """Backends vs brute force, statuses, duals, mixed groups and problem validation.
 
-One test body runs over both backends (cvxpy + HiGHS, PuLP + CBC).  The reference
+One test body runs over every backend (cvxpy + HiGHS, PuLP + CBC, highspy).  The reference
 for integer problems is exhaustive enumeration; the reference for duals and
 reduced costs is the finite difference of the re-solved optimum.
 """
@@ -808,6 +808,27 @@ def test_cvxpy_compile_once_solve_twice() -> None:
     second = cvxpy_backend.solve_compiled(model, SolverOptions(time_limit=5.0, threads=1))
     assert first.objective_value == pytest.approx(second.objective_value)
     assert first.compile_seconds == second.compile_seconds > 0
+
+
+@pytest.mark.parametrize("relaxed", [False, True], ids=["mip", "lp"])
+def test_cvxpy_compiled_model_resolved_with_other_threads(relaxed: bool) -> None:
+    # HiGHS fixes the thread count of its process-wide scheduler when it starts and
+    # refuses runs with another ``threads``; 1 then 2 always hits that once, whatever
+    # ran before in this process.  The backend must reset the scheduler, not fail.
+    problem = mixed_problem().relaxed() if relaxed else mixed_problem()
+    model = cvxpy_backend.compile_problem(problem)
+    outcomes = [
+        cvxpy_backend.solve_compiled(model, SolverOptions(time_limit=20.0, threads=threads))
+        for threads in (1, 2, None, 1)
+    ]
+    for out in outcomes:
+        assert out.status is SolveStatus.OPTIMAL, out
+        assert out.backend == cvxpy_backend.BACKEND_NAME
+        assert out.objective_value == pytest.approx(outcomes[0].objective_value, abs=1e-7)
+        for name in ("n", "y", "s"):
+            np.testing.assert_allclose(out.values[name], outcomes[0].values[name], atol=1e-7)
+    if not relaxed:
+        assert outcomes[0].objective_value == pytest.approx(mixed_brute_force(problem))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -24,12 +24,14 @@ from models.income import IncomeModel, monthly_income
 from models.instruments import get_instrument
 from models.legs import Right
 from models.margin import reg_t
+from models.phases import position_units
 from models.pricing import bsm_greeks
 from optimizer.backends import solve
 from optimizer.candidates import CandidateSet
 from optimizer.formulation import build_problem
 from optimizer.limits import Limits
-from optimizer.pipeline import max_income, prepare, solve_scenario
+from optimizer.pipeline import prepare, solve_scenario
+from optimizer.solving import SolveContext, max_income
 from optimizer.spec import ObjectiveKind, load_scenario
 from optimizer.status import SolverOptions, SolveStatus
 from optimizer.verdict import VerdictStatus
@@ -144,10 +146,18 @@ def test_reported_figures_equal_recomputation_from_models(phase4):
         if total > 0 and res.limits["allocation_tolerance"] is not None:
             tol = res.limits["allocation_tolerance"]
             assert w - tol - 1e-9 <= actual / total <= w + tol + 1e-9
-    # max positions honoured
+    # max positions and group limits honoured, counted in full-size units (MES = 0.1 ES)
+    units = pos["underlying"].map(position_units).to_numpy() * pos["contracts"].to_numpy()
+    ref = {"lt112": 0.1} if res.limits["phase"] == 2 else {}
     for s, m in res.limits["max_positions"].items():
         if m is not None:
-            assert pos.loc[pos["strategy"] == s, "contracts"].sum() <= m
+            held = units[(pos["strategy"] == s).to_numpy()].sum()
+            assert held <= m * ref.get(s, 1.0) + 1e-9
+    counted = ~pos["strategy"].isin(res.limits["group_excluded"]).to_numpy()
+    group = pos["id"].map(res.candidates.set_index("id")["correlation_group"]).to_numpy()
+    for g, lim in res.limits["group_limit"].items():
+        held = units[(group == g) & counted].sum()
+        assert held <= lim + 1e-9
 
 
 def test_verdict_is_consistent_with_max_income(phase4):
@@ -171,15 +181,20 @@ def test_minimum_nlv_brackets_the_target():
     v = res.verdict
     assert v.min_nlv is not None, v.min_nlv_note
     cs, limits, _, _ = prepare(sc)
-    opts = SolverOptions(time_limit=60, mip_rel_gap=1e-6)
-    at = max_income(cs, limits.at_nlv(v.min_nlv), opts, "cvxpy")
-    below = max_income(cs, limits.at_nlv(v.min_nlv * 0.99), opts, "cvxpy")
+    ctx = SolveContext("cvxpy", SolverOptions(time_limit=60, mip_rel_gap=1e-6))
+    at = max_income(cs.at_nlv(v.min_nlv), limits.at_nlv(v.min_nlv), ctx)
+    below = max_income(cs.at_nlv(v.min_nlv * 0.99), limits.at_nlv(v.min_nlv * 0.99), ctx)
     target = sc.target.monthly_income
-    assert at.objective_value >= target * (1 - 1e-4)
-    assert below.objective_value < target
+    assert at.value >= target * (1 - 1e-4)
+    assert below.value < target
 
 
 # ----------------------------------------------------------------------------- brute force
+
+
+#: full-size-equivalent size per underlying, written out from the contract specifications
+#: (ES 1, MES 0.1, XSP 0.1): the brute force does not read models/data/position_units.csv.
+_UNITS = {"ES": 1.0, "MES": 0.1, "XSP": 0.1}
 
 
 def _tiny_set(rng) -> CandidateSet:
@@ -189,20 +204,24 @@ def _tiny_set(rng) -> CandidateSet:
         {
             "id": [f"k{i}" for i in range(k)],
             "strategy": strategies,
-            "underlying": ["X"] * k,
+            "underlying": ["ES", "MES", "ES", "XSP", "MES"],
             "correlation_group": ["G", "G", "H", None, "G"],
+            "expiry": pd.to_datetime(
+                ["2026-05-29", "2026-05-29", "2026-05-29", "2026-06-30", "2026-05-29"]
+            ),
             "expected_monthly_income_per_contract": rng.uniform(20, 400, k).round(2),
             "theta_per_day_per_contract": rng.uniform(1, 30, k).round(3),
             "bp_per_contract": rng.uniform(300, 4000, k).round(0),
             "cash_delta_per_contract": rng.uniform(-3000, 3000, k).round(0),
             "notional_per_contract": rng.uniform(1000, 20000, k).round(0),
+            "max_loss_per_contract": rng.uniform(500, 5000, k).round(0),
             "vega_per_contract": rng.uniform(-50, 0, k),
         }
     )
     return CandidateSet(t, {}, pd.DataFrame(), "GBP")
 
 
-def _limits(rng, basis="contracts") -> Limits:
+def _limits(rng, basis="contracts", **extra) -> Limits:
     return Limits(
         nlv=10000.0,
         phase=4,
@@ -214,11 +233,13 @@ def _limits(rng, basis="contracts") -> Limits:
         bp_source="",
         strategy_bp_caps={"a": 0.6},
         max_positions={"a": 3, "b": 2, "c": 2},
-        group_limit=3,
+        group_limits={"G": 3, "H": 2},
         group_excluded=frozenset({"c"}),
-        group_delta_cap=0.5,
+        group_risk_cap=0.5,
         leverage=4.0,
         position_basis=basis,
+        max_contracts_per_position=3,  # the enumeration covers 0..3 per candidate
+        **extra,
     )
 
 
@@ -226,12 +247,13 @@ def _feasible_by_definition(n, cs: CandidateSet, lim: Limits) -> bool:
     t = cs.table
     inc = t["expected_monthly_income_per_contract"].to_numpy() * n
     total = inc.sum()
-    for s, w in lim.weights.items():
-        share_num = inc[(t["strategy"] == s).to_numpy()].sum()
-        if share_num > (w + lim.allocation_tolerance) * total + 1e-9:
-            return False
-        if share_num < (w - lim.allocation_tolerance) * total - 1e-9:
-            return False
+    if lim.allocation_tolerance is not None:
+        for s, w in lim.weights.items():
+            share_num = inc[(t["strategy"] == s).to_numpy()].sum()
+            if share_num > (w + lim.allocation_tolerance) * total + 1e-9:
+                return False
+            if share_num < (w - lim.allocation_tolerance) * total - 1e-9:
+                return False
     bp = t["bp_per_contract"].to_numpy() * n
     if bp.sum() > lim.bp_fraction * lim.nlv + 1e-9:
         return False
@@ -239,30 +261,65 @@ def _feasible_by_definition(n, cs: CandidateSet, lim: Limits) -> bool:
         return False
     if (t["notional_per_contract"].to_numpy() * n).sum() > lim.leverage * lim.nlv + 1e-9:
         return False
+    if lim.max_contracts_per_position is not None and n.max() > lim.max_contracts_per_position:
+        return False
     held = n > 0
+    size = t["underlying"].map(_UNITS).to_numpy() if lim.position_basis == "units" else 1.0
+
+    def used(sel):
+        if lim.position_basis == "structures":
+            return held[sel].sum()
+        return (size * n)[sel].sum()
+
     for s, m in lim.max_positions.items():
         sel = (t["strategy"] == s).to_numpy()
-        used = n[sel].sum() if lim.position_basis == "contracts" else held[sel].sum()
-        if used > m:
+        ref = 1.0 if lim.position_basis == "structures" else lim.count_reference.get(s, 1.0)
+        if m is not None and used(sel) > m * ref + 1e-9:
+            return False
+    if lim.max_total_positions is not None:
+        if used(np.ones(len(n), bool)) > lim.max_total_positions + 1e-9:
             return False
     counted = ~t["strategy"].isin(lim.group_excluded).to_numpy()
     for g in ("G", "H"):
         sel = (t["correlation_group"] == g).to_numpy() & counted
-        used = n[sel].sum() if lim.position_basis == "contracts" else held[sel].sum()
-        if used > lim.group_limit:
+        if g in lim.group_limits and used(sel) > lim.group_limits[g] + 1e-9:
             return False
-        delta = (t["cash_delta_per_contract"].to_numpy() * n)[sel].sum()
-        if abs(delta) > lim.group_delta_cap * lim.nlv + 1e-9:
+        if lim.group_risk_cap is not None:
+            risk = (t["cash_delta_per_contract"].to_numpy() * n)[sel].sum()
+            if abs(risk) > lim.group_risk_cap * lim.nlv + 1e-9:
+                return False
+    if lim.one_per_expiry:
+        key = t["strategy"] + "|" + t["correlation_group"].fillna(t["underlying"]) + "|"
+        key = key + t["expiry"].dt.strftime("%Y-%m-%d")
+        for k in set(key):
+            if held[(key == k).to_numpy()].sum() > 1:
+                return False
+    if lim.max_loss_per_position is not None:
+        ml = t["max_loss_per_contract"].to_numpy() * n
+        sel = t["strategy"].isin(lim.max_loss_strategies).to_numpy()
+        if np.any(ml[sel] > lim.max_loss_per_position * lim.nlv + 1e-9):
             return False
     return True
 
 
-@pytest.mark.parametrize("seed", range(8))
-@pytest.mark.parametrize("basis", ["contracts", "structures"])
-def test_brute_force_agrees_with_both_backends(seed, basis):
+_RULES = {
+    "plain": {},
+    "units_total_expiry": {
+        "max_total_positions": 4,
+        "one_per_expiry": True,
+        "count_reference": {"b": 0.1},
+    },
+    "max_loss": {"max_loss_per_position": 0.4, "max_loss_strategies": frozenset({"a", "b"})},
+}
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("basis", ["units", "contracts", "structures"])
+@pytest.mark.parametrize("rules", sorted(_RULES))
+def test_brute_force_agrees_with_both_backends(seed, basis, rules):
     rng = np.random.default_rng(seed)
     cs = _tiny_set(rng)
-    lim = _limits(rng, basis)
+    lim = _limits(rng, basis, **_RULES[rules])
     for kind, col in (
         (ObjectiveKind.MAX_INCOME, "expected_monthly_income_per_contract"),
         (ObjectiveKind.MAX_THETA, "theta_per_day_per_contract"),
@@ -333,13 +390,17 @@ def test_seed_calculator_optimum_by_enumeration():
 
 @pytest.mark.parametrize("seed", range(3))
 def test_relaxations_match_brute_force_without_each_cap(seed):
-    from optimizer.pipeline import relaxations
+    from optimizer.diagnostics import relaxations
+    from optimizer.solving import SolveContext
 
     rng = np.random.default_rng(seed)
     cs = _tiny_set(rng)
     lim = _limits(rng)
     mu = cs.col("expected_monthly_income_per_contract")
-    got = {r["cap"]: r["max_income"] for r in relaxations(cs, lim, SolverOptions(), "cvxpy")}
+    got = {
+        r.cap: r.max_income
+        for r in relaxations(cs, lim, SolveContext("cvxpy", SolverOptions(mip_rel_gap=1e-9)))
+    }
 
     def brute(**change):
         best = 0.0
@@ -351,8 +412,11 @@ def test_relaxations_match_brute_force_without_each_cap(seed):
         return best
 
     assert got["allocation (40/35/25 ± tol)"] == pytest.approx(
-        brute(allocation_tolerance=1.0), rel=1e-4, abs=1e-6
+        brute(allocation_tolerance=None), rel=1e-4, abs=1e-6
     )
-    assert got["correlation-group delta caps"] == pytest.approx(
-        brute(group_delta_cap=1e9), rel=1e-4, abs=1e-6
+    assert got["correlation-group risk caps"] == pytest.approx(
+        brute(group_risk_cap=None), rel=1e-4, abs=1e-6
+    )
+    assert got["correlation-group unit limits"] == pytest.approx(
+        brute(group_limits={}), rel=1e-4, abs=1e-6
     )

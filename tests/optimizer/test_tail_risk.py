@@ -26,9 +26,9 @@ from optimizer.constraints.chance import chance_cvar_part, chance_saa_part
 from optimizer.constraints.tail_risk import cvar_part, var_part
 from optimizer.formulation import build_problem
 from optimizer.limits import Limits
-from optimizer.pipeline import solve_sizing
 from optimizer.problem import Objective, SizingProblem, VariableGroup, VarKind
 from optimizer.risk_model import RiskData
+from optimizer.solving import SolveContext, solve_sizing
 from optimizer.spec import ObjectiveKind
 from optimizer.status import SolverOptions, SolveStatus
 
@@ -154,9 +154,9 @@ def _limits(**kw) -> Limits:
         bp_source="",
         strategy_bp_caps={},
         max_positions={"a": 4, "b": 4},
-        group_limit=None,
+        group_limits={},
         group_excluded=frozenset(),
-        group_delta_cap=None,
+        group_risk_cap=None,
         leverage=None,
     )
     base.update(kw)
@@ -179,12 +179,14 @@ def _risk(pnl, monthly=None):
 @pytest.mark.parametrize("seed", range(4))
 def test_cvar_cap_holds_ex_post_and_cutting_planes_are_exact(seed):
     cs, pnl, _ = _tiny(seed, s=2000)
-    unconstrained, _ = solve_sizing(cs, _limits(), ObjectiveKind.MAX_INCOME, OPTS, "cvxpy")
+    unconstrained, _ = solve_sizing(
+        cs, _limits(), ObjectiveKind.MAX_INCOME, SolveContext("cvxpy", OPTS)
+    )
     loss0 = -(pnl @ unconstrained.values["n"])
     cap = 0.5 * cvar(loss0, 0.95) / 20000.0  # half the unconstrained book's CVaR
     lim = _limits(cvar_caps=((0.95, cap),))
     risk = _risk(pnl)
-    cut, _ = solve_sizing(cs, lim, ObjectiveKind.MAX_INCOME, OPTS, "cvxpy", risk=risk)
+    cut, _ = solve_sizing(cs, lim, ObjectiveKind.MAX_INCOME, SolveContext("cvxpy", OPTS), risk=risk)
     full = solve(build_problem(cs, lim, ObjectiveKind.MAX_INCOME, risk=risk), "cvxpy", OPTS)
     assert cut.status is SolveStatus.OPTIMAL and full.status is SolveStatus.OPTIMAL
     assert cut.objective_value == pytest.approx(full.objective_value, rel=1e-6)

@@ -1,0 +1,107 @@
+"""Per-candidate upper bounds on the counts ``n_k`` implied by the caps.
+
+The bounds only tighten the formulation (the rows stay); they also give the big-M of the
+structure binaries and the chance constraint. A count no cap limits gets :data:`UNCAPPED`; a
+solution that reaches it means the problem is unbounded in that direction
+(:func:`hits_artificial_bound`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models import phases as phase_tables
+from optimizer.candidates import CandidateSet
+from optimizer.limits import Limits
+
+__all__ = ["UNCAPPED", "count_upper_bounds", "count_weights", "hits_artificial_bound"]
+
+#: Upper bound for a count no cap limits (a candidate with zero BP and no position cap).
+UNCAPPED = 10_000
+
+
+def count_weights(cs: CandidateSet, limits: Limits) -> np.ndarray:
+    """Weight of one contract of each candidate in position counts, shape (K,).
+
+    Full-size-equivalent units with the ``units`` basis (``models/data/position_units.csv``:
+    ES/SPX 1, MES/XSP 0.1 …), else 1.
+    """
+    if limits.position_basis != "units":
+        return np.ones(len(cs))
+    units = {u: phase_tables.position_units(u) for u in set(cs.table["underlying"])}
+    return cs.table["underlying"].map(units).to_numpy(dtype=float)
+
+
+def count_upper_bounds(
+    cs: CandidateSet, limits: Limits, *, money_caps: bool = True
+) -> np.ndarray:
+    """Per-candidate upper bound on ``n_k`` implied by the position, BP and loss caps.
+
+    Parameters
+    ----------
+    cs : CandidateSet
+        Candidates (K rows).
+    limits : Limits
+        Resolved caps.
+    money_caps : bool
+        Include the bounds from caps in money (BP, max loss), which move with NLV. Off for
+        big-M coefficients, so that a compiled model keeps its matrix when NLV changes.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        Non-negative integral bounds (contracts); :data:`UNCAPPED` where no cap applies.
+    """
+    ub = np.full(len(cs), float(UNCAPPED))
+    bp = cs.col("bp_per_contract")
+    strat = cs.table["strategy"].to_numpy()
+    w = count_weights(cs, limits)
+    eps = 1e-9
+
+    def cap(mask: np.ndarray, limit: float, per: np.ndarray) -> None:
+        sel = mask & (per > 0)
+        ub[sel] = np.minimum(ub[sel], np.floor(limit / per[sel] + eps))
+
+    structures = limits.position_basis == "structures"
+    if not limits.bound_counts:
+        if limits.max_contracts_per_position is not None:
+            ub = np.minimum(ub, limits.max_contracts_per_position)
+        return ub
+    everything = np.ones(len(cs), dtype=bool)
+    if money_caps:
+        cap(everything, limits.bp_fraction * limits.nlv, bp)
+        for s, c in limits.strategy_bp_caps.items():
+            cap(strat == s, c * limits.nlv, bp)
+    for s, m in limits.max_positions.items():
+        if m is None:
+            continue
+        sel = strat == s
+        if structures:
+            if m == 0:
+                ub[sel] = 0.0
+        else:
+            cap(sel, m * limits.count_reference.get(s, 1.0), w)
+    if limits.max_contracts_per_position is not None:
+        ub = np.minimum(ub, limits.max_contracts_per_position)
+    if not structures:
+        if limits.max_total_positions is not None:
+            cap(everything, float(limits.max_total_positions), w)
+        groups = cs.table["correlation_group"]
+        counted = ~np.isin(strat, list(limits.group_excluded))
+        for g, lim in limits.group_limits.items():
+            cap((groups == g).to_numpy() & counted, float(lim), w)
+    if limits.max_loss_per_position is not None and money_caps:
+        ml = cs.col("max_loss_per_contract")
+        cap(
+            np.isin(strat, list(limits.max_loss_strategies)),
+            limits.max_loss_per_position * limits.nlv,
+            ml,
+        )
+    return np.maximum(ub, 0.0)
+
+
+def hits_artificial_bound(cs: CandidateSet, limits: Limits, counts: np.ndarray) -> bool:
+    """True when a count sits at :data:`UNCAPPED`: no cap limits it, the optimum is unbounded."""
+    ub = count_upper_bounds(cs, limits)
+    free = ub >= UNCAPPED
+    return bool(np.any(free & (np.asarray(counts) >= UNCAPPED - 0.5)))

@@ -1,0 +1,130 @@
+"""Risk report of a chosen book: VaR/CVaR in and out of sample, stresses, P(success), win rates.
+
+Everything here is recomputed ex post from the book's contract counts and the scenario matrices
+(:mod:`optimizer.risk_model`); nothing is taken from the solver.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.risk import book_pnl, cvar, success_probability, value_at_risk
+from optimizer.candidates import CandidateSet
+from optimizer.risk_model import OutOfSample, RiskData
+from optimizer.spec import Scenario
+
+__all__ = ["risk_report", "win_rates"]
+
+
+def risk_report(
+    scenario: Scenario,
+    risk: RiskData,
+    oos: OutOfSample,
+    counts: np.ndarray,
+    chosen_idx: list[int],
+) -> tuple[dict, dict, list[dict], dict]:
+    """VaR/CVaR (in and out of sample), stress losses and P(success) of the chosen book.
+
+    Returns
+    -------
+    (var, cvar, stress, success)
+        VaR and CVaR dicts at the primary confidence (with every reported confidence in
+        ``var["by_confidence"]``), positive = loss, account currency over the risk horizon;
+        ``{"name", "loss"}`` per named stress; P(month ≥ target) in and out of sample with its
+        Clopper–Pearson interval.
+    """
+    rs = scenario.risk
+    alphas = sorted({a for a, _ in ((c.alpha, c.cap) for c in rs.cvar)} | set(rs.report_alphas))
+    primary = rs.cvar[0].alpha if rs.cvar else rs.report_alphas[0]
+    loss_in = -book_pnl(risk.pnl, counts)
+    loss_out = -book_pnl(oos.pnl, counts[chosen_idx]) if chosen_idx else np.zeros(oos.pnl.shape[0])
+    table = [
+        {
+            "confidence": a,
+            "horizon_days": risk.horizon_days,
+            "var_in_sample": value_at_risk(loss_in, a),
+            "cvar_in_sample": cvar(loss_in, a),
+            "var_out_of_sample": value_at_risk(loss_out, a),
+            "cvar_out_of_sample": cvar(loss_out, a),
+        }
+        for a in alphas
+    ]
+    row = next(t for t in table if t["confidence"] == primary)
+    var_d = {
+        "value": row["var_in_sample"],
+        "in_sample": row["var_in_sample"],
+        "out_of_sample": row["var_out_of_sample"],
+        "confidence": primary,
+        "horizon_days": risk.horizon_days,
+        "scenarios": risk.kind,
+        "n_in_sample": int(risk.pnl.shape[0]),
+        "n_out_of_sample": int(oos.pnl.shape[0]),
+        "by_confidence": table,
+    }
+    cvar_d = {
+        "value": row["cvar_in_sample"],
+        "in_sample": row["cvar_in_sample"],
+        "out_of_sample": row["cvar_out_of_sample"],
+        "confidence": primary,
+        "horizon_days": risk.horizon_days,
+    }
+    stress_losses = -book_pnl(risk.stress_pnl, counts)
+    stress = [
+        {"name": n, "loss": float(v)}
+        for n, v in zip(risk.stress_labels, stress_losses, strict=True)
+    ]
+    success: dict = {}
+    target = scenario.target.monthly_income
+    if risk.managed is not None:
+        monthly_in = book_pnl(risk.managed.monthly_samples, counts)
+        p_in, lo_in, hi_in, n_in = success_probability(monthly_in, target)
+        success = {"in_sample": p_in, "in_sample_ci": [lo_in, hi_in], "n_in_sample": n_in}
+        if oos.monthly is not None:
+            monthly_out = book_pnl(oos.monthly, counts[chosen_idx])
+            p_out, lo, hi, n_out = success_probability(monthly_out, target)
+            success.update({"out_of_sample": p_out, "ci": [lo, hi], "n_out_of_sample": n_out})
+            success["monthly_out_of_sample"] = monthly_out
+            p_req = scenario.target.success_probability
+            if p_req is not None:
+                # the monthly income the book reaches in a share p of fresh months
+                success["income_at_probability"] = float(np.quantile(monthly_out, 1 - p_req))
+    return var_d, cvar_d, stress, success
+
+
+def win_rates(scenario: Scenario, cs: CandidateSet, risk: RiskData | None, counts) -> list[dict]:
+    """Managed-model win rates per strategy (contract-weighted over the book) vs claimed ones.
+
+    Returns
+    -------
+    list[dict]
+        ``strategy, win_rate, claimed_win_rate, avg_win, avg_loss, avg_days_held, basis`` per
+        strategy (money per contract, account currency); ``basis`` says whether the weights are
+        the book's contracts or, for a strategy the book does not hold, all its candidates.
+    """
+    if risk is None or risk.managed is None:
+        return []
+    m = risk.managed
+    out = []
+    strat = cs.table["strategy"].to_numpy()
+    for name, spec in scenario.strategies.items():
+        sel = strat == name
+        if not sel.any():
+            continue
+        w = counts * sel
+        basis = "book"
+        if w.sum() == 0:
+            w = sel.astype(float)
+            basis = "all candidates"
+        w = w / w.sum()
+        out.append(
+            {
+                "strategy": name,
+                "win_rate": float(w @ np.asarray(m.win_rate)),
+                "claimed_win_rate": spec.claimed_win_rate,
+                "avg_win": float(w @ np.asarray(m.avg_win)),
+                "avg_loss": float(w @ np.asarray(m.avg_loss)),
+                "avg_days_held": float(w @ np.asarray(m.avg_days_held)),
+                "basis": basis,
+            }
+        )
+    return out
