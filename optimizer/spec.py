@@ -120,11 +120,13 @@ class SyntheticSpec(_Strict):
     """
 
     price: PosFloat
-    atm_iv: PosFloat
+    # annualized vol as a fraction: 0.32 = 32%; above 500% it is a typo, not a market
+    atm_iv: Annotated[float, Field(gt=0, le=5.0, allow_inf_nan=False)]
     skew: FiniteFloat = 0.0
     curvature: FiniteFloat = 0.0
-    rate: FiniteFloat = 0.0
-    carry: FiniteFloat = 0.0
+    # continuously compounded, per year, as a fraction (0.036 = 3.6%)
+    rate: Annotated[float, Field(ge=-0.5, le=1.0, allow_inf_nan=False)] = 0.0
+    carry: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)] = 0.0
     strike_increment: PosFloat | None = None
     source: str = ""
 
