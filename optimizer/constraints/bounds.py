@@ -32,9 +32,7 @@ def count_weights(cs: CandidateSet, limits: Limits) -> np.ndarray:
     return cs.table["underlying"].map(units).to_numpy(dtype=float)
 
 
-def count_upper_bounds(
-    cs: CandidateSet, limits: Limits, *, money_caps: bool = True
-) -> np.ndarray:
+def count_upper_bounds(cs: CandidateSet, limits: Limits, *, money_caps: bool = True) -> np.ndarray:
     """Per-candidate upper bound on ``n_k`` implied by the position, BP and loss caps.
 
     Parameters
