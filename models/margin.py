@@ -65,6 +65,7 @@ from importlib import resources
 
 import yaml
 
+from models._checks import positive
 from models.errors import DataError, ModelError
 from models.legs import Leg, Right
 
@@ -550,16 +551,6 @@ def _types(legs: Sequence[Leg], valuation_time: datetime | None, months: int) ->
     ]
 
 
-def _check_positive(name: str, value: float) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ModelError(f"{name} must be a number, got {value!r}") from None
-    if not (math.isfinite(x) and x > 0):
-        raise ModelError(f"{name} must be a finite number > 0, got {value!r}")
-    return x
-
-
 def reg_t(
     legs: Sequence[Leg],
     underlying_price: float,
@@ -629,8 +620,8 @@ def reg_t(
         raise ModelError("Reg-T does not apply to futures options; use fixed or SPAN")
     if not legs:
         raise ModelError("reg_t needs at least one leg")
-    s = _check_positive("underlying_price", underlying_price)
-    m = _check_positive("multiplier", multiplier)
+    s = positive("underlying_price", underlying_price)
+    m = positive("multiplier", multiplier)
     try:
         lev = abs(float(leverage_factor))
     except (TypeError, ValueError):

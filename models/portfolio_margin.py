@@ -37,6 +37,7 @@ import numpy as np
 import yaml
 from numpy.typing import ArrayLike
 
+from models._checks import per_leg, positive
 from models.errors import DataError, ModelError
 from models.legs import Leg, Right
 from models.margin import MarginRequirement
@@ -163,27 +164,6 @@ def pm_moves(pm_class: PMClass | str, leverage_factor: float = 1.0) -> np.ndarra
     return np.maximum(np.sort(lev * index_moves), -1.0)
 
 
-def _per_leg(name: str, value, n: int) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim == 0:
-        arr = np.full(n, float(arr))
-    if arr.shape != (n,):
-        raise ModelError(
-            f"{name} must be a number or one value per leg ({n}), got shape {arr.shape}"
-        )
-    return arr
-
-
-def _positive(name: str, value: float) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ModelError(f"{name} must be a number, got {value!r}") from None
-    if not (math.isfinite(x) and x > 0):
-        raise ModelError(f"{name} must be a finite number > 0, got {value!r}")
-    return x
-
-
 def _check_legs(legs: Sequence[Leg]) -> None:
     if not legs:
         raise ModelError("portfolio margin needs at least one leg")
@@ -247,12 +227,12 @@ def pm_move_pnl(
     FINRA Rule 4210(g)(2)(F); OCC TIMS valuation points.
     """
     _check_legs(legs)
-    s = _positive("underlying_price", underlying_price)
-    m = _positive("multiplier", multiplier)
+    s = positive("underlying_price", underlying_price)
+    m = positive("multiplier", multiplier)
     moves = pm_moves(pm_class, leverage_factor)
     n = len(legs)
-    sig = _per_leg("ivs", ivs, n)
-    tt = _per_leg("t", t, n)
+    sig = per_leg("ivs", ivs, n)
+    tt = per_leg("t", t, n)
     r, q = float(rate), float(div_yield)
     if not (math.isfinite(r) and math.isfinite(q)):
         raise ModelError("rate and div_yield must be finite")
@@ -294,7 +274,7 @@ def pm_minimum(legs: Sequence[Leg], multiplier: float) -> float:
     FINRA Rule 4210(g)(2)(F).
     """
     _check_legs(legs)
-    m = _positive("multiplier", multiplier)
+    m = positive("multiplier", multiplier)
     per = pm_parameters().min_per_contract_per_multiplier * m
     total = 0.0
     for leg in legs:

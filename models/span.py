@@ -42,6 +42,7 @@ import numpy as np
 import yaml
 from numpy.typing import ArrayLike
 
+from models._checks import per_leg, positive
 from models.errors import DataError, ModelError
 from models.instruments import (
     finite_float,
@@ -217,17 +218,6 @@ def _params(params: SpanParameters | str) -> SpanParameters:
     return span_parameters(params)
 
 
-def _per_leg(name: str, value, n: int) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim == 0:
-        arr = np.full(n, float(arr))
-    if arr.shape != (n,):
-        raise ModelError(
-            f"{name} must be a number or one value per leg ({n}), got shape {arr.shape}"
-        )
-    return arr
-
-
 @dataclass(frozen=True)
 class _Inputs:
     legs: tuple[Leg, ...]
@@ -246,10 +236,10 @@ def _inputs(legs, futures_price, multiplier, ivs, t, rate) -> _Inputs:
         if not isinstance(leg, Leg):
             raise ModelError(f"legs[{k}] is not a Leg (got {type(leg).__name__})")
     n = len(legs)
-    f = _positive("futures_price", futures_price)
-    m = _positive("multiplier", multiplier)
-    sig = _per_leg("ivs", ivs, n)
-    tt = _per_leg("t", t, n)
+    f = positive("futures_price", futures_price)
+    m = positive("multiplier", multiplier)
+    sig = per_leg("ivs", ivs, n)
+    tt = per_leg("t", t, n)
     r = float(rate)
     if not math.isfinite(r):
         raise ModelError(f"rate must be finite, got {rate!r}")
@@ -263,16 +253,6 @@ def _inputs(legs, futures_price, multiplier, ivs, t, rate) -> _Inputs:
         k = int(np.argmax(bad_t))
         raise ModelError(f"legs[{k}]: time to expiry must be a finite number >= 0, got {tt[k]!r}")
     return _Inputs(tuple(legs), f, m, sig, tt, r, opt)
-
-
-def _positive(name: str, value: float) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ModelError(f"{name} must be a number, got {value!r}") from None
-    if not (math.isfinite(x) and x > 0):
-        raise ModelError(f"{name} must be a finite number > 0, got {value!r}")
-    return x
 
 
 def _value(x: _Inputs, forward: float, vol_shift: float, min_vol: float) -> float:
