@@ -14,7 +14,7 @@ import pandas as pd
 
 from models.errors import DataError
 
-__all__ = ["load_index_history", "load_vix_history"]
+__all__ = ["load_index_history", "load_index_ohlc", "load_vix_history", "load_wti_history"]
 
 
 def _load(path: str | Path, date_col: str, value_col: str, what: str) -> pd.Series:
@@ -57,3 +57,63 @@ def load_index_history(path: str | Path) -> pd.Series:
         Unreadable file, missing columns, or no usable rows.
     """
     return _load(path, "Date", "Close", "S&P 500")
+
+
+def load_index_ohlc(path: str | Path) -> pd.DataFrame:
+    """S&P 500 daily ``open, high, low, close`` (index points) indexed by date.
+
+    Rows with a missing or non-positive close are dropped; ``open``/``high``/``low`` are kept as
+    given (before 1962 they equal the close; before about 2000 ``open`` is often the previous
+    close in this source, so open-to-close moves are only meaningful from 2000 on).
+
+    Raises
+    ------
+    DataError
+        Unreadable file, missing columns, or no usable rows.
+    """
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read S&P 500 history ({exc})") from None
+    cols = {"Date", "Open", "High", "Low", "Close"}
+    missing = cols - set(df.columns)
+    if missing:
+        raise DataError(f"{path}: S&P 500 history lacks column(s) {', '.join(sorted(missing))}")
+    out = pd.DataFrame(
+        {c.lower(): pd.to_numeric(df[c], errors="coerce").to_numpy() for c in cols - {"Date"}},
+        index=pd.to_datetime(df["Date"], errors="coerce"),
+    )[["open", "high", "low", "close"]]
+    out = out[out.index.notna() & out["close"].notna() & (out["close"] > 0)].sort_index()
+    out = out[~out.index.duplicated(keep="last")]
+    if out.empty:
+        raise DataError(f"{path}: S&P 500 history has no usable rows")
+    return out
+
+
+def load_wti_history(path: str | Path) -> pd.Series:
+    """WTI crude spot daily closes (USD per barrel, FRED ``DCOILWTICO``) indexed by date.
+
+    Holiday rows (``.`` at the source) are dropped.
+
+    Raises
+    ------
+    DataError
+        Unreadable file, missing columns, or no usable rows.
+    """
+    try:
+        df = pd.read_csv(path, na_values=".")
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read WTI history ({exc})") from None
+    if "DCOILWTICO" not in df.columns:
+        raise DataError(f"{path}: WTI history lacks column DCOILWTICO")
+    date_col = "DATE" if "DATE" in df.columns else df.columns[0]
+    s = pd.Series(
+        pd.to_numeric(df["DCOILWTICO"], errors="coerce").to_numpy(),
+        index=pd.to_datetime(df[date_col], errors="coerce", format="mixed"),
+        name="DCOILWTICO",
+    )
+    s = s[s.index.notna() & s.notna() & (s > 0)].sort_index()
+    s = s[~s.index.duplicated(keep="last")]
+    if s.empty:
+        raise DataError(f"{path}: WTI history has no usable rows")
+    return s
