@@ -1,104 +1,77 @@
-"""The ``managed`` income model: Monte Carlo price paths with trade-management rules applied.
+"""The income model: managed trades on shared daily market paths, months marked to market.
 
-DESIGN.md §3 ("managed"): per unit of a candidate structure, simulate the underlying under a
-real-world measure, re-price the structure along each path, close it when a management rule fires
-(profit target, stop, exit DTE, intraday time exit; Tom King's rules, ``docs/domain.md`` §3) and
-aggregate the trades into monthly P&L samples aligned across candidates. Win rates are *outputs*
-to compare with the seeds' claimed 88 / 73 / 72 % (domain.md §2c), never inputs.
+One model gives every income figure of thetaplan (the objective's expected monthly income, the
+chance constraint's monthly samples, P(month >= target), win rates, monthly VaR/CVaR and the
+12-month drawdown): trades of each candidate are simulated on the same daily paths of the
+underlying's price and implied-vol level (:class:`UnderlyingPaths`, usually filtered historical
+simulation from :mod:`models.physical`), opened on a schedule, managed by the strategy's rules and
+booked into calendar months by mark to market. Hold-to-expiry is one management rule (no rule),
+not a second model.
 
 Model
 -----
-Paths
-    Per underlying, log-price increments over a step of ``dt`` years::
-
-        ln S(t+dt) - ln S(t) = (b - sigma_R**2 / 2) dt + sigma_R sqrt(dt) Z
-
-    with ``sigma_R = atm_iv * vol_ratio`` (the candidate's at-the-forward IV scaled by the
-    realized/implied ratio, as in the ``expiry`` model), carry ``b = ln(F / S) / t`` from the
-    candidate's forward, so ``E[S_T] = F`` (zero risk premium). ``Z`` is standard normal (GBM) or
-    a variance-normalised Student-t: ``Z = eps * sqrt((dof - 2) / W)``, ``W ~ chi2(dof)``, which
-    has unit variance and kurtosis ``3 + 6 / (dof - 4)`` (Hull, *Options, Futures and Other
-    Derivatives*, ch. 15 for GBM; Demarta & McNeil, "The t copula and related copulas", 2005 for
-    the multivariate t). Several underlyings are correlated through a Cholesky factor applied to
-    ``eps``; under Student-t one ``W`` per (step, path) is shared by all underlyings (multivariate
-    t: joint crashes). The drift uses the Gaussian convexity term also for Student-t innovations
-    (a t variable has no moment generating function); the resulting bias of ``E[S_T]`` is of order
-    ``sigma**4 dt**2`` per step, far below the Monte Carlo error.
-
-Common random numbers
-    The standardized innovations ``Z[step, path]`` are drawn once per underlying; every candidate
-    on that underlying uses them (candidates with the same expiry and ATM IV see identical price
-    paths; other expiries see the same shocks scaled by their own vol). Each underlying's normal
-    stream is keyed by ``(seed, symbol)`` and drawn step-major, so adding candidates or other
-    underlyings (without correlation) does not change an underlying's paths.
-
-Time grid
-    Calendar days: every calendar day is one step of ``dt = 1/365`` (the convention of the IVs and
-    of :mod:`models.income`, whose ``expiry`` model spreads the variance over calendar time); the
-    last step is the remaining fraction of a day. Weekends therefore carry variance, which is a
-    simplification of the daily path (not of the terminal distribution, which is exact). A
-    structure with less than one day to expiry (0DTE, ``t < 1/365``) uses ``intraday_steps`` equal
-    steps over its life (11 half-hour steps for a 10:30 → 16:00 trade).
-
+Time
+    Trading days. A path has ``D = warmup + 21 * months`` days; month ``m`` is days
+    ``warmup + 21 m + 1 .. warmup + 21 (m + 1)``; the warm-up builds the steady-state book (a
+    120-DTE ladder is full when month 0 starts) and is not reported. A structure with ``t``
+    years to expiry lives ``n = max(1, round(252 t))`` trading-day steps; its time to expiry
+    after step ``j`` is ``t (n - j) / n`` (calendar years, the convention of the IVs).
+Units and schedule
+    The optimizer's count of a candidate is the number of units held at a time. One unit is a
+    slot: a trade is opened at a scheduled entry (every ``21 / entries_per_month`` trading days,
+    with a phase drawn once per path and *strategy*, so all candidates of a strategy share their
+    entry days), managed to its close, and the next trade opens at the first scheduled entry
+    after that close. Trades are opened at a close; 0DTE trades (``t < 1/365``) are opened
+    intraday on the entry day and closed by its end.
+Strikes and IVs (sticky moneyness)
+    A trade opened on day ``e`` has the candidate's strikes scaled by ``S_e / S_0`` (the same
+    moneyness as today's candidate). Each leg's IV is read off today's smile of the candidate's
+    expiry at the leg's current log-moneyness ``k = ln(K / F)`` (linear interpolation through the
+    candidate's legs' IVs and its ATM IV at ``k = 0``, flat beyond) plus the path's change of the
+    30-day ATM IV since today times :func:`models.scenarios.term_factor` of the remaining time
+    (square-root-of-time rule, x2 for expiries under 7.5 days), floored at 1 vol point. So a
+    trade opened after a vol spike collects the higher premium, and a sell-off marks the short
+    puts up both by moneyness (skew) and by the level. The smile does not roll down the term
+    structure as the trade ages.
 Repricing
-    Every leg is re-priced with Black-Scholes-Merton (forward form: carry ``b``, discount rate
-    ``r = -ln(DF) / t``) at its **entry IV** (sticky strike): the smile does not move with the
-    underlying and does not roll down; the skew premium paid at entry is earned as in the
-    ``expiry`` model. Optionally ``iv_sensitivity`` moves every leg's IV with the log-return,
-    ``sigma_leg = sigma_entry * exp(iv_sensitivity * ln(S / S0))`` (negative for equity indices:
-    IV up in a sell-off). At expiry legs settle at intrinsic value. P&L per share at a step is
-    ``V(step) - V(entry)`` with ``V = sum(quantity * mark)`` (= credit − cost to close for options;
-    underlying legs are marked from their entry price). Interest on the credit is ignored.
+    Black-Scholes-Merton in forward form with the candidate's carry ``b = ln(F/S)/t`` and rate
+    ``r = -ln(DF)/t``; options settle at intrinsic value at expiry.
+0DTE trades
+    The day's regular-session log return (``session_return``, open to close) times
+    ``sqrt(life_hours / 6.5)`` is the trade's move from entry to the 16:00 close; the path inside
+    the day is a Brownian bridge to that move over ``intraday_steps`` steps with the day's
+    expected session vol (``daily_vol * session_scale``), so stops see intraday excursions; the
+    IV level moves linearly from the previous close's level to the day's close level.
+Management (:class:`models.strategies.Management`, checked at every step close)
+    Reference ``ref = |net option premium at entry|`` (per path: the premium moves with the vol
+    level). ``profit_target p``: P&L >= ``p ref`` closes the trade at the target (a resting
+    limit order; ``limit_targets=False`` fills at the step's mark). With ``target_legs`` the
+    target applies to those legs only (their own premium as reference): they are closed and the
+    other legs stay open to their own exits (LT112: the naked puts closed at 90% of their credit,
+    the debit spread kept). ``stop_loss m``: P&L <= ``-m ref`` closes at the step's mark (late
+    fill: discrete monitoring). ``delta_exit d``: any short option leg's forward delta
+    ``|N(d1)|`` >= ``d`` closes everything (TK strangle defence: "30 delta: exit all"; the
+    roll/close-the-tested-side steps at 20/25 delta are not modelled). ``exit_dte``: closed at
+    the mark at the first step with DTE <= ``exit_dte``; ``time_exit``: intraday, at that clock
+    time; otherwise held to expiry.
+Months by mark to market
+    A month's P&L of a unit = realized P&L of trades closed in it + change of the mark of trades
+    open across its boundaries + costs paid in it. Entry costs are paid on the entry day, exit
+    costs on the close day.
+Costs (:class:`TradeCostInputs`, money per unit, instrument currency)
+    Entry: commissions and fees plus the spread paid. Exit, by reason: commissions and fees,
+    spread, stop slippage (a partial close is costed as the final close of the whole structure).
+    Expiry: exercise/assignment fees of legs that finish in the money. FX: ``fx_cost`` times the
+    trade's absolute P&L when the instrument currency is not the account currency.
+Common random numbers
+    All candidates on one underlying use the same :class:`UnderlyingPaths` (and the same bridge
+    normals for 0DTE days), so their losses coincide; the S&P 500 products share one path set.
 
-Management (:class:`models.strategies.Management`)
-    With the reference amount ``ref = |net option premium|`` (the credit; a debit structure uses its
-    debit), checked at each step close after entry:
+Cost of the simulation: per candidate about ``paths x (warmup + 252) x legs`` option repricings
+(vectorized over paths and legs; a Python loop over trades of a slot).
 
-    * ``profit_target p``: P&L ≥ ``p * ref`` → closed, filled **at the target** (a resting
-      buy-to-close limit order, how the "50 % rule" is run). The path is continuous, so a target
-      crossed between two step closes would have filled at the limit. Set ``limit_targets=False``
-      to fill at the step-close mark instead (optimistic).
-    * ``stop_loss m``: P&L ≤ ``-m * ref`` → closed at the step-close mark, i.e. at or beyond the
-      stop. Monitoring is discrete (daily, or every half hour intraday): a breach that reverts
-      within a step is missed, a breach is filled late at the close of its step; bid/ask and
-      overnight gaps are not modelled. The net effect on stop slippage versus a live stop order
-      is not signed; with daily steps the realized stop losses are typically *larger* than
-      ``m * ref`` and fewer trades are stopped than with continuous monitoring.
-    * ``exit_dte d``: closed at the mark at the first step with DTE ≤ ``d`` (a structure entered
-      at or inside ``d`` DTE is closed after its first step).
-    * ``time_exit "HH:MM"``: for intraday structures only, closed at the mark at the first step at
-      or after that clock time on the expiry day (15:00 for a 16:00 expiry). Ignored for
-      structures with a day or more to expiry (their grid has no clock time).
-    * otherwise held to expiry and settled at intrinsic value.
-
-    A target and a stop cannot fire at the same step; if a forced exit (DTE/time/expiry) coincides
-    with a target or stop, the target/stop is recorded. A zero reference amount disables the
-    target and stop.
-
-Monthly aggregation
-    Paths are indexed ``(j, i)``: month-sample ``j`` (``0..n_months-1``), trade slot ``i``
-    (``0..max_trades_per_month-1``); the same index is the same path for every candidate on that
-    underlying. Candidate ``k`` runs ``m_jk`` trades in month ``j`` with ``E[m_jk]`` the cycles per
-    month ``c_k = min(entries_per_month, (365.25/12) / mean_days_held)`` (one unit at a time
-    turns over when it is closed and the next scheduled entry comes; mean holding time from the
-    same simulation; :func:`models.income.cycles_per_month`). ``m_jk = floor(c_k) + [U_j <
-    frac(c_k)]`` with one uniform ``U_j`` per month and *strategy* (seeded by the strategy name),
-    so candidates of the same strategy with equal ``c_k`` get identical counts and counts are
-    monotone in ``c_k``. ``R[j, k] = fx_k * sum_{i < m_jk} P&L_k(j, i)``. Consecutive months are
-    independent (serial correlation, e.g. a trade straddling a month end or volatility clustering,
-    is ignored). Per-trade statistics (win rate, average win/loss, days held) use all
-    ``n_months * max_trades_per_month`` simulated trades of a candidate.
-
-Cost
-    Vectorized over paths and legs, one Python iteration per time step; memory
-    ``O(steps * paths)`` per underlying (innovations) plus one candidate's P&L matrix at a time.
-    ``benchmarks/bench_managed.py`` measures about 7M path-steps per second per core for a 4-leg
-    iron condor (DESIGN.md §6 asks for 1M). Paths closed early are still re-priced to the end of
-    the grid (the first trigger is found afterwards with ``argmax``), so the cost does not depend on
-    the management rules.
-
-Units: money per contract unit (instrument currency × multiplier, times ``fx`` when given); days
-are calendar days; vols annualized decimals; times in years (calendar).
+Units: money per contract unit of the structure (instrument currency x multiplier, times ``fx``
+into the account currency when given); days are trading days unless said; vols are decimals.
 """
 
 from __future__ import annotations
@@ -106,33 +79,126 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import ndtr
 
 from models.errors import ModelError
-from models.income import cycles_per_month
 from models.legs import Right
+from models.scenarios import term_factor
 from models.strategies import Candidate, Management
 
 __all__ = [
+    "COST_COMPONENTS",
     "EXIT_REASONS",
     "ManagedResult",
-    "Trades",
-    "simulate_innovations",
+    "TradeCostInputs",
+    "UnderlyingPaths",
+    "book_drawdowns",
     "simulate_managed",
-    "simulate_trades",
     "time_grid",
+    "trading_steps",
 ]
 
-#: Why a trade was closed; :attr:`Trades.reason` indexes this tuple.
-EXIT_REASONS: tuple[str, ...] = ("target", "stop", "time", "expiry")
-_TARGET, _STOP, _TIME, _EXPIRY = range(4)
+#: Why a trade was closed; :attr:`ManagedResult.exit_fractions` columns follow this tuple.
+EXIT_REASONS: tuple[str, ...] = ("target", "stop", "time", "expiry", "delta")
+_TARGET, _STOP, _TIME, _EXPIRY, _DELTA = range(5)
 
-_DAY = 1.0 / 365.0  # one calendar day in years
+#: Cost components reported per month (:attr:`ManagedResult.costs_monthly` columns).
+COST_COMPONENTS: tuple[str, ...] = ("commissions", "spread", "slippage", "fx")
+
+TRADING_DAYS_PER_MONTH = 21
+TRADING_DAYS_PER_YEAR = 252.0
+SESSION_HOURS = 6.5
+_DAY = 1.0 / 365.0
 _SECONDS_PER_YEAR = 365.0 * 86400.0
-_EPS_YEARS = 1e-9  # ~0.03 s: tolerance when comparing grid times
+_EPS_YEARS = 1e-9
+_IV_FLOOR = 0.01
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+
+
+@dataclass(frozen=True, eq=False)
+class UnderlyingPaths:
+    """Daily market paths of one underlying (trading-day steps).
+
+    Attributes
+    ----------
+    log_return : np.ndarray
+        (P, D) close-to-close log return of day ``t`` (column ``t - 1``).
+    iv_shift : np.ndarray
+        (P, D + 1) change of the 30-day ATM implied vol since today at the close of day ``t``
+        (column ``t``; column 0 is 0), decimal (+0.05 = +5 vol points).
+    session_return : np.ndarray
+        (P, D) regular-session (open to close) log return of day ``t``.
+    daily_vol : np.ndarray
+        (P, D + 1) expected vol of one trading day's close-to-close return as of the close of day
+        ``t`` (decimal), the scale of the 0DTE intraday bridge.
+    session_scale : float
+        Ratio of the session's vol to the close-to-close vol (measured from history).
+    description : str
+        What generated the paths (measure and calibration window).
+    """
+
+    log_return: np.ndarray
+    iv_shift: np.ndarray
+    session_return: np.ndarray
+    daily_vol: np.ndarray
+    session_scale: float = 1.0
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        p, d = np.shape(self.log_return)
+        for name, shape in (
+            ("log_return", (p, d)),
+            ("iv_shift", (p, d + 1)),
+            ("session_return", (p, d)),
+            ("daily_vol", (p, d + 1)),
+        ):
+            arr = np.asarray(getattr(self, name), dtype=float)
+            if arr.shape != shape:
+                raise ModelError(f"UnderlyingPaths.{name} has shape {arr.shape}, expected {shape}")
+            if not np.all(np.isfinite(arr)):
+                raise ModelError(f"UnderlyingPaths.{name} has non-finite values")
+            object.__setattr__(self, name, arr)
+
+    @property
+    def n_paths(self) -> int:
+        """Number of paths ``P``."""
+        return self.log_return.shape[0]
+
+    @property
+    def n_days(self) -> int:
+        """Number of trading days ``D``."""
+        return self.log_return.shape[1]
+
+
+@dataclass(frozen=True)
+class TradeCostInputs:
+    """Costs of one trade of one unit, money in the instrument currency (see the module notes).
+
+    Attributes
+    ----------
+    entry_commission, entry_spread : float
+        Paid when the trade is opened.
+    exit_commission, exit_spread, exit_slippage : tuple[float, ...]
+        Per exit reason of :data:`EXIT_REASONS`.
+    exercise_fee : tuple[float, ...]
+        Per option leg (in leg order), paid when that leg finishes in the money at expiry.
+    fx_cost : float
+        Fraction of the trade's absolute P&L lost converting it to the account currency.
+    """
+
+    entry_commission: float = 0.0
+    entry_spread: float = 0.0
+    exit_commission: tuple[float, ...] = (0.0,) * 5
+    exit_spread: tuple[float, ...] = (0.0,) * 5
+    exit_slippage: tuple[float, ...] = (0.0,) * 5
+    exercise_fee: tuple[float, ...] = ()
+    fx_cost: float = 0.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -140,81 +206,103 @@ _EPS_YEARS = 1e-9  # ~0.03 s: tolerance when comparing grid times
 
 
 @dataclass(frozen=True, eq=False)
-class Trades:
-    """Simulated trades of one candidate, one per path.
-
-    Attributes
-    ----------
-    pnl : np.ndarray
-        (paths,) P&L per unit, money (instrument currency × multiplier).
-    days_held : np.ndarray
-        (paths,) calendar days from entry to close.
-    reason : np.ndarray
-        (paths,) int8 index into :data:`EXIT_REASONS`.
-    """
-
-    pnl: np.ndarray
-    days_held: np.ndarray
-    reason: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
 class ManagedResult:
-    """Managed income model output for K candidates (arrays are read-only).
+    """Income model output for K candidates (arrays are read-only).
 
     Attributes
     ----------
     expected_monthly : np.ndarray
-        (K,) mean of ``monthly_samples`` over months, money per contract unit.
-    win_rate : np.ndarray
-        (K,) fraction of simulated trades with P&L > 0.
-    avg_win : np.ndarray
-        (K,) mean P&L of winning trades, money, >= 0 (0 when there is no winning trade).
-    avg_loss : np.ndarray
-        (K,) mean P&L of the other trades (P&L <= 0), money, <= 0 (0 when every trade wins).
+        (K,) mean monthly P&L net of costs, money per contract unit (account currency).
+    expected_monthly_gross : np.ndarray
+        (K,) the same before costs.
+    costs_monthly : np.ndarray
+        (K, 4) mean monthly cost per :data:`COST_COMPONENTS`, money per unit, >= 0.
+    expected_monthly_se : np.ndarray
+        (K,) standard error of ``expected_monthly`` (paths as clusters of months).
+    monthly_samples : np.ndarray
+        (P * M, K) net monthly P&L, row ``p * M + m`` = month ``m`` of path ``p``, aligned
+        across candidates (common random numbers).
+    months_per_path : int
+        ``M`` (12).
+    win_rate, avg_win, avg_loss : np.ndarray
+        (K,) share of completed trades with net P&L > 0; mean net P&L of winners (>= 0) and of
+        the other trades (<= 0).
+    expected_trade, expected_trade_se : np.ndarray
+        (K,) mean net P&L per completed trade and its standard error.
+    expected_trade_gross : np.ndarray
+        (K,) mean P&L per completed trade before costs.
     avg_days_held : np.ndarray
         (K,) mean calendar days from entry to close.
     trades_per_month : np.ndarray
-        (K,) expected cycles per month used, ``min(entries_per_month, 365.25/12/avg_days_held)``.
-    monthly_samples : np.ndarray
-        (n_months, K) monthly P&L ``R[j, k]``, aligned across candidates (same month index = same
-        paths of each underlying), money per contract unit.
-    expected_monthly_se : np.ndarray
-        (K,) Monte Carlo standard error of ``expected_monthly``: ``std(R[:, k]) / sqrt(n_months)``.
-    expected_trade : np.ndarray
-        (K,) mean P&L per trade over all simulated trades, money per contract unit.
-    expected_trade_se : np.ndarray
-        (K,) Monte Carlo standard error of ``expected_trade``.
-    trade_counts : np.ndarray
-        (n_months, K) int, trades ``m_jk`` run in each month-sample.
+        (K,) trades opened per month per unit (reported months).
+    occupancy : np.ndarray
+        (K,) share of calendar time a unit has a trade open.
     exit_fractions : np.ndarray
-        (K, 4) fraction of trades closed by each of :data:`EXIT_REASONS`.
+        (K, 5) share of completed trades closed by each of :data:`EXIT_REASONS`.
+    partial_fraction : np.ndarray
+        (K,) share of trades whose ``target_legs`` were closed at the target before the rest.
     candidate_ids : tuple[str, ...]
-        (K,) the candidates' ids, in input order.
+        (K,) ids in input order.
+    description : str
+        The paths' description (measure and window).
     """
 
     expected_monthly: np.ndarray
+    expected_monthly_gross: np.ndarray
+    costs_monthly: np.ndarray
+    expected_monthly_se: np.ndarray
+    monthly_samples: np.ndarray
+    months_per_path: int
     win_rate: np.ndarray
     avg_win: np.ndarray
     avg_loss: np.ndarray
-    avg_days_held: np.ndarray
-    trades_per_month: np.ndarray
-    monthly_samples: np.ndarray
-    expected_monthly_se: np.ndarray
     expected_trade: np.ndarray
     expected_trade_se: np.ndarray
-    trade_counts: np.ndarray
+    expected_trade_gross: np.ndarray
+    avg_days_held: np.ndarray
+    trades_per_month: np.ndarray
+    occupancy: np.ndarray
     exit_fractions: np.ndarray
+    partial_fraction: np.ndarray
     candidate_ids: tuple[str, ...]
+    description: str = ""
 
     def __post_init__(self) -> None:
         for value in vars(self).values():
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
 
+    def path_months(self) -> np.ndarray:
+        """(P, M, K) view of :attr:`monthly_samples`."""
+        s = self.monthly_samples
+        return s.reshape(-1, self.months_per_path, s.shape[1])
+
+
+def book_drawdowns(path_months: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Maximum drawdown of a book over each path, at month ends.
+
+    ``DD_p = max_{s <= t} (C_p(s) - C_p(t))`` with ``C_p(0) = 0`` and ``C_p(t)`` the book's
+    cumulative P&L after month ``t`` (the running peak includes the start).
+
+    Parameters
+    ----------
+    path_months : np.ndarray
+        (P, M, K) monthly P&L per unit (:meth:`ManagedResult.path_months`).
+    counts : np.ndarray
+        (K,) units of each candidate.
+
+    Returns
+    -------
+    np.ndarray
+        (P,) drawdowns, money (>= 0).
+    """
+    book = np.asarray(path_months, dtype=float) @ np.asarray(counts, dtype=float)
+    cum = np.concatenate([np.zeros((book.shape[0], 1)), np.cumsum(book, axis=1)], axis=1)
+    return np.max(np.maximum.accumulate(cum, axis=1) - cum, axis=1)
+
 
 # --------------------------------------------------------------------------------------------
-# Random numbers
+# Random streams
 
 
 def _key(name: str) -> int:
@@ -227,139 +315,23 @@ def _generator(seed: int, *key: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
 
-def _correlation_matrix(
-    underlyings: Sequence[str], correlation: Mapping[tuple[str, str], float] | None
-) -> np.ndarray:
-    """Correlation matrix over ``underlyings`` from pair entries (missing pairs: 0).
-
-    Pairs naming other symbols are ignored (a scenario matrix may cover more products).
-    """
-    n = len(underlyings)
-    rho = np.eye(n)
-    if not correlation:
-        return rho
-    index = {u: i for i, u in enumerate(underlyings)}
-    seen: dict[tuple[int, int], float] = {}
-    for pair, value in correlation.items():
-        if not (isinstance(pair, tuple) and len(pair) == 2):
-            raise ModelError(f"correlation keys must be (symbol, symbol) pairs, got {pair!r}")
-        a, b = pair
-        v = float(value)
-        if not (math.isfinite(v) and -1.0 <= v <= 1.0):
-            raise ModelError(f"correlation {a}/{b} must be in [-1, 1], got {value!r}")
-        if a not in index or b not in index:
-            continue
-        i, j = index[a], index[b]
-        if i == j:
-            if v != 1.0:
-                raise ModelError(f"correlation {a}/{a} must be 1, got {value!r}")
-            continue
-        ij = (min(i, j), max(i, j))
-        if ij in seen and seen[ij] != v:
-            raise ModelError(f"correlation {a}/{b} given twice with different values")
-        seen[ij] = v
-        rho[i, j] = rho[j, i] = v
-    return rho
-
-
-def _factor(rho: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor of ``rho``; a singular PSD matrix (|rho| = 1) via its eigenvectors."""
-    try:
-        return np.linalg.cholesky(rho)
-    except np.linalg.LinAlgError:
-        w, v = np.linalg.eigh(rho)
-        if w.min() < -1e-10:
-            raise ModelError("the correlation matrix is not positive semi-definite") from None
-        return v * np.sqrt(np.maximum(w, 0.0))
-
-
-def simulate_innovations(
-    underlyings: Sequence[str],
-    *,
-    n_paths: int,
-    n_steps: int,
-    seed: int,
-    correlation: Mapping[tuple[str, str], float] | None = None,
-    dof: float | None = None,
-) -> np.ndarray:
-    """Standardized, correlated innovations shared by all candidates on each underlying.
-
-    Parameters
-    ----------
-    underlyings : Sequence[str]
-        Distinct symbols (the output follows this order).
-    n_paths, n_steps : int
-        Paths and steps to draw (>= 1).
-    seed : int
-        Seed; each underlying's stream is keyed by ``(seed, symbol)``.
-    correlation : Mapping[tuple[str, str], float] | None
-        Pairwise correlations of the innovations (missing pairs 0; pairs naming other symbols
-        ignored); must form a positive semi-definite matrix.
-    dof : float | None
-        Student-t degrees of freedom (> 2), variance-normalised; ``None`` = Gaussian.
-
-    Returns
-    -------
-    np.ndarray
-        (U, n_steps, n_paths) float64, zero mean, unit variance, the given correlation.
-
-    Raises
-    ------
-    ModelError
-        Bad sizes, ``dof <= 2``, repeated symbols, or a correlation matrix that is not positive
-        semi-definite.
-    """
-    if n_paths < 1 or n_steps < 1:
-        raise ModelError(f"need n_paths >= 1 and n_steps >= 1, got {n_paths}, {n_steps}")
-    if len(set(underlyings)) != len(underlyings):
-        raise ModelError("simulate_innovations: underlyings must be distinct")
-    if dof is not None and not (math.isfinite(dof) and dof > 2):
-        raise ModelError(f"dof must be > 2 (finite variance), got {dof!r}")
-    rho = _correlation_matrix(underlyings, correlation)
-    chol = _factor(rho)
-    eps = np.stack(
-        [_generator(seed, 0, _key(u)).standard_normal((n_steps, n_paths)) for u in underlyings]
-    )
-    if len(underlyings) > 1 and not np.allclose(chol, np.eye(len(underlyings))):
-        eps = np.einsum("uv,vsp->usp", chol, eps)
-    if dof is not None:
-        w = _generator(seed, 2).chisquare(dof, size=(n_steps, n_paths))
-        eps *= np.sqrt((dof - 2.0) / w)
-    return eps
-
-
-def _strategy_uniforms(seed: int, strategy: str, n_months: int) -> np.ndarray:
-    """(n_months,) uniforms for randomized rounding, one stream per strategy name."""
-    return _generator(seed, 1, _key(strategy)).random(n_months)
-
-
 # --------------------------------------------------------------------------------------------
-# One candidate
+# Grids
+
+
+def trading_steps(t: float) -> int:
+    """Trading-day steps of a structure with ``t`` years to expiry: ``max(1, round(252 t))``."""
+    return max(1, int(round(float(t) * TRADING_DAYS_PER_YEAR)))
 
 
 def time_grid(c: Candidate, intraday_steps: int = 11) -> np.ndarray:
-    """Remaining times to expiry at entry and at each step close.
+    """Remaining times to expiry (years) at entry and after each step: ``[t, ..., 0]``.
 
-    Parameters
-    ----------
-    c : Candidate
-        The structure (``c.t`` years to expiry).
-    intraday_steps : int
-        Equal steps over the life of a structure with ``t < 1/365``.
-
-    Returns
-    -------
-    np.ndarray
-        (steps + 1,) years to expiry, ``[t, ..., 0]``: daily steps of 1/365 (the last one the
-        remaining fraction), or ``intraday_steps`` equal steps.
+    ``trading_steps(t)`` equal steps, or ``intraday_steps`` equal steps for ``t < 1/365``.
     """
     t = float(c.t)
-    if t < _DAY:
-        return np.linspace(t, 0.0, intraday_steps + 1)
-    n_full = int(math.floor(t / _DAY + _EPS_YEARS / _DAY))
-    taus = t - _DAY * np.arange(n_full + 1)
-    taus = taus[taus > _EPS_YEARS]
-    return np.append(taus, 0.0)
+    n = intraday_steps if t < _DAY else trading_steps(t)
+    return t * (1.0 - np.arange(n + 1) / n)
 
 
 def _parse_hhmm(text: str) -> tuple[int, int]:
@@ -376,7 +348,7 @@ def _parse_hhmm(text: str) -> tuple[int, int]:
 def _forced_exit_step(c: Candidate, management: Management, taus: np.ndarray) -> int:
     """Index (1..steps) of the first step at which the position is closed regardless of P&L."""
     n = len(taus) - 1
-    deadline = 0.0  # years to expiry at which the position must be closed
+    deadline = 0.0
     if management.exit_dte is not None:
         deadline = max(deadline, float(management.exit_dte) * _DAY)
     if management.time_exit is not None and c.t < _DAY:
@@ -387,382 +359,537 @@ def _forced_exit_step(c: Candidate, management: Management, taus: np.ndarray) ->
     return int(hits[0]) + 1 if hits.size else n
 
 
+# --------------------------------------------------------------------------------------------
+# One structure, normalized to spot 1
+
+
 @dataclass(frozen=True)
 class _Book:
-    """A candidate's legs as arrays (per share, instrument currency); L = option legs."""
+    """Option legs of a candidate with strikes in units of today's spot (L = option legs)."""
 
-    strike: np.ndarray  # (L,)
-    ln_strike: np.ndarray  # (L, 1)
-    sigma: np.ndarray  # (L,) entry IVs
+    lk: np.ndarray  # (L,) ln(K / S0)
+    strike: np.ndarray  # (L, 1) K / S0
     sign: np.ndarray  # (L, 1) +1 call, -1 put
-    qty: np.ndarray  # (L,) signed quantity
-    qsign: np.ndarray  # (L,) qty * sign
-    qsign_strike: np.ndarray  # (L,) qty * sign * strike
-    qty_underlying: float  # sum of underlying-leg quantities
-    entry_value: float  # V(entry) = sum quantity * entry price (all legs)
-    ref: float  # |net option premium|: the management reference amount
+    qty: np.ndarray  # (L,)
+    short: np.ndarray  # (L,) bool, short legs
+    smile_k: np.ndarray  # smile nodes: log-moneyness ln(K / F0)
+    smile_v: np.ndarray  # smile nodes: IV
+    qty_underlying: float
+    carry: float
+    rate: float
+    target_mask: np.ndarray | None  # (L,) legs the profit target applies to
 
     @classmethod
-    def of(cls, c: Candidate) -> _Book:
+    def of(cls, c: Candidate, management: Management) -> _Book:
+        if not (c.t > 0 and c.spot > 0 and c.forward > 0 and 0 < c.discount_factor <= 10):
+            raise ModelError(f"candidate {c.id}: needs t, spot, forward and discount factor > 0")
         opts = [(leg, iv) for leg, iv in zip(c.legs, c.ivs, strict=True) if leg.is_option]
         strike = np.array([leg.strike for leg, _ in opts], dtype=float)
-        sigma = np.array([iv for _, iv in opts], dtype=float)
-        if not np.all(np.isfinite(sigma) & (sigma > 0)):
+        ivs = np.array([iv for _, iv in opts], dtype=float)
+        if not np.all(np.isfinite(ivs) & (ivs > 0)):
             raise ModelError(f"candidate {c.id}: every option leg needs a finite IV > 0")
-        sign = np.array([1.0 if leg.right is Right.CALL else -1.0 for leg, _ in opts])
+        if not (math.isfinite(c.atm_iv) and c.atm_iv > 0):
+            raise ModelError(f"candidate {c.id}: needs a finite ATM IV > 0")
         qty = np.array([leg.quantity for leg, _ in opts], dtype=float)
-        premium = float(qty @ np.array([leg.price for leg, _ in opts], dtype=float))
-        under = [leg for leg in c.legs if leg.right is Right.UNDERLYING]
+        sign = np.array([1.0 if leg.right is Right.CALL else -1.0 for leg, _ in opts])
+        k = np.log(strike / c.forward)
+        nodes = {0.0: float(c.atm_iv)}
+        for kk, v in zip(k, ivs, strict=True):
+            nodes[float(kk)] = float(v)
+        smile_k = np.array(sorted(nodes))
+        smile_v = np.array([nodes[x] for x in smile_k])
+        mask = None
+        if management.target_legs is not None:
+            idx = [int(i) for i in management.target_legs]
+            if any(i < 0 or i >= len(opts) for i in idx):
+                raise ModelError(
+                    f"candidate {c.id}: target_legs {idx} outside its {len(opts)} option legs"
+                )
+            mask = np.zeros(len(opts), dtype=bool)
+            mask[idx] = True
         return cls(
-            strike=strike,
-            ln_strike=np.log(strike)[:, None],
-            sigma=sigma,
+            lk=np.log(strike / c.spot),
+            strike=(strike / c.spot)[:, None],
             sign=sign[:, None],
             qty=qty,
-            qsign=qty * sign,
-            qsign_strike=qty * sign * strike,
-            qty_underlying=float(sum(leg.quantity for leg in under)),
-            entry_value=premium + float(sum(leg.quantity * leg.price for leg in under)),
-            ref=abs(premium),
+            short=qty < 0,
+            smile_k=smile_k,
+            smile_v=smile_v,
+            qty_underlying=float(sum(leg.quantity for leg in c.legs if not leg.is_option)),
+            carry=math.log(c.forward / c.spot) / c.t,
+            rate=-math.log(c.discount_factor) / c.t,
+            target_mask=mask,
         )
 
-    def value(
-        self,
-        x: np.ndarray,
-        tau: float,
-        carry: float,
-        rate: float,
-        iv_scale: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Mark value ``sum(quantity * price)`` per share.
+    def legs_value(
+        self, x: np.ndarray, tau: np.ndarray, shift: np.ndarray, tf: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-leg value per share (spot 1 at entry) and |forward delta| (ITM flag at expiry).
 
         Parameters
         ----------
         x : np.ndarray
-            (paths,) log underlying price.
-        tau : float
-            Years to expiry; ``<= 0`` settles options at intrinsic value.
-        carry, rate : float
-            Forward carry ``b`` and discount rate ``r`` (continuous, per year).
-        iv_scale : np.ndarray | None
-            (paths,) factor on every leg's entry IV (``iv_sensitivity``); ``None`` = sticky strike.
+            (S, Q) log spot relative to entry at S steps of Q trades.
+        tau : np.ndarray
+            (S,) years to expiry at each step (0 = settle at intrinsic value).
+        shift : np.ndarray
+            (S, Q) ATM IV change since today.
+        tf : np.ndarray
+            (S,) term factor of each step.
 
         Returns
         -------
-        np.ndarray
-            (paths,) value per share, instrument currency.
+        tuple[np.ndarray, np.ndarray]
+            (L, S, Q) prices and (L, S, Q) ``|N(d1)|`` (at expiry: 1 if in the money, else 0).
         """
-        spot = np.exp(x)
-        out = self.qty_underlying * spot
-        if self.strike.size == 0:
-            return out
-        if tau <= 0.0:
-            intrinsic = np.maximum(self.sign * (spot - self.strike[:, None]), 0.0)
-            return out + self.qty @ intrinsic
-        v = (self.sigma * math.sqrt(tau))[:, None]
-        if iv_scale is not None:
-            v = v * iv_scale
-        d1 = (x + carry * tau - self.ln_strike) / v + 0.5 * v
-        n1 = ndtr(self.sign * d1)
-        n2 = ndtr(self.sign * (d1 - v))
-        opt = (spot * math.exp(carry * tau)) * (self.qsign @ n1) - self.qsign_strike @ n2
-        return out + math.exp(-rate * tau) * opt
-
-
-def _carry_and_rate(c: Candidate) -> tuple[float, float]:
-    """Continuous carry ``ln(F/S)/t`` and discount rate ``-ln(DF)/t`` of a candidate."""
-    if not (c.t > 0 and c.spot > 0 and c.forward > 0 and 0 < c.discount_factor <= 10):
-        raise ModelError(f"candidate {c.id}: needs t, spot, forward and discount factor > 0")
-    return math.log(c.forward / c.spot) / c.t, -math.log(c.discount_factor) / c.t
-
-
-def simulate_trades(
-    c: Candidate,
-    z: np.ndarray,
-    *,
-    multiplier: float,
-    management: Management,
-    vol_ratio: float,
-    intraday_steps: int = 11,
-    iv_sensitivity: float = 0.0,
-    limit_targets: bool = True,
-) -> Trades:
-    """Simulate one managed trade of ``c`` per path.
-
-    Parameters
-    ----------
-    c : Candidate
-        The structure.
-    z : np.ndarray
-        (>= steps, paths) standardized innovations of ``c.underlying``
-        (:func:`simulate_innovations`); the first ``steps`` rows are used
-        (``steps = len(time_grid(c, intraday_steps)) - 1``).
-    multiplier : float
-        Contract multiplier (money per point per contract).
-    management : Management
-        Profit target, stop, exit DTE, time exit (see the module notes).
-    vol_ratio : float
-        Real-world / implied vol ratio: ``sigma_R = c.atm_iv * vol_ratio``.
-    intraday_steps : int
-        Steps over the life of a structure with less than a day to expiry.
-    iv_sensitivity : float
-        ``d ln(IV) / d ln(S)`` of every leg (0 = sticky strike).
-    limit_targets : bool
-        Fill profit targets at the target (True) or at the step-close mark (False).
-
-    Returns
-    -------
-    Trades
-        Per-path P&L (money per unit), days held and exit reason.
-
-    Raises
-    ------
-    ModelError
-        Bad inputs, or ``z`` has fewer rows than the structure has steps.
-    """
-    if not (vol_ratio > 0 and math.isfinite(vol_ratio)):
-        raise ModelError(f"vol_ratio must be a finite number > 0, got {vol_ratio!r}")
-    if intraday_steps < 1:
-        raise ModelError(f"intraday_steps must be >= 1, got {intraday_steps}")
-    carry, rate = _carry_and_rate(c)
-    book = _Book.of(c)
-    taus = time_grid(c, intraday_steps)
-    n = len(taus) - 1
-    if z.ndim != 2 or z.shape[0] < n:
-        raise ModelError(f"candidate {c.id} needs {n} steps of innovations, got {z.shape}")
-    sigma = float(c.atm_iv) * vol_ratio
-    x0 = math.log(c.spot)
-    x = np.full(z.shape[1], x0)
-    pnl = np.empty((n, z.shape[1]))  # per share
-    for i in range(1, n + 1):
-        dt = taus[i - 1] - taus[i]
-        x += (carry - 0.5 * sigma * sigma) * dt + (sigma * math.sqrt(dt)) * z[i - 1]
-        scale = np.exp(iv_sensitivity * (x - x0)) if iv_sensitivity else None
-        pnl[i - 1] = book.value(x, taus[i], carry, rate, scale)
-    pnl -= book.entry_value
-    return _manage(
-        pnl,
-        taus,
-        book.ref,
-        management,
-        _forced_exit_step(c, management, taus),
-        multiplier,
-        limit_targets,
-    )
-
-
-def _manage(
-    pnl: np.ndarray,
-    taus: np.ndarray,
-    ref: float,
-    management: Management,
-    forced: int,
-    multiplier: float,
-    limit_targets: bool,
-) -> Trades:
-    """Apply the management rules to a (steps, paths) P&L-per-share matrix."""
-    n, n_paths = pnl.shape
-    cond = np.zeros((n, n_paths), dtype=bool)
-    cond[forced - 1 :] = True
-    target = stop = None
-    if ref > 0 and management.profit_target is not None:
-        target = float(management.profit_target) * ref
-        hit_target = pnl >= target
-        cond |= hit_target
-    if ref > 0 and management.stop_loss is not None:
-        stop = -float(management.stop_loss) * ref
-        hit_stop = pnl <= stop
-        cond |= hit_stop
-    first = cond.argmax(axis=0)  # first step (row) where a rule fires; forced rows always do
-    cols = np.arange(n_paths)
-    out = pnl[first, cols]
-    reason = np.where(first == n - 1, _EXPIRY, _TIME).astype(np.int8)
-    if stop is not None:
-        reason[hit_stop[first, cols]] = _STOP
-    if target is not None:
-        is_target = hit_target[first, cols]
-        reason[is_target] = _TARGET
-        if limit_targets:
-            out = np.where(is_target, target, out)
-    days = (taus[0] - taus[first + 1]) * 365.0
-    return Trades(pnl=out * multiplier, days_held=days, reason=reason)
+        spot = np.exp(x)[None, :, :]
+        sign = self.sign[:, :, None]
+        strike = self.strike[:, :, None]
+        live = tau > 0
+        t = np.where(live, tau, 1.0)[None, :, None]
+        fwd_ln = x[None, :, :] + self.carry * t
+        k = self.lk[:, None, None] - fwd_ln
+        sigma = np.interp(k, self.smile_k, self.smile_v) + tf[None, :, None] * shift[None, :, :]
+        v = np.maximum(sigma, _IV_FLOOR) * np.sqrt(t)
+        d1 = -k / v + 0.5 * v
+        n1 = ndtr(sign * d1)
+        n2 = ndtr(sign * (d1 - v))
+        price = np.exp(-self.rate * t) * sign * (np.exp(fwd_ln) * n1 - strike * n2)
+        if not live.all():
+            intrinsic = np.maximum(sign * (spot - strike), 0.0)
+            dead = ~live[None, :, None]
+            price = np.where(dead, intrinsic, price)
+            n1 = np.where(dead, (intrinsic > 0).astype(float), n1)
+        return price, n1
 
 
 # --------------------------------------------------------------------------------------------
-# Many candidates, monthly aggregation
+# The simulation
 
 
-def _check_lengths(k: int, **seqs: Sequence | None) -> None:
-    for name, seq in seqs.items():
-        if seq is not None and len(seq) != k:
-            raise ModelError(f"{name} has {len(seq)} entries for {k} candidates")
+@dataclass
+class _Acc:
+    """Accumulators of one candidate (monthly arrays (P, M); per-trade lists)."""
+
+    gross: np.ndarray
+    costs: np.ndarray  # (4, P, M)
+    trade_pnl: list = field(default_factory=list)
+    trade_gross: list = field(default_factory=list)
+    trade_days: list = field(default_factory=list)
+    trade_reason: list = field(default_factory=list)
+    trade_partial: list = field(default_factory=list)
+    opened: int = 0
+    open_days: float = 0.0
 
 
-def _monthly_counts(
-    cycles: np.ndarray, strategies: Sequence[str], seed: int, n_months: int
-) -> np.ndarray:
-    """(n_months, K) randomized rounding of ``cycles``, one uniform stream per strategy."""
-    uniforms = {s: _strategy_uniforms(seed, s, n_months) for s in dict.fromkeys(strategies)}
-    base = np.floor(cycles)
-    frac = cycles - base
-    u = np.stack([uniforms[s] for s in strategies], axis=1)  # (n_months, K)
-    return (base[None, :] + (u < frac[None, :])).astype(np.int64)
+def _month_of(day: np.ndarray, warmup: int, months: int) -> np.ndarray:
+    """Month index of trading day ``day`` (1-based), -1 outside the reported months."""
+    m = (day - warmup - 1) // TRADING_DAYS_PER_MONTH
+    return np.where((day > warmup) & (m < months), m, -1)
 
 
-def _trade_stats(pnl: np.ndarray) -> tuple[float, float, float, float, float]:
-    """Win rate, average win, average loss, mean and its standard error of per-trade P&L."""
-    win = pnl > 0
-    n_win = int(win.sum())
-    n_loss = pnl.size - n_win
-    avg_win = float(pnl[win].mean()) if n_win else 0.0
-    avg_loss = float(pnl[~win].mean()) if n_loss else 0.0
-    se = float(pnl.std(ddof=1) / math.sqrt(pnl.size)) if pnl.size > 1 else 0.0
-    return n_win / pnl.size, avg_win, avg_loss, float(pnl.mean()), se
+def _book_into(arr: np.ndarray, rows: np.ndarray, day: np.ndarray, values: np.ndarray, w, m):
+    """Add ``values`` at (path, month of day) into ``arr`` (P, M)."""
+    mi = _month_of(day, w, m)
+    ok = mi >= 0
+    if np.any(ok):
+        flat = rows[ok] * m + mi[ok]
+        arr += np.bincount(flat, weights=values[ok], minlength=arr.size).reshape(arr.shape)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """Everything fixed about one candidate's trades."""
+
+    book: _Book
+    taus: np.ndarray
+    tf: np.ndarray
+    forced: int
+    intraday: bool
+    management: Management
+    costs: TradeCostInputs
+    money: float
+    life_share: float  # sqrt(min(1, life hours / session hours)) for 0DTE
+    limit_targets: bool
+
+
+def _batch(
+    slot: _Slot, up: UnderlyingPaths, cum_x: np.ndarray, pr: np.ndarray, e: np.ndarray, bridge
+) -> dict[str, np.ndarray]:
+    """Simulate Q trades opened on days ``e`` of paths ``pr`` (both (Q,))."""
+    book, taus, n = slot.book, slot.taus, len(slot.taus) - 1
+    mg = slot.management
+    q = pr.size
+    steps = np.arange(n + 1)[:, None]
+    d_all = up.n_days
+    if slot.intraday:
+        scale = slot.money * np.exp(cum_x[pr, e - 1])
+        move = up.session_return[pr, e - 1] * slot.life_share
+        vol = up.daily_vol[pr, e - 1] * up.session_scale * slot.life_share
+        frac = steps / n
+        x = frac * move[None, :] + vol[None, :] * bridge[:, pr, e - 1]
+        s0, s1 = up.iv_shift[pr, e - 1], up.iv_shift[pr, e]
+        shift = s0[None, :] + frac * (s1 - s0)[None, :]
+        day_of = np.broadcast_to(e[None, :], (n + 1, q))
+    else:
+        scale = slot.money * np.exp(cum_x[pr, e])
+        cols = np.minimum(e[None, :] + steps, d_all)
+        x = cum_x[pr[None, :], cols] - cum_x[pr, e][None, :]
+        shift = up.iv_shift[pr[None, :], cols]
+        day_of = e[None, :] + steps
+    price, dl = book.legs_value(x, taus, shift, slot.tf)
+    contrib = book.qty[:, None, None] * price  # (L, n+1, Q)
+    mask = book.target_mask
+    if mask is None:
+        vg = None
+        vr = contrib.sum(axis=0)
+    else:
+        vg = contrib[mask].sum(axis=0)
+        vr = contrib[~mask].sum(axis=0)
+    if book.qty_underlying:
+        vr = vr + book.qty_underlying * (np.exp(x) - 1.0)
+    if book.short.any():
+        dmax = dl[book.short].max(axis=0)
+        dmax[taus <= 0] = 0.0
+    else:
+        dmax = np.zeros((n + 1, q))
+    cidx = np.arange(q)
+    target_p = mg.profit_target
+    if vg is None:
+        ref = np.abs(vr[0])
+        cum = vr - vr[0]
+        f1 = np.full(q, n + 1)
+    else:
+        ref_g = np.abs(vg[0])
+        pg = vg - vg[0]
+        if target_p is not None:
+            hit = (pg >= target_p * ref_g) & (steps >= 1) & (ref_g > 0)
+            f1 = np.where(hit.any(axis=0), hit.argmax(axis=0), n + 1)
+            at = pg[np.minimum(f1, n), cidx]
+            frozen = np.full(q, target_p) * ref_g if slot.limit_targets else at
+        else:
+            f1 = np.full(q, n + 1)
+            frozen = np.zeros(q)
+        after = steps >= f1[None, :]
+        cum = np.where(after, frozen[None, :], pg) + (vr - vr[0])
+        ref = np.abs(vg[0] + vr[0])
+    cond = np.broadcast_to(steps >= slot.forced, cum.shape).copy()
+    stop_hit = delta_hit = target_hit = None
+    if mg.stop_loss is not None:
+        stop_hit = (cum <= -mg.stop_loss * ref) & (ref > 0)
+        cond |= stop_hit
+    if mg.delta_exit is not None and book.short.any():
+        delta_hit = dmax >= mg.delta_exit
+        cond |= delta_hit
+    if vg is None and target_p is not None:
+        target_hit = (cum >= target_p * ref) & (ref > 0)
+        cond |= target_hit
+    cond[0] = False
+    f = cond.argmax(axis=0)
+    reason = np.where(f == n, _EXPIRY, _TIME)
+    if delta_hit is not None:
+        reason = np.where(delta_hit[f, cidx], _DELTA, reason)
+    if stop_hit is not None:
+        reason = np.where(stop_hit[f, cidx], _STOP, reason)
+    realized = cum[f, cidx].copy()
+    if target_hit is not None:
+        is_t = target_hit[f, cidx]
+        reason = np.where(is_t, _TARGET, reason)
+        if slot.limit_targets:
+            realized = np.where(is_t, target_p * ref, realized)
+    partial = f1 <= f
+    if vg is not None:
+        reason = np.where(partial & ((reason == _TIME) | (reason == _EXPIRY)), _TARGET, reason)
+    marks = cum * scale[None, :]
+    marks[f, cidx] = realized * scale
+    inc = np.diff(marks, axis=0)
+    inc[steps[1:] > f[None, :]] = 0.0
+    close_day = e if slot.intraday else e + f
+    costs = slot.costs
+    c_exit = np.asarray(costs.exit_commission, dtype=float)[reason]
+    if costs.exercise_fee:
+        fee = np.asarray(costs.exercise_fee, dtype=float)
+        c_exit = c_exit + np.where(f == n, fee @ dl[:, n, :], 0.0)
+    gross_trade = realized * scale
+    return {
+        "inc": inc,
+        "day_of": day_of[1:],
+        "close_day": close_day,
+        "gross": gross_trade,
+        "reason": reason,
+        "held": (taus[0] - taus[f]) * 365.0,
+        "partial": partial,
+        "c_exit": c_exit,
+        "s_exit": np.asarray(costs.exit_spread, dtype=float)[reason],
+        "slip": np.asarray(costs.exit_slippage, dtype=float)[reason],
+        "fx": float(costs.fx_cost) * np.abs(gross_trade),
+    }
+
+
+def _record(acc: _Acc, slot: _Slot, pr, e, out, warmup: int, months: int, d_all: int) -> None:
+    """Book one batch of trades into the accumulators."""
+    costs = slot.costs
+    q = pr.size
+    if slot.intraday:
+        _book_into(acc.gross, pr, e, out["inc"].sum(axis=0), warmup, months)
+    else:
+        dd = out["day_of"]
+        pp = np.broadcast_to(pr[None, :], dd.shape)
+        _book_into(acc.gross, pp.ravel(), dd.ravel(), out["inc"].ravel(), warmup, months)
+    close = out["close_day"]
+    c_entry = np.full(q, costs.entry_commission)
+    s_entry = np.full(q, costs.entry_spread)
+    _book_into(acc.costs[0], pr, e, c_entry, warmup, months)
+    _book_into(acc.costs[1], pr, e, s_entry, warmup, months)
+    _book_into(acc.costs[0], pr, close, out["c_exit"], warmup, months)
+    _book_into(acc.costs[1], pr, close, out["s_exit"], warmup, months)
+    _book_into(acc.costs[2], pr, close, out["slip"], warmup, months)
+    _book_into(acc.costs[3], pr, close, out["fx"], warmup, months)
+    total = c_entry + s_entry + out["c_exit"] + out["s_exit"] + out["slip"] + out["fx"]
+    done = close <= d_all
+    acc.trade_pnl.append((out["gross"] - total)[done])
+    acc.trade_gross.append(out["gross"][done])
+    acc.trade_days.append(out["held"][done])
+    acc.trade_reason.append(out["reason"][done])
+    acc.trade_partial.append(out["partial"][done])
+    reported = _month_of(e, warmup, months) >= 0
+    acc.opened += int(reported.sum())
+    acc.open_days += float(out["held"][reported].sum())
+
+
+def _simulate_slot(
+    slot: _Slot,
+    up: UnderlyingPaths,
+    *,
+    spacing: float,
+    offsets: np.ndarray,
+    warmup: int,
+    months: int,
+    bridge: np.ndarray | None,
+) -> _Acc:
+    """Simulate one unit slot of a candidate on every path (see the module notes)."""
+    p_all, d_all = up.log_return.shape
+    cum_x = np.concatenate([np.zeros((p_all, 1)), np.cumsum(up.log_return, axis=1)], axis=1)
+    acc = _Acc(gross=np.zeros((p_all, months)), costs=np.zeros((4, p_all, months)))
+    rows = np.arange(p_all)
+    if slot.intraday:
+        # a 0DTE trade closes on its entry day: the entries are the schedule itself
+        n_max = int(math.ceil(d_all / spacing)) + 1
+        days = np.rint(1 + offsets[None, :] + spacing * np.arange(n_max)[:, None]).astype(np.int64)
+        days = np.maximum.accumulate(days, axis=0)
+        keep = np.concatenate([np.ones((1, p_all), bool), np.diff(days, axis=0) > 0]) & (
+            days <= d_all
+        )
+        pr = np.broadcast_to(rows[None, :], days.shape)[keep]
+        e = days[keep]
+        out = _batch(slot, up, cum_x, pr, e, bridge)
+        _record(acc, slot, pr, e, out, warmup, months, d_all)
+        return acc
+    entry = np.rint(offsets).astype(np.int64)
+    while True:
+        live = entry <= d_all - 1
+        if not np.any(live):
+            break
+        pr = rows[live]
+        e = entry[live]
+        out = _batch(slot, up, cum_x, pr, e, None)
+        _record(acc, slot, pr, e, out, warmup, months, d_all)
+        close = out["close_day"]
+        off = offsets[live]
+        i = np.floor((close - off) / spacing) + 1
+        nxt = np.rint(off + i * spacing).astype(np.int64)
+        entry[live] = np.maximum(nxt, close + 1)
+    return acc
 
 
 def simulate_managed(
     candidates: Sequence[Candidate],
     *,
+    paths: Mapping[str, UnderlyingPaths],
     multipliers: Sequence[float],
     management: Sequence[Management],
     entries_per_month: Sequence[float],
-    vol_ratio: float,
-    n_months: int,
     seed: int,
-    correlation: Mapping[tuple[str, str], float] | None = None,
-    dof: float | None = None,
+    months: int = 12,
+    warmup_days: int | None = None,
     intraday_steps: int = 11,
     fx: Sequence[float] | None = None,
-    max_trades_per_month: int = 6,
-    iv_sensitivity: float = 0.0,
+    costs: Sequence[TradeCostInputs | None] | None = None,
+    path_keys: Sequence[str] | None = None,
     limit_targets: bool = True,
 ) -> ManagedResult:
-    """Managed Monte Carlo income model for K candidates (see the module notes).
+    """Simulate managed trades of K candidates on shared paths and book them into months.
 
     Parameters
     ----------
     candidates : Sequence[Candidate]
-        K structures, any mix of underlyings, strategies and expiries.
+        K structures.
+    paths : Mapping[str, UnderlyingPaths]
+        Daily paths per path key; all must have the same ``P`` and ``D``.
     multipliers : Sequence[float]
         (K,) contract multipliers.
     management : Sequence[Management]
-        (K,) management rules (usually the candidate's strategy's rules).
+        (K,) management rules.
     entries_per_month : Sequence[float]
-        (K,) scheduled entries per month of the candidate's strategy (0DTE weekly: 4.33).
-    vol_ratio : float
-        Real-world / implied vol ratio, ``sigma_R = atm_iv * vol_ratio`` (e.g. 0.861, measured by
-        :func:`models.income.measure_vol_ratio`).
-    n_months : int
-        Month-samples (>= 2); paths per underlying = ``n_months * max_trades_per_month``.
+        (K,) scheduled entries per month (> 0; 0DTE weekly 4.33).
     seed : int
-        Seed of every random stream (paths per underlying, Student-t mixing, rounding per strategy).
-    correlation : Mapping[tuple[str, str], float] | None
-        Pairwise correlations of the underlyings' innovations (missing pairs 0).
-    dof : float | None
-        Student-t degrees of freedom (> 2) of the innovations; ``None`` = Gaussian (GBM).
+        Seed of the entry phases (per strategy) and the 0DTE bridge normals (per path key).
+    months : int
+        Reported months per path ``M`` (>= 1).
+    warmup_days : int | None
+        Trading days before month 0; default ``D - 21 M``.
     intraday_steps : int
-        Steps over the life of structures with less than a day to expiry.
+        Steps of a 0DTE trade.
     fx : Sequence[float] | None
-        (K,) factor converting each candidate's money (instrument currency) to the account
-        currency; ``None`` = 1.
-    max_trades_per_month : int
-        Trade slots per month-sample; must be >= ``ceil(entries_per_month)`` of every candidate.
-    iv_sensitivity : float
-        ``d ln(IV) / d ln(S)`` of every leg along the paths (0 = sticky strike).
+        (K,) account-currency value of one unit of each candidate's currency (None = 1).
+    costs : Sequence[TradeCostInputs | None] | None
+        (K,) trade costs in the instrument currency (None = free fills).
+    path_keys : Sequence[str] | None
+        (K,) key into ``paths`` of each candidate (default its ``underlying``).
     limit_targets : bool
-        Fill profit targets at the target (resting limit order) instead of the step-close mark.
+        Fill profit targets at the target (resting limit) instead of the step's mark.
 
     Returns
     -------
     ManagedResult
-        Per-candidate expectations, trade statistics and (n_months, K) aligned monthly samples.
 
     Raises
     ------
     ModelError
-        Mismatched lengths, non-positive inputs, ``entries_per_month`` above
-        ``max_trades_per_month``, a bad correlation matrix or a bad ``time_exit``.
+        Mismatched lengths, bad inputs, missing paths, or paths too short for ``months``.
     """
     k = len(candidates)
     if k == 0:
         raise ModelError("simulate_managed needs at least one candidate")
-    _check_lengths(
-        k,
-        multipliers=multipliers,
-        management=management,
-        entries_per_month=entries_per_month,
-        fx=fx,
-    )
-    if n_months < 2:
-        raise ModelError(f"n_months must be >= 2 (a standard error needs two), got {n_months}")
-    if max_trades_per_month < 1:
-        raise ModelError(f"max_trades_per_month must be >= 1, got {max_trades_per_month}")
+    for name, seq in (
+        ("multipliers", multipliers),
+        ("management", management),
+        ("entries_per_month", entries_per_month),
+        ("fx", fx),
+        ("costs", costs),
+        ("path_keys", path_keys),
+    ):
+        if seq is not None and len(seq) != k:
+            raise ModelError(f"{name} has {len(seq)} entries for {k} candidates")
+    if months < 1:
+        raise ModelError(f"months must be >= 1, got {months}")
+    if intraday_steps < 1:
+        raise ModelError(f"intraday_steps must be >= 1, got {intraday_steps}")
     entries = np.asarray(entries_per_month, dtype=float)
     if not np.all(np.isfinite(entries) & (entries > 0)):
         raise ModelError("entries_per_month must be finite numbers > 0")
-    too_many = np.nonzero(np.ceil(entries - 1e-9) > max_trades_per_month)[0]
-    if too_many.size:
-        i = int(too_many[0])
-        raise ModelError(
-            f"candidate {candidates[i].id}: entries_per_month {entries[i]:g} exceeds "
-            f"max_trades_per_month {max_trades_per_month}; raise max_trades_per_month"
-        )
     mult = np.asarray(multipliers, dtype=float)
     fx_arr = np.ones(k) if fx is None else np.asarray(fx, dtype=float)
     if not np.all(np.isfinite(mult) & (mult > 0)) or not np.all(np.isfinite(fx_arr) & (fx_arr > 0)):
         raise ModelError("multipliers and fx must be finite numbers > 0")
-
-    n_paths = n_months * max_trades_per_month
-    underlyings = sorted({c.underlying for c in candidates})
-    n_steps = max(len(time_grid(c, intraday_steps)) - 1 for c in candidates)
-    z = simulate_innovations(
-        underlyings,
-        n_paths=n_paths,
-        n_steps=n_steps,
-        seed=seed,
-        correlation=correlation,
-        dof=dof,
-    )
-    row = {u: i for i, u in enumerate(underlyings)}
-
-    pnl = np.empty((k, n_paths))
-    days = np.empty(k)
-    stats = np.empty((k, 5))
-    exits = np.empty((k, len(EXIT_REASONS)))
+    keys = list(path_keys) if path_keys is not None else [c.underlying for c in candidates]
+    missing = sorted({u for u in keys if u not in paths})
+    if missing:
+        raise ModelError(f"no market paths for {', '.join(missing)}")
+    shapes = {paths[u].log_return.shape for u in set(keys)}
+    if len(shapes) != 1:
+        raise ModelError(f"market paths differ in shape: {sorted(shapes)}")
+    n_paths, n_days = shapes.pop()
+    warmup = n_days - TRADING_DAYS_PER_MONTH * months if warmup_days is None else warmup_days
+    if warmup < 0 or warmup + TRADING_DAYS_PER_MONTH * months > n_days:
+        raise ModelError(
+            f"paths of {n_days} days cannot hold {warmup_days} warm-up days and {months} months"
+        )
+    bridges: dict[str, np.ndarray] = {}
+    offsets: dict[str, np.ndarray] = {}
+    gross = np.empty((n_paths * months, k))
+    cost_arr = np.empty((4, n_paths * months, k))
+    stats = np.zeros((k, 8))
+    exits = np.zeros((k, len(EXIT_REASONS)))
+    tpm = np.zeros(k)
+    occupancy = np.zeros(k)
     for j, c in enumerate(candidates):
-        trades = simulate_trades(
-            c,
-            z[row[c.underlying]],
-            multiplier=float(mult[j]) * float(fx_arr[j]),
+        up = paths[keys[j]]
+        spacing = TRADING_DAYS_PER_MONTH / float(entries[j])
+        okey = f"{c.strategy}"
+        if okey not in offsets:
+            offsets[okey] = _generator(seed, 1, _key(okey)).random(n_paths)
+        bridge = None
+        if c.t < _DAY:
+            bkey = f"{keys[j]}|{intraday_steps}"
+            if bkey not in bridges:
+                g = _generator(seed, 2, _key(bkey))
+                w = np.cumsum(
+                    g.standard_normal((intraday_steps, n_paths, n_days)), axis=0
+                ) / math.sqrt(intraday_steps)
+                w = np.concatenate([np.zeros((1, n_paths, n_days)), w], axis=0)
+                frac = (np.arange(intraday_steps + 1) / intraday_steps)[:, None, None]
+                bridges[bkey] = w - frac * w[-1:]
+            bridge = bridges[bkey]
+        tc = (costs[j] if costs is not None else None) or TradeCostInputs()
+        slot = _Slot(
+            book=_Book.of(c, management[j]),
+            taus=time_grid(c, intraday_steps),
+            tf=term_factor(time_grid(c, intraday_steps)),
+            forced=_forced_exit_step(c, management[j], time_grid(c, intraday_steps)),
+            intraday=c.t < _DAY,
             management=management[j],
-            vol_ratio=vol_ratio,
-            intraday_steps=intraday_steps,
-            iv_sensitivity=iv_sensitivity,
+            costs=tc,
+            money=float(mult[j]) * float(c.spot),
+            life_share=math.sqrt(min(1.0, c.t * 365.0 * 24.0 / SESSION_HOURS)),
             limit_targets=limit_targets,
         )
-        pnl[j] = trades.pnl
-        days[j] = trades.days_held.mean()
-        stats[j] = _trade_stats(trades.pnl)
-        exits[j] = np.bincount(trades.reason, minlength=len(EXIT_REASONS)) / n_paths
-
-    cycles = np.array([cycles_per_month(days[j], entries[j]) for j in range(k)], dtype=float)
-    counts = _monthly_counts(cycles, [c.strategy for c in candidates], seed, n_months)
-    slots = np.arange(max_trades_per_month)
-    per_month = pnl.reshape(k, n_months, max_trades_per_month)  # path (j, i) = j * M + i
-    used = slots[None, None, :] < counts.T[:, :, None]  # (K, n_months, M)
-    samples = np.where(used, per_month, 0.0).sum(axis=2).T  # (n_months, K)
+        acc = _simulate_slot(
+            slot,
+            up,
+            spacing=spacing,
+            offsets=offsets[okey] * spacing,
+            warmup=warmup,
+            months=months,
+            bridge=bridge,
+        )
+        f = float(fx_arr[j])
+        gross[:, j] = acc.gross.reshape(-1) * f
+        cost_arr[:, :, j] = acc.costs.reshape(4, -1) * f
+        pnl = np.concatenate(acc.trade_pnl) * f
+        gr = np.concatenate(acc.trade_gross) * f
+        days = np.concatenate(acc.trade_days)
+        reason = np.concatenate(acc.trade_reason).astype(int)
+        partial = np.concatenate(acc.trade_partial)
+        if pnl.size == 0:
+            raise ModelError(f"candidate {c.id}: no trade completed on the paths")
+        win = pnl > 0
+        stats[j] = (
+            win.mean(),
+            pnl[win].mean() if win.any() else 0.0,
+            pnl[~win].mean() if (~win).any() else 0.0,
+            pnl.mean(),
+            pnl.std(ddof=1) / math.sqrt(pnl.size) if pnl.size > 1 else 0.0,
+            gr.mean(),
+            days.mean(),
+            partial.mean(),
+        )
+        exits[j] = np.bincount(reason, minlength=len(EXIT_REASONS)) / pnl.size
+        tpm[j] = acc.opened / (n_paths * months)
+        occupancy[j] = min(1.0, acc.open_days / (n_paths * months * 365.25 / 12.0))
+    costs_total = cost_arr.sum(axis=0)
+    net = gross - costs_total
+    per_path = net.reshape(n_paths, months, k).mean(axis=1)
+    se = per_path.std(axis=0, ddof=1) / math.sqrt(n_paths) if n_paths > 1 else np.zeros(k)
+    desc = "; ".join(sorted({paths[u].description for u in set(keys) if paths[u].description}))
     return ManagedResult(
-        expected_monthly=samples.mean(axis=0),
+        expected_monthly=net.mean(axis=0),
+        expected_monthly_gross=gross.mean(axis=0),
+        costs_monthly=cost_arr.mean(axis=1).T,
+        expected_monthly_se=se,
+        monthly_samples=net,
+        months_per_path=months,
         win_rate=stats[:, 0],
         avg_win=stats[:, 1],
         avg_loss=stats[:, 2],
-        avg_days_held=days,
-        trades_per_month=cycles,
-        monthly_samples=samples,
-        expected_monthly_se=samples.std(axis=0, ddof=1) / math.sqrt(n_months),
         expected_trade=stats[:, 3],
         expected_trade_se=stats[:, 4],
-        trade_counts=counts,
+        expected_trade_gross=stats[:, 5],
+        avg_days_held=stats[:, 6],
+        trades_per_month=tpm,
+        occupancy=occupancy,
         exit_fractions=exits,
+        partial_fraction=stats[:, 7],
         candidate_ids=tuple(c.id for c in candidates),
+        description=desc,
     )

@@ -142,12 +142,22 @@ class Management:
         Close at this many calendar days to expiry (21-DTE rule).
     time_exit : str | None
         Intraday time stop, exchange local ``HH:MM`` (0DTE: ``"15:00"``).
+    target_legs : tuple[int, ...] | None
+        Option legs (0-based, in the structure's order) the profit target applies to; those legs
+        are closed at the target and the others stay open (TK LT112: the naked puts, leg 2, are
+        closed at 90% of their credit and the debit spread is kept). ``None`` = the whole
+        structure.
+    delta_exit : float | None
+        Close everything when a short option leg's absolute delta reaches this value (TK futures
+        strangle defence: "30 delta: exit all").
     """
 
     profit_target: float | None = None
     stop_loss: float | None = None
     exit_dte: float | None = None
     time_exit: str | None = None
+    target_legs: tuple[int, ...] | None = None
+    delta_exit: float | None = None
 
 
 def _otm(right: Right, kind: RuleKind, param: str) -> LegTemplate:

@@ -4,7 +4,8 @@ One row per candidate structure, all money per unit (one contract of the structu
 account currency after FX. Columns:
 
 ``id, strategy, template, underlying, expiry, dte, strikes, currency, fx, multiplier,
-credit_per_contract, theta_per_day_per_contract, bp_per_contract, margin_rule, delta_per_contract
+credit_per_contract, theta_per_day_per_contract`` (theta per calendar day of the book held over a
+month: :func:`normalized_theta`), ``theta_greek_per_contract`` (the raw Greek), ``bp_per_contract, margin_rule, delta_per_contract
 (underlying units), cash_delta_per_contract, gamma_per_contract, vega_per_contract (per vol point),
 notional_per_contract, max_loss_per_contract, expected_monthly_income_per_contract,
 correlation_group``.
@@ -40,7 +41,7 @@ from models.valuation import unit_metrics
 from optimizer.market import Market, fx_rate
 from optimizer.spec import Scenario, StrategySpec
 
-__all__ = ["CandidateSet", "build_candidate_set", "seed_expected_value"]
+__all__ = ["CandidateSet", "build_candidate_set", "normalized_theta", "seed_expected_value"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,34 @@ def seed_expected_value(credit: float, win_rate: float, loss_multiple: float) ->
     return credit * win_rate - loss_multiple * credit * (1.0 - win_rate)
 
 
+def _theta_share(life_days: float, entries_per_month: float) -> float:
+    """Factor turning a unit's theta Greek into theta per calendar day of the book over a month.
+
+    A structure held all month earns its theta every calendar day (factor 1). A 0DTE structure
+    (life under a day) has as its "theta per day" its whole remaining decay, earned once per
+    trade: ``trades per month / (365.25 / 12)`` calendar days. The income model replaces this
+    schedule-based share by the simulated one (:func:`normalized_theta`).
+    """
+    if life_days >= 1.0:
+        return 1.0
+    return entries_per_month / (365.25 / 12.0)
+
+
+def normalized_theta(
+    theta_greek: np.ndarray, life_days: np.ndarray, trades_per_month, occupancy
+) -> np.ndarray:
+    """Theta per calendar day of the book held over a month, from the simulated schedule.
+
+    ``theta_greek * trades_per_month / (365.25/12)`` for 0DTE structures (their Greek is the
+    decay per trade), ``theta_greek * occupancy`` (share of the month a unit is open) otherwise.
+    Units: money per contract unit per calendar day.
+    """
+    g = np.asarray(theta_greek, dtype=float)
+    intraday = np.asarray(life_days, dtype=float) < 1.0
+    per_trade = g * np.asarray(trades_per_month, dtype=float) / (365.25 / 12.0)
+    return np.where(intraday, per_trade, g * np.asarray(occupancy, dtype=float))
+
+
 def _custom_legs(spec: StrategySpec) -> list[LegTemplate]:
     out = []
     for leg in spec.legs or []:
@@ -167,6 +196,7 @@ def _row_fixed(name: str, spec: StrategySpec, scenario: Scenario) -> list[dict]:
                 "multiplier": 1.0,
                 "credit_per_contract": f.credit,
                 "theta_per_day_per_contract": f.theta_per_day,
+                "theta_greek_per_contract": f.theta_per_day,
                 "bp_per_contract": f.bp_per_unit,
                 "margin_rule": f"fixed {f.bp_per_unit:g} {scenario.account.currency} per contract",
                 "delta_per_contract": 0.0,
@@ -268,12 +298,27 @@ def _rows_chain(
                     "reason": "no structure on the chain satisfies the strike rules of the grid",
                 }
             )
+        cost_spec = scenario.costs
         for c in cands:
+            if cost_spec.max_rel_spread is not None or cost_spec.min_open_interest is not None:
+                from models.costs import liquidity_reason
+
+                why = liquidity_reason(
+                    c,
+                    market.quotes.get(sym),
+                    max_rel_spread=cost_spec.max_rel_spread,
+                    min_open_interest=cost_spec.min_open_interest,
+                )
+                if why is not None:
+                    excluded.append(
+                        {"id": c.id, "strategy": name, "underlying": sym, "reason": why}
+                    )
+                    continue
             um = unit_metrics(c, inst.multiplier)
             bp, bp_ccy, rule = _margin(spec, c, inst, scenario)
             fx_bp = fx_rate(scenario, bp_ccy)
             if model is IncomeModel.MANAGED:
-                income = math.nan  # filled from the managed Monte Carlo (optimizer.risk_model)
+                income = math.nan  # filled by the income model (optimizer.income_model)
             else:
                 income = monthly_income(
                     model,
@@ -309,7 +354,10 @@ def _rows_chain(
                     "fx": fx_inst,
                     "multiplier": inst.multiplier,
                     "credit_per_contract": um.credit * fx_inst,
-                    "theta_per_day_per_contract": um.theta * fx_inst,
+                    "theta_per_day_per_contract": um.theta
+                    * fx_inst
+                    * _theta_share(c.t * 365.0, spec.entries_per_month),
+                    "theta_greek_per_contract": um.theta * fx_inst,
                     "bp_per_contract": bp * fx_bp,
                     "margin_rule": rule,
                     "delta_per_contract": um.delta,

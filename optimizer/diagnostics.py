@@ -557,7 +557,7 @@ def max_probability(
         reachable probability (equal to ``p_found`` when solved to optimality; from the MIP bound
         when a limit stopped the solver).
     """
-    monthly = np.asarray(risk.managed.monthly_samples)
+    monthly = np.asarray(risk.monthly)
     total = monthly.shape[0]
     ub = count_upper_bounds(cs, limits)
     part = success_rows(monthly, limits.target, ub, unit_caps(cs, limits))

@@ -20,7 +20,13 @@ from optimizer.constraints.chance import chance_cvar_part, chance_saa_part
 from optimizer.constraints.greeks import greeks_blocks
 from optimizer.constraints.leverage import leverage_blocks
 from optimizer.constraints.positions import positions_part
-from optimizer.constraints.tail_risk import cvar_part, stress_part, var_part
+from optimizer.constraints.tail_risk import (
+    alpha_tag,
+    cvar_part,
+    drawdown_part,
+    stress_part,
+    var_part,
+)
 from optimizer.limits import Limits
 from optimizer.objectives import objective_for, target_block
 from optimizer.problem import Objective, SizingProblem, VariableGroup, VarKind
@@ -95,9 +101,17 @@ def risk_parts(
         parts.append(
             stress_part(risk.stress_pnl, risk.stress_labels, limits.stress_cap * limits.nlv)
         )
+    if risk.managed is not None:
+        monthly = risk.monthly
+        for a, cap in limits.monthly_cvar_caps:
+            name = f"monthly_cvar_{alpha_tag(a)}"
+            parts.append(cvar_part(monthly, a, cap * limits.nlv, name=name))
+        if limits.drawdown_cap is not None:
+            a, cap = limits.drawdown_cap
+            parts.append(drawdown_part(risk.path_months, a, cap * limits.nlv))
     p = limits.success_probability
     if chance and p is not None and risk.managed is not None and limits.target is not None:
-        monthly = np.asarray(risk.managed.monthly_samples)
+        monthly = risk.monthly
         if limits.chance_method == "cvar":
             parts.append(chance_cvar_part(monthly, limits.target, p))
         else:

@@ -83,6 +83,10 @@ class Limits:
         Portfolio bounds: ``cash_delta``, ``vega``, ``theta`` (account currency).
     cvar_caps : tuple[tuple[float, float], ...]
         ``(alpha, cap)`` pairs: CVaR at ``alpha`` over the risk horizon ≤ cap × NLV.
+    monthly_cvar_caps : tuple[tuple[float, float], ...]
+        ``(alpha, cap)``: CVaR of a month's P&L (income model months) ≤ cap × NLV.
+    drawdown_cap : tuple[float, float] | None
+        ``(alpha, cap)``: CVaR of the 12-month maximum drawdown over paths ≤ cap × NLV.
     var_caps : tuple[tuple[float, float], ...]
         ``(alpha, cap)`` pairs for the exact VaR cap.
     stress_cap : float | None
@@ -123,6 +127,8 @@ class Limits:
     max_contracts_per_position: int | None = None
     greeks: dict[str, tuple[float, float]] = field(default_factory=dict)
     cvar_caps: tuple[tuple[float, float], ...] = ()
+    monthly_cvar_caps: tuple[tuple[float, float], ...] = ()
+    drawdown_cap: tuple[float, float] | None = None
     var_caps: tuple[tuple[float, float], ...] = ()
     stress_cap: float | None = None
     success_probability: float | None = None
@@ -288,6 +294,12 @@ def resolve_limits(scenario: Scenario) -> Limits:
         greeks=greeks,
         cvar_caps=tuple((c.alpha, c.cap) for c in risk.cvar) if risk else (),
         var_caps=tuple((c.alpha, c.cap) for c in risk.var) if risk else (),
+        monthly_cvar_caps=tuple((c.alpha, c.cap) for c in risk.monthly_cvar) if risk else (),
+        drawdown_cap=(
+            (risk.max_drawdown.alpha, risk.max_drawdown.cap)
+            if risk is not None and risk.max_drawdown is not None
+            else None
+        ),
         stress_cap=risk.stress.cap if risk else None,
         success_probability=scenario.target.success_probability,
         chance_method=scenario.target.chance.method,

@@ -43,6 +43,10 @@ class Market:
         How ``vol_ratio`` was obtained (measured window and estimator, or "stated in scenario").
     filter_reports : dict[str, dict]
         Per chain, the quote-filter counts from :mod:`models.chain`.
+    quotes : dict[str, pd.DataFrame]
+        Per chain product, its kept quotes (``expiry, strike, right, bid, ask, mid,
+        open_interest``; per share) for trading costs and liquidity filters. Derived and
+        synthetic products have none.
     """
 
     surfaces: dict[str, VolSurface]
@@ -50,6 +54,11 @@ class Market:
     vol_ratio: float
     vol_ratio_source: str
     filter_reports: dict[str, dict] = field(default_factory=dict)
+    quotes: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+#: Quote columns kept for trading costs and liquidity filters.
+QUOTE_COST_COLUMNS = ("expiry", "strike", "right", "bid", "ask", "mid", "open_interest")
 
 
 @lru_cache(maxsize=8)
@@ -109,6 +118,7 @@ def build_market(scenario: Scenario) -> Market:
     m = scenario.market
     surfaces: dict[str, VolSurface] = {}
     reports: dict[str, dict] = {}
+    quotes: dict[str, pd.DataFrame] = {}
     for sym, spec in m.chains.items():
         path = scenario.resolve(spec.path)
         if not Path(path).exists():
@@ -121,6 +131,8 @@ def build_market(scenario: Scenario) -> Market:
             raise DataError(f"market.chains.{sym}: {exc}") from None
         surfaces[sym] = chain.surface()
         reports[sym] = dict(getattr(chain, "filter_report", {}) or {})
+        cols = [c for c in QUOTE_COST_COLUMNS if c in chain.quotes.columns]
+        quotes[sym] = chain.quotes[cols]
     for sym, d in m.derived.items():
         inc = d.strike_increment
         if inc is None:
@@ -152,7 +164,7 @@ def build_market(scenario: Scenario) -> Market:
             )
     else:
         ratio, source = float(vr), "stated in scenario"
-    return Market(surfaces, market_vix(scenario), ratio, source, reports)
+    return Market(surfaces, market_vix(scenario), ratio, source, reports, quotes)
 
 
 #: Largest difference between a stated VIX and the recorded close that counts as the same level.

@@ -9,8 +9,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.errors import SpecError
+from models.risk import cvar, value_at_risk
 from optimizer import diagnostics
-from optimizer.candidates import CandidateSet, build_candidate_set
+from optimizer.candidates import CandidateSet, build_candidate_set, normalized_theta
+from optimizer.income_model import (
+    IncomeSimulation,
+    cost_breakdown,
+    physical_measure,
+    simulate_income,
+)
 from optimizer.limits import Limits, allowed_products, resolve_limits
 from optimizer.market import Market, build_market
 from optimizer.result import (
@@ -19,7 +27,7 @@ from optimizer.result import (
     portfolio_metrics,
     positions_table,
 )
-from optimizer.risk_model import build_risk_data, evaluate_out_of_sample
+from optimizer.risk_model import RiskData, build_risk_data, evaluate_out_of_sample
 from optimizer.risk_report import risk_report, win_rates
 from optimizer.solving import SolveContext, counts_of, max_income, solve_sizing
 from optimizer.spec import Scenario
@@ -54,6 +62,9 @@ class Prepared:
         Seconds for ``market`` and ``candidates``.
     notes : list[str]
         Modelling choices in force (income model, BP cap source, weights).
+    income : IncomeSimulation | None
+        The income model's simulation of the chain-based candidates (``managed`` model), whose
+        net expected monthly income is the candidates' ``expected_monthly_income_per_contract``.
     """
 
     candidates: CandidateSet
@@ -61,6 +72,7 @@ class Prepared:
     market: Market
     timings: dict[str, float]
     notes: list[str]
+    income: IncomeSimulation | None = None
 
     def __iter__(self):
         """Unpack as ``(candidates, limits, timings, notes)``."""
@@ -83,6 +95,14 @@ def prepare(scenario: Scenario) -> Prepared:
         scenario, market, allowed_products=allowed_products(scenario, limits.phase)
     )
     timings["candidates"] = time.perf_counter() - t0
+    income = None
+    if scenario.income.model == "managed":
+        rows = [i for i, c in enumerate(cs.ids) if c in cs.structures]
+        if rows:
+            t0 = time.perf_counter()
+            income = simulate_income(scenario, cs, market, rows)
+            cs = _with_income(cs, income, rows)
+            timings["income"] = time.perf_counter() - t0
     fixed = [n for n, s in scenario.strategies.items() if s.template == "fixed"]
     notes = [
         (
@@ -92,15 +112,47 @@ def prepare(scenario: Scenario) -> Prepared:
         )
         + f"income model: {scenario.income.model}"
         + (
-            f" ({scenario.income.days_per_month:g} days per month)"
+            f" ({scenario.income.days_per_month:g} days per month; seed 1's convention)"
             if scenario.income.model == "theta"
-            else f" (vol ratio {market.vol_ratio:.3f}: {market.vol_ratio_source})"
+            else (
+                f" (managed trades, net of costs, on {physical_measure(scenario, market)})"
+                if income is not None
+                else " (no chain-based candidate to simulate)"
+            )
         ),
         f"BP cap {limits.bp_fraction:.1%} of NLV: {limits.bp_source}",
         f"allocation weights: {limits.weight_note}",
         *limits.notes,
     ]
-    return Prepared(cs, limits, market, timings, notes)
+    return Prepared(cs, limits, market, timings, notes, income)
+
+
+def _with_income(cs: CandidateSet, income: IncomeSimulation, rows: list[int]) -> CandidateSet:
+    """Candidates with the income model's per-contract figures in their columns.
+
+    ``expected_monthly_income_per_contract`` (net of costs), ``..._gross_per_contract``,
+    ``costs_per_month_per_contract`` and ``theta_per_day_per_contract`` normalized by the
+    simulated schedule (:func:`optimizer.candidates.normalized_theta`). Fixed-economics rows keep
+    their stated figures (gross = net, no cost line).
+    """
+    r = income.result
+    table = cs.table.copy()
+    net = table["expected_monthly_income_per_contract"].to_numpy(dtype=float).copy()
+    gross = net.copy()
+    cost = np.zeros(len(table))
+    theta = table["theta_per_day_per_contract"].to_numpy(dtype=float).copy()
+    idx = np.asarray(rows, dtype=int)
+    net[idx] = r.expected_monthly
+    gross[idx] = r.expected_monthly_gross
+    cost[idx] = np.asarray(r.costs_monthly).sum(axis=1)
+    greek = table["theta_greek_per_contract"].to_numpy(dtype=float)[idx]
+    life = table["dte"].to_numpy(dtype=float)[idx]
+    theta[idx] = normalized_theta(greek, life, r.trades_per_month, r.occupancy)
+    table["expected_monthly_income_per_contract"] = net
+    table["expected_monthly_income_gross_per_contract"] = gross
+    table["costs_per_month_per_contract"] = cost
+    table["theta_per_day_per_contract"] = theta
+    return CandidateSet(table, cs.structures, cs.excluded, cs.currency)
 
 
 def solve_scenario(
@@ -139,14 +191,14 @@ def solve_scenario(
     p_req = limits.success_probability
 
     risk = None
+    managed = prep.income.result if prep.income is not None else None
     if scenario.risk is not None:
         t0 = time.perf_counter()
-        need_managed = scenario.income.model == "managed" or p_req is not None
-        risk = build_risk_data(scenario, cs, prep.market, managed=need_managed)
-        if scenario.income.model == "managed":
-            cs = cs.with_column(
-                "expected_monthly_income_per_contract", risk.managed.expected_monthly
+        if managed is not None and len(prep.income.ids) != len(cs):
+            raise SpecError(
+                "risk: fixed-economics strategies cannot be repriced in market scenarios"
             )
+        risk = build_risk_data(scenario, cs, prep.market, managed=managed)
         timings["risk_data"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -219,6 +271,15 @@ def solve_scenario(
         bp_cap=limits.bp_fraction * limits.nlv,
         currency=cs.currency,
     )
+    if prep.income is not None:
+        in_income = [cs.ids.index(i) for i in prep.income.ids]
+        portfolio["expected_monthly_income_gross"] = float(
+            cs.col("expected_monthly_income_gross_per_contract") @ counts
+        )
+        portfolio["costs_per_month"] = cost_breakdown(prep.income.result, counts[in_income])
+    else:
+        portfolio["expected_monthly_income_gross"] = portfolio["expected_monthly_income"]
+        portfolio["costs_per_month"] = None
     binding = ()
     if inc.outcome.status.has_solution and inc.outcome.values is not None:
         relaxed = ctx.solve(inc.problem.relaxed(), what="LP relaxation")
@@ -236,6 +297,10 @@ def solve_scenario(
         var_d, cvar_d, stress, success = risk_report(scenario, risk, oos, counts, chosen_idx)
         monthly_oos = success.pop("monthly_out_of_sample", None)
         portfolio["var"], portfolio["cvar"] = var_d, cvar_d
+        if monthly_oos is not None:
+            portfolio["monthly_var"], portfolio["monthly_cvar"] = _monthly_risk(
+                scenario, risk, counts, monthly_oos
+            )
         timings["out_of_sample"] = time.perf_counter() - t0
         if p_req is not None:
             if chance_finding is None:
@@ -333,10 +398,15 @@ def solve_scenario(
             "vol_ratio": prep.market.vol_ratio,
             "vol_ratio_source": prep.market.vol_ratio_source,
             "income_model": scenario.income.model,
+            "physical_measure": (
+                physical_measure(scenario, prep.market) if prep.income is not None else None
+            ),
             "chain_filters": prep.market.filter_reports,
         },
         stress=tuple(stress),
-        win_rates=tuple(win_rates(scenario, cs, risk, counts)),
+        win_rates=tuple(
+            win_rates(scenario, cs, prep.income.result if prep.income else None, counts)
+        ),
         scenario_pnl=(
             pd.DataFrame(
                 risk.pnl, columns=list(cs.ids), index=pd.Index(risk.labels, name="scenario")
@@ -385,3 +455,37 @@ def _limits_report(limits: Limits) -> dict:
         "stress_cap": limits.stress_cap,
         "success_probability": limits.success_probability,
     }
+
+
+def _monthly_risk(
+    scenario: Scenario, risk: RiskData, counts: np.ndarray, monthly_oos: np.ndarray
+) -> tuple[dict, dict]:
+    """Monthly VaR and CVaR of the book (positive = loss), in and out of sample.
+
+    In sample on the optimization's months (:attr:`RiskData.monthly`), out of sample on the
+    fresh months; at every ``risk.report_alphas`` level and each ``monthly_cvar`` cap's level.
+    """
+    alphas = sorted(
+        set(scenario.risk.report_alphas) | {c.alpha for c in scenario.risk.monthly_cvar}
+    )
+    loss_in = -(risk.monthly @ counts)
+    loss_out = -np.asarray(monthly_oos, dtype=float)
+    rows = [
+        {
+            "confidence": a,
+            "var_in_sample": value_at_risk(loss_in, a),
+            "var_out_of_sample": value_at_risk(loss_out, a),
+            "cvar_in_sample": cvar(loss_in, a),
+            "cvar_out_of_sample": cvar(loss_out, a),
+        }
+        for a in alphas
+    ]
+    primary = next(r for r in rows if r["confidence"] == alphas[0])
+    var_d = {
+        "value": primary["var_out_of_sample"],
+        "confidence": alphas[0],
+        "horizon": "calendar month (income model, marked to market)",
+        "by_confidence": rows,
+    }
+    cvar_d = {"value": primary["cvar_out_of_sample"], "confidence": alphas[0]}
+    return var_d, cvar_d

@@ -28,8 +28,11 @@ POSITION_COLUMNS = [
     "contracts",
     "credit_per_contract",
     "theta_per_day_per_contract",
+    "theta_greek_per_contract",
     "bp_per_contract",
     "expected_monthly_income_per_contract",
+    "expected_monthly_income_gross_per_contract",
+    "costs_per_month_per_contract",
     "delta_per_contract",
     "cash_delta_per_contract",
     "vega_per_contract",
@@ -43,6 +46,11 @@ def positions_table(candidates: pd.DataFrame, counts: np.ndarray) -> pd.DataFram
     """Rows of ``candidates`` with a positive count, with ``contracts`` and totals columns."""
     t = candidates.copy()
     t["contracts"] = np.asarray(counts, dtype=int)
+    if "expected_monthly_income_gross_per_contract" not in t:  # theta model: no cost line
+        t["expected_monthly_income_gross_per_contract"] = t["expected_monthly_income_per_contract"]
+        t["costs_per_month_per_contract"] = 0.0
+    if "theta_greek_per_contract" not in t:
+        t["theta_greek_per_contract"] = t["theta_per_day_per_contract"]
     pos = t[t["contracts"] > 0].copy()
     for col, total in (
         ("credit_per_contract", "credit"),
@@ -59,8 +67,11 @@ def portfolio_metrics(
 ) -> dict[str, float | str | int]:
     """Portfolio totals of a positions table (account currency).
 
-    Keys: ``net_liq, currency, expected_monthly_income, theta_per_day, bp_used, bp_used_pct,
-    bp_cap, credit, cash_delta, vega, notional_short, max_loss_sum, contracts, positions``.
+    Keys: ``net_liq, currency, expected_monthly_income`` (net of costs), ``theta_per_day``
+    (normalized: per calendar day of the book held over a month), ``bp_used, bp_used_pct, bp_cap,
+    credit, cash_delta, vega, notional_short, max_loss_sum, contracts, positions``. The solve adds
+    ``expected_monthly_income_gross``, ``costs_per_month`` (by component), ``var``/``cvar``
+    (1-day) and ``monthly_var``/``monthly_cvar``.
     """
 
     def tot(col: str) -> float:

@@ -1,8 +1,10 @@
-"""Risk data of a scenario: market-scenario P&L, stress P&L and managed monthly P&L samples.
+"""Risk data of a scenario: market-scenario P&L, stress P&L and the income model's months.
 
-Builds, from :mod:`models.scenarios` and :mod:`models.managed`, the matrices the tail-risk and
-chance families need (all per contract unit, account currency, common random numbers across
-candidates), and re-evaluates a chosen book on fresh, larger sets (out of sample).
+Builds, from :mod:`models.scenarios`, the 1-day market-scenario matrices the tail-risk family
+needs (0DTE positions repriced over their own session only), carries the income model's monthly
+samples (:mod:`optimizer.income_model`) for the chance and monthly-risk families (all per
+contract unit, account currency, common random numbers across candidates), and re-evaluates a
+chosen book on fresh, larger sets (out of sample).
 
 S&P 500 products (SPX, SPXW, XSP, SPY, ES, MES) move one-for-one with the index (beta 1,
 correlation 1, IV change = VIX change); every other traded product needs a stated
@@ -11,16 +13,16 @@ correlation 1, IV change = VIX change); every other traded product needs a state
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from models.errors import SpecError
-from models.history import load_index_history, load_vix_history
-from models.managed import ManagedResult, simulate_managed
+from models.history import load_index_history, load_index_ohlc, load_vix_history
+from models.managed import ManagedResult
 from models.scenarios import (
     MarketMoves,
     UnderlyingMap,
@@ -29,18 +31,15 @@ from models.scenarios import (
     pnl_matrix,
     stress_moves,
 )
-from models.strategies import Candidate, Management
+from models.strategies import Candidate
 from optimizer.candidates import CandidateSet
+from optimizer.income_model import MONTHS, SP500_FAMILY, session_scale, simulate_income
 from optimizer.market import Market
 from optimizer.spec import Scenario
 
 __all__ = ["RiskData", "SP500_FAMILY", "build_risk_data", "evaluate_out_of_sample"]
 
 log = logging.getLogger(__name__)
-
-#: Products that are the S&P 500 index itself at another scale or through a future.
-SP500_FAMILY = frozenset({"SPX", "SPXW", "XSP", "SPY", "ES", "MES"})
-_FACTOR = "SPX"
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,10 @@ class RiskData:
     stress_labels : tuple[str, ...]
         (T,) stress names.
     managed : ManagedResult | None
-        Managed Monte Carlo (monthly samples (M, K), win rates …) in account currency.
+        The income model (monthly samples (P*12, K), win rates …) in account currency.
+    chance_months : int | None
+        Leading monthly samples used in the optimization (chance constraint, monthly CVaR and
+        drawdown caps) — whole paths of 12 months; None = all.
     """
 
     pnl: np.ndarray
@@ -72,6 +74,21 @@ class RiskData:
     stress_pnl: np.ndarray
     stress_labels: tuple[str, ...]
     managed: ManagedResult | None
+    chance_months: int | None = None
+
+    @property
+    def monthly(self) -> np.ndarray | None:
+        """(chance_months, K) monthly P&L samples the optimization uses (None without them)."""
+        if self.managed is None:
+            return None
+        months = np.asarray(self.managed.monthly_samples)
+        return months if self.chance_months is None else months[: self.chance_months]
+
+    @property
+    def path_months(self) -> np.ndarray | None:
+        """(paths, 12, K) the same months grouped by path."""
+        m = self.monthly
+        return None if m is None else m.reshape(-1, self.managed.months_per_path, m.shape[1])
 
 
 def _maps(scenario: Scenario, symbols) -> dict[str, UnderlyingMap]:
@@ -109,13 +126,26 @@ def _structures(cs: CandidateSet, idx=None) -> list[Candidate]:
     return [cs.structures[i] for i in ids]
 
 
+@lru_cache(maxsize=2)
+def _opens(path: str):
+    return load_index_ohlc(path)["open"]
+
+
 def _moves(scenario: Scenario, maps, market: Market, *, kind: str, n: int, seed: int):
     vix, index = _histories(scenario)
     risk = scenario.risk
     if kind == "historical":
         hs = risk.historical
+        opens = _opens(str(scenario.resolve(scenario.market.history.index)))
         return historical_moves(
-            vix, index, horizon=hs.horizon, underlyings=maps, start=hs.start, end=hs.end, seed=seed
+            vix,
+            index,
+            horizon=hs.horizon,
+            underlyings=maps,
+            start=hs.start,
+            end=hs.end,
+            seed=seed,
+            opens=opens,
         )
     mc = risk.monte_carlo
     vol = mc.index_vol if mc.index_vol is not None else market.vix / 100.0 * market.vol_ratio
@@ -126,62 +156,14 @@ def _moves(scenario: Scenario, maps, market: Market, *, kind: str, n: int, seed:
         n=n,
         seed=seed,
         dof=mc.dof,
-    )
-
-
-def _factor_candidates(cands: list[Candidate]) -> list[Candidate]:
-    """Candidates on S&P products share the index's paths in the managed Monte Carlo."""
-    return [
-        dataclasses.replace(c, underlying=_FACTOR) if c.underlying in SP500_FAMILY else c
-        for c in cands
-    ]
-
-
-def _correlations(maps: dict[str, UnderlyingMap]) -> dict[tuple[str, str], float]:
-    """One-factor correlations: ``corr(u, SPX) = corr_u``, ``corr(u, v) = corr_u corr_v``."""
-    others = [s for s in maps if s not in SP500_FAMILY]
-    out = {(s, _FACTOR): maps[s].corr for s in others}
-    for i, a in enumerate(others):
-        for b in others[i + 1 :]:
-            out[(a, b)] = maps[a].corr * maps[b].corr
-    return out
-
-
-def _management(scenario: Scenario, strategy: str) -> Management:
-    m = scenario.strategies[strategy].management
-    return Management(
-        profit_target=m.profit_target,
-        stop_loss=m.stop_loss,
-        exit_dte=m.exit_dte,
-        time_exit=m.time_exit,
-    )
-
-
-def _managed(
-    scenario: Scenario, cs: CandidateSet, market: Market, maps, idx, *, n_months: int, seed: int
-) -> ManagedResult:
-    rows = cs.table.iloc[list(idx)] if idx is not None else cs.table
-    cands = _factor_candidates(_structures(cs, idx))
-    ms = scenario.risk.managed
-    entries = [scenario.strategies[s].entries_per_month for s in rows["strategy"]]
-    return simulate_managed(
-        cands,
-        multipliers=rows["multiplier"].to_numpy(dtype=float),
-        management=[_management(scenario, s) for s in rows["strategy"]],
-        entries_per_month=entries,
-        vol_ratio=market.vol_ratio,
-        n_months=n_months,
-        seed=seed,
-        correlation=_correlations(maps),
-        dof=ms.dof,
-        intraday_steps=ms.intraday_steps,
-        fx=rows["fx"].to_numpy(dtype=float),
-        max_trades_per_month=max(6, math.ceil(max(entries, default=1)) + 1),
+        # share of the close-to-close variance in the regular session, measured on the S&P 500
+        # (models.physical.filtered_history: session_scale**2)
+        session_fraction=session_scale(scenario) ** 2,
     )
 
 
 def build_risk_data(
-    scenario: Scenario, cs: CandidateSet, market: Market, *, managed: bool
+    scenario: Scenario, cs: CandidateSet, market: Market, *, managed: ManagedResult | None
 ) -> RiskData:
     """In-sample risk data for every candidate of ``cs``.
 
@@ -193,9 +175,9 @@ def build_risk_data(
         Chain-based candidates (fixed-economics ones cannot be repriced).
     market : Market
         Surfaces, VIX and the vol ratio.
-    managed : bool
-        Also run the managed Monte Carlo (monthly samples for the chance constraint and the
-        managed income model).
+    managed : ManagedResult | None
+        The income model's result for every candidate of ``cs`` (its monthly samples feed the
+        chance and monthly-risk families), or None.
 
     Raises
     ------
@@ -221,17 +203,11 @@ def build_risk_data(
     except (KeyError, ValueError) as exc:
         raise SpecError(f"risk.stress.names: {exc}") from None
     stress_pnl = pnl_matrix(cands, stress, multipliers=mult, fx=fx)
-    man = None
-    if managed:
-        man = _managed(
-            scenario,
-            cs,
-            market,
-            maps,
-            None,
-            n_months=_months(scenario),
-            seed=_month_seed(scenario),
-        )
+    months = 0
+    if managed is not None:
+        total = managed.monthly_samples.shape[0]
+        per = managed.months_per_path
+        months = min(total, per * max(1, math.ceil(scenario.target.chance.n_months / per)))
     return RiskData(
         pnl=pnl,
         labels=moves.labels,
@@ -239,20 +215,9 @@ def build_risk_data(
         horizon_days=moves.horizon_days,
         stress_pnl=stress_pnl,
         stress_labels=stress.labels,
-        managed=man,
+        managed=managed,
+        chance_months=months,
     )
-
-
-def _months(scenario: Scenario) -> int:
-    if scenario.target.success_probability is not None:
-        return scenario.target.chance.n_months
-    return scenario.risk.managed.n_months
-
-
-def _month_seed(scenario: Scenario) -> int:
-    if scenario.target.success_probability is not None:
-        return scenario.target.chance.seed
-    return scenario.risk.managed.seed
 
 
 @dataclass(frozen=True)
@@ -280,8 +245,8 @@ def evaluate_out_of_sample(
     """Re-simulate the chosen candidates ``idx`` on fresh sets of ``risk.out_of_sample.n``.
 
     The market scenarios are Monte Carlo with the out-of-sample seed (historical in-sample sets
-    have no fresh history to draw from); the monthly samples come from the managed Monte Carlo
-    with the out-of-sample seed.
+    have no fresh history to draw from); the monthly samples come from the income model with the
+    out-of-sample seed and ``ceil(n / 12)`` fresh paths of 12 months.
     """
     oos = scenario.risk.out_of_sample
     if not idx:  # an empty book: zero P&L in every fresh scenario and month
@@ -298,7 +263,8 @@ def evaluate_out_of_sample(
     )
     monthly = None
     if managed:
-        monthly = _managed(
-            scenario, cs, market, maps, idx, n_months=oos.n, seed=oos.seed
-        ).monthly_samples
+        sim = simulate_income(
+            scenario, cs, market, idx, n_paths=math.ceil(oos.n / MONTHS), seed=oos.seed
+        )
+        monthly = np.asarray(sim.result.monthly_samples)
     return OutOfSample(pnl, moves.horizon_days, monthly)

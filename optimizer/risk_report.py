@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.managed import EXIT_REASONS, ManagedResult
 from models.risk import book_pnl, cvar, success_probability, value_at_risk
 from optimizer.candidates import CandidateSet
 from optimizer.risk_model import OutOfSample, RiskData
@@ -76,7 +77,7 @@ def risk_report(
     success: dict = {}
     target = scenario.target.monthly_income
     if risk.managed is not None:
-        monthly_in = book_pnl(risk.managed.monthly_samples, counts)
+        monthly_in = book_pnl(risk.monthly, counts)
         p_in, lo_in, hi_in, n_in = success_probability(monthly_in, target)
         success = {"in_sample": p_in, "in_sample_ci": [lo_in, hi_in], "n_in_sample": n_in}
         if oos.monthly is not None:
@@ -91,19 +92,25 @@ def risk_report(
     return var_d, cvar_d, stress, success
 
 
-def win_rates(scenario: Scenario, cs: CandidateSet, risk: RiskData | None, counts) -> list[dict]:
-    """Managed-model win rates per strategy (contract-weighted over the book) vs claimed ones.
+def win_rates(
+    scenario: Scenario, cs: CandidateSet, managed: ManagedResult | None, counts
+) -> list[dict]:
+    """Income-model win rates per strategy (contract-weighted over the book) vs claimed ones.
+
+    A trade wins when its P&L net of costs is positive; the trades are the income model's
+    (managed by the strategy's rules, on the physical measure's paths).
 
     Returns
     -------
     list[dict]
         ``strategy, win_rate, claimed_win_rate, avg_win, avg_loss, avg_days_held, basis`` per
         strategy (money per contract, account currency); ``basis`` says whether the weights are
-        the book's contracts or, for a strategy the book does not hold, all its candidates.
+        the book's contracts or, for a strategy the book does not hold, all its candidates;
+        ``expected_trade`` (net) and ``exits`` (share per exit reason) likewise weighted.
     """
-    if risk is None or risk.managed is None:
+    if managed is None or len(managed.candidate_ids) != len(cs):
         return []
-    m = risk.managed
+    m = managed
     out = []
     strat = cs.table["strategy"].to_numpy()
     for name, spec in scenario.strategies.items():
@@ -124,6 +131,11 @@ def win_rates(scenario: Scenario, cs: CandidateSet, risk: RiskData | None, count
                 "avg_win": float(w @ np.asarray(m.avg_win)),
                 "avg_loss": float(w @ np.asarray(m.avg_loss)),
                 "avg_days_held": float(w @ np.asarray(m.avg_days_held)),
+                "expected_trade": float(w @ np.asarray(m.expected_trade)),
+                "exits": {
+                    r: float(v)
+                    for r, v in zip(EXIT_REASONS, w @ np.asarray(m.exit_fractions), strict=True)
+                },
                 "basis": basis,
             }
         )

@@ -28,7 +28,8 @@ from pydantic import (
 
 from models.errors import ModelError, SpecError
 from models.instruments import get_instrument
-from models.strategies import TEMPLATES, template_params
+from models.legs import Right
+from models.strategies import TEMPLATES, template, template_params
 
 __all__ = [
     "Account",
@@ -167,12 +168,13 @@ class ChanceSpec(_Strict):
     """How ``P(monthly income ≥ target) ≥ p`` enters the model.
 
     ``saa``: sample average approximation with one binary per month sample (Luedtke & Ahmed 2008);
-    ``cvar``: the conservative CVaR surrogate (an LP). Samples come from the managed Monte Carlo.
+    ``cvar``: the conservative CVaR surrogate (an LP). The samples are the first ``n_months``
+    simulated months of the income model (``income.paths`` paths of 12 months each; fewer if the
+    simulation has fewer).
     """
 
     method: Literal["saa", "cvar"] = "saa"
     n_months: Annotated[int, Field(ge=50, le=20000)] = 1000
-    seed: int = 11
 
 
 class TargetSpec(_Strict):
@@ -184,11 +186,64 @@ class TargetSpec(_Strict):
 
 
 class IncomeSpec(_Strict):
-    """Income model settings (see :mod:`models.income` and :mod:`models.managed`)."""
+    """The income model (:mod:`models.managed` on paths of :mod:`models.physical`).
 
-    model: Literal["theta", "expiry", "managed"] = "theta"
+    ``model``: ``managed`` — managed trades (the strategies' management rules; hold to expiry is
+    the rule ``management: {}``) on shared daily paths of the physical measure, months marked to
+    market, net of costs: the one model behind the objective, the chance constraint,
+    P(month >= target), win rates and monthly risk. ``theta`` — seed 1's convention (theta per
+    day x ``days_per_month``), kept only to reproduce the seed's claims.
+
+    ``measure``: ``fhs`` — filtered historical simulation of the S&P 500 and VIX history
+    (``history_start`` .. ``history_end``, default 1990-01-02 .. the end of the S&P file;
+    stationary bootstrap with mean block ``mean_block`` trading days); ``lognormal`` — the
+    light-tailed alternative (constant vol = VIX x ``vol_ratio``).
+
+    ``paths`` x 12 months are simulated in sample (``seed``); ``intraday_steps`` steps per 0DTE
+    trade.
+    """
+
+    model: Literal["managed", "theta"] = "managed"
+    measure: Literal["fhs", "lognormal"] = "fhs"
+    history_start: datetime | None = None
+    history_end: datetime | None = None
+    mean_block: Annotated[float, Field(ge=1, le=252, allow_inf_nan=False)] = 21.0
+    paths: Annotated[int, Field(ge=5, le=20000)] = 250
+    seed: int = 5
+    intraday_steps: Annotated[int, Field(ge=1, le=390)] = 11
     days_per_month: PosFloat = 21.0
     vol_ratio: PosFloat | Literal["measured"] = "measured"
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _no_expiry(cls, v):
+        if v == "expiry":
+            raise ValueError(
+                "'expiry' is no longer a separate model: hold to expiry is a management rule "
+                "(strategies.<name>.management: {}) of the managed model"
+            )
+        return v
+
+
+class CostsSpec(_Strict):
+    """Trading costs (:mod:`models.costs`, fees in ``models/data/fees.csv``) and liquidity filters.
+
+    Fractions of the quoted half-spread paid: ``spread_fraction`` at entry (0 = mid, 1 = the
+    natural price), ``exit_fraction`` at DTE/time exits, ``stop_fraction`` at stops (plus
+    ``stop_slippage_ticks`` ticks per leg); profit targets fill at the limit. ``fx_cost``: fraction
+    of a trade's absolute P&L lost converting it into the account currency. Candidates with a leg
+    whose ``(ask - bid) / mid`` exceeds ``max_rel_spread`` or whose open interest is below
+    ``min_open_interest`` are excluded (where the chain has them). ``enabled: false`` = free fills.
+    """
+
+    enabled: bool = True
+    spread_fraction: Fraction = 0.5
+    exit_fraction: Fraction = 0.5
+    stop_fraction: Fraction = 1.0
+    stop_slippage_ticks: NonNegFloat = 1.0
+    fx_cost: Fraction = 0.0002
+    max_rel_spread: PosFloat | None = None
+    min_open_interest: NonNegFloat | None = None
 
 
 class MarginSpec(_Strict):
@@ -214,12 +269,19 @@ class MarginSpec(_Strict):
 
 
 class ManagementSpec(_Strict):
-    """Management rules (recorded; applied by the managed income model)."""
+    """Management rules applied by the income model (:class:`models.strategies.Management`).
+
+    ``target_legs``: option legs (0-based) the profit target closes, the others stay open
+    (LT112: ``[2]``, the naked puts); ``delta_exit``: close all when a short leg's |delta|
+    reaches it.
+    """
 
     profit_target: PosFloat | None = None
     stop_loss: PosFloat | None = None
     exit_dte: NonNegFloat | None = None
     time_exit: str | None = None
+    target_legs: list[Annotated[int, Field(ge=0)]] | None = None
+    delta_exit: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
 
 
 class ExpirySpec(_Strict):
@@ -463,12 +525,18 @@ class SolverSpec(_Strict):
 
 
 class UnderlyingRiskSpec(_Strict):
-    """How an underlying moves with the S&P 500 in market scenarios (stated, not estimated)."""
+    """How an underlying moves with the S&P 500 (stated), or its own history (``history: wti``).
+
+    With ``history: wti`` (CL, MCL) the income model measures beta and correlation to the S&P 500
+    from the shipped WTI spot history and draws the residual moves from WTI's own standardized
+    daily returns; ``vol`` is still the residual's size.
+    """
 
     beta: FiniteFloat = 1.0
     corr: Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False)] = 1.0
     vol: PosFloat | None = None
     iv_beta: FiniteFloat = 1.0
+    history: Literal["wti"] | None = None
 
     @model_validator(mode="after")
     def _vol(self):
@@ -517,15 +585,6 @@ class StressSpec(_Strict):
     grid: list[tuple[FiniteFloat, FiniteFloat]] = Field(default_factory=list)
 
 
-class ManagedSpec(_Strict):
-    """Managed Monte Carlo settings (monthly P&L samples, modelled win rates)."""
-
-    n_months: Annotated[int, Field(ge=50, le=50000)] = 1000
-    seed: int = 5
-    dof: Annotated[float, Field(gt=2, allow_inf_nan=False)] | None = None
-    intraday_steps: Annotated[int, Field(ge=1, le=390)] = 11
-
-
 class OutOfSampleSpec(_Strict):
     """Fresh, larger scenario and month sets for re-evaluating the chosen book."""
 
@@ -534,7 +593,13 @@ class OutOfSampleSpec(_Strict):
 
 
 class RiskSpec(_Strict):
-    """Market scenarios, tail-risk caps, stresses and the managed Monte Carlo."""
+    """Market scenarios, tail-risk caps and stresses; monthly caps on the income model's months.
+
+    ``cvar``/``var``/``stress``: caps on the 1-day market-scenario losses (0DTE positions repriced
+    over their own session only). ``monthly_cvar``: CVaR of a month's P&L (income model months)
+    ≤ cap × NLV. ``max_drawdown``: CVaR at ``alpha`` of the 12-month maximum drawdown (at month
+    ends) over the simulated paths ≤ cap × NLV.
+    """
 
     scenarios: Literal["historical", "monte_carlo"] = "historical"
     historical: HistoricalSpec = HistoricalSpec()
@@ -546,7 +611,8 @@ class RiskSpec(_Strict):
     report_alphas: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
         default_factory=lambda: [0.95, 0.99]
     )
-    managed: ManagedSpec = ManagedSpec()
+    monthly_cvar: list[CvarCapSpec] = Field(default_factory=list)
+    max_drawdown: CvarCapSpec | None = None
     out_of_sample: OutOfSampleSpec = OutOfSampleSpec()
 
 
@@ -560,6 +626,7 @@ class Scenario(_Strict):
     market: MarketSpec
     target: TargetSpec
     income: IncomeSpec = IncomeSpec()
+    costs: CostsSpec = CostsSpec()
     objective: ObjectiveKind = ObjectiveKind.MAX_THETA
     strategies: dict[str, StrategySpec]
     allocation: AllocationSpec = AllocationSpec()
@@ -606,15 +673,29 @@ class Scenario(_Strict):
         for name in self.positions.products_by_phase:
             if name not in self.strategies:
                 raise ValueError(f"positions.products_by_phase: unknown strategy {name!r}")
-        if self.target.success_probability is not None or self.income.model == "managed":
-            if self.risk is None:
+        if self.target.success_probability is not None and self.income.model != "managed":
+            raise ValueError(
+                "target.success_probability: needs income.model 'managed' (the monthly samples)"
+            )
+        chain_based = any(s.template != "fixed" for s in self.strategies.values())
+        if self.income.model == "managed" and chain_based and self.market.history is None:
+            if self.income.measure == "fhs":
                 raise ValueError(
-                    "risk: needed for target.success_probability and the managed income model "
-                    "(market scenarios and the managed Monte Carlo settings)"
+                    "market.history: the managed income model's physical measure (fhs) needs "
+                    "the VIX and S&P 500 histories"
                 )
-        if self.income.vol_ratio == "measured" and self.income.model in ("expiry", "managed"):
-            if self.market.history is None:
+            if self.income.vol_ratio == "measured":
                 raise ValueError("income.vol_ratio: 'measured' needs market.history")
+        for name, s in self.strategies.items():
+            tl = s.management.target_legs
+            if tl is not None and s.template not in ("custom", "fixed"):
+                n_opt = sum(leg.right is not Right.UNDERLYING for leg in template(s.template))
+                bad = [i for i in tl if i >= n_opt]
+                if bad:
+                    raise ValueError(
+                        f"strategies.{name}.management.target_legs: leg {bad[0]} does not exist "
+                        f"({s.template} has {n_opt} option legs)"
+                    )
         return self
 
     def resolve(self, path: Path) -> Path:

@@ -473,12 +473,9 @@ def _solve(
             "--scenarios-out: the scenario has no risk: section, so there are no market "
             "scenarios to write"
         )
-    if plot is not None and (
-        sc.risk is None or (sc.income.model != "managed" and sc.target.success_probability is None)
-    ):
+    if plot is not None and (sc.risk is None or sc.income.model != "managed"):
         raise SpecError(
-            "--plot: needs monthly P&L samples: a risk: section and income.model: managed or "
-            "target.success_probability"
+            "--plot: needs monthly P&L samples: a risk: section and income.model: managed"
         )
     result = solve_scenario(sc, backend=backend, min_nlv_search=not no_min_nlv)
     written: list[Path] = []

@@ -11,6 +11,12 @@ For a scenario P&L matrix ``P`` (S × K, money per contract unit) the book loses
   count bounds allow in scenario j minus the cap. Exact, but one binary per scenario: use it for
   small scenario sets (the scenario file says so) or as a check.
 * ``stress[<name>]``: ``L_s(n) <= cap`` per named stress scenario.
+* ``max_drawdown_<a>``: CVaR at ``a`` over paths of the book's maximum drawdown at month ends.
+  With ``C_p(t) = sum_{m<t} R_p[m] n`` (``C_p(0) = 0``) the drawdown is
+  ``DD_p = max_{s<t} (C_p(s) - C_p(t))``, a maximum of linear functions of ``n``; the RU rows
+  ``u_p >= (C_p(s) - C_p(t)) - zeta`` for every pair ``s < t`` (78 per 12-month path) make
+  ``u_p >= DD_p - zeta`` exactly, so the cap row ``zeta + sum_p u_p / ((1 - a) P) <= cap`` is the
+  exact CVaR cap (convex: a CVaR of a convex function of ``n``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import scipy.sparse as sp
 from optimizer.constraints._rows import INF, Part
 from optimizer.problem import LinearBlock, VariableGroup, VarKind
 
-__all__ = ["Part", "alpha_tag", "cvar_part", "stress_part", "var_part"]
+__all__ = ["Part", "alpha_tag", "cvar_part", "drawdown_part", "stress_part", "var_part"]
 
 
 def alpha_tag(alpha: float) -> str:
@@ -171,3 +177,75 @@ def stress_part(stress_pnl: np.ndarray, labels: Sequence[str], cap: float) -> Pa
         row_names=tuple(f"stress[{lab}]" for lab in labels),
     )
     return Part((), (block,))
+
+
+def drawdown_part(path_months: np.ndarray, alpha: float, cap: float) -> Part:
+    """CVaR cap on the maximum drawdown over paths (see the module docstring).
+
+    Parameters
+    ----------
+    path_months : ndarray, shape (P, M, K)
+        Monthly P&L per contract unit of each path (equally likely paths).
+    alpha : float
+        Confidence level in (0, 1).
+    cap : float
+        Cap on the CVaR of the drawdown (money).
+
+    Returns
+    -------
+    Part
+        Groups ``max_drawdown_<a>_zeta`` (free) and ``_u`` (P, >= 0); blocks ``..._pairs``
+        (P x M(M+1)/2 definition rows) and the cap row ``max_drawdown_<a>`` (family
+        ``tail_risk``).
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    r = np.asarray(path_months, dtype=float)
+    n_p, n_m, n_k = r.shape
+    cum = np.concatenate([np.zeros((n_p, 1, n_k)), np.cumsum(r, axis=1)], axis=1)
+    s_idx, t_idx = np.triu_indices(n_m + 1, k=1)
+    # row (p, pair): u_p + (C_p(t) - C_p(s)) n + zeta >= 0
+    coef = (cum[:, t_idx, :] - cum[:, s_idx, :]).reshape(-1, n_k)
+    pairs = s_idx.size
+    owner = np.repeat(np.arange(n_p), pairs)
+    name = f"max_drawdown_{alpha_tag(alpha)}"
+    zeta = VariableGroup(
+        name=f"{name}_zeta",
+        kind=VarKind.CONTINUOUS,
+        lower=np.array([-INF]),
+        upper=np.array([INF]),
+        labels=(f"{name}_zeta",),
+    )
+    u = VariableGroup(
+        name=f"{name}_u",
+        kind=VarKind.CONTINUOUS,
+        lower=np.zeros(n_p),
+        upper=np.full(n_p, INF),
+        labels=tuple(f"{name}_u[{p}]" for p in range(n_p)),
+    )
+    rows = LinearBlock(
+        name=f"{name}_pairs",
+        family="definition",
+        terms={
+            "n": coef,
+            f"{name}_u": sp.csr_array(
+                (np.ones(owner.size), (np.arange(owner.size), owner)), shape=(owner.size, n_p)
+            ),
+            f"{name}_zeta": np.ones((owner.size, 1)),
+        },
+        lower=np.zeros(owner.size),
+        upper=np.full(owner.size, INF),
+        row_names=tuple(f"{name}_pair[{p},{i}]" for p in range(n_p) for i in range(pairs)),
+    )
+    cap_row = LinearBlock(
+        name=name,
+        family="tail_risk",
+        terms={
+            f"{name}_zeta": np.ones((1, 1)),
+            f"{name}_u": np.full((1, n_p), 1.0 / ((1.0 - alpha) * n_p)),
+        },
+        lower=np.array([-INF]),
+        upper=np.array([float(cap)]),
+        row_names=(name,),
+    )
+    return Part((zeta, u), (rows, cap_row))

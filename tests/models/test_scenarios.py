@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 
 from models.errors import DataError
-from models.history import load_index_history, load_vix_history
+from models.history import load_index_history, load_index_ohlc, load_vix_history
 from models.legs import Leg, Right
+from models.risk import cvar
 from models.scenarios import (
     MarketMoves,
     UnderlyingMap,
@@ -52,6 +53,18 @@ def vix() -> pd.Series:
 @pytest.fixture(scope="module")
 def spx() -> pd.Series:
     return load_index_history(SPX_FILE)
+
+
+@pytest.fixture(scope="module")
+def opens() -> pd.Series:
+    return load_index_ohlc(SPX_FILE)["open"]
+
+
+@pytest.fixture(scope="module")
+def raw_spx() -> pd.DataFrame:
+    """The S&P 500 file as shipped (reference for opens and closes)."""
+    with gzip.open(SPX_FILE, "rt") as fh:
+        return pd.read_csv(fh, index_col="Date", parse_dates=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,10 +435,11 @@ def test_short_put_pnl_decreases_with_the_down_move():
 
 
 def test_expired_legs_are_intrinsic_at_the_new_spot():
-    cand = make_candidate([(Right.PUT, 4900.0, -1, 0.3), (Right.CALL, 5100.0, 1, 0.3)], dte=0.25)
+    # A one-day life (not intraday) expiring inside a two-day horizon: the whole move applies.
+    cand = make_candidate([(Right.PUT, 4900.0, -1, 0.3), (Right.CALL, 5100.0, 1, 0.3)], dte=1.0)
     rets = np.array([-0.05, 0.0, 0.05])
-    out = pnl([cand], moves(rets, [0.5, 0.5, 0.5], horizon_days=1.0))[:, 0]
-    t = 0.25 / 365
+    out = pnl([cand], moves(rets, [0.5, 0.5, 0.5], horizon_days=2.0))[:, 0]
+    t = 1.0 / 365
     old = -bs(5000, 4900, t, 0.04, 0.013, 0.3, False) + bs(5000, 5100, t, 0.04, 0.013, 0.3, True)
     new_s = 5000 * np.exp(rets)
     new = -np.maximum(4900 - new_s, 0) + np.maximum(new_s - 5100, 0)
@@ -512,3 +526,262 @@ def test_models_never_import_a_solver():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Intraday (0DTE) candidates: held over their own life, on the session move
+# ---------------------------------------------------------------------------------------------
+
+LIFE_HOURS = 5.5  # entered 10:30, expires 16:00 the same day
+DTE_0 = LIFE_HOURS / 24.0  # calendar days: t = 5.5 / 24 / 365
+IC_0DTE = [
+    (Right.PUT, 4925.0, 1, 0.17),
+    (Right.PUT, 4950.0, -1, 0.16),
+    (Right.CALL, 5050.0, -1, 0.13),
+    (Right.CALL, 5075.0, 1, 0.13),
+]
+ONE_DAY = 365 / 252  # calendar days of a one-trading-day historical window
+
+
+def moves_with_session(returns, session, iv_changes, horizon_days=ONE_DAY):
+    base = moves(returns, iv_changes, horizon_days=horizon_days)
+    return MarketMoves(
+        base.kind,
+        base.labels,
+        base.underlyings,
+        base.log_return,
+        base.iv_change,
+        base.horizon_days,
+        base.probabilities,
+        session_return=np.asarray(session, dtype=float).reshape(-1, 1),
+    )
+
+
+def expiry_pnl(legs, x, *, spot=5000.0, dte=DTE_0, r=0.04, q=0.013):
+    """Per-contract P&L of holding ``legs`` to expiry when the spot moves by ``exp(x)``."""
+    t = dte / 365
+    new_s = spot * np.exp(np.asarray(x, dtype=float))
+    out = np.zeros_like(new_s)
+    for right, k, qty, iv in legs:
+        call = right is Right.CALL
+        payoff = np.maximum(new_s - k, 0.0) if call else np.maximum(k - new_s, 0.0)
+        out += qty * (payoff - bs(spot, k, t, r, q, iv, call))
+    return out * 100.0
+
+
+def credit_and_max_loss(legs, *, dte=DTE_0, width=25.0):
+    credit = -100.0 * sum(qty * bs(5000.0, k, dte / 365, 0.04, 0.013, iv, right is Right.CALL)
+                          for right, k, qty, iv in legs)  # fmt: skip
+    return credit, width * 100.0 - credit
+
+
+def test_0dte_condor_is_repriced_at_expiry_on_its_share_of_the_session():
+    cand = make_candidate(IC_0DTE, dte=DTE_0, cid="0dte")
+    assert cand.t == pytest.approx(5.5 / 24 / 365, rel=1e-15) and cand.t * 365 < 1
+    session = np.array([-0.03, -0.008, 0.0, 0.004, 0.012, 0.05])
+    close_to_close = 2.0 * session - 0.001  # must not be used when the session is given
+    mv = moves_with_session(close_to_close, session, 0.3 * np.ones(6))
+    got = pnl([cand], mv)[:, 0]
+    expected = expiry_pnl(IC_0DTE, session * math.sqrt(5.5 / 6.5))
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-9)
+    # Hand check of one row: -0.8% session, 5.5 of 6.5 hours -> S' = 5000 exp(-0.00736) = 4963.3,
+    # inside the short strikes: the condor keeps its whole credit.
+    credit, _ = credit_and_max_loss(IC_0DTE)
+    assert 5000 * math.exp(-0.008 * math.sqrt(5.5 / 6.5)) == pytest.approx(4963.34, abs=0.01)
+    assert got[1] == pytest.approx(credit, rel=1e-9) and credit > 0
+    # No IV dependence at expiry.
+    mv_flat = moves_with_session(close_to_close, session, np.zeros(6))
+    np.testing.assert_array_equal(pnl([cand], mv_flat)[:, 0], got)
+
+
+@pytest.mark.parametrize("horizon", [1.0, ONE_DAY, 3.0])
+def test_0dte_without_session_uses_the_clock_time_fallback(horizon):
+    cand = make_candidate(IC_0DTE, dte=DTE_0)
+    rets = np.array([-0.06, -0.02, -0.005, 0.0, 0.01, 0.03])
+    got = pnl([cand], moves(rets, 0.1 * np.ones(6), horizon_days=horizon))[:, 0]
+    expected = expiry_pnl(IC_0DTE, rets * math.sqrt(LIFE_HOURS / (24 * horizon)))
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-9)
+
+
+def test_longer_dated_candidates_ignore_the_session_return():
+    cands = [
+        make_candidate(IC, cid="ic45"),
+        make_candidate([(Right.PUT, 4900.0, -1, 0.2)], dte=1.0, cid="1dte"),
+        make_candidate([(Right.PUT, 4900.0, -1, 0.2)], dte=7.0, cid="7dte"),
+        make_candidate([(Right.UNDERLYING, math.nan, 1, math.nan), (Right.CALL, 5200, -1, 0.18)]),
+    ]
+    rets = np.array([-0.05, -0.01, 0.0, 0.02])
+    dv = np.array([0.2, 0.02, 0.0, -0.02])
+    with_s = pnl(cands, moves_with_session(rets, [0.3, -0.3, 0.1, 0.0], dv))
+    np.testing.assert_array_equal(with_s, pnl(cands, moves(rets, dv, horizon_days=ONE_DAY)))
+
+
+def test_intraday_rule_needs_the_horizon_to_reach_expiry():
+    """Under a zero horizon (instant shock) or one shorter than its life, a 0DTE is not expired."""
+    cand = make_candidate(IC_0DTE, dte=DTE_0)
+    rets, dv = np.array([-0.01, 0.0, 0.01]), np.array([0.05, 0.0, -0.02])
+    for horizon in (0.0, 0.1):
+        plain = pnl([cand], moves(rets, dv, horizon_days=horizon))
+        session = pnl([cand], moves_with_session(rets, [0.2, 0.2, 0.2], dv, horizon_days=horizon))
+        np.testing.assert_array_equal(plain, session)
+    t, t1 = DTE_0 / 365, (DTE_0 - 0.1) / 365
+    k, iv = 4950.0, 0.16
+    short_put = make_candidate([(Right.PUT, k, -1, iv)], dte=DTE_0)
+    got = pnl([short_put], moves([-0.01], [0.0], horizon_days=0.1))[0, 0]
+    new = bs(5000 * math.exp(-0.01), k, t1, 0.04, 0.013, iv, False)
+    assert got == pytest.approx(-(new - bs(5000, k, t, 0.04, 0.013, iv, False)) * 100, rel=1e-10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    session=st.floats(-0.5, 0.5, allow_nan=False),
+    close=st.floats(-0.5, 0.5, allow_nan=False),
+    dv=st.floats(-0.5, 1.5, allow_nan=False),
+    life=st.floats(0.05, 23.9),
+    with_session=st.booleans(),
+)
+def test_intraday_pnl_is_bounded_by_credit_and_max_loss(session, close, dv, life, with_session):
+    dte = life / 24.0
+    cand = make_candidate(IC_0DTE, dte=dte)
+    mv = moves_with_session([close], [session], [dv]) if with_session else moves([close], [dv])
+    got = pnl([cand], mv)[0, 0]
+    credit, max_loss = credit_and_max_loss(IC_0DTE, dte=dte)
+    assert -max_loss - 1e-7 <= got <= credit + 1e-7
+
+
+# ---------------------------------------------------------------------------------------------
+# Session returns of the generators
+# ---------------------------------------------------------------------------------------------
+
+
+def reference_scale(raw: pd.DataFrame, vix: pd.Series) -> float:
+    """c = sqrt(mean ln(C/O)^2 / mean ln(C_d/C_d-1)^2) over 2000+ joint days with a real open."""
+    prev_close = raw["Close"].shift(1)
+    joint = raw.index.intersection(vix.index).sort_values()
+    day, before = joint[1:], joint[:-1]
+    close, open_ = raw.loc[day, "Close"].to_numpy(), raw.loc[day, "Open"].to_numpy()
+    c2c = np.log(close / raw.loc[before, "Close"].to_numpy())
+    oc = np.log(close / open_)
+    ok = (day >= "2000-01-01") & (open_ != prev_close.loc[day].to_numpy())
+    assert ok.sum() == 4274  # 2000-01-03 .. 2023-12-28 less the placeholder opens
+    return math.sqrt(np.mean(oc[ok] ** 2) / np.mean(c2c[ok] ** 2))
+
+
+def test_historical_session_returns_open_to_close_and_imputed(vix, spx, opens, raw_spx):
+    mv = historical_moves(vix, spx, horizon=1, underlyings=SPX, opens=opens)
+    plain = historical_moves(vix, spx, horizon=1, underlyings=SPX)
+    np.testing.assert_array_equal(mv.log_return, plain.log_return)
+    assert mv.session_return.shape == (mv.S, 1) and plain.session_return is None
+    # 2008-10-15 (the window labelled 2008-10-14 ends on it): open 994.60, close 907.84.
+    i = mv.labels.index("2008-10-14")
+    row = raw_spx.loc["2008-10-15"]
+    assert row["Open"] == pytest.approx(994.60, abs=0.005)
+    assert mv.session_return[i, 0] == pytest.approx(math.log(row["Close"] / row["Open"]), abs=1e-12)
+    i = mv.labels.index("2020-03-13")  # 2020-03-16: gap down 7.5%, then -4.9% in the session
+    row = raw_spx.loc["2020-03-16"]
+    assert mv.session_return[i, 0] == pytest.approx(math.log(2386.13 / 2508.59), abs=1e-6)
+    assert mv.session_return[i, 0] == pytest.approx(math.log(row["Close"] / row["Open"]), abs=1e-12)
+    # The measured scale, and the imputation before 2000 and on placeholder opens.
+    c = reference_scale(raw_spx, vix)
+    assert 0.5 < c < 1.0 and c == pytest.approx(0.879, abs=5e-4)
+    for label in ("1990-01-02", "1995-06-01", "1999-12-30"):  # the session of the next day
+        i = mv.labels.index(label)
+        assert mv.session_return[i, 0] == pytest.approx(c * mv.log_return[i, 0], rel=1e-9)
+    assert raw_spx.loc["2000-01-04", "Open"] == raw_spx.loc["2000-01-03", "Close"]  # placeholder
+    i = mv.labels.index("2000-01-03")
+    assert mv.session_return[i, 0] == pytest.approx(c * mv.log_return[i, 0], rel=1e-9)
+    # Overall the session moves less than close to close.
+    assert np.std(mv.session_return) < np.std(mv.log_return)
+
+
+def test_historical_session_of_longer_windows_and_other_underlyings(vix, spx, opens, raw_spx):
+    u = {"SPX": UnderlyingMap(), "QQQ": UnderlyingMap(beta=1.2, corr=0.9, vol=0.25)}
+    one = historical_moves(vix, spx, horizon=1, underlyings=u, opens=opens, start="2010-01-01")
+    five = historical_moves(vix, spx, horizon=5, underlyings=u, opens=opens, start="2010-01-01")
+    # Horizon 5: the session of the window's first day, the same day as the one-day window's.
+    # (Placeholder opens of 2011-2013 are imputed with the c of each window set, 0.83109 for
+    # both to 5 digits: they differ by the last four windows.)
+    n = five.S
+    np.testing.assert_allclose(five.session_return[:, 0], one.session_return[:n, 0], rtol=1e-5)
+    i = five.labels.index("2015-08-20")  # first day 2015-08-21
+    row = raw_spx.loc["2015-08-21"]
+    assert five.session_return[i, 0] == pytest.approx(math.log(row["Close"] / row["Open"]))
+    # Other underlyings: beta times the index session plus the residual scaled to 6.5 hours.
+    for mv, h in ((one, 1), (five, 5)):
+        resid_window = mv.log_return[:, 1] - 1.2 * mv.log_return[:, 0]
+        resid_session = mv.session_return[:, 1] - 1.2 * mv.session_return[:, 0]
+        np.testing.assert_allclose(
+            resid_session, resid_window * math.sqrt(6.5 / 24 / h), rtol=1e-9, atol=1e-15
+        )
+    # Short window sets measure c on the full history (here: none after 2000 in range).
+    early = historical_moves(vix, spx, horizon=1, underlyings=SPX, opens=opens, end="1999-12-31")
+    c = reference_scale(raw_spx, vix)
+    np.testing.assert_allclose(early.session_return[:, 0], c * early.log_return[:, 0], rtol=1e-6)
+    with pytest.raises(DataError, match="reliable open"):
+        historical_moves(vix, spx, horizon=1, underlyings=SPX, opens=opens[:"1999"])
+
+
+def test_monte_carlo_and_stress_session_returns(vix, spx):
+    kw = dict(underlyings=MC_U, index_vol=0.18, horizon_days=1.0, n=300, seed=5)
+    plain, sess = monte_carlo_moves(**kw), monte_carlo_moves(session_fraction=0.77, **kw)
+    assert plain.session_return is None
+    np.testing.assert_array_equal(sess.log_return, plain.log_return)
+    np.testing.assert_allclose(sess.session_return, plain.log_return * math.sqrt(0.77))
+    for bad in (0.0, 1.5, math.nan):
+        with pytest.raises(ValueError, match="session_fraction"):
+            monte_carlo_moves(session_fraction=bad, **kw)
+    st_ = stress_moves(vix=vix, index=spx, underlyings=SPX, grid=[(-0.1, 0.2)])
+    np.testing.assert_array_equal(st_.session_return, st_.log_return)
+
+
+def test_session_return_container_rules(vix, spx, opens):
+    with pytest.raises(ValueError, match="session_return has shape"):
+        MarketMoves("stress", ("a",), ("SPX",), [[0.0]], [[0.0]], 1.0, [1.0], [[0.0, 0.0]])
+    with pytest.raises(ValueError, match="session_return has non-finite"):
+        MarketMoves("stress", ("a",), ("SPX",), [[0.0]], [[0.0]], 1.0, [1.0], [[math.inf]])
+    src = np.array([[0.01]])
+    mv = MarketMoves("stress", ("a",), ("SPX",), [[0.0]], [[0.0]], 1.0, [1.0], src)
+    src[0, 0] = 9.0  # copied
+    assert mv.session_return[0, 0] == 0.01
+    with pytest.raises(ValueError):
+        mv.session_return[0, 0] = 1.0  # read-only
+    h = historical_moves(vix, spx, horizon=1, underlyings=SPX, opens=opens)
+    sub = h.subset(np.array([3, 7]))
+    np.testing.assert_array_equal(sub.session_return, h.session_return[[3, 7]])
+    s = stress_moves(vix=vix, index=spx, underlyings=SPX)
+    both = sub.concat(s, horizon_days=1.0)
+    np.testing.assert_array_equal(both.session_return[:2], sub.session_return)
+    np.testing.assert_array_equal(both.session_return[2:], s.log_return)
+    plain = historical_moves(vix, spx, horizon=1, underlyings=SPX).subset(np.array([3, 7]))
+    assert plain.concat(plain).session_return is None
+    # One side without: filled with its own clock-time fallback, so its P&L does not change.
+    mixed = plain.concat(s, horizon_days=1.0)
+    np.testing.assert_allclose(
+        mixed.session_return[:2], plain.log_return * math.sqrt(6.5 / (24 * ONE_DAY))
+    )
+    cand = make_candidate(IC_0DTE, dte=DTE_0)
+    np.testing.assert_allclose(pnl([cand], mixed)[:2], pnl([cand], plain), rtol=1e-12)
+    np.testing.assert_allclose(pnl([cand], mixed)[2:], pnl([cand], s), rtol=1e-12)
+    instant = moves([0.0], [0.0], horizon_days=0.0)
+    with pytest.raises(ValueError, match="zero horizon"):
+        instant.concat(moves_with_session([0.0], [0.0], [0.0], horizon_days=0.0))
+
+
+def test_0dte_tail_is_no_longer_its_max_loss_on_session_moves(vix, spx, opens):
+    """The defect: a 0DTE condor repriced on close-to-close days had CVaR99 = max loss."""
+    wide = [
+        (Right.PUT, 4820.0, 1, 0.20),
+        (Right.PUT, 4845.0, -1, 0.19),
+        (Right.CALL, 5155.0, -1, 0.13),
+        (Right.CALL, 5180.0, 1, 0.13),
+    ]
+    cand = make_candidate(wide, dte=DTE_0)
+    credit, max_loss = credit_and_max_loss(wide)
+    mv = historical_moves(vix, spx, horizon=1, underlyings=SPX, opens=opens)
+    fixed = pnl([cand], mv)[:, 0]
+    old = expiry_pnl(wide, mv.log_return[:, 0])  # the whole close-to-close move, as before
+    assert np.sum(old <= -max_loss + 1e-6) > 0.01 * mv.S  # > 1% of days beyond a wing
+    assert cvar(-old, 0.99) == pytest.approx(max_loss, rel=1e-9)
+    assert np.sum(fixed <= -max_loss + 1e-6) < 0.01 * mv.S
+    assert cvar(-fixed, 0.99) < max_loss - 1.0
+    assert -credit - 1e-9 <= cvar(-fixed, 0.99)

@@ -320,7 +320,7 @@ def no_solve(monkeypatch):
                 "--plot",
                 "{tmp}/p.png",
                 "--set",
-                "income.model=expiry",
+                "income.model=theta",
                 "--set",
                 "target.success_probability=null",
             ],

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.income import IncomeModel, monthly_income
 from models.instruments import get_instrument
 from models.legs import Right
 from models.margin import reg_t
@@ -74,7 +73,10 @@ def test_reported_figures_equal_recomputation_from_models(phase4):
     sc, res = phase4
     pos = res.positions
     assert len(pos) > 0
-    structures = prepare(sc).candidates.structures
+    prep = prepare(sc)
+    structures = prep.candidates.structures
+    sim = prep.income.result
+    ids = list(prep.income.ids)
     fx_usd = sc.account.fx["USD"]
     for _, row in pos.iterrows():
         cand = res.candidates.set_index("id").loc[row["id"]]
@@ -104,7 +106,14 @@ def test_reported_figures_equal_recomputation_from_models(phase4):
                 np.maximum(np.array([leg.strike for leg, _ in opts]) - c.spot, 0),
             )
             theta = float(qty @ (intrinsic - g.price)) * inst.multiplier * fx_usd
-        assert row["theta_per_day_per_contract"] == pytest.approx(theta, rel=1e-9)
+        # the raw Greek, and the normalized theta per calendar day of the book over a month
+        assert row["theta_greek_per_contract"] == pytest.approx(theta, rel=1e-9)
+        k = ids.index(row["id"])
+        if c.t >= 1 / 365:
+            share = sim.occupancy[k]
+        else:  # 0DTE: its Greek is the decay per trade, earned trades-per-month times
+            share = sim.trades_per_month[k] / (365.25 / 12)
+        assert row["theta_per_day_per_contract"] == pytest.approx(theta * share, rel=1e-9)
         # margin: Reg-T recomputed, or the fixed per-unit figure of the scenario
         u = sc.strategies[row["strategy"]].underlyings[row["underlying"]]
         m = u.margin or sc.strategies[row["strategy"]].margin
@@ -114,19 +123,14 @@ def test_reported_figures_equal_recomputation_from_models(phase4):
             ccy = m.currency or inst.currency
             bp = m.per_unit[row["underlying"]] * (1.0 if ccy == "GBP" else sc.account.fx[ccy])
         assert row["bp_per_contract"] == pytest.approx(bp, rel=1e-9)
-        spec = sc.strategies[row["strategy"]]
-        income = monthly_income(
-            IncomeModel(sc.income.model),
-            candidate=c,
-            multiplier=inst.multiplier,
-            theta_per_day=theta / fx_usd,
-            entries_per_month=spec.entries_per_month,
-            days_per_month=sc.income.days_per_month,
-            vol_ratio=res.market["vol_ratio"],
-        )
+        # income: the income model's net expectation; gross - costs = net
         assert row["expected_monthly_income_per_contract"] == pytest.approx(
-            income * fx_usd, rel=1e-9
+            sim.expected_monthly[k], rel=1e-12
         )
+        assert row["expected_monthly_income_gross_per_contract"] - row[
+            "costs_per_month_per_contract"
+        ] == pytest.approx(row["expected_monthly_income_per_contract"], abs=1e-9)
+        assert row["costs_per_month_per_contract"] >= 0
         assert int(cand["contracts"]) == int(row["contracts"])
     # portfolio totals are sums over positions
     p = res.portfolio
@@ -175,7 +179,12 @@ def test_verdict_is_consistent_with_max_income(phase4):
 def test_minimum_nlv_brackets_the_target():
     sc = load_scenario(
         TK / "phase4.yaml",
-        ["positions.count=structures", "target.success_probability=null", "risk=null"],
+        [
+            "positions.count=structures",
+            "target.success_probability=null",
+            "risk.cvar=[]",
+            "risk.stress.cap=null",
+        ],
     )
     res = solve_scenario(sc)
     v = res.verdict

@@ -1,0 +1,349 @@
+"""The scenario's income model: physical-measure paths, trade costs and the managed simulation.
+
+Wires :mod:`models.physical` (filtered historical simulation or the light-tailed lognormal),
+:mod:`models.costs` (fees, spreads, slippage, FX) and :mod:`models.managed` (managed trades,
+months by mark to market) for a scenario's candidates. The result feeds every income figure:
+the per-contract expected monthly income (net of costs) the objective maximizes, the monthly
+samples of the chance constraint and of the monthly risk caps, P(month >= target) and the win
+rates.
+
+Paths: one set for the S&P 500 (SPX, SPXW, XSP, SPY, ES, MES share it: common random numbers, so
+a sell-off hits the 0DTE condors and the LT112 ladder together), and one per other underlying,
+mapped to the S&P 500 path by the stated ``risk.underlyings`` beta and correlation with a
+residual of size ``vol`` drawn from a fat-tailed pool — WTI's own standardized daily returns for
+``history: wti``, else the S&P 500's own standardized residuals (independent days, unit
+variance) — and an IV change of ``iv_beta`` x the VIX change. The futures' residual vol is
+constant (their own vol clustering is not modelled).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from models import costs as cost_model
+from models import physical
+from models.errors import SpecError
+from models.history import load_index_ohlc, load_vix_history, load_wti_history
+from models.instruments import get_instrument
+from models.managed import (
+    COST_COMPONENTS,
+    EXIT_REASONS,
+    ManagedResult,
+    TradeCostInputs,
+    UnderlyingPaths,
+    simulate_managed,
+    trading_steps,
+)
+from models.strategies import Candidate, Management
+from optimizer.candidates import CandidateSet
+from optimizer.market import Market
+from optimizer.spec import Scenario
+
+__all__ = [
+    "SP500_FAMILY",
+    "IncomeSimulation",
+    "cost_breakdown",
+    "physical_measure",
+    "session_scale",
+    "simulate_income",
+    "trade_cost_inputs",
+]
+
+log = logging.getLogger(__name__)
+
+#: Products that are the S&P 500 index itself at another scale or through a future.
+SP500_FAMILY = frozenset({"SPX", "SPXW", "XSP", "SPY", "ES", "MES"})
+_FACTOR = "SPX"
+MONTHS = 12
+WTI_FILE = "wti_spot_fred_DCOILWTICO_1986-2019.csv.gz"
+
+
+@dataclass(frozen=True)
+class IncomeSimulation:
+    """The income model's output for a set of candidates.
+
+    Parameters
+    ----------
+    result : ManagedResult
+        Per-candidate expectations, costs, trade statistics and aligned monthly samples.
+    measure : str
+        The physical measure, with its calibration window.
+    ids : tuple[str, ...]
+        Candidate ids, in the result's column order.
+    """
+
+    result: ManagedResult
+    measure: str
+    ids: tuple[str, ...]
+
+
+@lru_cache(maxsize=4)
+def _history(vix_path: str, index_path: str, start, end):
+    vix = load_vix_history(vix_path)
+    ohlc = load_index_ohlc(index_path)
+    return physical.filtered_history(vix, ohlc, start=start, end=end)
+
+
+@lru_cache(maxsize=2)
+def _wti(path: str, index_path: str):
+    wti = load_wti_history(path)
+    close = load_index_ohlc(index_path)["close"]
+    return physical.wti_residuals(wti, close)
+
+
+def _filtered(scenario: Scenario):
+    h = scenario.market.history
+    if h is None:
+        raise SpecError("market.history: the fhs physical measure needs the VIX and S&P 500 files")
+    inc = scenario.income
+    start = None if inc.history_start is None else inc.history_start.date().isoformat()
+    end = None if inc.history_end is None else inc.history_end.date().isoformat()
+    return _history(str(scenario.resolve(h.vix)), str(scenario.resolve(h.index)), start, end)
+
+
+def session_scale(scenario: Scenario) -> float:
+    """Regular-session / close-to-close vol ratio of the S&P 500 measured from the history.
+
+    1.0 when the scenario has no history (then the session is taken as the whole day).
+    """
+    if scenario.market.history is None:
+        return 1.0
+    return float(_filtered(scenario).session_scale)
+
+
+def physical_measure(scenario: Scenario, market: Market) -> str:
+    """Name and calibration window of the scenario's physical measure."""
+    if scenario.income.measure == "lognormal":
+        return (
+            f"lognormal (light-tailed): constant vol = VIX {market.vix:g} x vol ratio "
+            f"{market.vol_ratio:.3f} ({market.vol_ratio_source})"
+        )
+    return _filtered(scenario).describe()
+
+
+def _sp_paths(scenario: Scenario, market: Market, n_paths: int, n_days: int, seed: int):
+    inc = scenario.income
+    if inc.measure == "lognormal":
+        p = physical.lognormal_paths(
+            vix0=market.vix,
+            vol_ratio=market.vol_ratio,
+            n_paths=n_paths,
+            n_days=n_days,
+            seed=seed,
+            session_fraction=1.0,
+        )
+        scale = 1.0
+    else:
+        hist = _filtered(scenario)
+        p = physical.fhs_paths(
+            hist,
+            vix0=market.vix,
+            n_paths=n_paths,
+            n_days=n_days,
+            seed=seed,
+            mean_block=inc.mean_block,
+        )
+        scale = float(hist.session_scale)
+    vix = np.asarray(p.vix, dtype=float)
+    return p, UnderlyingPaths(
+        log_return=p.log_return,
+        iv_shift=(vix - vix[:, :1]) / 100.0,
+        session_return=p.session_return,
+        daily_vol=vix / 100.0 / math.sqrt(252.0),
+        session_scale=scale,
+        description=p.measure,
+    )
+
+
+def _residual_pool(scenario: Scenario, sym: str, spec) -> tuple[np.ndarray, float, float, str]:
+    """(unit-variance residual pool, beta, corr, source) of a non-S&P underlying."""
+    if spec.history == "wti":
+        h = scenario.market.history
+        if h is None:
+            raise SpecError(f"risk.underlyings.{sym}.history: needs market.history")
+        path = scenario.resolve(h.index).parent / WTI_FILE
+        if not path.exists():
+            raise SpecError(f"risk.underlyings.{sym}.history: {path} not found")
+        w = _wti(str(path), str(scenario.resolve(h.index)))
+        z = np.asarray(w.z, dtype=float)
+        z = z / z.std()
+        return z, float(w.beta), float(w.corr), "WTI spot history (FRED DCOILWTICO)"
+    if scenario.income.measure == "fhs":
+        z = np.asarray(_filtered(scenario).z, dtype=float)
+        return z / z.std(), spec.beta, spec.corr, "S&P 500 standardized residuals"
+    return np.empty(0), spec.beta, spec.corr, "Gaussian"
+
+
+def _other_paths(
+    scenario: Scenario, sym: str, sp: UnderlyingPaths, n_paths: int, n_days: int, seed: int
+) -> UnderlyingPaths:
+    risk = scenario.risk
+    spec = risk.underlyings.get(sym) if risk is not None else None
+    if spec is None:
+        raise SpecError(
+            f"risk.underlyings.{sym}: needed — how {sym} moves with the S&P 500 "
+            "(beta, corr, vol, iv_beta, or history: wti)"
+        )
+    pool, beta, corr, _ = _residual_pool(scenario, sym, spec)
+    key = int.from_bytes(sym.encode("utf-8")[:8].ljust(8, b"\0"), "little")
+    g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(7, key))))
+    if pool.size:
+        eps = pool[g.integers(0, pool.size, size=(n_paths, n_days))]
+    else:
+        eps = g.standard_normal((n_paths, n_days))
+    vol = spec.vol or 0.0
+    resid_vol = math.sqrt(max(0.0, 1.0 - corr * corr)) * vol / math.sqrt(252.0)
+    r = beta * sp.log_return + resid_vol * eps - 0.5 * resid_vol**2
+    day_vol = np.full((n_paths, n_days + 1), math.sqrt(beta**2 * 1e-4 + resid_vol**2))
+    return UnderlyingPaths(
+        log_return=r,
+        iv_shift=spec.iv_beta * sp.iv_shift,
+        session_return=r,
+        daily_vol=day_vol,
+        session_scale=1.0,
+        description=f"{sym}: beta {beta:.3g} and corr {corr:.3g} to the S&P 500",
+    )
+
+
+def _management(scenario: Scenario, strategy: str) -> Management:
+    m = scenario.strategies[strategy].management
+    return Management(
+        profit_target=m.profit_target,
+        stop_loss=m.stop_loss,
+        exit_dte=m.exit_dte,
+        time_exit=m.time_exit,
+        target_legs=tuple(m.target_legs) if m.target_legs is not None else None,
+        delta_exit=m.delta_exit,
+    )
+
+
+def trade_cost_inputs(
+    scenario: Scenario, market: Market, c: Candidate, multiplier: float
+) -> TradeCostInputs:
+    """Costs of one trade of one unit of ``c`` (instrument currency) under ``scenario.costs``.
+
+    Half-spreads from the chain's quotes of the candidate's product where the market has them,
+    else the fee file's assumed half-spread; fees from ``models/data/fees.csv``.
+    """
+    spec = scenario.costs
+    if not spec.enabled:
+        return TradeCostInputs()
+    fees = cost_model.fees_for(c.underlying)
+    model = cost_model.CostModel(
+        spread_fraction=spec.spread_fraction,
+        exit_fraction=spec.exit_fraction,
+        stop_fraction=spec.stop_fraction,
+        stop_slippage_ticks=spec.stop_slippage_ticks,
+        fx_cost=spec.fx_cost,
+    )
+    half = cost_model.leg_half_spreads(c, market.quotes.get(c.underlying), fees=fees)
+    tc = cost_model.trade_costs(c, multiplier=multiplier, half_spreads=half, fees=fees, model=model)
+    inst = get_instrument(c.underlying)
+    fx_cost = spec.fx_cost if inst.currency != scenario.account.currency else 0.0
+    # the stop's slippage ticks are their own cost line (models.costs folds them into the spread)
+    n_contracts = float(sum(abs(leg.quantity) for leg in c.legs))
+    slip = spec.stop_slippage_ticks * fees.tick * n_contracts * multiplier
+    reasons = EXIT_REASONS[:4]  # target, stop, time, expiry; a delta exit is costed as a stop
+    spread = {r: float(tc.exit_spread[r]) for r in reasons}
+    spread["stop"] = max(0.0, spread["stop"] - slip)
+    exit_comm = tuple(float(tc.commission_close[r]) for r in reasons) + (
+        float(tc.commission_close["stop"]),
+    )
+    exit_spread = tuple(spread[r] for r in reasons) + (spread["stop"],)
+    exit_slip = (0.0, slip, 0.0, 0.0, slip)
+    # exercise/assignment fee per contract of each option leg that finishes in the money
+    ex_fee = tuple(float(fees.exercise_fee) * abs(leg.quantity) for leg in c.legs if leg.is_option)
+    return TradeCostInputs(
+        entry_commission=float(tc.commission_open),
+        entry_spread=float(tc.entry_spread),
+        exit_commission=exit_comm,
+        exit_spread=exit_spread,
+        exit_slippage=exit_slip,
+        exercise_fee=ex_fee,
+        fx_cost=fx_cost,
+    )
+
+
+def simulate_income(
+    scenario: Scenario,
+    cs: CandidateSet,
+    market: Market,
+    idx: list[int] | None = None,
+    *,
+    n_paths: int | None = None,
+    seed: int | None = None,
+) -> IncomeSimulation:
+    """Run the income model for the chain-based candidates ``idx`` of ``cs`` (default all).
+
+    Parameters
+    ----------
+    scenario, cs, market
+        The scenario, its candidates and market.
+    idx : list[int] | None
+        Candidate rows (positions in ``cs``); fixed-economics candidates are not allowed.
+    n_paths : int | None
+        Paths of 12 months (default ``income.paths``).
+    seed : int | None
+        Seed (default ``income.seed``).
+
+    Raises
+    ------
+    SpecError
+        Fixed-economics candidates, missing mappings or histories.
+    """
+    inc = scenario.income
+    rows = list(range(len(cs))) if idx is None else list(idx)
+    ids = [cs.ids[i] for i in rows]
+    missing = [i for i in ids if i not in cs.structures]
+    if missing:
+        raise SpecError(
+            f"income: candidate {missing[0]!r} has no priced legs (fixed-economics strategies "
+            "are not simulated)"
+        )
+    cands = [cs.structures[i] for i in ids]
+    table = cs.table.iloc[rows]
+    n_paths = inc.paths if n_paths is None else n_paths
+    seed = inc.seed if seed is None else seed
+    longest = max(trading_steps(c.t) for c in cands)
+    warmup = 21 * math.ceil(longest / 21)
+    n_days = warmup + 21 * MONTHS
+    sp_raw, sp = _sp_paths(scenario, market, n_paths, n_days, seed)
+    paths = {_FACTOR: sp}
+    keys = []
+    for c in cands:
+        key = _FACTOR if c.underlying in SP500_FAMILY else c.underlying
+        if key not in paths:
+            paths[key] = _other_paths(scenario, key, sp, n_paths, n_days, seed)
+        keys.append(key)
+    mult = table["multiplier"].to_numpy(dtype=float)
+    costs = [
+        trade_cost_inputs(scenario, market, c, float(m)) for c, m in zip(cands, mult, strict=True)
+    ]
+    result = simulate_managed(
+        cands,
+        paths=paths,
+        multipliers=mult,
+        management=[_management(scenario, s) for s in table["strategy"]],
+        entries_per_month=[scenario.strategies[s].entries_per_month for s in table["strategy"]],
+        seed=seed,
+        months=MONTHS,
+        warmup_days=warmup,
+        intraday_steps=inc.intraday_steps,
+        fx=table["fx"].to_numpy(dtype=float),
+        costs=costs,
+        path_keys=keys,
+    )
+    return IncomeSimulation(result=result, measure=sp_raw.measure, ids=tuple(ids))
+
+
+def cost_breakdown(result: ManagedResult, counts: np.ndarray) -> dict[str, float]:
+    """Expected monthly costs of a book by component (account currency), with ``total``."""
+    per = np.asarray(result.costs_monthly, dtype=float).T @ np.asarray(counts, dtype=float)
+    out = {name: float(v) for name, v in zip(COST_COMPONENTS, per, strict=True)}
+    out["total"] = float(per.sum())
+    return out
