@@ -553,6 +553,7 @@ def _batch(
         dmax[taus <= 0] = 0.0
     else:
         dmax = np.zeros((n + 1, q))
+    open_short = book.short if mask is None else book.short & ~mask  # after a partial close
     cidx = np.arange(q)
     target_p = mg.profit_target
     if vg is None:
@@ -573,6 +574,13 @@ def _batch(
         after = steps >= f1[None, :]
         cum = np.where(after, frozen[None, :], pg) + (vr - vr[0])
         ref = np.abs(vg[0] + vr[0])
+        # legs closed by the partial target no longer count for the delta rule
+        if open_short.any():
+            rest = dl[open_short].max(axis=0)
+            rest[taus <= 0] = 0.0
+        else:
+            rest = np.zeros((n + 1, q))
+        dmax = np.where(after, rest, dmax)
     cond = np.broadcast_to(steps >= slot.forced, cum.shape).copy()
     stop_hit = delta_hit = target_hit = None
     if mg.stop_loss is not None:
@@ -609,7 +617,10 @@ def _batch(
     c_exit = np.asarray(costs.exit_commission, dtype=float)[reason]
     if costs.exercise_fee:
         fee = np.asarray(costs.exercise_fee, dtype=float)
-        c_exit = c_exit + np.where(f == n, fee @ dl[:, n, :], 0.0)
+        itm = dl[:, n, :]
+        if mask is not None:  # legs closed by the partial target are not exercised
+            itm = np.where(mask[:, None] & (f1 <= n)[None, :], 0.0, itm)
+        c_exit = c_exit + np.where(f == n, fee @ itm, 0.0)
     gross_trade = realized * scale
     return {
         "inc": inc,
@@ -696,9 +707,11 @@ def _simulate_slot(
         _record(acc, slot, pr, e, out, warmup, months, d_all)
         close = out["close_day"]
         off = offsets[live]
+        # the first scheduled entry strictly after the close
         i = np.floor((close - off) / spacing) + 1
         nxt = np.rint(off + i * spacing).astype(np.int64)
-        entry[live] = np.maximum(nxt, close + 1)
+        nxt = np.where(nxt <= close, np.rint(off + (i + 1) * spacing).astype(np.int64), nxt)
+        entry[live] = np.maximum(nxt, close + 1)  # a schedule denser than daily: the next day
     return acc
 
 
@@ -793,7 +806,7 @@ def simulate_managed(
     warmup = n_days - TRADING_DAYS_PER_MONTH * months if warmup_days is None else warmup_days
     if warmup < 0 or warmup + TRADING_DAYS_PER_MONTH * months > n_days:
         raise ModelError(
-            f"paths of {n_days} days cannot hold {warmup_days} warm-up days and {months} months"
+            f"paths of {n_days} days cannot hold {warmup} warm-up days and {months} months"
         )
     bridges: dict[str, np.ndarray] = {}
     offsets: dict[str, np.ndarray] = {}

@@ -320,6 +320,10 @@ class FilteredHistory:
         no day uses the EWMA filter.
     ewma_lambda : float
         EWMA decay factor (used only on ``"ewma"`` days).
+    vol_power, vol_ref : float
+        The filter ``sigma = vol_ref * (v / vol_ref) ** vol_power`` of a VIX level ``v`` expressed
+        as a daily vol (``VIX / 100 / sqrt(252)``); ``vol_ref`` is the sample's median ``v`` (so
+        at the median VIX the filter is the VIX itself).
     """
 
     dates: pd.DatetimeIndex
@@ -338,6 +342,8 @@ class FilteredHistory:
     n_session: int
     ewma_scale: float | None
     ewma_lambda: float
+    vol_power: float = 1.0
+    vol_ref: float = 1.0
 
     def __post_init__(self) -> None:
         n = len(self.dates)
@@ -358,6 +364,11 @@ class FilteredHistory:
         if n < 2:
             raise ValueError("FilteredHistory needs at least 2 days")
 
+    def filter_sigma(self, vix: np.ndarray) -> np.ndarray:
+        """Daily vol the filter assigns to VIX level(s) ``vix`` (index points), decimal."""
+        base = np.asarray(vix, dtype=float) / (100.0 * _SQRT252)
+        return self.vol_ref * (base / self.vol_ref) ** self.vol_power
+
     @property
     def n(self) -> int:
         """Number of historical days ``N``."""
@@ -377,8 +388,9 @@ class FilteredHistory:
         """One-line description of the measure (sample, filter, VIX dynamics, bootstrap)."""
         text = (
             "filtered historical simulation (Barone-Adesi et al. 1999): S&P 500 daily log returns "
-            f"{self.window} ({self.n:,} days) standardized by the previous VIX close, rescaled to "
-            f"today's VIX (z std {float(np.std(self.z)):.3f})"
+            f"{self.window} ({self.n:,} days) standardized by the previous VIX close "
+            f"(sigma ∝ VIX^{self.vol_power:.2f}), rescaled to today's VIX "
+            f"(z std {float(np.std(self.z)):.3f})"
         )
         if self.n_ewma:
             text += (
@@ -418,6 +430,7 @@ def filtered_history(
     start=None,
     end=None,
     ewma_lambda: float = 0.94,
+    vol_power: float | str = "measured",
 ) -> FilteredHistory:
     """Standardize S&P 500 daily returns by the previous VIX close (filtered historical simulation).
 
@@ -466,6 +479,11 @@ def filtered_history(
         Sample window of the days ``d``.
     ewma_lambda : float
         EWMA decay factor of the pre-VIX filter.
+    vol_power : float | "measured"
+        Exponent ``gamma`` of the filter ``sigma = ref (v / ref)^gamma`` (``v`` the previous
+        VIX close as a daily vol, ``ref`` its median over the sample): 1 = the VIX itself;
+        ``"measured"`` = the slope of ``ln mean(r^2)`` on ``ln mean(v^2)`` over 20 VIX-quantile
+        bins of the sample's VIX days (1990-2023: see :attr:`FilteredHistory.vol_power`).
 
     Returns
     -------
@@ -519,8 +537,11 @@ def filtered_history(
     ewma_day = ~is_vix[keep]
     level_prev = np.where(ewma_day, syn_prev.to_numpy()[keep], vix_prev_on.to_numpy()[keep])
     level = np.where(ewma_day, syn.to_numpy()[keep], vix_on.to_numpy()[keep])
-    sigma = level_prev / 100.0 / _SQRT252
+    base = level_prev / 100.0 / _SQRT252
     r = log_r.to_numpy()[keep]
+    ref = float(np.median(base[~ewma_day])) if np.any(~ewma_day) else float(np.median(base))
+    gamma = _vol_power(vol_power, r[~ewma_day], base[~ewma_day])
+    sigma = ref * (base / ref) ** gamma
     z = r / sigma
 
     # ln VIX AR(1) on the VIX days of the sample
@@ -534,7 +555,7 @@ def filtered_history(
 
     # session move: measured on usable opens (whole input), imputed elsewhere
     usable = _usable_opens(px, prev_close) & vix_prev_on.notna()
-    sig_all = vix_prev_on / 100.0 / _SQRT252
+    sig_all = ref * (vix_prev_on / 100.0 / _SQRT252 / ref) ** gamma
     sz_all = np.log(close / px["open"].astype(float)) / sig_all
     z_all = log_r / sig_all
     if int(usable.sum()) < 250:
@@ -562,7 +583,28 @@ def filtered_history(
         n_session=int(usable.sum()),
         ewma_scale=k if bool(np.any(ewma_day)) else None,
         ewma_lambda=lam,
+        vol_power=gamma,
+        vol_ref=ref,
     )
+
+
+#: VIX-quantile bins of the measured filter exponent.
+_POWER_BINS = 20
+
+
+def _vol_power(vol_power, r: np.ndarray, base: np.ndarray) -> float:
+    """The filter exponent: stated, or measured over VIX-quantile bins (see filtered_history)."""
+    if vol_power != "measured":
+        g = float(vol_power)
+        if not (math.isfinite(g) and 0.0 < g <= 3.0):
+            raise ValueError(f"vol_power must be in (0, 3] or 'measured', got {vol_power!r}")
+        return g
+    edges = np.quantile(base, np.linspace(0.0, 1.0, _POWER_BINS + 1))
+    idx = np.clip(np.searchsorted(edges, base, side="right") - 1, 0, _POWER_BINS - 1)
+    x = np.array([np.log(np.mean(base[idx == i] ** 2)) for i in range(_POWER_BINS)])
+    y = np.array([np.log(np.mean(r[idx == i] ** 2)) for i in range(_POWER_BINS)])
+    slope = float(np.polyfit(x, y, 1)[0])
+    return slope
 
 
 # ----------------------------------------------------------------------------------------------
@@ -675,8 +717,8 @@ def fhs_paths(
     uniform day — blocks of geometric length with mean ``mean_block``. With ``d_t`` the day drawn
     for simulated day ``t``::
 
-        log_return[:, t-1]     = z[d_t]         * vix[:, t-1] / 100 / sqrt(252)
-        session_return[:, t-1] = session_z[d_t] * vix[:, t-1] / 100 / sqrt(252)
+        log_return[:, t-1]     = z[d_t]         * sigma(vix[:, t-1])
+        session_return[:, t-1] = session_z[d_t] * sigma(vix[:, t-1])
         ln vix[:, t] = clip(a + b ln vix[:, t-1] + vix_resid[d_t], ln 5, ln 150)
 
     so the return and the VIX move of a simulated day come from the same historical day. The
@@ -735,7 +777,7 @@ def fhs_paths(
         np.clip(step, lo, hi, out=vix[:, t + 1])
     np.exp(vix, out=vix)
     vix[:, 0] = v0
-    scale = vix[:, :-1] * (1.0 / (100.0 * _SQRT252))
+    scale = hist.filter_sigma(vix[:, :-1])
     log_return = hist.z[day]
     log_return *= scale
     session = hist.session_z[day]

@@ -150,11 +150,15 @@ def _sp_paths(scenario: Scenario, market: Market, n_paths: int, n_days: int, see
         )
         scale = float(hist.session_scale)
     vix = np.asarray(p.vix, dtype=float)
+    if inc.measure == "lognormal":
+        daily_vol = vix / 100.0 * market.vol_ratio / math.sqrt(252.0)
+    else:  # the filter's daily vol at each simulated VIX close
+        daily_vol = hist.filter_sigma(vix) * float(np.std(hist.z))
     return p, UnderlyingPaths(
         log_return=p.log_return,
         iv_shift=(vix - vix[:, :1]) / 100.0,
         session_return=p.session_return,
-        daily_vol=vix / 100.0 / math.sqrt(252.0),
+        daily_vol=daily_vol,
         session_scale=scale,
         description=p.measure,
     )

@@ -259,8 +259,29 @@ def _render_portfolio(result: SizingResult, console: Console) -> None:
     pt.add_column("value", justify="right")
     rows = [
         ("net liquidation value", _money(p["net_liq"], ccy)),
-        ("expected monthly income", _money(p["expected_monthly_income"], ccy)),
-        ("theta per day", f"{_fmt(p['theta_per_day'], ',.2f')} {ccy}"),
+        ("expected monthly income (net)", _money(p["expected_monthly_income"], ccy)),
+    ]
+    costs = p.get("costs_per_month")
+    if costs:
+        rows += [
+            ("  gross, before costs", _money(p["expected_monthly_income_gross"], ccy)),
+            (
+                "  costs per month",
+                f"{_money(costs['total'], ccy)} (commissions {_money(costs['commissions'])}, "
+                f"spread {_money(costs['spread'])}, slippage {_money(costs['slippage'])}, "
+                f"FX {_money(costs['fx'])})",
+            ),
+        ]
+    mv = p.get("monthly_var")
+    if mv:
+        rows.append(
+            (
+                f"monthly VaR / CVaR {_pct(mv['confidence'])}",
+                f"{_money(mv['value'], ccy)} / {_money(p['monthly_cvar']['value'], ccy)}",
+            )
+        )
+    rows += [
+        ("theta per day (book, per calendar day)", f"{_fmt(p['theta_per_day'], ',.2f')} {ccy}"),
         ("buying power used", f"{_money(p['bp_used'], ccy)} ({_pct(p['bp_used_pct'])} of NLV)"),
         (
             "buying power cap",
@@ -344,7 +365,7 @@ def _render_risk(result: SizingResult, console: Console, scenario: Scenario | No
             console, f"worst named stress: {escape(worst['name'])} {_money(worst['loss'], ccy)}"
         )
     if result.win_rates:
-        wt = _table("Win rates: managed Monte Carlo vs claimed (seed)")
+        wt = _table("Win rates: income model (net of costs) vs claimed (seed)")
         for col in ("strategy", "modelled", "claimed", "avg win", "avg loss", "days held", "basis"):
             wt.add_column(col, justify="left" if col in ("strategy", "basis") else "right")
         for w in result.win_rates:

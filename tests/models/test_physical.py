@@ -52,12 +52,19 @@ def ohlc() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def hist(vix, ohlc) -> FilteredHistory:
+    """The plain VIX filter (``vol_power=1``): sigma is the previous VIX close itself."""
+    return filtered_history(vix, ohlc, vol_power=1.0)
+
+
+@pytest.fixture(scope="module")
+def hist_power(vix, ohlc) -> FilteredHistory:
+    """The default filter: sigma a measured power of the previous VIX close."""
     return filtered_history(vix, ohlc)
 
 
 @pytest.fixture(scope="module")
 def hist_1950(vix, ohlc) -> FilteredHistory:
-    return filtered_history(vix, ohlc, start="1950-01-01")
+    return filtered_history(vix, ohlc, start="1950-01-01", vol_power=1.0)
 
 
 def _at(h: FilteredHistory, date: str) -> int:
@@ -95,6 +102,43 @@ def test_z_is_return_over_previous_vix(hist, date, close, prev, open_, vix_prev,
     )
     assert hist.session_z[i] == pytest.approx(expected_session, rel=1e-12)
     assert hist.filter_kind[i] == "vix"
+
+
+def test_measured_power_recomputed_from_binned_variances(hist, hist_power):
+    """gamma = slope of ln mean(r^2) on ln mean(v^2) over 20 VIX-quantile bins (plain loop)."""
+    v = hist.sigma  # previous VIX close as a daily vol (plain filter)
+    r = hist.z * hist.sigma
+    order = np.argsort(v, kind="stable")
+    edges = np.quantile(v, np.linspace(0, 1, 21))
+    xs, ys = [], []
+    for i in range(20):
+        lo, hi = edges[i], edges[i + 1]
+        m = (v >= lo) & ((v < hi) if i < 19 else (v <= hi))
+        xs.append(math.log(float(np.mean(v[m] ** 2))))
+        ys.append(math.log(float(np.mean(r[m] ** 2))))
+    slope = float(np.polyfit(xs, ys, 1)[0])
+    assert order.size == v.size
+    assert hist_power.vol_power == pytest.approx(slope, rel=1e-6)
+    assert 1.1 < hist_power.vol_power < 1.5
+    # the filter at a hand row: sigma = ref (v / ref)^gamma, ref = median v
+    i = _at(hist_power, "2008-10-15")
+    ref = float(np.median(hist.sigma))
+    sig = ref * (55.13 / 100.0 / SQRT252 / ref) ** hist_power.vol_power
+    assert hist_power.sigma[i] == pytest.approx(sig, rel=1e-12)
+    assert hist_power.z[i] == pytest.approx(math.log(907.8400268554688 / 998.010009765625) / sig)
+
+
+def test_power_filter_makes_residuals_homogeneous_across_vix_levels(hist, hist_power):
+    """The point of the power: z's spread no longer rises with the VIX (FHS needs iid z)."""
+    buckets = ((0, 15), (15, 20), (20, 30), (30, 1e9))
+
+    def stds(h):
+        v = h.vix_prev
+        return [float(np.std(h.z[(v >= lo) & (v < hi)])) for lo, hi in buckets]
+
+    plain, power = stds(hist), stds(hist_power)
+    assert max(plain) - min(plain) > 0.2  # 0.70 .. 0.95 with the plain VIX filter
+    assert max(power) - min(power) < 0.05
 
 
 def test_vix_resid_hand_row(hist):

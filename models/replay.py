@@ -1,0 +1,993 @@
+"""Direct historical replay of fixed-moneyness option structures, against the income model.
+
+The acceptance check of the income model (:mod:`models.managed` on filtered-historical-simulation
+paths, :mod:`models.physical`): its expected P&L per trade of a structure at fixed moneyness must
+equal the average P&L of the same structure entered on every historical day, within the
+replay's confidence interval.
+
+Structures (:func:`fixed_moneyness_structures`)
+    Strikes are fractions of the entry spot (moneyness ``m = K / S_entry``); held to expiry, no
+    management, no costs, zero rates and dividends (forward = spot, discount factor 1):
+
+    * short put 5% OTM (``m = 0.95``), 30 calendar days;
+    * iron condor: short put 0.95 and call 1.05, long wings 2.5% further (0.925, 1.075), 30 days;
+    * LT112 (1-1-2): long put 0.93, short put 50 ES points below at 6,939.03
+      (``m = 0.93 - 50 / 6939.03 = 0.92279``), two naked puts 0.88, 120 calendar days.
+
+    A structure with ``t = days / 365`` years lives ``n = round(252 t)`` trading days — the
+    engine's rule (:func:`models.managed.trading_steps`): 21 for 30 days, **83** for 120 days
+    (120 x 252 / 365 = 82.85; the calibration horizon of :mod:`models.physical` rounds it to 82).
+    The replay holds for the same ``n`` so both sides measure the same trade.
+Shipped skew and the IV rule
+    ``sigma_chain(k)``: the implied vol of the SPX chain of 2026-01-30
+    (``scenarios/data/spx_yahoo_chain_2026-01-30.csv.gz``, :func:`models.chain.load_chain`) at
+    the structure's tenor ``t`` and log-moneyness ``k = ln(K / F(t))``, i.e. read at strike
+    ``F(t) m`` (:func:`chain_smile`). On a day with VIX close ``V`` a leg's IV is
+    ``max(sigma_chain(ln m) + term_factor(t) (V - V_ref) / 100, 0.01)`` with the reference VIX
+    ``V_ref = 17.44`` (Cboe close 2026-01-30) and :func:`models.scenarios.term_factor` the
+    square-root-of-time scale (1 at 30 days, 0.5 at 120 days): the engine's sticky-moneyness rule
+    (:mod:`models.managed`) with the IV shift measured from the reference day.
+Direct historical replay (:func:`replay_hold_to_expiry`)
+    For every S&P 500 trading day ``d`` in 1990-01-02 .. 2023-12-28 whose window ``d .. d + n``
+    lies inside that range and that has a VIX close (:func:`models.physical.window_returns`):
+    enter at the close ``S_d`` with VIX ``V_d``; price the legs by Black-Scholes with forward =
+    spot and rate 0 at the IVs above; settle at intrinsic value at the close ``n`` trading days
+    later. P&L per unit of the structure per share, relative to the entry spot::
+
+        pnl_d = sum_legs q (payoff(S_{d+n} / S_d; m) - BS(1, m, t, sigma_leg(V_d)))
+
+    (``q`` signed quantity), so dates with different index levels are comparable; money per
+    contract unit is ``pnl x multiplier x spot`` (MES at 6,939.03: x 34,695). The windows
+    overlap (``n - 1`` days shared by neighbours), so the standard error of the mean is
+    **Newey-West** (1987, Econometrica 55(3)) HAC with the Bartlett kernel and lag ``L = n``
+    (:func:`newey_west_se`); the effective-sample rule ``sd / sqrt(N / n)`` is reported beside it
+    (it is wider: for an MA(n-1) overlap the Bartlett kernel with lag ``n`` keeps only about 2/3
+    of the long-run variance; both ignore clustering of losses beyond ``n`` days).
+Model (:func:`model_hold_to_expiry`)
+    The engine itself: :func:`models.managed.simulate_managed` with one trade per path entered at
+    the close of day 0 (``entries_per_month = 1000``: schedule spacing 0.021 days, so the
+    rounded entry day is 0 on every path; ``D = n`` days, so no second trade completes),
+    ``Management()`` (hold to expiry), no costs. The candidate's legs carry the chain smile at
+    ``V_ref`` (:func:`structure_candidate`, spot 1, forward 1, discount factor 1), and the paths'
+    IV shift is measured from the reference VIX, ``iv_shift = (vix - V_ref) / 100`` — so a path
+    starting at VIX 30 enters at the shifted smile exactly like a replay day at VIX 30. Starting
+    VIX levels are the replay's entry-day closes resampled with replacement. Paths: filtered
+    historical simulation (:func:`models.physical.fhs_paths`) or the light-tailed lognormal
+    (:func:`models.physical.lognormal_paths` with vol = VIX x the measured realized/implied ratio,
+    :func:`models.income.measure_vol_ratio`). The model's standard error is the engine's
+    ``expected_trade_se`` (independent paths).
+Comparison (:func:`pnl_replay_table`)
+    Inside when ``|model - replay| <= 1.96 sqrt(SE_replay^2 + SE_model^2)``. Also the win rate
+    (share of trades with P&L > 0) and the mean P&L of the other trades (mean loss when losing),
+    each with a Newey-West standard error on the replay side (the mean loss by the delta method).
+
+In-sample: the FHS residual pool is the same 1990-2023 history as the replay; what is tested is
+that reshuffling it in blocks with a VIX AR(1), started at the replay's VIX levels, reproduces
+the historical P&L of option structures priced by the shipped skew.
+
+Units: P&L and credits per share per unit of the structure, in units of the entry spot
+(0.01 = 1% of spot); vols decimal; ``days`` calendar, ``n`` trading days.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from numpy.random import PCG64, Generator, SeedSequence
+
+from models.legs import Leg, Right
+from models.managed import EXIT_REASONS, UnderlyingPaths, simulate_managed, trading_steps
+from models.physical import (
+    FilteredHistory,
+    Paths,
+    fhs_paths,
+    lognormal_paths,
+    window_returns,
+)
+from models.pricing import black76_price
+from models.scenarios import term_factor
+from models.strategies import Candidate, Management
+
+__all__ = [
+    "MES_MULTIPLIER",
+    "REFERENCE_SPOT",
+    "REFERENCE_VIX",
+    "REPLAY_END",
+    "REPLAY_START",
+    "FixedLeg",
+    "FixedStructure",
+    "PnlStats",
+    "Replay",
+    "chain_smile",
+    "fixed_moneyness_structures",
+    "leg_ivs",
+    "model_hold_to_expiry",
+    "newey_west_se",
+    "pnl_replay_table",
+    "replay_hold_to_expiry",
+    "structure_candidate",
+]
+
+REFERENCE_VIX = 17.44
+"""Cboe VIX close of 2026-01-30, the day of the shipped SPX chain (index points)."""
+
+REFERENCE_SPOT = 6939.03
+"""SPX close of 2026-01-30 (index points)."""
+
+REFERENCE_TIME = datetime(2026, 1, 30, 16, 0)
+"""Valuation time of the shipped SPX chain (after the close)."""
+
+REPLAY_START, REPLAY_END = "1990-01-02", "2023-12-28"
+"""Replay window: first VIX close .. last S&P 500 close of the shipped files."""
+
+MES_MULTIPLIER = 5.0
+"""Micro E-mini S&P 500 multiplier, USD per index point (for money per contract unit)."""
+
+_IV_FLOOR = 0.01
+_EXPIRY = EXIT_REASONS.index("expiry")
+_Z95 = 1.959963984540054
+_ONE_AT_DAY_0 = 1000.0
+"""Entries per month that put every path's first entry at day 0 (spacing 0.021 trading days)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Structures
+
+
+@dataclass(frozen=True)
+class FixedLeg:
+    """One option leg at fixed moneyness.
+
+    Parameters
+    ----------
+    right : Right
+        Call or put.
+    moneyness : float
+        Strike as a fraction of the entry spot, ``K / S_entry`` (> 0).
+    quantity : int
+        Signed contracts per unit of the structure (negative = short).
+    """
+
+    right: Right
+    moneyness: float
+    quantity: int
+
+
+@dataclass(frozen=True)
+class FixedStructure:
+    """An option structure with strikes at fixed moneyness, held to expiry.
+
+    Parameters
+    ----------
+    name : str
+        Label (``short_put``, ``iron_condor``, ``lt112``).
+    template : str
+        The built-in template it instantiates (:data:`models.strategies.TEMPLATES`; legs in the
+        template's order).
+    days : float
+        Calendar days to expiry at entry.
+    legs : tuple[FixedLeg, ...]
+        Option legs per unit.
+    management : Management
+        Exit rules; ``Management()`` (the default) holds to expiry. The replay supports
+        ``profit_target`` (whole structure or ``target_legs``, filled at the target),
+        ``stop_loss`` and ``exit_dte`` (:func:`replay_managed`).
+    """
+
+    name: str
+    template: str
+    days: float
+    legs: tuple[FixedLeg, ...]
+    management: Management = field(default_factory=Management)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.days) and self.days > 0):
+            raise ValueError(f"{self.name}: days must be a finite number > 0, got {self.days!r}")
+        if not self.legs:
+            raise ValueError(f"{self.name}: needs at least one leg")
+        for leg in self.legs:
+            if leg.right is Right.UNDERLYING or not (leg.moneyness > 0) or leg.quantity == 0:
+                raise ValueError(f"{self.name}: legs must be options with moneyness > 0, qty != 0")
+        mg = self.management
+        if mg.delta_exit is not None or mg.time_exit is not None:
+            raise ValueError(f"{self.name}: the replay supports no delta_exit or time_exit")
+
+    @property
+    def held_to_expiry(self) -> bool:
+        """True when the structure has no exit rule."""
+        return self.management == Management()
+
+    @property
+    def t(self) -> float:
+        """Years to expiry at entry, ``days / 365``."""
+        return self.days / 365.0
+
+    @property
+    def n_days(self) -> int:
+        """Trading days held, ``round(252 t)`` (:func:`models.managed.trading_steps`)."""
+        return trading_steps(self.t)
+
+    @property
+    def taus(self) -> np.ndarray:
+        """(n + 1,) years to expiry at entry and after each trading day, ``t (1 - j / n)``."""
+        n = self.n_days
+        return self.t * (1.0 - np.arange(n + 1) / n)
+
+    @property
+    def forced_step(self) -> int:
+        """First step ``j >= 1`` with ``tau_j <= exit_dte / 365`` (``n`` without ``exit_dte``)."""
+        if self.management.exit_dte is None:
+            return self.n_days
+        hit = np.nonzero(self.taus[1:] <= float(self.management.exit_dte) / 365.0 + 1e-9)[0]
+        return int(hit[0]) + 1 if hit.size else self.n_days
+
+    @property
+    def moneyness(self) -> np.ndarray:
+        """(L,) strikes / entry spot."""
+        return np.array([leg.moneyness for leg in self.legs], dtype=float)
+
+    @property
+    def quantity(self) -> np.ndarray:
+        """(L,) signed quantities."""
+        return np.array([leg.quantity for leg in self.legs], dtype=float)
+
+    @property
+    def is_call(self) -> np.ndarray:
+        """(L,) True for calls."""
+        return np.array([leg.right is Right.CALL for leg in self.legs], dtype=bool)
+
+
+TK_LT112 = Management(profit_target=0.9, exit_dte=21.0, target_legs=(2,))
+"""The LT112 rules of ``scenarios/tom_king/phase*.yaml``: the naked puts (leg 2) closed at 90% of
+their credit, everything closed at 21 days to expiry."""
+
+
+def fixed_moneyness_structures(
+    spot: float = REFERENCE_SPOT, *, managed: bool = False
+) -> tuple[FixedStructure, ...]:
+    """The structures of the replay check: short put, iron condor, LT112 (and LT112 managed).
+
+    Parameters
+    ----------
+    spot : float
+        Index level that turns the LT112's 50-point spread width into moneyness (6,939.03).
+    managed : bool
+        Also return ``lt112_tk``: the LT112 under :data:`TK_LT112`.
+
+    Returns
+    -------
+    tuple[FixedStructure, ...]
+        ``short_put`` (-1P 0.95, 30 d), ``iron_condor`` (-1P 0.95, +1P 0.925, -1C 1.05,
+        +1C 1.075, 30 d), ``lt112`` (+1P 0.93, -1P 0.93 - 50/spot, -2P 0.88, 120 d), held to
+        expiry; then ``lt112_tk`` if ``managed``.
+    """
+    P, C = Right.PUT, Right.CALL
+    lt112 = (FixedLeg(P, 0.93, +1), FixedLeg(P, 0.93 - 50.0 / float(spot), -1), FixedLeg(P, 0.88, -2))
+    tk = (FixedStructure("lt112_tk", "lt112", 120.0, lt112, TK_LT112),) if managed else ()
+    return (
+        FixedStructure("short_put", "cash_secured_put", 30.0, (FixedLeg(P, 0.95, -1),)),
+        FixedStructure(
+            "iron_condor",
+            "iron_condor",
+            30.0,
+            (
+                FixedLeg(P, 0.95, -1),
+                FixedLeg(P, 0.925, +1),
+                FixedLeg(C, 1.05, -1),
+                FixedLeg(C, 1.075, +1),
+            ),
+        ),
+        FixedStructure("lt112", "lt112", 120.0, lt112),
+    ) + tk
+
+
+# ----------------------------------------------------------------------------------------------
+# Skew and IVs
+
+
+def chain_smile(surface, structure: FixedStructure) -> tuple[float, np.ndarray]:
+    """ATM IV and leg IVs of the shipped smile at the structure's tenor.
+
+    ``sigma_chain(k) = surface.iv(F(t) e^k, t)`` at ``k = ln(m)`` for each leg's moneyness ``m``
+    and at ``k = 0``: the smile is read against the chain's forward (its rates and dividends),
+    and applied with forward = spot in the replay and the model.
+
+    Parameters
+    ----------
+    surface : models.chain.surface.SmileSurface
+        E.g. ``load_chain(...).surface()`` of the shipped SPX chain.
+    structure : FixedStructure
+
+    Returns
+    -------
+    tuple[float, np.ndarray]
+        ``(atm_iv, (L,) leg IVs)``, decimal.
+    """
+    t = structure.t
+    fwd = float(np.asarray(surface.forward(t)))
+    atm = float(np.asarray(surface.iv(fwd, t)))
+    ivs = np.asarray(surface.iv(fwd * structure.moneyness, t), dtype=float).reshape(-1)
+    if not (np.all(np.isfinite(ivs) & (ivs > 0)) and math.isfinite(atm) and atm > 0):
+        raise ValueError(f"{structure.name}: the surface has no IV at its strikes")
+    return atm, ivs
+
+
+def leg_ivs(
+    base_ivs: np.ndarray, t: float, vix: np.ndarray, reference_vix: float = REFERENCE_VIX
+) -> np.ndarray:
+    """Leg IVs on days with VIX ``vix``: the shipped smile shifted by the VIX change.
+
+    ``max(base_iv + term_factor(t) (vix - reference_vix) / 100, 0.01)``.
+
+    Parameters
+    ----------
+    base_ivs : np.ndarray
+        (L,) the legs' IVs at the reference VIX (decimal).
+    t : float
+        Years to expiry (term factor ``sqrt((30/365) / t)``, clipped to [0.25, 2]).
+    vix : np.ndarray
+        (N,) VIX closes, index points.
+    reference_vix : float
+        VIX of the day the smile was observed.
+
+    Returns
+    -------
+    np.ndarray
+        (N, L) IVs, decimal.
+    """
+    shift = float(term_factor(t)) * (np.asarray(vix, dtype=float) - reference_vix) / 100.0
+    return np.maximum(np.asarray(base_ivs, dtype=float)[None, :] + shift[:, None], _IV_FLOOR)
+
+
+def _credit(structure: FixedStructure, ivs: np.ndarray) -> np.ndarray:
+    """(N,) net premium received per share in units of spot (forward = spot = 1, rate 0)."""
+    prem = black76_price(
+        1.0, structure.moneyness[None, :], structure.t, 0.0, ivs, structure.is_call[None, :]
+    )
+    return -(prem * structure.quantity[None, :]).sum(axis=1)
+
+
+def structure_candidate(
+    structure: FixedStructure,
+    atm_iv: float,
+    base_ivs: np.ndarray,
+    *,
+    spot: float = 1.0,
+    valuation_time: datetime = REFERENCE_TIME,
+    underlying: str = "SPX",
+) -> Candidate:
+    """The structure as a :class:`models.strategies.Candidate` priced on the reference smile.
+
+    Strikes ``m x spot``, forward = spot, discount factor 1, ``t = days / 365``; leg prices are
+    Black-Scholes at ``base_ivs`` (per share, instrument units).
+
+    Parameters
+    ----------
+    structure : FixedStructure
+    atm_iv : float
+        ATM IV at the reference VIX (decimal): the ``k = 0`` node of the engine's smile.
+    base_ivs : np.ndarray
+        (L,) leg IVs at the reference VIX (decimal).
+    spot : float
+        Spot (1 gives P&L in units of spot).
+    valuation_time : datetime
+        Entry time; expiry = valuation + ``days``.
+    underlying : str
+        Symbol (the engine's path key).
+
+    Returns
+    -------
+    Candidate
+    """
+    expiry = valuation_time + timedelta(days=float(structure.days))
+    base = np.asarray(base_ivs, dtype=float)
+    legs = tuple(
+        Leg(
+            leg.right,
+            float(leg.moneyness * spot),
+            expiry,
+            int(leg.quantity),
+            float(
+                spot
+                * black76_price(1.0, leg.moneyness, structure.t, 0.0, iv, leg.right is Right.CALL)
+            ),
+        )
+        for leg, iv in zip(structure.legs, base, strict=True)
+    )
+    return Candidate(
+        id=f"{structure.name}:{underlying}:fixed-moneyness",
+        strategy=structure.name,
+        template=structure.template,
+        underlying=underlying,
+        expiry=expiry,
+        t=structure.t,
+        spot=float(spot),
+        forward=float(spot),
+        discount_factor=1.0,
+        atm_iv=float(atm_iv),
+        legs=legs,
+        ivs=tuple(float(v) for v in base),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Statistics
+
+
+def newey_west_se(x: np.ndarray, lag: int) -> float:
+    """Newey-West (1987) HAC standard error of the mean of a series (Bartlett kernel).
+
+    ``SE^2 = (g_0 + 2 sum_{j=1}^{L} (1 - j / (L + 1)) g_j) / N`` with
+    ``g_j = sum_t (x_t - xbar)(x_{t-j} - xbar) / N``.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        (N,) observations in time order.
+    lag : int
+        Truncation lag ``L >= 0`` (``0`` = the iid standard error with ``ddof = 0``).
+
+    Returns
+    -------
+    float
+        Standard error (NaN for ``N < 2``).
+    """
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    if n < 2:
+        return float("nan")
+    lag = max(0, min(int(lag), n - 1))
+    u = x - x.mean()
+    lrv = float(u @ u) / n
+    for j in range(1, lag + 1):
+        lrv += 2.0 * (1.0 - j / (lag + 1.0)) * float(u[j:] @ u[:-j]) / n
+    return math.sqrt(max(lrv, 0.0) / n)
+
+
+@dataclass(frozen=True)
+class PnlStats:
+    """Per-trade P&L statistics of one structure on one measure (units of the entry spot).
+
+    Parameters
+    ----------
+    mean, se : float
+        Mean P&L per trade and its standard error (replay: Newey-West; model: Monte Carlo).
+    win_rate, win_rate_se : float
+        Share of trades with P&L > 0 and its standard error.
+    mean_loss, mean_loss_se : float
+        Mean P&L of the trades with P&L <= 0 (<= 0) and its standard error (NaN for the model:
+        the engine reports no per-trade samples; its Monte Carlo error is small beside the
+        replay's).
+    mean_credit : float
+        Mean net premium received at entry.
+    mean_return : float
+        Mean simple return of the index over the holding period.
+    n : int
+        Trades (replay entry days or model paths).
+    se_neff : float
+        Replay only: ``sd / sqrt(N / n_days)`` (effective-sample rule); NaN for the model.
+    """
+
+    mean: float
+    se: float
+    win_rate: float
+    win_rate_se: float
+    mean_loss: float
+    mean_loss_se: float
+    mean_credit: float
+    mean_return: float
+    n: int
+    se_neff: float = float("nan")
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        """95% interval ``mean -/+ 1.96 se``."""
+        return self.mean - _Z95 * self.se, self.mean + _Z95 * self.se
+
+
+@dataclass(frozen=True, eq=False)
+class Replay:
+    """A direct historical replay of one structure.
+
+    Parameters
+    ----------
+    structure : FixedStructure
+    trades : pd.DataFrame
+        Indexed by entry date: ``vix`` (entry VIX close), ``simple_return``
+        (``S_{d+n} / S_d - 1``), ``credit`` and ``pnl`` (units of the entry spot).
+    stats : PnlStats
+        Means with Newey-West standard errors (lag ``n_days``).
+    base_ivs : np.ndarray
+        (L,) leg IVs at the reference VIX.
+    reference_vix : float
+    """
+
+    structure: FixedStructure
+    trades: pd.DataFrame
+    stats: PnlStats
+    base_ivs: np.ndarray = field(repr=False)
+    reference_vix: float = REFERENCE_VIX
+
+
+def _loss_stats(pnl: np.ndarray, lag: int) -> tuple[float, float]:
+    """Mean of the P&L <= 0 and its HAC standard error by the delta method.
+
+    ``mu = E[x 1{x<=0}] / E[1{x<=0}]``; its influence function is ``(x - mu) 1{x<=0} / p``.
+    """
+    lose = pnl <= 0
+    p = float(lose.mean())
+    if p == 0:
+        return 0.0, float("nan")
+    mu = float(pnl[lose].mean())
+    return mu, newey_west_se((pnl - mu) * lose / p, lag)
+
+
+def replay_hold_to_expiry(
+    structure: FixedStructure,
+    close: pd.Series,
+    vix: pd.Series,
+    base_ivs: np.ndarray,
+    *,
+    reference_vix: float = REFERENCE_VIX,
+    start=REPLAY_START,
+    end=REPLAY_END,
+    lag: int | None = None,
+) -> Replay:
+    """Enter the structure at every historical close, hold to expiry (module notes).
+
+    Parameters
+    ----------
+    structure : FixedStructure
+    close : pd.Series
+        S&P 500 closes (:func:`models.history.load_index_history`).
+    vix : pd.Series
+        VIX closes (:func:`models.history.load_vix_history`).
+    base_ivs : np.ndarray
+        (L,) leg IVs at the reference VIX (:func:`chain_smile`).
+    reference_vix : float
+        VIX of the smile's day.
+    start, end : date-like
+        Window; entry and expiry closes both inside.
+    lag : int | None
+        Newey-West lag; default the holding period ``n_days``.
+
+    Returns
+    -------
+    Replay
+    """
+    n = structure.n_days
+    lag = n if lag is None else int(lag)
+    w = window_returns(close, vix, n, start=start, end=end)
+    v = w["vix"].to_numpy()
+    growth = 1.0 + w["simple_return"].to_numpy()
+    credit = _credit(structure, leg_ivs(base_ivs, structure.t, v, reference_vix))
+    sign = np.where(structure.is_call, 1.0, -1.0)
+    payoff = np.maximum(sign[None, :] * (growth[:, None] - structure.moneyness[None, :]), 0.0)
+    pnl = credit + (payoff * structure.quantity[None, :]).sum(axis=1)
+    win = (pnl > 0).astype(float)
+    loss, loss_se = _loss_stats(pnl, lag)
+    stats = PnlStats(
+        mean=float(pnl.mean()),
+        se=newey_west_se(pnl, lag),
+        win_rate=float(win.mean()),
+        win_rate_se=newey_west_se(win, lag),
+        mean_loss=loss,
+        mean_loss_se=loss_se,
+        mean_credit=float(credit.mean()),
+        mean_return=float(growth.mean() - 1.0),
+        n=int(pnl.size),
+        se_neff=float(pnl.std(ddof=1) / math.sqrt(pnl.size / n)),
+    )
+    trades = pd.DataFrame(
+        {"vix": v, "simple_return": growth - 1.0, "credit": credit, "pnl": pnl}, index=w.index
+    )
+    return Replay(structure, trades, stats, np.asarray(base_ivs, dtype=float), reference_vix)
+
+
+def _bs_forward(x: np.ndarray, m: np.ndarray, tau: np.ndarray, sigma: np.ndarray, call) -> np.ndarray:
+    """Black-Scholes value per unit of entry spot, forward = spot ``e^x``, rate 0; intrinsic at
+    ``tau = 0``."""
+    return black76_price(np.exp(x), m, tau, 0.0, sigma, call)
+
+
+def replay_managed(
+    structure: FixedStructure,
+    close: pd.Series,
+    vix: pd.Series,
+    atm_iv: float,
+    base_ivs: np.ndarray,
+    *,
+    reference_vix: float = REFERENCE_VIX,
+    start=REPLAY_START,
+    end=REPLAY_END,
+    lag: int | None = None,
+) -> Replay:
+    """Replay with the structure's exit rules, marking every leg at every historical close.
+
+    Entry days are those of :func:`replay_hold_to_expiry`. After ``j`` trading days
+    (``j = 0..n``) the trade has ``tau_j = t (1 - j / n)`` years left and log spot
+    ``x_j = ln(S_{d+j} / S_d)``; each leg is marked by Black-Scholes (forward = spot, rate 0) at
+    the documented sticky-moneyness IV: today's smile, linear in ``k`` through the legs' IVs and
+    the ATM IV at ``k = 0`` (flat beyond), read at the leg's current ``k = ln(m) - x_j``, plus
+    ``term_factor(tau_j) (V_{d+j} - V_ref) / 100`` with the historical VIX close of that day
+    (carried over at most 5 missing days), floored at 0.01; intrinsic value at ``tau = 0``.
+    Rules, checked at each close ``j >= 1`` (:class:`models.strategies.Management`):
+
+    * ``profit_target p`` on the whole structure: P&L >= ``p |premium at entry|`` closes it,
+      filled at exactly ``p |premium|`` (a resting limit order);
+    * with ``target_legs``: those legs' own P&L >= ``p |their premium|`` closes them at the
+      target; the other legs stay open;
+    * ``stop_loss s``: P&L <= ``-s |premium|`` closes everything at that close's mark;
+    * ``exit_dte``: everything is closed at the mark of the first close with
+      ``tau_j <= exit_dte / 365``; otherwise settlement at expiry.
+
+    With ``Management()`` this equals :func:`replay_hold_to_expiry` (the entry mark is the
+    entry price; the final mark is the payoff).
+
+    Parameters
+    ----------
+    structure : FixedStructure
+    close, vix : pd.Series
+        S&P 500 and VIX closes.
+    atm_iv : float
+        The smile's ATM node (decimal) (:func:`chain_smile`).
+    base_ivs : np.ndarray
+        (L,) leg IVs at the reference VIX.
+    reference_vix, start, end, lag
+        As in :func:`replay_hold_to_expiry`.
+
+    Returns
+    -------
+    Replay
+        ``trades`` also has ``close_step`` (trading days held) and ``target_hit`` (the profit
+        target filled, on all or on the target legs).
+    """
+    n = structure.n_days
+    lag = n if lag is None else int(lag)
+    mg = structure.management
+    c = pd.Series(close, dtype=float)
+    c = c[c.notna() & (c > 0)].sort_index()
+    c = c[(c.index >= pd.Timestamp(start)) & (c.index <= pd.Timestamp(end))]
+    w = window_returns(c, vix, n, start=start, end=end)
+    pos = c.index.get_indexer(w.index)
+    v_all = pd.Series(vix, dtype=float)
+    v_all = v_all.reindex(v_all.index.union(c.index)).ffill(limit=5).reindex(c.index).to_numpy()
+    steps = np.arange(n + 1)
+    cols = pos[:, None] + steps[None, :]  # (N, n+1)
+    px = c.to_numpy()
+    x = np.log(px[cols] / px[pos][:, None])
+    vpath = v_all[cols]
+    if not np.all(np.isfinite(vpath)):
+        raise ValueError(f"{structure.name}: VIX closes missing inside some holding windows")
+    taus = structure.taus
+    m = structure.moneyness
+    lk = np.log(m)
+    nodes = {0.0: float(atm_iv)}
+    for kk, iv in zip(lk, np.asarray(base_ivs, dtype=float), strict=True):
+        nodes[float(kk)] = float(iv)
+    smile_k = np.array(sorted(nodes))
+    smile_v = np.array([nodes[k] for k in smile_k])
+    tf = term_factor(taus)
+    shift = tf[None, :] * (vpath - reference_vix) / 100.0  # (N, n+1)
+    price = np.empty((len(m), *x.shape))
+    for i, (mi, call) in enumerate(zip(m, structure.is_call, strict=True)):
+        sig = np.maximum(np.interp(np.log(mi) - x, smile_k, smile_v) + shift, _IV_FLOOR)
+        price[i] = _bs_forward(x, mi, taus[None, :], sig, bool(call))
+    value = np.tensordot(structure.quantity, price, axes=1)  # (N, n+1)
+    if mg.target_legs is None:
+        group = np.zeros(len(m), dtype=bool)
+    else:
+        group = np.zeros(len(m), dtype=bool)
+        group[list(mg.target_legs)] = True
+    vg = np.tensordot(structure.quantity * group, price, axes=1)
+    vr = value - vg
+    ref = np.abs(value[:, 0])
+    p_t = mg.profit_target
+    rows = np.arange(len(pos))
+    cond = np.zeros(value.shape, dtype=bool)
+    cond[:, structure.forced_step :] = True
+    partial_hit = np.zeros(len(pos), dtype=bool)
+    if mg.target_legs is not None and p_t is not None:
+        ref_g = np.abs(vg[:, 0])
+        pg = vg - vg[:, :1]
+        hit = (pg >= p_t * ref_g[:, None]) & (steps[None, :] >= 1) & (ref_g[:, None] > 0)
+        f1 = np.where(hit.any(axis=1), hit.argmax(axis=1), n + 1)
+        frozen = p_t * ref_g
+        cum = np.where(steps[None, :] >= f1[:, None], frozen[:, None], pg) + (vr - vr[:, :1])
+        whole_target = None
+    else:
+        f1 = np.full(len(pos), n + 1)
+        cum = value - value[:, :1]
+        whole_target = (cum >= p_t * ref[:, None]) & (ref[:, None] > 0) if p_t is not None else None
+        if whole_target is not None:
+            cond |= whole_target
+    if mg.stop_loss is not None:
+        cond |= (cum <= -mg.stop_loss * ref[:, None]) & (ref[:, None] > 0)
+    cond[:, 0] = False
+    f = cond.argmax(axis=1)
+    pnl = cum[rows, f]
+    target_hit = f1 <= f
+    if whole_target is not None:
+        is_t = whole_target[rows, f]
+        pnl = np.where(is_t, p_t * ref, pnl)
+        target_hit = is_t
+    partial_hit |= target_hit
+    credit = -value[:, 0]
+    win = (pnl > 0).astype(float)
+    loss, loss_se = _loss_stats(pnl, lag)
+    growth = px[pos + n] / px[pos]
+    stats = PnlStats(
+        mean=float(pnl.mean()),
+        se=newey_west_se(pnl, lag),
+        win_rate=float(win.mean()),
+        win_rate_se=newey_west_se(win, lag),
+        mean_loss=loss,
+        mean_loss_se=loss_se,
+        mean_credit=float(credit.mean()),
+        mean_return=float(growth.mean() - 1.0),
+        n=int(pnl.size),
+        se_neff=float(pnl.std(ddof=1) / math.sqrt(pnl.size / n)),
+    )
+    trades = pd.DataFrame(
+        {
+            "vix": w["vix"].to_numpy(),
+            "simple_return": growth - 1.0,
+            "credit": credit,
+            "pnl": pnl,
+            "close_step": f,
+            "target_hit": partial_hit,
+        },
+        index=w.index,
+    )
+    return Replay(structure, trades, stats, np.asarray(base_ivs, dtype=float), reference_vix)
+
+
+# ----------------------------------------------------------------------------------------------
+# Model
+
+
+def model_hold_to_expiry(
+    structures: Sequence[FixedStructure],
+    candidates: Sequence[Candidate],
+    paths: Paths,
+    *,
+    session_scale: float,
+    reference_vix: float = REFERENCE_VIX,
+    seed: int = 0,
+) -> list[PnlStats]:
+    """The income model's P&L per trade of structures held to expiry, entered at day 0.
+
+    Runs :func:`models.managed.simulate_managed` on ``UnderlyingPaths(log_return,
+    iv_shift = (vix - reference_vix) / 100, session_return, daily_vol = vix / 100 / sqrt(252),
+    session_scale)`` with ``Management()``, no costs, multiplier 1, ``entries_per_month = 1000``
+    (every path's first entry at day 0), ``warmup_days = 0`` and ``months = 1``: one trade per
+    path (``D = n``: the trade opened at day 0 expires at day ``n`` and no later one completes).
+
+    Parameters
+    ----------
+    structures : Sequence[FixedStructure]
+        K structures, all with ``n_days == paths.D``.
+    candidates : Sequence[Candidate]
+        (K,) their candidates (:func:`structure_candidate`, spot 1 for P&L in units of spot).
+    paths : Paths
+        ``P`` paths of ``D`` days whose ``vix[:, 0]`` are the entry VIX levels.
+    session_scale : float
+        Session / close-to-close vol ratio (unused by trades longer than a day; kept faithful).
+    reference_vix : float
+        VIX of the candidates' smile.
+    seed : int
+        Seed of the engine's entry phases.
+
+    Returns
+    -------
+    list[PnlStats]
+        (K,) the engine's ``expected_trade`` / ``expected_trade_se``, ``win_rate`` (binomial SE)
+        and ``avg_loss``; the mean credit and index return recomputed from the paths.
+
+    Raises
+    ------
+    ValueError
+        A structure's holding period differs from ``paths.D``, or the engine did not book
+        exactly one trade held to expiry per path.
+    """
+    d = paths.D
+    for s in structures:
+        if s.n_days != d:
+            raise ValueError(f"{s.name}: holds {s.n_days} days, the paths have {d}")
+    vix = np.asarray(paths.vix, dtype=float)
+    up = UnderlyingPaths(
+        log_return=paths.log_return,
+        iv_shift=(vix - reference_vix) / 100.0,
+        session_return=paths.session_return,
+        daily_vol=vix / 100.0 / math.sqrt(252.0),
+        session_scale=float(session_scale),
+        description=paths.measure,
+    )
+    k = len(candidates)
+    res = simulate_managed(
+        list(candidates),
+        paths={c.underlying: up for c in candidates},
+        multipliers=[1.0] * k,
+        management=[Management()] * k,
+        entries_per_month=[_ONE_AT_DAY_0] * k,
+        seed=seed,
+        months=1,
+        warmup_days=0,
+    )
+    growth = float(np.mean(np.exp(np.sum(paths.log_return, axis=1))))
+    out = []
+    for j, (s, c) in enumerate(zip(structures, candidates, strict=True)):
+        held_all = abs(float(res.avg_days_held[j]) - s.days) < 1e-6
+        if not (held_all and res.exit_fractions[j, _EXPIRY] == 1.0):
+            raise ValueError(f"{s.name}: the engine did not hold one trade per path to expiry")
+        credit = _credit(s, leg_ivs(np.asarray(c.ivs), s.t, vix[:, 0], reference_vix))
+        p = float(res.win_rate[j])
+        out.append(
+            PnlStats(
+                mean=float(res.expected_trade[j]),
+                se=float(res.expected_trade_se[j]),
+                win_rate=p,
+                win_rate_se=math.sqrt(p * (1.0 - p) / paths.P),
+                mean_loss=float(res.avg_loss[j]),
+                mean_loss_se=float("nan"),
+                mean_credit=float(credit.mean()),
+                mean_return=growth - 1.0,
+                n=paths.P,
+            )
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Comparison
+
+
+def _inside(a: PnlStats, b: PnlStats) -> tuple[float, bool]:
+    """``(z, inside)``: ``z = (b - a) / sqrt(se_a^2 + se_b^2)``, inside when ``|z| <= 1.96``."""
+    s = math.hypot(a.se, b.se)
+    z = (b.mean - a.mean) / s if s > 0 else float("inf")
+    return z, bool(abs(z) <= _Z95)
+
+
+def pnl_replay_table(
+    close: pd.Series,
+    vix: pd.Series,
+    hist: FilteredHistory,
+    surface,
+    *,
+    vol_ratio: float,
+    n_paths: int = 30_000,
+    seed: int = 20_260_130,
+    mean_block: float = 21.0,
+    structures: Sequence[FixedStructure] | None = None,
+    reference_vix: float = REFERENCE_VIX,
+    start=REPLAY_START,
+    end=REPLAY_END,
+) -> pd.DataFrame:
+    """Replay against the FHS model and the lognormal, one row per structure.
+
+    Per holding period ``n``: ``n_paths`` starting VIX levels are drawn with replacement (seeded)
+    from the replay's entry-day VIX closes; FHS paths (``mean_block``) and lognormal paths (vol =
+    VIX x ``vol_ratio``, session fraction ``session_scale^2``) start there; every structure of
+    that period is simulated on the same paths (common random numbers).
+
+    Parameters
+    ----------
+    close, vix : pd.Series
+        S&P 500 and VIX closes.
+    hist : FilteredHistory
+        FHS residual pool (:func:`models.physical.filtered_history`).
+    surface : SmileSurface
+        The shipped chain's surface (the skew).
+    vol_ratio : float
+        Lognormal realized/implied ratio (:func:`models.income.measure_vol_ratio`).
+    n_paths, seed, mean_block
+        Simulation size, seed (level draws ``seed``, FHS ``seed + 1 + i``, lognormal
+        ``seed + 1001 + i`` for the ``i``-th holding period), bootstrap block.
+    structures : Sequence[FixedStructure] | None
+        Default :func:`fixed_moneyness_structures`.
+    reference_vix : float
+        VIX of the smile's day.
+    start, end : date-like
+        Replay window.
+
+    Returns
+    -------
+    pd.DataFrame
+        Indexed by structure name: ``days, n_days, n_entries, credit``; for the replay ``replay,
+        replay_se, replay_se_neff, ci_low, ci_high, replay_win, replay_win_se, replay_loss,
+        replay_loss_se, replay_return``; for ``fhs`` and ``lognormal`` each ``<m>, <m>_se,
+        <m>_z, <m>_in_ci, <m>_win, <m>_win_se, <m>_loss, <m>_return`` (``z`` = (model -
+        replay) / combined SE). ``attrs``: ``measure``, ``vol_ratio``, ``n_paths``,
+        ``reference_vix``, ``replays`` (name -> :class:`Replay`).
+    """
+    structures = tuple(fixed_moneyness_structures() if structures is None else structures)
+    pick = Generator(PCG64(SeedSequence(seed)))
+    replays: dict[str, Replay] = {}
+    smiles: dict[str, tuple[float, np.ndarray]] = {}
+    for s in structures:
+        smiles[s.name] = chain_smile(surface, s)
+        replays[s.name] = replay_hold_to_expiry(
+            s, close, vix, smiles[s.name][1], reference_vix=reference_vix, start=start, end=end
+        )
+    model: dict[str, dict[str, PnlStats]] = {s.name: {} for s in structures}
+    for i, n in enumerate(sorted({s.n_days for s in structures})):
+        group = [s for s in structures if s.n_days == n]
+        levels = replays[group[0].name].trades["vix"].to_numpy()
+        v0 = pick.choice(levels, size=n_paths, replace=True)
+        cands = [structure_candidate(s, *smiles[s.name]) for s in group]
+        measures = {
+            "fhs": fhs_paths(
+                hist, vix0=v0, n_paths=n_paths, n_days=n, seed=seed + 1 + i, mean_block=mean_block
+            ),
+            "lognormal": lognormal_paths(
+                vix0=v0,
+                vol_ratio=vol_ratio,
+                n_paths=n_paths,
+                n_days=n,
+                seed=seed + 1001 + i,
+                session_fraction=hist.session_scale**2,
+            ),
+        }
+        for name, p in measures.items():
+            stats = model_hold_to_expiry(
+                group,
+                cands,
+                p,
+                session_scale=hist.session_scale,
+                reference_vix=reference_vix,
+                seed=seed,
+            )
+            for s, st in zip(group, stats, strict=True):
+                model[s.name][name] = st
+    rows = []
+    for s in structures:
+        r = replays[s.name].stats
+        lo, hi = r.ci
+        row = {
+            "structure": s.name,
+            "days": s.days,
+            "n_days": s.n_days,
+            "n_entries": r.n,
+            "credit": r.mean_credit,
+            "replay": r.mean,
+            "replay_se": r.se,
+            "replay_se_neff": r.se_neff,
+            "ci_low": lo,
+            "ci_high": hi,
+            "replay_win": r.win_rate,
+            "replay_win_se": r.win_rate_se,
+            "replay_loss": r.mean_loss,
+            "replay_loss_se": r.mean_loss_se,
+            "replay_return": r.mean_return,
+        }
+        for name in ("fhs", "lognormal"):
+            m = model[s.name][name]
+            z, inside = _inside(r, m)
+            row.update(
+                {
+                    name: m.mean,
+                    f"{name}_se": m.se,
+                    f"{name}_z": z,
+                    f"{name}_in_ci": inside,
+                    f"{name}_win": m.win_rate,
+                    f"{name}_win_se": m.win_rate_se,
+                    f"{name}_loss": m.mean_loss,
+                    f"{name}_return": m.mean_return,
+                }
+            )
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("structure")
+    table.attrs.update(
+        measure=hist.describe(mean_block),
+        vol_ratio=float(vol_ratio),
+        n_paths=int(n_paths),
+        reference_vix=float(reference_vix),
+        replays=replays,
+    )
+    return table
