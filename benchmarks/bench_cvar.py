@@ -90,7 +90,7 @@ def main() -> None:
     args = ap.parse_args()
     sc = load_scenario(
         ROOT / "scenarios" / "tom_king" / "phase4.yaml",
-        ["target.success_probability=null", "income.model=expiry"],
+        ["target.success_probability=null"],
     )
     prep = prepare(sc)
     cs, limits, market = prep.candidates, prep.limits, prep.market

@@ -3,6 +3,7 @@
 Plain script (not collected by pytest)::
 
     .venv/bin/python benchmarks/calibration.py [--paths N] [--seed S] [--mean-block L]
+        [--replay-paths P] [--replay-seed S] [--skip-tails]
 
 Section 1 (:func:`return_tail_table`): for horizons of 1, 21 and 82 trading days, starting-VIX
 buckets [0,15), [15,20), [20,30), 30+ and thresholds -5%, -10%, -20% (simple return), the
@@ -13,6 +14,16 @@ on ``n_eff = n / h`` windows, next to
   paths started at VIX levels resampled from the bucket's historical start days;
 * the lognormal alternative (:func:`models.physical.lognormal_paths`) at the same levels with
   the measured realized/implied ratio (:func:`models.income.measure_vol_ratio`, 0.861).
+
+Section 2 (:func:`pnl_replay_table`): the expected P&L per trade of a short put (5% OTM, 30
+days), an iron condor (short 5% OTM, wings 2.5% further, 30 days) and an LT112 (long put 7% OTM,
+short put 50 points below, two naked puts 12% OTM, 120 days) at fixed moneyness, held to expiry,
+and the LT112 under the TK rules (naked puts closed at 90% of their credit, all closed at 21 DTE):
+the direct historical replay (every entry day 1990-2023, leg IVs = the shipped 2026-01-30 SPX
+skew shifted by ``term_factor x`` the VIX change from 17.44; mean with a Newey-West 95% interval)
+against the income model (:func:`models.managed.simulate_managed` on FHS paths started at the
+replay's VIX levels) and the lognormal, with win rates and mean losses
+(:mod:`models.replay`). Money per MES unit (x 5 USD x 6,939.03) is printed beside.
 
 In-sample: the FHS residual pool is the same 1990-2023 history.
 """
@@ -25,6 +36,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from models import replay
+from models.chain import load_chain
 from models.history import load_index_history, load_index_ohlc, load_vix_history
 from models.income import measure_vol_ratio
 from models.physical import filtered_history, tail_calibration
@@ -33,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "scenarios" / "data"
 VIX_FILE = DATA / "vix_daily_cboe_1990-01-02_2026-07-23.csv.gz"
 SPX_FILE = DATA / "sp500_gspc_daily_ohlcv_1927-12-30_2023-12-28.csv.gz"
+CHAIN_FILE = DATA / "spx_yahoo_chain_2026-01-30.csv.gz"
 
 
 def return_tail_table(
@@ -79,13 +93,135 @@ def _format(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def pnl_replay_table(
+    n_paths: int = 30_000, seed: int = 20_260_130, mean_block: float = 21.0
+) -> pd.DataFrame:
+    """Replay against the model (:func:`models.replay.pnl_replay_table` on the shipped data).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per structure (``short_put``, ``iron_condor``, ``lt112``, ``lt112_tk``); P&L in
+        units of the entry spot (see :func:`models.replay.pnl_replay_table` for the columns).
+    """
+    vix = load_vix_history(VIX_FILE)
+    close = load_index_history(SPX_FILE)
+    hist = filtered_history(vix, load_index_ohlc(SPX_FILE))
+    ratio = measure_vol_ratio(vix, close).ratio
+    surface = load_chain(
+        CHAIN_FILE,
+        format="yfinance",
+        spot=replay.REFERENCE_SPOT,
+        valuation_time=replay.REFERENCE_TIME,
+        underlying="SPX",
+    ).surface()
+    return replay.pnl_replay_table(
+        close,
+        vix,
+        hist,
+        surface,
+        vol_ratio=ratio,
+        n_paths=n_paths,
+        seed=seed,
+        mean_block=mean_block,
+    )
+
+
+def _format_replay(table: pd.DataFrame) -> pd.DataFrame:
+    bp = lambda x: f"{1e4 * x:.1f}"  # noqa: E731  (basis points of the entry spot)
+    yes = {True: "yes", False: "NO"}
+    return pd.DataFrame(
+        {
+            "n": table["n_days"],
+            "entries": table["n_entries"],
+            "credit": table["credit"].map(bp),
+            "replay [95% CI]": [
+                f"{bp(m)} [{bp(lo)}, {bp(hi)}]"
+                for m, lo, hi in zip(
+                    table["replay"], table["ci_low"], table["ci_high"], strict=True
+                )
+            ],
+            "se NW/neff": [
+                f"{bp(a)}/{bp(b)}"
+                for a, b in zip(table["replay_se"], table["replay_se_neff"], strict=True)
+            ],
+            "FHS ± se": [
+                f"{bp(m)} ± {bp(s)}" for m, s in zip(table["fhs"], table["fhs_se"], strict=True)
+            ],
+            "z": table["fhs_z"].round(2),
+            "in": table["fhs_in_ci"].map(yes),
+            "lognorm": table["lognormal"].map(bp),
+            "z ": table["lognormal_z"].round(2),
+            "in ": table["lognormal_in_ci"].map(yes),
+            "win% hist/FHS/logn": [
+                f"{100 * a:.1f}/{100 * b:.1f}/{100 * c:.1f}"
+                for a, b, c in zip(
+                    table["replay_win"], table["fhs_win"], table["lognormal_win"], strict=True
+                )
+            ],
+            "loss hist [CI]/FHS/logn": [
+                f"{bp(a)} [{bp(a - 1.96 * s)}, {bp(a + 1.96 * s)}]/{bp(b)}/{bp(c)}"
+                for a, s, b, c in zip(
+                    table["replay_loss"],
+                    table["replay_loss_se"],
+                    table["fhs_loss"],
+                    table["lognormal_loss"],
+                    strict=True,
+                )
+            ],
+        },
+        index=table.index,
+    )
+
+
+def _print_replay(table: pd.DataFrame, elapsed: float) -> None:
+    print()
+    print(
+        "Section 2: expected P&L per trade at fixed moneyness, direct historical replay "
+        f"{replay.REPLAY_START}..{replay.REPLAY_END} against the income model "
+        "(basis points of the entry spot, per share per unit; no costs, zero rates)"
+    )
+    print(
+        f"IVs: shipped SPX skew of 2026-01-30 + term_factor x (VIX - "
+        f"{table.attrs['reference_vix']:g}) / 100; replay CI: Newey-West, lag = holding days; "
+        f"model: {table.attrs['n_paths']:,} paths, one trade each, entered at day 0"
+    )
+    print(f"FHS: {table.attrs['measure']}")
+    print(f"lognormal: vol = VIX x {table.attrs['vol_ratio']:.3f}, VIX constant, no drift")
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(_format_replay(table).to_string())
+    money = replay.MES_MULTIPLIER * replay.REFERENCE_SPOT
+    print(f"money per MES unit at {replay.REFERENCE_SPOT:,.2f} (x {money:,.0f} USD):")
+    for name, row in table.iterrows():
+        print(
+            f"  {name:12s} credit {money * row['credit']:8,.0f}  replay {money * row['replay']:7,.0f}"
+            f" [{money * row['ci_low']:,.0f}, {money * row['ci_high']:,.0f}]  FHS "
+            f"{money * row['fhs']:7,.0f}  lognormal {money * row['lognormal']:7,.0f}  mean loss "
+            f"when losing {money * row['replay_loss']:8,.0f} "
+            f"({row['replay_loss'] / row['credit']:+.2f} x mean credit)"
+        )
+    rows = [f"{n} {'in' if row['fhs_in_ci'] else 'OUT'}" for n, row in table.iterrows()]
+    print(f"summary: FHS {', '.join(rows)}; {elapsed:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paths", type=int, default=40_000, help="paths per (horizon, bucket)")
     parser.add_argument("--seed", type=int, default=20_240_805)
     parser.add_argument("--mean-block", type=float, default=21.0)
+    parser.add_argument("--replay-paths", type=int, default=30_000, help="paths of section 2")
+    parser.add_argument("--replay-seed", type=int, default=20_260_130)
+    parser.add_argument("--skip-tails", action="store_true", help="print section 2 only")
     args = parser.parse_args()
 
+    if not args.skip_tails:
+        _tail_section(args)
+    t0 = time.perf_counter()
+    table = pnl_replay_table(args.replay_paths, args.replay_seed, args.mean_block)
+    _print_replay(table, time.perf_counter() - t0)
+
+
+def _tail_section(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     table = return_tail_table(args.paths, args.seed, args.mean_block)
     elapsed = time.perf_counter() - t0

@@ -1,23 +1,23 @@
-"""Per-unit monthly income models: ``theta`` and ``expiry`` (DESIGN.md §3).
+"""Closed-form per-unit income references and the measured realized/implied vol ratio.
 
-Both return money per unit of structure per month in the instrument's currency.
+The income model of thetaplan is the managed simulation (:mod:`models.managed` on the physical
+measure of :mod:`models.physical`, wired by :mod:`optimizer.income_model`): every income figure
+comes from it. This module keeps
 
-``theta`` (seed 1's convention)
+``theta`` (seed 1's convention, ``income.model: theta``)
     ``theta_per_day * exposure_days`` where ``exposure_days = min(days_per_month,
-    entries_per_month * max(life_days, 1))``: a book that is held (and re-opened) all month earns
-    theta on ``days_per_month`` days (21 trading days by default; seed 1 used 22 — theta is per
-    calendar day, so this is the seed's convention, not a calendar-exact decay); a 0DTE structure
-    lives less than a day, its "theta per day" is its whole remaining decay, earned once per entry.
+    entries_per_month * max(life_days, 1))`` — reproduces the seed's claims; it books all decay
+    as income and is not a model of P&L.
 
-``expiry``
-    Expected P&L per cycle at expiry under a real-world lognormal distribution with mean the
-    forward and volatility ``sigma_R = atm_iv * vol_ratio`` (no equity risk premium), times the
-    cycles per month ``min(entries_per_month, calendar_days_per_month / life_days)``. The smile's
-    skew premium is income in this model: the real-world density has no skew. That understates
-    crash risk; the managed Monte Carlo (with historical and stress scenarios) addresses it.
+``expected_pnl_at_expiry`` (a closed-form reference)
+    Expected P&L per cycle held to expiry under a lognormal with mean the forward and volatility
+    ``sigma_R`` (Black 1976): the test reference of the managed simulation's hold-to-expiry rule
+    on lognormal paths. It is light-tailed (no crash tail, no skew in the real-world density) and
+    is no longer an income model of the optimizer.
 
-The default ``vol_ratio`` is measured by :func:`measure_vol_ratio` from the real VIX and S&P 500
-histories shipped in ``scenarios/data`` (see that function for the estimator).
+``measure_vol_ratio``
+    The realized/implied variance ratio measured against the VIX (the quantity it is applied to
+    by the lognormal measure: vol = VIX x ratio).
 """
 
 from __future__ import annotations

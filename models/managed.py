@@ -130,8 +130,10 @@ class UnderlyingPaths:
     log_return : np.ndarray
         (P, D) close-to-close log return of day ``t`` (column ``t - 1``).
     iv_shift : np.ndarray
-        (P, D + 1) change of the 30-day ATM implied vol since today at the close of day ``t``
-        (column ``t``; column 0 is 0), decimal (+0.05 = +5 vol points).
+        (P, D + 1) change of the 30-day ATM implied vol at the close of day ``t`` (column ``t``)
+        since the day the candidates' smiles were taken (usually today: column 0 is then 0; a
+        path may start elsewhere, e.g. at another VIX level in a calibration), decimal
+        (+0.05 = +5 vol points).
     session_return : np.ndarray
         (P, D) regular-session (open to close) log return of day ``t``.
     daily_vol : np.ndarray
@@ -228,7 +230,9 @@ class ManagedResult:
         (K,) share of completed trades with net P&L > 0; mean net P&L of winners (>= 0) and of
         the other trades (<= 0).
     expected_trade, expected_trade_se : np.ndarray
-        (K,) mean net P&L per completed trade and its standard error.
+        (K,) mean net P&L per completed trade and its standard error, treating trades as
+        independent (trades of one path are correlated, so with many trades per path this
+        understates the error; :attr:`expected_monthly_se` groups by path).
     expected_trade_gross : np.ndarray
         (K,) mean P&L per completed trade before costs.
     avg_days_held : np.ndarray

@@ -12,7 +12,9 @@ Structures (:func:`fixed_moneyness_structures`)
     * short put 5% OTM (``m = 0.95``), 30 calendar days;
     * iron condor: short put 0.95 and call 1.05, long wings 2.5% further (0.925, 1.075), 30 days;
     * LT112 (1-1-2): long put 0.93, short put 50 ES points below at 6,939.03
-      (``m = 0.93 - 50 / 6939.03 = 0.92279``), two naked puts 0.88, 120 calendar days.
+      (``m = 0.93 - 50 / 6939.03 = 0.92279``), two naked puts 0.88, 120 calendar days;
+    * second variant, ``lt112_tk``: the same LT112 under the TK rules of the scenarios
+      (:data:`TK_LT112`: the naked puts closed at 90% of their credit, everything at 21 DTE).
 
     A structure with ``t = days / 365`` years lives ``n = round(252 t)`` trading days — the
     engine's rule (:func:`models.managed.trading_steps`): 21 for 30 days, **83** for 120 days
@@ -43,11 +45,17 @@ Direct historical replay (:func:`replay_hold_to_expiry`)
     (:func:`newey_west_se`); the effective-sample rule ``sd / sqrt(N / n)`` is reported beside it
     (it is wider: for an MA(n-1) overlap the Bartlett kernel with lag ``n`` keeps only about 2/3
     of the long-run variance; both ignore clustering of losses beyond ``n`` days).
-Model (:func:`model_hold_to_expiry`)
+    With exit rules (:func:`replay_managed`) every leg is marked at every historical close by the
+    same IV rule, read at the leg's current moneyness on the linear smile through the legs' IVs
+    and the ATM IV, with that day's VIX and the remaining time's term factor. Run on the
+    historical windows as paths (:func:`historical_paths`), the engine reproduces the replay
+    trade for trade (``tests/models/test_pnl_replay.py``), so a model/replay difference is the
+    measure's alone.
+Model (:func:`model_trade_pnl`, :func:`model_hold_to_expiry`)
     The engine itself: :func:`models.managed.simulate_managed` with one trade per path entered at
     the close of day 0 (``entries_per_month = 1000``: schedule spacing 0.021 days, so the
-    rounded entry day is 0 on every path; ``D = n`` days, so no second trade completes),
-    ``Management()`` (hold to expiry), no costs. The candidate's legs carry the chain smile at
+    rounded entry day is 0 on every path; ``D = n`` days, so no second trade completes), the
+    structure's management (``Management()``: hold to expiry), no costs. The candidate's legs carry the chain smile at
     ``V_ref`` (:func:`structure_candidate`, spot 1, forward 1, discount factor 1), and the paths'
     IV shift is measured from the reference VIX, ``iv_shift = (vix - V_ref) / 100`` — so a path
     starting at VIX 30 enters at the shifted smile exactly like a replay day at VIX 30. Starting
@@ -55,7 +63,8 @@ Model (:func:`model_hold_to_expiry`)
     historical simulation (:func:`models.physical.fhs_paths`) or the light-tailed lognormal
     (:func:`models.physical.lognormal_paths` with vol = VIX x the measured realized/implied ratio,
     :func:`models.income.measure_vol_ratio`). The model's standard error is the engine's
-    ``expected_trade_se`` (independent paths).
+    ``expected_trade_se`` (independent paths). ``daily_vol = VIX / 100 / sqrt(252)`` only
+    scales the engine's intraday bridge of 0DTE trades, unused here.
 Comparison (:func:`pnl_replay_table`)
     Inside when ``|model - replay| <= 1.96 sqrt(SE_replay^2 + SE_model^2)``. Also the win rate
     (share of trades with P&L > 0) and the mean P&L of the other trades (mean loss when losing),
@@ -64,6 +73,12 @@ Comparison (:func:`pnl_replay_table`)
 In-sample: the FHS residual pool is the same 1990-2023 history as the replay; what is tested is
 that reshuffling it in blocks with a VIX AR(1), started at the replay's VIX levels, reproduces
 the historical P&L of option structures priced by the shipped skew.
+
+Result with the shipped data (30,000 paths; basis points of the entry spot): replay / FHS model
+short put 41.9 [29.9, 53.9] / 41.0, iron condor 2.2 [-2.0, 6.5] / 0.6, LT112 186 [126, 246] /
+184, LT112 TK 153 [104, 202] / 155 — all inside; the lognormal (no drift, vol VIX x 0.861) is
+below the replay for all four (30.7, -12.5, 150, 123) and outside for the iron condor
+(``benchmarks/calibration.py`` section 2).
 
 Units: P&L and credits per share per unit of the structure, in units of the entry spot
 (0.01 = 1% of spot); vols decimal; ``days`` calendar, ``n`` trading days.
@@ -81,7 +96,7 @@ import pandas as pd
 from numpy.random import PCG64, Generator, SeedSequence
 
 from models.legs import Leg, Right
-from models.managed import EXIT_REASONS, UnderlyingPaths, simulate_managed, trading_steps
+from models.managed import UnderlyingPaths, simulate_managed, trading_steps
 from models.physical import (
     FilteredHistory,
     Paths,
@@ -99,17 +114,22 @@ __all__ = [
     "REFERENCE_VIX",
     "REPLAY_END",
     "REPLAY_START",
+    "REFERENCE_TIME",
+    "TK_LT112",
     "FixedLeg",
     "FixedStructure",
     "PnlStats",
     "Replay",
     "chain_smile",
     "fixed_moneyness_structures",
+    "historical_paths",
     "leg_ivs",
     "model_hold_to_expiry",
+    "model_trade_pnl",
     "newey_west_se",
     "pnl_replay_table",
     "replay_hold_to_expiry",
+    "replay_managed",
     "structure_candidate",
 ]
 
@@ -129,7 +149,6 @@ MES_MULTIPLIER = 5.0
 """Micro E-mini S&P 500 multiplier, USD per index point (for money per contract unit)."""
 
 _IV_FLOOR = 0.01
-_EXPIRY = EXIT_REASONS.index("expiry")
 _Z95 = 1.959963984540054
 _ONE_AT_DAY_0 = 1000.0
 """Entries per month that put every path's first entry at day 0 (spacing 0.021 trading days)."""
@@ -160,12 +179,12 @@ class FixedLeg:
 
 @dataclass(frozen=True)
 class FixedStructure:
-    """An option structure with strikes at fixed moneyness, held to expiry.
+    """An option structure with strikes at fixed moneyness (held to expiry unless ``management``).
 
     Parameters
     ----------
     name : str
-        Label (``short_put``, ``iron_condor``, ``lt112``).
+        Label (``short_put``, ``iron_condor``, ``lt112``, ``lt112_tk``).
     template : str
         The built-in template it instantiates (:data:`models.strategies.TEMPLATES`; legs in the
         template's order).
@@ -267,7 +286,11 @@ def fixed_moneyness_structures(
         expiry; then ``lt112_tk`` if ``managed``.
     """
     P, C = Right.PUT, Right.CALL
-    lt112 = (FixedLeg(P, 0.93, +1), FixedLeg(P, 0.93 - 50.0 / float(spot), -1), FixedLeg(P, 0.88, -2))
+    lt112 = (
+        FixedLeg(P, 0.93, +1),
+        FixedLeg(P, 0.93 - 50.0 / float(spot), -1),
+        FixedLeg(P, 0.88, -2),
+    )
     tk = (FixedStructure("lt112_tk", "lt112", 120.0, lt112, TK_LT112),) if managed else ()
     return (
         FixedStructure("short_put", "cash_secured_put", 30.0, (FixedLeg(P, 0.95, -1),)),
@@ -560,6 +583,8 @@ def replay_hold_to_expiry(
     -------
     Replay
     """
+    if not structure.held_to_expiry:
+        raise ValueError(f"{structure.name} has exit rules: use replay_managed")
     n = structure.n_days
     lag = n if lag is None else int(lag)
     w = window_returns(close, vix, n, start=start, end=end)
@@ -589,7 +614,9 @@ def replay_hold_to_expiry(
     return Replay(structure, trades, stats, np.asarray(base_ivs, dtype=float), reference_vix)
 
 
-def _bs_forward(x: np.ndarray, m: np.ndarray, tau: np.ndarray, sigma: np.ndarray, call) -> np.ndarray:
+def _bs_forward(
+    x: np.ndarray, m: np.ndarray, tau: np.ndarray, sigma: np.ndarray, call
+) -> np.ndarray:
     """Black-Scholes value per unit of entry spot, forward = spot ``e^x``, rate 0; intrinsic at
     ``tau = 0``."""
     return black76_price(np.exp(x), m, tau, 0.0, sigma, call)
@@ -650,20 +677,9 @@ def replay_managed(
     n = structure.n_days
     lag = n if lag is None else int(lag)
     mg = structure.management
-    c = pd.Series(close, dtype=float)
-    c = c[c.notna() & (c > 0)].sort_index()
-    c = c[(c.index >= pd.Timestamp(start)) & (c.index <= pd.Timestamp(end))]
-    w = window_returns(c, vix, n, start=start, end=end)
-    pos = c.index.get_indexer(w.index)
-    v_all = pd.Series(vix, dtype=float)
-    v_all = v_all.reindex(v_all.index.union(c.index)).ffill(limit=5).reindex(c.index).to_numpy()
+    idx, px, vpath = _windows(close, vix, n, start, end)
+    x = np.log(px / px[:, :1])
     steps = np.arange(n + 1)
-    cols = pos[:, None] + steps[None, :]  # (N, n+1)
-    px = c.to_numpy()
-    x = np.log(px[cols] / px[pos][:, None])
-    vpath = v_all[cols]
-    if not np.all(np.isfinite(vpath)):
-        raise ValueError(f"{structure.name}: VIX closes missing inside some holding windows")
     taus = structure.taus
     m = structure.moneyness
     lk = np.log(m)
@@ -679,19 +695,16 @@ def replay_managed(
         sig = np.maximum(np.interp(np.log(mi) - x, smile_k, smile_v) + shift, _IV_FLOOR)
         price[i] = _bs_forward(x, mi, taus[None, :], sig, bool(call))
     value = np.tensordot(structure.quantity, price, axes=1)  # (N, n+1)
-    if mg.target_legs is None:
-        group = np.zeros(len(m), dtype=bool)
-    else:
-        group = np.zeros(len(m), dtype=bool)
+    group = np.zeros(len(m), dtype=bool)  # the legs the profit target applies to, if any
+    if mg.target_legs is not None:
         group[list(mg.target_legs)] = True
     vg = np.tensordot(structure.quantity * group, price, axes=1)
     vr = value - vg
     ref = np.abs(value[:, 0])
     p_t = mg.profit_target
-    rows = np.arange(len(pos))
+    rows = np.arange(len(idx))
     cond = np.zeros(value.shape, dtype=bool)
     cond[:, structure.forced_step :] = True
-    partial_hit = np.zeros(len(pos), dtype=bool)
     if mg.target_legs is not None and p_t is not None:
         ref_g = np.abs(vg[:, 0])
         pg = vg - vg[:, :1]
@@ -701,7 +714,7 @@ def replay_managed(
         cum = np.where(steps[None, :] >= f1[:, None], frozen[:, None], pg) + (vr - vr[:, :1])
         whole_target = None
     else:
-        f1 = np.full(len(pos), n + 1)
+        f1 = np.full(len(idx), n + 1)
         cum = value - value[:, :1]
         whole_target = (cum >= p_t * ref[:, None]) & (ref[:, None] > 0) if p_t is not None else None
         if whole_target is not None:
@@ -716,11 +729,10 @@ def replay_managed(
         is_t = whole_target[rows, f]
         pnl = np.where(is_t, p_t * ref, pnl)
         target_hit = is_t
-    partial_hit |= target_hit
     credit = -value[:, 0]
     win = (pnl > 0).astype(float)
     loss, loss_se = _loss_stats(pnl, lag)
-    growth = px[pos + n] / px[pos]
+    growth = px[:, n] / px[:, 0]
     stats = PnlStats(
         mean=float(pnl.mean()),
         se=newey_west_se(pnl, lag),
@@ -735,23 +747,92 @@ def replay_managed(
     )
     trades = pd.DataFrame(
         {
-            "vix": w["vix"].to_numpy(),
+            "vix": vpath[:, 0],
             "simple_return": growth - 1.0,
             "credit": credit,
             "pnl": pnl,
             "close_step": f,
-            "target_hit": partial_hit,
+            "target_hit": target_hit,
         },
-        index=w.index,
+        index=idx,
     )
     return Replay(structure, trades, stats, np.asarray(base_ivs, dtype=float), reference_vix)
+
+
+def _windows(close: pd.Series, vix: pd.Series, n: int, start, end):
+    """Entry days and their ``(N, n + 1)`` closes and VIX closes over the holding window.
+
+    Entry days as :func:`models.physical.window_returns` (a VIX close on the entry day, the exit
+    close inside ``[start, end]``); VIX closes inside the window carry the last close over at
+    most 5 missing days.
+    """
+    c = pd.Series(close, dtype=float)
+    c = c[c.notna() & (c > 0)].sort_index()
+    c = c[(c.index >= pd.Timestamp(start)) & (c.index <= pd.Timestamp(end))]
+    w = window_returns(c, vix, n, start=start, end=end)
+    pos = c.index.get_indexer(w.index)
+    v = pd.Series(vix, dtype=float)
+    v = v.reindex(v.index.union(c.index)).ffill(limit=5).reindex(c.index).to_numpy()
+    cols = pos[:, None] + np.arange(n + 1)[None, :]
+    px = c.to_numpy()[cols]
+    vpath = v[cols]
+    if not np.all(np.isfinite(vpath) & (vpath > 0)):
+        raise ValueError("VIX closes missing inside some holding windows")
+    return w.index, px, vpath
+
+
+def historical_paths(
+    close: pd.Series,
+    vix: pd.Series,
+    n_days: int,
+    *,
+    start=REPLAY_START,
+    end=REPLAY_END,
+    session_scale: float = 1.0,
+) -> Paths:
+    """The replay's historical windows as model paths, one path per entry day.
+
+    Path ``i`` is the S&P 500 and VIX from the close of entry day ``d_i`` to ``n_days`` closes
+    later: ``log_return[i, j] = ln(C_{d+j+1} / C_{d+j})``, ``vix[i, j] = V_{d+j}`` (entry days
+    of :func:`replay_hold_to_expiry`). Running the engine on them (:func:`model_trade_pnl`)
+    reproduces the direct replay trade by trade, so a model/replay difference is the measure's.
+
+    Parameters
+    ----------
+    close, vix : pd.Series
+        S&P 500 and VIX closes.
+    n_days : int
+        Trading days per window.
+    start, end : date-like
+        Replay window.
+    session_scale : float
+        The session move is this times the close-to-close move (used only by 0DTE trades).
+
+    Returns
+    -------
+    Paths
+        ``P`` = entry days, ``D = n_days``; ``day`` all ``-1``; ``measure`` names the window.
+    """
+    idx, px, vpath = _windows(close, vix, int(n_days), start, end)
+    lr = np.diff(np.log(px), axis=1)
+    return Paths(
+        log_return=lr,
+        vix=vpath,
+        session_return=float(session_scale) * lr,
+        day=np.full(lr.shape, -1, dtype=np.int32),
+        measure=(
+            f"historical S&P 500 / VIX windows of {int(n_days)} trading days entered "
+            f"{idx[0].date()}..{idx[-1].date()} ({len(idx):,} entry days)"
+        ),
+        light_tailed=False,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # Model
 
 
-def model_hold_to_expiry(
+def model_trade_pnl(
     structures: Sequence[FixedStructure],
     candidates: Sequence[Candidate],
     paths: Paths,
@@ -760,13 +841,17 @@ def model_hold_to_expiry(
     reference_vix: float = REFERENCE_VIX,
     seed: int = 0,
 ) -> list[PnlStats]:
-    """The income model's P&L per trade of structures held to expiry, entered at day 0.
+    """The income model's P&L per trade of structures entered at day 0, under their own rules.
 
     Runs :func:`models.managed.simulate_managed` on ``UnderlyingPaths(log_return,
     iv_shift = (vix - reference_vix) / 100, session_return, daily_vol = vix / 100 / sqrt(252),
-    session_scale)`` with ``Management()``, no costs, multiplier 1, ``entries_per_month = 1000``
-    (every path's first entry at day 0), ``warmup_days = 0`` and ``months = 1``: one trade per
-    path (``D = n``: the trade opened at day 0 expires at day ``n`` and no later one completes).
+    session_scale)`` with each structure's ``management``, no costs, multiplier 1,
+    ``entries_per_month = 1000`` (every path's first entry at day 0), ``warmup_days = 0`` and
+    ``months = 1``. One trade per path: the paths have ``D = n`` days, the trade opened at day 0
+    closes at its forced step ``f`` (expiry, or ``exit_dte``), and a second trade, opened at
+    ``f + 1`` or later, cannot complete when ``2 f + 1 > D``. Rules that can close the whole
+    structure earlier (a whole-structure profit target, a stop) would let a second trade complete
+    and are refused.
 
     Parameters
     ----------
@@ -777,7 +862,7 @@ def model_hold_to_expiry(
     paths : Paths
         ``P`` paths of ``D`` days whose ``vix[:, 0]`` are the entry VIX levels.
     session_scale : float
-        Session / close-to-close vol ratio (unused by trades longer than a day; kept faithful).
+        Session / close-to-close vol ratio (used by the engine only for 0DTE trades).
     reference_vix : float
         VIX of the candidates' smile.
     seed : int
@@ -792,13 +877,19 @@ def model_hold_to_expiry(
     Raises
     ------
     ValueError
-        A structure's holding period differs from ``paths.D``, or the engine did not book
-        exactly one trade held to expiry per path.
+        A structure's holding period differs from ``paths.D``, its rules could close the whole
+        structure before its forced step, or the engine did not close every trade at that step.
     """
     d = paths.D
     for s in structures:
+        mg = s.management
         if s.n_days != d:
             raise ValueError(f"{s.name}: holds {s.n_days} days, the paths have {d}")
+        early = mg.stop_loss is not None or (
+            mg.profit_target is not None and mg.target_legs is None
+        )
+        if early or 2 * s.forced_step + 1 <= d:
+            raise ValueError(f"{s.name}: its rules do not isolate one trade per path")
     vix = np.asarray(paths.vix, dtype=float)
     up = UnderlyingPaths(
         log_return=paths.log_return,
@@ -813,7 +904,7 @@ def model_hold_to_expiry(
         list(candidates),
         paths={c.underlying: up for c in candidates},
         multipliers=[1.0] * k,
-        management=[Management()] * k,
+        management=[s.management for s in structures],
         entries_per_month=[_ONE_AT_DAY_0] * k,
         seed=seed,
         months=1,
@@ -822,9 +913,9 @@ def model_hold_to_expiry(
     growth = float(np.mean(np.exp(np.sum(paths.log_return, axis=1))))
     out = []
     for j, (s, c) in enumerate(zip(structures, candidates, strict=True)):
-        held_all = abs(float(res.avg_days_held[j]) - s.days) < 1e-6
-        if not (held_all and res.exit_fractions[j, _EXPIRY] == 1.0):
-            raise ValueError(f"{s.name}: the engine did not hold one trade per path to expiry")
+        held = (s.taus[0] - s.taus[s.forced_step]) * 365.0
+        if abs(float(res.avg_days_held[j]) - held) > 1e-6:
+            raise ValueError(f"{s.name}: the engine did not close one trade per path at its step")
         credit = _credit(s, leg_ivs(np.asarray(c.ivs), s.t, vix[:, 0], reference_vix))
         p = float(res.win_rate[j])
         out.append(
@@ -841,6 +932,35 @@ def model_hold_to_expiry(
             )
         )
     return out
+
+
+def model_hold_to_expiry(
+    structures: Sequence[FixedStructure],
+    candidates: Sequence[Candidate],
+    paths: Paths,
+    *,
+    session_scale: float,
+    reference_vix: float = REFERENCE_VIX,
+    seed: int = 0,
+) -> list[PnlStats]:
+    """:func:`model_trade_pnl` of structures without exit rules (``Management()``).
+
+    Raises
+    ------
+    ValueError
+        A structure has exit rules, or as :func:`model_trade_pnl`.
+    """
+    for s in structures:
+        if not s.held_to_expiry:
+            raise ValueError(f"{s.name} has exit rules: use model_trade_pnl")
+    return model_trade_pnl(
+        structures,
+        candidates,
+        paths,
+        session_scale=session_scale,
+        reference_vix=reference_vix,
+        seed=seed,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -874,7 +994,8 @@ def pnl_replay_table(
     Per holding period ``n``: ``n_paths`` starting VIX levels are drawn with replacement (seeded)
     from the replay's entry-day VIX closes; FHS paths (``mean_block``) and lognormal paths (vol =
     VIX x ``vol_ratio``, session fraction ``session_scale^2``) start there; every structure of
-    that period is simulated on the same paths (common random numbers).
+    that period is simulated on the same paths (common random numbers). Structures with exit
+    rules are replayed by :func:`replay_managed`, the others by :func:`replay_hold_to_expiry`.
 
     Parameters
     ----------
@@ -890,7 +1011,7 @@ def pnl_replay_table(
         Simulation size, seed (level draws ``seed``, FHS ``seed + 1 + i``, lognormal
         ``seed + 1001 + i`` for the ``i``-th holding period), bootstrap block.
     structures : Sequence[FixedStructure] | None
-        Default :func:`fixed_moneyness_structures`.
+        Default ``fixed_moneyness_structures(managed=True)`` (the four of the module notes).
     reference_vix : float
         VIX of the smile's day.
     start, end : date-like
@@ -906,14 +1027,23 @@ def pnl_replay_table(
         replay) / combined SE). ``attrs``: ``measure``, ``vol_ratio``, ``n_paths``,
         ``reference_vix``, ``replays`` (name -> :class:`Replay`).
     """
-    structures = tuple(fixed_moneyness_structures() if structures is None else structures)
+    if structures is None:
+        structures = fixed_moneyness_structures(managed=True)
+    structures = tuple(structures)
     pick = Generator(PCG64(SeedSequence(seed)))
     replays: dict[str, Replay] = {}
     smiles: dict[str, tuple[float, np.ndarray]] = {}
     for s in structures:
         smiles[s.name] = chain_smile(surface, s)
-        replays[s.name] = replay_hold_to_expiry(
-            s, close, vix, smiles[s.name][1], reference_vix=reference_vix, start=start, end=end
+        atm, base = smiles[s.name]
+        replays[s.name] = (
+            replay_hold_to_expiry(
+                s, close, vix, base, reference_vix=reference_vix, start=start, end=end
+            )
+            if s.held_to_expiry
+            else replay_managed(
+                s, close, vix, atm, base, reference_vix=reference_vix, start=start, end=end
+            )
         )
     model: dict[str, dict[str, PnlStats]] = {s.name: {} for s in structures}
     for i, n in enumerate(sorted({s.n_days for s in structures})):
@@ -935,7 +1065,7 @@ def pnl_replay_table(
             ),
         }
         for name, p in measures.items():
-            stats = model_hold_to_expiry(
+            stats = model_trade_pnl(
                 group,
                 cands,
                 p,

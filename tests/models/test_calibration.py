@@ -134,7 +134,9 @@ def test_plain_vix_filter_shortfall_is_what_the_power_fixes(data, table):
     """The plain VIX filter's 1-day, VIX >= 30 probability, computed exactly, is below the
     historical interval; the default (power) filter's lies inside it."""
     vix, close, hist, _ = data
-    row = table[(table["horizon"] == 1) & (table["bucket"] == "30+") & (table["threshold"] == -0.05)]
+    row = table[
+        (table["horizon"] == 1) & (table["bucket"] == "30+") & (table["threshold"] == -0.05)
+    ]
     row = row.iloc[0]
     assert (row["count"], row["n"]) == (18, 721)
     assert row["ci_low"] <= row["fhs"] <= row["ci_high"]
