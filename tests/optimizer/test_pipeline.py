@@ -40,9 +40,9 @@ TK = ROOT / "scenarios" / "tom_king"
 
 
 @pytest.fixture(scope="module")
-def phase4():
-    sc = load_scenario(TK / "phase4.yaml")
-    return sc, solve_scenario(sc, min_nlv_search=False)
+def phase4(phase4_run):
+    sc, _, res = phase4_run
+    return sc, res
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
@@ -69,11 +69,11 @@ def test_phase1_renormalizes_lt112_away():
     assert any("lt112 not allowed" in note for note in notes)
 
 
-def test_reported_figures_equal_recomputation_from_models(phase4):
+def test_reported_figures_equal_recomputation_from_models(phase4, phase4_run):
     sc, res = phase4
     pos = res.positions
     assert len(pos) > 0
-    prep = prepare(sc)
+    prep = phase4_run[1]
     structures = prep.candidates.structures
     sim = prep.income.result
     ids = list(prep.income.ids)

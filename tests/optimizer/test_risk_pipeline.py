@@ -57,6 +57,35 @@ def test_json_has_risk_keys(risk_run):
     assert {w["strategy"] for w in doc["win_rates"]} == {"zero_dte", "strangle"}
 
 
+def test_json_has_income_model_keys(risk_run):
+    """Issue-7 JSON: net and gross income, the cost line, monthly VaR/CVaR, theta both ways."""
+    doc, _ = risk_run
+    p = doc["portfolio"]
+    costs = p["costs_per_month"]
+    assert set(costs) == {"commissions", "spread", "slippage", "fx", "total"}
+    assert costs["total"] == pytest.approx(sum(costs[k] for k in costs if k != "total"))
+    assert p["expected_monthly_income"] == pytest.approx(
+        p["expected_monthly_income_gross"] - costs["total"]
+    )
+    assert p["expected_monthly_income"] <= p["expected_monthly_income_gross"]
+    mv, mc = p["monthly_var"], p["monthly_cvar"]
+    assert mc["value"] >= mv["value"]
+    assert {r["confidence"] for r in mv["by_confidence"]} >= {0.95, 0.99}
+    assert doc["market"]["physical_measure"].startswith("filtered historical simulation")
+    assert "1990-01-03..2023-12-28" in doc["market"]["physical_measure"]
+    for pos in doc["positions"]:
+        for key in (
+            "theta_per_day_per_contract",
+            "theta_greek_per_contract",
+            "expected_monthly_income_gross_per_contract",
+            "costs_per_month_per_contract",
+        ):
+            assert pos[key] is not None
+        assert pos["expected_monthly_income_per_contract"] == pytest.approx(
+            pos["expected_monthly_income_gross_per_contract"] - pos["costs_per_month_per_contract"]
+        )
+
+
 def test_var_cvar_recomputed_from_written_matrix(risk_run):
     doc, frame = risk_run
     counts = {pos["id"]: pos["contracts"] for pos in doc["positions"]}
