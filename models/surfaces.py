@@ -1,5 +1,10 @@
 """Surfaces derived from another product's surface.
 
+:class:`VixShiftedSurface` moves a chain's smile to another VIX level (studies that sweep the VIX):
+``sticky_moneyness`` adds the VIX change times the square-root-of-time term factor
+(:func:`models.scenarios.term_factor`) to every implied vol at fixed log-moneyness (the rule the
+income model's paths use); ``proportional`` scales every implied vol by the VIX ratio.
+
 :class:`ScaledSurface` prices a product whose underlying is a fixed multiple of another's
 (XSP = SPX / 10) or the same index through a future (ES/MES options as Black-76 on the SPX forward
 with the SPX smile: ``scale = 1``; the futures basis to the option expiry's forward is ignored, which
@@ -15,7 +20,7 @@ import numpy as np
 
 from models.strategies import VolSurface
 
-__all__ = ["ScaledSurface"]
+__all__ = ["ScaledSurface", "VixShiftedSurface"]
 
 
 class ScaledSurface:
@@ -73,3 +78,83 @@ class ScaledSurface:
             snapped = np.round(k / inc) * inc
             k = snapped[np.isclose(snapped, k, rtol=0, atol=1e-9 * max(inc, 1.0))]
         return np.unique(k)
+
+
+class VixShiftedSurface:
+    """A :class:`~models.strategies.VolSurface` whose smile is the base's moved to another VIX.
+
+    With ``d = (vix - base_vix) / 100`` and ``k = ln(K / F(t))`` (the base's forward):
+
+    * ``sticky_moneyness``: ``iv'(k, t) = max(iv(k, t) + term_factor(t) * d, floor)``;
+    * ``proportional``: ``iv'(k, t) = iv(k, t) * vix / base_vix``.
+
+    Forwards, discount factors, expiries and strikes are the base's (the underlying's price does
+    not move with the VIX in a study; a study that also moves the price states it separately).
+
+    Parameters
+    ----------
+    base : VolSurface
+        The chain's surface at ``base_vix``.
+    base_vix, vix : float
+        VIX level of the quotes and the level to move to (index points, > 0).
+    rule : str
+        ``sticky_moneyness`` or ``proportional``.
+    floor : float
+        Lowest implied vol after a sticky-moneyness shift (decimal).
+
+    Raises
+    ------
+    ValueError
+        Non-positive VIX levels or an unknown rule.
+    """
+
+    RULES = ("sticky_moneyness", "proportional")
+
+    def __init__(
+        self, base: VolSurface, base_vix: float, vix: float, rule: str, floor: float = 0.01
+    ):
+        if not (base_vix > 0 and vix > 0):
+            raise ValueError(f"VIX levels must be > 0, got {base_vix} and {vix}")
+        if rule not in self.RULES:
+            raise ValueError(f"rule must be one of {self.RULES}, got {rule!r}")
+        self.base = base
+        self.base_vix = float(base_vix)
+        self.vix = float(vix)
+        self.rule = rule
+        self.floor = float(floor)
+        self.spot = base.spot
+        self.valuation_time: datetime = base.valuation_time
+
+    def time_to_expiry(self, expiry: datetime) -> float:
+        """Years to ``expiry`` (calendar), as the base surface counts them."""
+        return self.base.time_to_expiry(expiry)
+
+    def forward(self, t):
+        """The base's forward."""
+        return self.base.forward(t)
+
+    def discount_factor(self, t):
+        """The base's discount factor."""
+        return self.base.discount_factor(t)
+
+    def iv(self, strike, t):
+        """Implied vol (decimal) at ``strike`` and ``t`` after the move."""
+        from models.scenarios import term_factor
+
+        base = np.asarray(self.base.iv(strike, t), dtype=float)
+        if self.rule == "proportional":
+            return base * (self.vix / self.base_vix)
+        d = (self.vix - self.base_vix) / 100.0
+        return np.maximum(base + term_factor(np.asarray(t, dtype=float)) * d, self.floor)
+
+    def total_variance(self, strike, t):
+        """Total implied variance ``iv'^2 t`` at ``strike`` and ``t``."""
+        return self.iv(strike, t) ** 2 * np.asarray(t, dtype=float)
+
+    def listed_expiries(self) -> list[datetime]:
+        """The base's listed expiries."""
+        return self.base.listed_expiries()
+
+    def listed_strikes(self, expiry: datetime) -> np.ndarray:
+        """The base's listed strikes."""
+        return self.base.listed_strikes(expiry)

@@ -19,10 +19,10 @@ from models.history import load_index_history, load_vix_history
 from models.income import VolRatio, measure_vol_ratio
 from models.instruments import get_instrument
 from models.strategies import VolSurface
-from models.surfaces import ScaledSurface
+from models.surfaces import ScaledSurface, VixShiftedSurface
 from optimizer.spec import Scenario
 
-__all__ = ["Market", "build_market", "fx_rate"]
+__all__ = ["Market", "build_market", "fx_rate", "market_vix", "recorded_vix"]
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,18 @@ def build_market(scenario: Scenario) -> Market:
         reports[sym] = dict(getattr(chain, "filter_report", {}) or {})
         cols = [c for c in QUOTE_COST_COLUMNS if c in chain.quotes.columns]
         quotes[sym] = chain.quotes[cols]
+    vix = market_vix(scenario)
+    moved = m.vix_rule != "none" and m.chains
+    if moved:  # a study moves the chains' smiles to the stated VIX
+        recorded = recorded_vix(scenario)
+        if recorded is None:
+            raise SpecError(
+                "market.vix_rule: needs the VIX close of the chains' quote date in "
+                "market.history.vix to move the smiles from"
+            )
+        if abs(vix - recorded) > VIX_TOLERANCE:
+            for sym in m.chains:
+                surfaces[sym] = VixShiftedSurface(surfaces[sym], recorded, vix, m.vix_rule)
     for sym, d in m.derived.items():
         inc = d.strike_increment
         if inc is None:
@@ -164,7 +176,7 @@ def build_market(scenario: Scenario) -> Market:
             )
     else:
         ratio, source = float(vr), "stated in scenario"
-    return Market(surfaces, market_vix(scenario), ratio, source, reports, quotes)
+    return Market(surfaces, vix, ratio, source, reports, quotes)
 
 
 #: Largest difference between a stated VIX and the recorded close that counts as the same level.
@@ -174,6 +186,22 @@ VIX_TOLERANCE = 0.005
 @cache
 def _vix_history_cached(path: str):
     return load_vix_history(path)
+
+
+def recorded_vix(scenario: Scenario) -> float | None:
+    """The Cboe VIX close of the chains' quote date from ``market.history.vix`` (None if absent)."""
+    m = scenario.market
+    if not (m.chains and m.history is not None):
+        return None
+    path = scenario.resolve(m.history.vix)
+    if not Path(path).exists():
+        raise SpecError("market.history.vix: file not found")
+    hist = _vix_history_cached(str(path))
+    day = pd.Timestamp(scenario.valuation_time).normalize()
+    past = hist.loc[:day]
+    if len(past) and day - past.index[-1] <= pd.Timedelta(days=4):
+        return float(past.iloc[-1])
+    return None
 
 
 def market_vix(scenario: Scenario) -> float:
@@ -215,7 +243,7 @@ def market_vix(scenario: Scenario) -> float:
                 "state the VIX level"
             )
         return recorded
-    if recorded is not None and abs(m.vix - recorded) > VIX_TOLERANCE:
+    if recorded is not None and abs(m.vix - recorded) > VIX_TOLERANCE and m.vix_rule == "none":
         raise SpecError(
             f"market.vix: {m.vix:g} differs from the VIX close {recorded:g} of {when} (the "
             f"chains' quote date); the option prices would not move with it. Omit market.vix, "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +22,7 @@ from optimizer.income_model import (
     simulate_income,
 )
 from optimizer.limits import Limits, allowed_products, resolve_limits
-from optimizer.market import Market, build_market
+from optimizer.market import Market, build_market, market_vix
 from optimizer.result import (
     SizingResult,
     allocation_table,
@@ -41,7 +43,7 @@ from optimizer.verdict import (
     decide,
 )
 
-__all__ = ["Prepared", "prepare", "solve_scenario"]
+__all__ = ["Prepared", "clear_cache", "prepare", "solve_scenario"]
 
 log = logging.getLogger(__name__)
 
@@ -79,30 +81,77 @@ class Prepared:
         return iter((self.candidates, self.limits, self.timings, self.notes))
 
 
-def prepare(scenario: Scenario) -> Prepared:
-    """Market, caps and candidates of a scenario, with stage timings and notes."""
+#: Candidates, market and income simulations of recent scenarios, by :func:`_market_key`
+#: (a study's points that differ only in account size or caps share them).
+_PREPARED: OrderedDict[str, tuple] = OrderedDict()
+_PREPARED_SIZE = 2
+
+
+def _market_key(scenario: Scenario, phase: int) -> str:
+    """What the candidates and the income simulation depend on (not NLV, not the caps).
+
+    Buying power stated as a fraction of NLV is rescaled by :meth:`CandidateSet.at_nlv`.
+    """
+    d = scenario.model_dump(
+        mode="json",
+        include={"valuation_time", "market", "strategies", "income", "costs"},
+    )
+    d["fx"] = scenario.account.fx
+    d["currency"] = scenario.account.currency
+    d["phase"] = phase
+    d["products_by_phase"] = scenario.positions.products_by_phase
+    d["base_dir"] = str(scenario.base_dir)
+    d["risk_underlyings"] = (
+        scenario.risk.model_dump(mode="json", include={"underlyings"}) if scenario.risk else None
+    )
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+def clear_cache() -> None:
+    """Forget the cached candidates and income simulations (:func:`prepare`)."""
+    _PREPARED.clear()
+
+
+def prepare(scenario: Scenario, *, cache: bool = True) -> Prepared:
+    """Market, caps and candidates of a scenario, with stage timings and notes.
+
+    With ``cache`` the market, candidates and income simulation of the last scenarios that share
+    everything but the account size and the caps are reused (``timings["cached"] = 1``): the
+    income model is seeded, so the reuse returns exactly what a fresh run would.
+    """
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    market = build_market(scenario)
-    timings["market"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if scenario.market.vix is None:  # resolved from the VIX history at the chains' quote date
         scenario = scenario.model_copy(
-            update={"market": scenario.market.model_copy(update={"vix": market.vix})}
+            update={"market": scenario.market.model_copy(update={"vix": market_vix(scenario)})}
         )
     limits = resolve_limits(scenario)
-    cs = build_candidate_set(
-        scenario, market, allowed_products=allowed_products(scenario, limits.phase)
-    )
-    timings["candidates"] = time.perf_counter() - t0
-    income = None
-    if scenario.income.model == "managed":
-        rows = [i for i, c in enumerate(cs.ids) if c in cs.structures]
-        if rows:
-            t0 = time.perf_counter()
-            income = simulate_income(scenario, cs, market, rows)
-            cs = _with_income(cs, income, rows)
-            timings["income"] = time.perf_counter() - t0
+    key = _market_key(scenario, limits.phase) if cache else None
+    if key is not None and key in _PREPARED:
+        _PREPARED.move_to_end(key)
+        market, cs, income = _PREPARED[key]
+        cs = cs.at_nlv(scenario.account.net_liq)
+        timings.update({"market": 0.0, "candidates": time.perf_counter() - t0, "cached": 1.0})
+    else:
+        market = build_market(scenario)
+        timings["market"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cs = build_candidate_set(
+            scenario, market, allowed_products=allowed_products(scenario, limits.phase)
+        )
+        timings["candidates"] = time.perf_counter() - t0
+        income = None
+        if scenario.income.model == "managed":
+            rows = [i for i, c in enumerate(cs.ids) if c in cs.structures]
+            if rows:
+                t0 = time.perf_counter()
+                income = simulate_income(scenario, cs, market, rows)
+                cs = _with_income(cs, income, rows)
+                timings["income"] = time.perf_counter() - t0
+        if key is not None:
+            _PREPARED[key] = (market, cs, income)
+            while len(_PREPARED) > _PREPARED_SIZE:
+                _PREPARED.popitem(last=False)
     fixed = [n for n, s in scenario.strategies.items() if s.template == "fixed"]
     notes = [
         (
@@ -156,7 +205,11 @@ def _with_income(cs: CandidateSet, income: IncomeSimulation, rows: list[int]) ->
 
 
 def solve_scenario(
-    scenario: Scenario, *, backend: str | None = None, min_nlv_search: bool = True
+    scenario: Scenario,
+    *,
+    backend: str | None = None,
+    min_nlv_search: bool = True,
+    diagnostics_level: str = "full",
 ) -> SizingResult:
     """Size a scenario and give its verdict.
 
@@ -173,6 +226,10 @@ def solve_scenario(
         ``cvxpy``, ``pulp`` or ``highs``; default from the scenario's ``solver.backend``.
     min_nlv_search : bool
         Run the bisection for the minimum account size.
+    diagnostics_level : str
+        ``full`` (everything) or ``light`` (studies: no one-family relaxations and no joint
+        minimal relaxation; the verdict, its max income, P(success) and risk are computed as in
+        ``full``).
 
     Returns
     -------
@@ -319,10 +376,13 @@ def solve_scenario(
     )
 
     t0 = time.perf_counter()
-    relax = diagnostics.relaxations(cs, limits, ctx, risk=risk)
+    full = diagnostics_level == "full"
+    relax = diagnostics.relaxations(cs, limits, ctx, risk=risk) if full else []
     timings["relaxations"] = time.perf_counter() - t0
     minimal, minimal_note = (), "not needed: the target is reachable"
-    if status is not VerdictStatus.FEASIBLE and not conflicts:
+    if not full:
+        minimal_note = "not computed (light diagnostics)"
+    if status is not VerdictStatus.FEASIBLE and not conflicts and full:
         t0 = time.perf_counter()
         minimal, minimal_note = diagnostics.minimal_relaxation(
             cs, limits, ctx, target, risk=risk, family_weights=scenario.solver.relaxation_weights

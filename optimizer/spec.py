@@ -143,10 +143,15 @@ class MarketSpec(_Strict):
     """Market state at valuation: VIX level, chains, derived and synthetic products, history.
 
     ``vix``: with chains, optional — the Cboe close of the chains' quote date from
-    ``history.vix``; a stated value must equal it (:func:`optimizer.market.market_vix`).
+    ``history.vix``; a stated value must equal it (:func:`optimizer.market.market_vix`) unless
+    ``vix_rule`` says how the chains' smiles move to it: ``sticky_moneyness`` (every IV + the VIX
+    change × the square-root-of-time term factor, at fixed log-moneyness) or ``proportional``
+    (every IV × the VIX ratio) — :class:`models.surfaces.VixShiftedSurface`. Studies that sweep
+    ``market.vix`` set it.
     """
 
     vix: PosFloat | None = None
+    vix_rule: Literal["none", "sticky_moneyness", "proportional"] = "none"
     chains: dict[str, ChainSpec] = Field(default_factory=dict)
     derived: dict[str, DerivedSpec] = Field(default_factory=dict)
     synthetic: dict[str, SyntheticSpec] = Field(default_factory=dict)
