@@ -672,6 +672,28 @@ def _record(acc: _Acc, slot: _Slot, pr, e, out, warmup: int, months: int, d_all:
     acc.open_days += float(out["held"][reported].sum())
 
 
+#: 0DTE trades priced per block (bounds the (legs, steps, trades) temporaries: ~6 MB each).
+_TRADE_BLOCK = 16384
+
+
+def _bridge(g: np.random.Generator, n: int, n_paths: int, n_days: int) -> np.ndarray:
+    """(n + 1, P, D) standard Brownian bridges on [0, 1] at ``j / n`` (0 at both ends).
+
+    Built in place (no temporaries of the full size): ``W_j = sum_{i<=j} Z_i / sqrt(n)``,
+    ``B_j = W_j - (j / n) W_n``; the normals are drawn in the same order as
+    ``g.standard_normal((n, P, D))``.
+    """
+    b = np.empty((n + 1, n_paths, n_days))
+    b[0] = 0.0
+    b[1:] = g.standard_normal((n, n_paths, n_days))
+    np.cumsum(b[1:], axis=0, out=b[1:])
+    b[1:] *= 1.0 / math.sqrt(n)
+    last = b[n].copy()
+    for j in range(1, n + 1):
+        b[j] -= (j / n) * last
+    return b
+
+
 def _simulate_slot(
     slot: _Slot,
     up: UnderlyingPaths,
@@ -695,10 +717,12 @@ def _simulate_slot(
         keep = np.concatenate([np.ones((1, p_all), bool), np.diff(days, axis=0) > 0]) & (
             days <= d_all
         )
-        pr = np.broadcast_to(rows[None, :], days.shape)[keep]
-        e = days[keep]
-        out = _batch(slot, up, cum_x, pr, e, bridge)
-        _record(acc, slot, pr, e, out, warmup, months, d_all)
+        pr_all = np.broadcast_to(rows[None, :], days.shape)[keep]
+        e_all = days[keep]
+        for a in range(0, pr_all.size, _TRADE_BLOCK):
+            pr, e = pr_all[a : a + _TRADE_BLOCK], e_all[a : a + _TRADE_BLOCK]
+            out = _batch(slot, up, cum_x, pr, e, bridge)
+            _record(acc, slot, pr, e, out, warmup, months, d_all)
         return acc
     entry = np.rint(offsets).astype(np.int64)
     while True:
@@ -830,13 +854,9 @@ def simulate_managed(
         if c.t < _DAY:
             bkey = f"{keys[j]}|{intraday_steps}"
             if bkey not in bridges:
-                g = _generator(seed, 2, _key(bkey))
-                w = np.cumsum(
-                    g.standard_normal((intraday_steps, n_paths, n_days)), axis=0
-                ) / math.sqrt(intraday_steps)
-                w = np.concatenate([np.zeros((1, n_paths, n_days)), w], axis=0)
-                frac = (np.arange(intraday_steps + 1) / intraday_steps)[:, None, None]
-                bridges[bkey] = w - frac * w[-1:]
+                bridges[bkey] = _bridge(
+                    _generator(seed, 2, _key(bkey)), intraday_steps, n_paths, n_days
+                )
             bridge = bridges[bkey]
         tc = (costs[j] if costs is not None else None) or TradeCostInputs()
         slot = _Slot(

@@ -1,0 +1,71 @@
+"""The efficient frontier (optimizer.frontier): exact optima, caps met ex post, monotone.
+
+References: the realized CVaR of each point's book recomputed from the scenario P&L matrix, an
+independent max-income solve at one cap, and monotonicity (a looser cap cannot lower the optimum).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.risk import cvar
+from optimizer.frontier import frontier
+from optimizer.pipeline import prepare
+from optimizer.risk_model import build_risk_data
+from optimizer.solving import SolveContext, max_income
+from optimizer.spec import load_scenario
+from optimizer.status import SolverOptions
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
+SETS = ["target.success_probability=null", "income.paths=17"]
+
+
+@pytest.fixture(scope="module")
+def run():
+    sc = load_scenario(FIX / "minimal_risk.yaml", SETS)
+    return sc, frontier(sc, points=5)
+
+
+def test_points_are_monotone_and_meet_their_cap_ex_post(run):
+    sc, f = run
+    pts = f.points
+    assert len(pts) == 5
+    assert np.all(np.diff(pts["cap"]) > 0)
+    assert np.all(np.diff(pts["max_income"]) >= -1e-6)  # a looser cap never lowers the optimum
+    prep = prepare(sc)
+    risk = build_risk_data(sc, prep.candidates, prep.market, managed=prep.income.result)
+    ids = list(prep.candidates.ids)
+    for r in pts.itertuples():
+        n = np.zeros(len(ids))
+        for item in filter(None, r.book.split(", ")):
+            cid, count = item.rsplit(":", 1)
+            n[ids.index(cid)] = float(count)
+        loss = -(risk.pnl @ n)
+        assert cvar(loss, f.alpha) <= r.cap * sc.account.net_liq * (1 + 1e-6) + 1e-9
+        assert r.cvar == pytest.approx(cvar(loss, f.alpha), abs=1e-6)
+        assert r.max_income == pytest.approx(
+            float(prep.candidates.col("expected_monthly_income_per_contract") @ n), abs=1e-6
+        )
+
+
+def test_a_point_equals_an_independent_max_income_solve(run):
+    sc, f = run
+    prep = prepare(sc)
+    risk = build_risk_data(sc, prep.candidates, prep.market, managed=prep.income.result)
+    r = f.points.iloc[2]
+    lim = dataclasses.replace(prep.limits, cvar_caps=((f.alpha, float(r["cap"])),))
+    ctx = SolveContext("highs", SolverOptions(time_limit=60, mip_rel_gap=1e-9))
+    ref = max_income(prep.candidates, lim, ctx, risk=risk)
+    assert r["max_income"] == pytest.approx(ref.value, rel=1e-4, abs=1e-6)
+
+
+def test_the_chosen_book_lies_on_or_below_the_frontier(run):
+    sc, f = run
+    c = f.chosen
+    top = f.points["max_income"].max()
+    assert c["income"] <= top + 1e-6
+    assert c["cap"] == pytest.approx(0.05)
