@@ -34,9 +34,89 @@ def raw_highs_seconds(problem, gap: float) -> float:
     return run
 
 
+#: Scaling runs: (label, --set overrides); the denser grids multiply the candidates.
+_DENSE = [
+    "strategies.zero_dte.underlyings.SPX.grid.short_delta="
+    "[0.04,0.05,0.06,0.075,0.09,0.10,0.11,0.125,0.14,0.15,0.16,0.175,0.19,0.20,0.225,0.25]",
+    "strategies.zero_dte.underlyings.SPX.grid.wing_width=[10,15,20,25,30,40,50,75]",
+    "strategies.zero_dte.underlyings.XSP.grid.short_delta="
+    "[0.04,0.05,0.06,0.075,0.09,0.10,0.11,0.125,0.14,0.15,0.16,0.175,0.19,0.20,0.225,0.25]",
+    "strategies.zero_dte.underlyings.XSP.grid.wing_width=[2,3,5,10]",
+    "strategies.lt112.underlyings.ES.grid.naked_otm=[0.08,0.10,0.12,0.14,0.16]",
+    "strategies.lt112.underlyings.MES.grid.naked_otm=[0.08,0.10,0.12,0.14,0.16]",
+    "strategies.lt112.underlyings.XSP.grid.naked_otm=[0.08,0.10,0.12,0.14,0.16]",
+    *[
+        f"strategies.lt112.underlyings.{u}.grid.long_otm=[0.04,0.05,0.06,0.07,0.08]"
+        for u in ("ES", "MES", "XSP")
+    ],
+    *[
+        f"strategies.strangle.underlyings.{u}.grid.{side}=[0.03,0.04,0.05,0.06,0.07,0.08,0.10]"
+        for u in ("MCL", "CL", "MGC", "ZB", "6E")
+        for side in ("put_delta", "call_delta")
+    ],
+]
+SCALING = [
+    ("candidates: phase 4 as shipped", []),
+    ("candidates: denser grids", _DENSE),
+    *[
+        (
+            f"risk scenarios: {n:,} Monte Carlo days",
+            ["risk.scenarios=monte_carlo", f"risk.monte_carlo.n={n}"],
+        )
+        for n in (1000, 5000, 20000, 50000)
+    ],
+    *[
+        (
+            f"SAA months: {m:,}",
+            [f"target.chance.n_months={m}", f"income.paths={max(250, -(-m // 12))}"],
+        )
+        for m in (252, 1008, 4008)
+    ],
+]
+
+
+def scaling() -> None:
+    """Phase-4 solve time and peak RSS as candidates, risk scenarios and SAA months grow.
+
+    Each run is a fresh process (peak RSS is per process), minimum-NLV search off.
+    """
+    import json
+    import subprocess
+
+    code = (
+        "import json,resource,sys,time;"
+        "from optimizer.spec import load_scenario;from optimizer.pipeline import solve_scenario;"
+        "sc=load_scenario(sys.argv[1],json.loads(sys.argv[2]));t=time.perf_counter();"
+        "r=solve_scenario(sc,min_nlv_search=False);"
+        "print(json.dumps({'s':time.perf_counter()-t,'k':len(r.candidates),"
+        "'rss':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024,"
+        "'status':r.verdict.status.value,'max':r.verdict.max_income}))"
+    )
+    scen = str(ROOT / "scenarios" / "tom_king" / "phase4.yaml")
+    print("scaling (phase 4, one process per run, min-NLV search off):")
+    print(f"  {'run':<38} {'K':>5} {'seconds':>8} {'peak MB':>8}  verdict")
+    for label, sets in SCALING:
+        out = subprocess.run(
+            [sys.executable, "-c", code, scen, json.dumps(sets)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        line = next((x for x in out.stdout.splitlines() if x.startswith("{")), None)
+        if line is None:
+            print(f"  {label:<38} failed: {out.stderr.strip().splitlines()[-1:]}")
+            continue
+        d = json.loads(line)
+        print(
+            f"  {label:<38} {d['k']:>5} {d['s']:>8.1f} {d['rss']:>8.0f}  "
+            f"{d['status']} (max {d['max'] or 0:,.0f})"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--scaling", action="store_true", help="also run the scaling table")
     args = ap.parse_args()
     sc = load_scenario(ROOT / "scenarios" / "tom_king" / "phase4.yaml")
     solve_scenario(sc)  # warm caches (chain parsing is cached per process)
@@ -69,6 +149,8 @@ def main() -> None:
     print(f"  build {b:.4f}s  compile {c:.4f}s  cvxpy+HiGHS solve {s:.4f}s  raw HiGHS {r:.4f}s")
     print(f"  (build + compile) / raw HiGHS = {(b + c) / r:.2f}")
     print(f"  cvxpy solve / raw HiGHS       = {s / r:.2f}")
+    if args.scaling:
+        scaling()
 
 
 if __name__ == "__main__":
