@@ -91,6 +91,12 @@ class VixShiftedSurface:
     Forwards, discount factors, expiries and strikes are the base's (the underlying's price does
     not move with the VIX in a study; a study that also moves the price states it separately).
 
+    Caution: the sticky-moneyness shift of a very short listed expiry is large (term factor up to
+    2), and a 0DTE trade's variance is read off the first listed expiry and rescaled to its
+    hours (:func:`models.strategies.intraday_expiry`), which multiplies the shift again (phase 4:
+    about 6.6 vol points of 0DTE IV per VIX point). ``proportional`` keeps the 0DTE premium in
+    step with the VIX; studies use it by default.
+
     Parameters
     ----------
     base : VolSurface

@@ -58,13 +58,22 @@ def _root(
 
 
 def _register() -> None:
-    from optimizer.commands import chain, margin, solve
+    from optimizer.commands import chain, frontier, margin, phases, report, solve, sweep
 
-    for mod in (solve, chain, margin):
+    for mod in (solve, chain, margin, phases, sweep, frontier, report):
         mod.register(app)
 
 
 _register()
+
+
+#: Characters ``str.splitlines`` breaks on (a YAML key can hold any of them).
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def _one_line(text: str) -> str:
+    """An error message on one line: line-break characters shown escaped (``\\n``, ``\\x0c``)."""
+    return "".join(repr(ch)[1:-1] if ch in _LINE_BREAKS else ch for ch in text)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, standalone_mode=False)
     except ThetaplanError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -48,6 +48,7 @@ __all__ = [
     "SP500_FAMILY",
     "IncomeSimulation",
     "cost_breakdown",
+    "market_key",
     "physical_measure",
     "session_scale",
     "simulate_income",
@@ -273,6 +274,29 @@ def trade_cost_inputs(
     )
 
 
+def market_key(scenario: Scenario) -> str:
+    """What a candidate's simulated months and repricing depend on, besides the candidate.
+
+    The scenario's valuation time, market, strategies, income and cost settings, FX, the
+    futures mappings and the risk-scenario settings (not the account size, not the caps).
+    """
+    import json
+
+    d = scenario.model_dump(
+        mode="json", include={"valuation_time", "market", "strategies", "income", "costs"}
+    )
+    d["fx"] = scenario.account.fx
+    d["currency"] = scenario.account.currency
+    d["base_dir"] = str(scenario.base_dir)
+    if scenario.risk is not None:
+        d["risk"] = scenario.risk.model_dump(
+            mode="json",
+            include={"scenarios", "historical", "monte_carlo", "underlyings", "stress"},
+        )
+        d["risk"]["stress"].pop("cap", None)
+    return json.dumps(d, sort_keys=True, default=str)
+
+
 def simulate_income(
     scenario: Scenario,
     cs: CandidateSet,
@@ -313,7 +337,9 @@ def simulate_income(
     table = cs.table.iloc[rows]
     n_paths = inc.paths if n_paths is None else n_paths
     seed = inc.seed if seed is None else seed
-    longest = max(trading_steps(c.t) for c in cands)
+    # the warm-up fits the longest structure of the whole candidate set, so a candidate's
+    # simulated months do not depend on which other candidates are simulated with it
+    longest = max(trading_steps(c.t) for c in cs.structures.values())
     warmup = 21 * math.ceil(longest / 21)
     n_days = warmup + 21 * MONTHS
     sp_raw, sp = _sp_paths(scenario, market, n_paths, n_days, seed)

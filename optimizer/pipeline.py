@@ -108,8 +108,11 @@ def _market_key(scenario: Scenario, phase: int) -> str:
 
 
 def clear_cache() -> None:
-    """Forget the cached candidates and income simulations (:func:`prepare`)."""
+    """Forget the cached candidates, income simulations and risk data (studies reuse them)."""
+    from optimizer import risk_model
+
     _PREPARED.clear()
+    risk_model.clear_cache()
 
 
 def prepare(scenario: Scenario, *, cache: bool = True) -> Prepared:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,11 +34,23 @@ from models.scenarios import (
 )
 from models.strategies import Candidate
 from optimizer.candidates import CandidateSet
-from optimizer.income_model import MONTHS, SP500_FAMILY, session_scale, simulate_income
+from optimizer.income_model import (
+    MONTHS,
+    SP500_FAMILY,
+    market_key,
+    session_scale,
+    simulate_income,
+)
 from optimizer.market import Market
 from optimizer.spec import Scenario
 
-__all__ = ["RiskData", "SP500_FAMILY", "build_risk_data", "evaluate_out_of_sample"]
+__all__ = [
+    "RiskData",
+    "SP500_FAMILY",
+    "build_risk_data",
+    "clear_cache",
+    "evaluate_out_of_sample",
+]
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +197,35 @@ def build_risk_data(
     SpecError
         Missing ``risk.underlyings`` mapping or history files; fixed-economics candidates.
     """
+    key = (market_key(scenario), tuple(cs.ids))
+    if key not in _RISK:
+        _RISK[key] = _scenario_pnl(scenario, cs, market)
+        while len(_RISK) > 2:
+            _RISK.popitem(last=False)
+    pnl, labels, kind, horizon, stress_pnl, stress_labels = _RISK[key]
+    months = None
+    if managed is not None:
+        total = managed.monthly_samples.shape[0]
+        per = managed.months_per_path
+        months = min(total, per * max(1, math.ceil(scenario.target.chance.n_months / per)))
+    return RiskData(
+        pnl=pnl,
+        labels=labels,
+        kind=kind,
+        horizon_days=horizon,
+        stress_pnl=stress_pnl,
+        stress_labels=stress_labels,
+        managed=managed,
+        chance_months=months,
+    )
+
+
+#: In-sample scenario and stress P&L by market and candidate set (study points share them).
+_RISK: OrderedDict = OrderedDict()
+
+
+def _scenario_pnl(scenario: Scenario, cs: CandidateSet, market: Market) -> tuple:
+    """(pnl, labels, kind, horizon_days, stress_pnl, stress_labels) of the candidate set."""
     risk = scenario.risk
     maps = _maps(scenario, cs.table["underlying"])
     cands = _structures(cs)
@@ -203,21 +245,7 @@ def build_risk_data(
     except (KeyError, ValueError) as exc:
         raise SpecError(f"risk.stress.names: {exc}") from None
     stress_pnl = pnl_matrix(cands, stress, multipliers=mult, fx=fx)
-    months = 0
-    if managed is not None:
-        total = managed.monthly_samples.shape[0]
-        per = managed.months_per_path
-        months = min(total, per * max(1, math.ceil(scenario.target.chance.n_months / per)))
-    return RiskData(
-        pnl=pnl,
-        labels=moves.labels,
-        kind=moves.kind,
-        horizon_days=moves.horizon_days,
-        stress_pnl=stress_pnl,
-        stress_labels=stress.labels,
-        managed=managed,
-        chance_months=months,
-    )
+    return pnl, moves.labels, moves.kind, moves.horizon_days, stress_pnl, stress.labels
 
 
 @dataclass(frozen=True)
@@ -252,19 +280,66 @@ def evaluate_out_of_sample(
     if not idx:  # an empty book: zero P&L in every fresh scenario and month
         monthly = np.zeros((oos.n, 0)) if managed else None
         return OutOfSample(np.zeros((oos.n, 0)), scenario.risk.monte_carlo.horizon_days, monthly)
-    rows = cs.table.iloc[idx]
-    maps = _maps(scenario, rows["underlying"])
-    moves = _moves(scenario, maps, market, kind="monte_carlo", n=oos.n, seed=oos.seed)
-    pnl = pnl_matrix(
-        _structures(cs, idx),
-        moves,
-        multipliers=rows["multiplier"].to_numpy(dtype=float),
-        fx=rows["fx"].to_numpy(dtype=float),
+    # Every candidate's fresh columns depend only on the candidate and the market (the moves
+    # cover all the set's underlyings; the income paths' warm-up fits the whole set), so they
+    # are cached per candidate: study points that differ in NLV or caps reuse them.
+    base = (
+        market_key(scenario),
+        oos.n,
+        oos.seed,
+        _longest(cs),
+        tuple(sorted(set(cs.table["underlying"]))),
     )
+    moves_key = (base, "moves")
+    if moves_key not in _OOS:
+        maps = _maps(scenario, cs.table["underlying"])
+        _remember(
+            moves_key, _moves(scenario, maps, market, kind="monte_carlo", n=oos.n, seed=oos.seed)
+        )
+    moves = _OOS[moves_key]
+    need_pnl = [i for i in idx if (base, "pnl", cs.ids[i]) not in _OOS]
+    if need_pnl:
+        rows = cs.table.iloc[need_pnl]
+        cols = pnl_matrix(
+            _structures(cs, need_pnl),
+            moves,
+            multipliers=rows["multiplier"].to_numpy(dtype=float),
+            fx=rows["fx"].to_numpy(dtype=float),
+        )
+        for j, i in enumerate(need_pnl):
+            _remember((base, "pnl", cs.ids[i]), cols[:, j].copy())
+    pnl = np.column_stack([_OOS[(base, "pnl", cs.ids[i])] for i in idx])
     monthly = None
     if managed:
-        sim = simulate_income(
-            scenario, cs, market, idx, n_paths=math.ceil(oos.n / MONTHS), seed=oos.seed
-        )
-        monthly = np.asarray(sim.result.monthly_samples)
+        need = [i for i in idx if (base, "months", cs.ids[i]) not in _OOS]
+        if need:
+            sim = simulate_income(
+                scenario, cs, market, need, n_paths=math.ceil(oos.n / MONTHS), seed=oos.seed
+            )
+            samples = np.asarray(sim.result.monthly_samples)
+            for j, i in enumerate(need):
+                _remember((base, "months", cs.ids[i]), samples[:, j].copy())
+        monthly = np.column_stack([_OOS[(base, "months", cs.ids[i])] for i in idx])
     return OutOfSample(pnl, moves.horizon_days, monthly)
+
+
+#: Out-of-sample moves and per-candidate columns (1-day P&L, simulated months), by market.
+_OOS: OrderedDict = OrderedDict()
+_OOS_SIZE = 256  # entries (a candidate's two columns: ~0.3 MB at 20,000 draws)
+
+
+def _remember(key, value) -> None:
+    _OOS[key] = value
+    _OOS.move_to_end(key)
+    while len(_OOS) > _OOS_SIZE:
+        _OOS.popitem(last=False)
+
+
+def _longest(cs: CandidateSet) -> float:
+    return max((c.t for c in cs.structures.values()), default=0.0)
+
+
+def clear_cache() -> None:
+    """Forget cached out-of-sample columns and in-sample risk data."""
+    _OOS.clear()
+    _RISK.clear()

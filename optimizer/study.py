@@ -6,7 +6,7 @@ error)::
     name: "VIX × account"
     base: phase4.yaml                       # a scenario file, relative to the study file
     overrides: {target.success_probability: null}   # applied to every point
-    vix_rule: sticky_moneyness              # how a swept market.vix moves the chains' smiles
+    vix_rule: proportional                  # how a swept market.vix moves the chains' smiles
     grid:
       mode: product                         # or zip (axes of equal length, walked together)
       axes:
@@ -22,8 +22,14 @@ or, instead of ``grid``, named ``cases`` (each its own scenario file and/or over
 Every point's scenario is built by applying the study's ``overrides``, then the case's or grid
 point's values, to the base (or case) scenario file, and validated: an invalid point is an error
 naming the study field (``grid.axes.market.vix[3]: …``) before anything is solved. Sweeping
-``market.vix`` sets ``market.vix_rule`` (default ``sticky_moneyness``), so the option prices move
-with the VIX, not only the VIX-table caps (:class:`models.surfaces.VixShiftedSurface`).
+``market.vix`` sets ``market.vix_rule`` (default ``proportional``: every IV × the VIX ratio), so
+the option prices move with the VIX, not only the VIX-table caps
+(:class:`models.surfaces.VixShiftedSurface`). ``sticky_moneyness`` (IV + the VIX change × the
+square-root-of-time term factor) is the other rule; composed with the 0DTE session clock (a 0DTE
+trade's variance is read off the first listed expiry, three calendar days away on a Friday
+chain, then scaled to 5.5 hours) it moves a 0DTE IV by about 6.6 × the VIX change in vol
+points — a 1.4-point VIX drop lowers the phase-4 0DTE premium by ~19% — so it is not the
+default.
 """
 
 from __future__ import annotations
@@ -95,7 +101,7 @@ class Study(_Strict):
     description: str = ""
     base: Path | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
-    vix_rule: Literal["sticky_moneyness", "proportional"] = "sticky_moneyness"
+    vix_rule: Literal["sticky_moneyness", "proportional"] = "proportional"
     cases: list[CaseSpec] | None = None
     grid: GridSpec | None = None
     solve: SolveOptions = SolveOptions()

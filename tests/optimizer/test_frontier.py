@@ -69,3 +69,29 @@ def test_the_chosen_book_lies_on_or_below_the_frontier(run):
     top = f.points["max_income"].max()
     assert c["income"] <= top + 1e-6
     assert c["cap"] == pytest.approx(0.05)
+
+
+def test_cli_json_is_one_document_through_a_real_process():
+    """HiGHS prints on fd 1: the --json output must still be one JSON document."""
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", "from optimizer.cli import main; main()"]
+    args = ["frontier", str(FIX / "minimal_risk.yaml"), "--json", "--points", "3"]
+    for s in SETS:
+        args += ["--set", s]
+    out = subprocess.run(cmd + args, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert [d.get("chosen", False) for d in doc] == [False, False, False, True]
+    for d in doc[:-1]:
+        assert {"cap", "max_income", "cvar", "success_probability"} <= set(d)
+    bad = subprocess.run(
+        cmd + ["frontier", str(FIX / "minimal_risk.yaml"), "--cap", "vega"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: --cap")
+    assert len(bad.stderr.strip().splitlines()) == 1
