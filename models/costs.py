@@ -45,8 +45,6 @@ the instrument currency; half-spreads and ticks are per share / point (option pr
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 from collections.abc import Mapping
@@ -63,7 +61,13 @@ import pandas as pd
 
 from models._checks import per_leg, positive
 from models.errors import DataError, ModelError
-from models.instruments import finite_float, nonempty, parse_cell, positive_float
+from models.instruments import (
+    finite_float,
+    nonempty,
+    parse_cell,
+    parse_reference_csv,
+    positive_float,
+)
 
 if TYPE_CHECKING:
     from models.legs import Leg
@@ -160,28 +164,9 @@ def _nonneg(raw: str) -> float:
     return value
 
 
-def _rows(text: str, label: str) -> list[dict[str, str]]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    missing = [c for c in _COLUMNS if c not in header]
-    if missing:
-        raise DataError(f"{label}: missing column(s) {', '.join(missing)}")
-    rows: list[dict[str, str]] = []
-    for row in reader:
-        where = f"{label} line {reader.line_num}"
-        if None in row or any(v is None for v in row.values()):
-            raise DataError(f"{where}: expected {len(header)} cells")
-        clean = {k: v.strip() for k, v in row.items()}
-        clean["__where__"] = where
-        rows.append(clean)
-    if not rows:
-        raise DataError(f"{label}: no data rows")
-    return rows
-
-
 def _parse(text: str, label: str) -> Mapping[str, Fees]:
     table: dict[str, Fees] = {}
-    for row in _rows(text, label):
+    for row in parse_reference_csv(text, label, _COLUMNS):
         fees = Fees(
             product=parse_cell(row, "product", nonempty).upper(),
             currency=parse_cell(row, "currency", nonempty).upper(),

@@ -30,6 +30,7 @@ from models.margin import MarginClass
 from models.portfolio_margin import PMClass
 
 __all__ = [
+    "parse_reference_csv",
     "ExerciseStyle",
     "Instrument",
     "InstrumentKind",
@@ -170,21 +171,46 @@ def read_reference_csv(filename: str, required: tuple[str, ...]) -> list[dict[st
         text = (resources.files("models") / "data" / filename).read_text(encoding="utf-8")
     except FileNotFoundError as exc:  # pragma: no cover - packaging error
         raise DataError(f"reference data file models/data/{filename} is missing") from exc
+    return parse_reference_csv(text, filename, required)
+
+
+def parse_reference_csv(text: str, label: str, required: tuple[str, ...]) -> list[dict[str, str]]:
+    """Rows of a reference CSV's text (column -> stripped string), checked for shape.
+
+    Parameters
+    ----------
+    text : str
+        The file's text.
+    label : str
+        The file's name in error messages (``fees.csv line 7: …``).
+    required : tuple of str
+        Columns that must be present in the header.
+
+    Returns
+    -------
+    list of dict
+        One dict per data row; each carries a ``"__where__"`` entry ("file line N") for errors.
+
+    Raises
+    ------
+    DataError
+        Missing columns, a row with the wrong number of cells, or no rows.
+    """
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
     missing = [c for c in required if c not in header]
     if missing:
-        raise DataError(f"{filename}: missing column(s) {', '.join(missing)}")
+        raise DataError(f"{label}: missing column(s) {', '.join(missing)}")
     rows: list[dict[str, str]] = []
     for row in reader:
-        where = f"{filename} line {reader.line_num}"
+        where = f"{label} line {reader.line_num}"
         if None in row or any(v is None for v in row.values()):
             raise DataError(f"{where}: expected {len(header)} cells")
         clean = {k: v.strip() for k, v in row.items()}
         clean["__where__"] = where
         rows.append(clean)
     if not rows:
-        raise DataError(f"{filename}: no data rows")
+        raise DataError(f"{label}: no data rows")
     return rows
 
 

@@ -38,6 +38,40 @@ def alpha_tag(alpha: float) -> str:
     return f"{alpha * 100:g}"
 
 
+def _ru_variables(name: str, size: int) -> tuple[VariableGroup, VariableGroup]:
+    """The Rockafellar-Uryasev pair: ``<name>_zeta`` (1, free) and ``<name>_u`` (size, >= 0)."""
+    zeta = VariableGroup(
+        name=f"{name}_zeta",
+        kind=VarKind.CONTINUOUS,
+        lower=np.array([-INF]),
+        upper=np.array([INF]),
+        labels=(f"{name}_zeta",),
+    )
+    u = VariableGroup(
+        name=f"{name}_u",
+        kind=VarKind.CONTINUOUS,
+        lower=np.zeros(size),
+        upper=np.full(size, INF),
+        labels=tuple(f"{name}_u[{j}]" for j in range(size)),
+    )
+    return zeta, u
+
+
+def _ru_cap_row(name: str, size: int, total: int, alpha: float, cap: float) -> LinearBlock:
+    """The cap row ``zeta + sum(u) / ((1 - alpha) total) <= cap`` (family ``tail_risk``)."""
+    return LinearBlock(
+        name=name,
+        family="tail_risk",
+        terms={
+            f"{name}_zeta": np.ones((1, 1)),
+            f"{name}_u": np.full((1, size), 1.0 / ((1.0 - alpha) * total)),
+        },
+        lower=np.array([-INF]),
+        upper=np.array([float(cap)]),
+        row_names=(name,),
+    )
+
+
 def cvar_part(
     pnl: np.ndarray,
     alpha: float,
@@ -78,20 +112,7 @@ def cvar_part(
     s = p.shape[0]
     total = s if n_scenarios is None else int(n_scenarios)
     name = name or f"cvar_{alpha_tag(alpha)}"
-    zeta = VariableGroup(
-        name=f"{name}_zeta",
-        kind=VarKind.CONTINUOUS,
-        lower=np.array([-INF]),
-        upper=np.array([INF]),
-        labels=(f"{name}_zeta",),
-    )
-    u = VariableGroup(
-        name=f"{name}_u",
-        kind=VarKind.CONTINUOUS,
-        lower=np.zeros(s),
-        upper=np.full(s, INF),
-        labels=tuple(f"{name}_u[{j}]" for j in range(s)),
-    )
+    zeta, u = _ru_variables(name, s)
     # u_j + P_j n + zeta >= offset   <=>   u_j >= (offset - P_j n) - zeta
     tail = LinearBlock(
         name=f"{name}_tail",
@@ -105,17 +126,7 @@ def cvar_part(
         upper=np.full(s, INF),
         row_names=tuple(f"{name}_tail[{j}]" for j in range(s)),
     )
-    cap_row = LinearBlock(
-        name=name,
-        family="tail_risk",
-        terms={
-            f"{name}_zeta": np.ones((1, 1)),
-            f"{name}_u": np.full((1, s), 1.0 / ((1.0 - alpha) * total)),
-        },
-        lower=np.array([-INF]),
-        upper=np.array([float(cap)]),
-        row_names=(name,),
-    )
+    cap_row = _ru_cap_row(name, s, total, alpha, cap)
     return Part((zeta, u), (tail, cap_row))
 
 
@@ -209,20 +220,7 @@ def drawdown_part(path_months: np.ndarray, alpha: float, cap: float) -> Part:
     pairs = s_idx.size
     owner = np.repeat(np.arange(n_p), pairs)
     name = f"max_drawdown_{alpha_tag(alpha)}"
-    zeta = VariableGroup(
-        name=f"{name}_zeta",
-        kind=VarKind.CONTINUOUS,
-        lower=np.array([-INF]),
-        upper=np.array([INF]),
-        labels=(f"{name}_zeta",),
-    )
-    u = VariableGroup(
-        name=f"{name}_u",
-        kind=VarKind.CONTINUOUS,
-        lower=np.zeros(n_p),
-        upper=np.full(n_p, INF),
-        labels=tuple(f"{name}_u[{p}]" for p in range(n_p)),
-    )
+    zeta, u = _ru_variables(name, n_p)
     rows = LinearBlock(
         name=f"{name}_pairs",
         family="definition",
@@ -237,15 +235,5 @@ def drawdown_part(path_months: np.ndarray, alpha: float, cap: float) -> Part:
         upper=np.full(owner.size, INF),
         row_names=tuple(f"{name}_pair[{p},{i}]" for p in range(n_p) for i in range(pairs)),
     )
-    cap_row = LinearBlock(
-        name=name,
-        family="tail_risk",
-        terms={
-            f"{name}_zeta": np.ones((1, 1)),
-            f"{name}_u": np.full((1, n_p), 1.0 / ((1.0 - alpha) * n_p)),
-        },
-        lower=np.array([-INF]),
-        upper=np.array([float(cap)]),
-        row_names=(name,),
-    )
+    cap_row = _ru_cap_row(name, n_p, n_p, alpha, cap)
     return Part((zeta, u), (rows, cap_row))
