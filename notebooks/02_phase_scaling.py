@@ -19,7 +19,8 @@
 import os
 
 from optimizer import plots
-from optimizer.commands.phases import load_study_with_sets, phase_table, solve_cases
+from optimizer.commands.phases import phase_table, solve_cases
+from optimizer.study import load_study
 
 FAST = os.environ.get("THETAPLAN_NB_FAST") == "1"
 sets = (
@@ -32,7 +33,7 @@ sets = (
     if FAST
     else []
 )
-study = load_study_with_sets("../scenarios/tom_king/phases.yaml", sets)
+study = load_study("../scenarios/tom_king/phases.yaml", sets)
 runs = solve_cases(study)
 table = phase_table(runs)
 table

@@ -37,6 +37,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -163,21 +164,50 @@ def point_key(point: Point) -> str:
     return f"{point.index:05d}:" + json.dumps(point.values, sort_keys=True, default=str)
 
 
-def load_study(path: str | Path) -> Study:
-    """Read and validate a study file (scenario paths relative to it).
+def load_study(path: str | Path, sets: Sequence[str] = ()) -> Study:
+    """Read and validate a study (scenario paths relative to it), with ``--set`` overrides.
+
+    Parameters
+    ----------
+    path : str | Path
+        The study YAML file.
+    sets : sequence of str
+        ``dotted.path=value`` items (value parsed as YAML, as ``thetaplan solve --set``).
+        ``solve.*`` paths set the study's own solve options (``solve.diagnostics=light``); every
+        other path is a scenario field added to the study's ``overrides`` (applied to every point,
+        after the study's own overrides and before a case's); a path a grid sweeps is an error.
 
     Raises
     ------
     SpecError
-        Unreadable file, a schema error (with the field path) or a point whose scenario is
-        invalid (with the study field that produced it).
+        Unreadable file, a malformed override, a swept path, a schema error (with the field
+        path) or a point whose scenario is invalid (with the study field that produced it).
     """
     p = Path(path)
     raw = read_yaml_mapping(p, "study")
+    study_sets, point_sets = [], {}
+    for item in sets:
+        if "=" not in item:
+            raise SpecError(f"--set {item!r}: expected dotted.path=value")
+        key, value = item.split("=", 1)
+        key = ".".join(k for k in key.strip().split(".") if k)
+        if key == "solve" or key.startswith("solve."):
+            study_sets.append(item)
+        else:
+            point_sets[key] = apply_overrides({}, [f"v={value}"])["v"]
+    raw = apply_overrides(raw, study_sets)
+    if point_sets:
+        base = raw.get("overrides") or {}
+        if not isinstance(base, dict):
+            raise SpecError(f"{p}: overrides: expected a mapping of dotted paths to values")
+        raw["overrides"] = {**base, **point_sets}
     try:
         study = Study.model_validate({**raw, "base_dir": p.resolve().parent})
     except ValidationError as exc:
         raise SpecError(f"{p}: {_format_error(exc)}") from None
+    swept = [k for k in point_sets if k in study.swept]
+    if swept:
+        raise SpecError(f"--set {swept[0]}: the path is swept by the study")
     expand(study)  # every point must validate before anything is solved
     return study
 

@@ -60,7 +60,6 @@ __all__ = [
     "result_row",
     "run_sweep",
     "solve_point",
-    "with_overrides",
 ]
 
 log = logging.getLogger(__name__)
@@ -598,40 +597,6 @@ def _run_dask(client, groups, todo, options, swept, store, bar) -> None:
 
 
 # ----------------------------------------------------------------------------- API
-def with_overrides(study: Study, sets: Sequence[str]) -> Study:
-    """The study with ``dotted.path=value`` overrides (``--set``) added to its ``overrides``.
-
-    Values are parsed as YAML (as ``thetaplan solve --set``). The overrides apply to every point,
-    after the study's own; a swept path cannot be overridden.
-
-    Raises
-    ------
-    SpecError
-        Malformed item (``--set 'x': expected dotted.path=value``) or a swept path.
-    """
-    from optimizer.spec import apply_overrides
-
-    extra: dict[str, Any] = {}
-    for item in sets:
-        parsed = apply_overrides({}, [item])  # validates the form, parses the value as YAML
-        path, text = item.split("=", 1)
-        keys = [k for k in path.strip().split(".") if k]
-        value: Any = parsed
-        for k in keys:
-            value = value[k]
-        dotted = ".".join(keys)
-        if dotted in study.swept:
-            raise SpecError(f"--set {item!r}: {dotted} is swept by the study")
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):  # a YAML date …: pass the text, the schema parses it
-            value = text.strip()
-        extra[dotted] = value
-    if not extra:
-        return study
-    return study.model_copy(update={"overrides": {**study.overrides, **extra}})
-
-
 def run_sweep(
     study: Study | str | Path,
     *,

@@ -11,7 +11,7 @@ the document of ``thetaplan solve --json`` plus ``case``.
 ``income_vs_nlv.png`` (max expected monthly income at 12 account sizes from 0.5× to 4× each
 case's NLV: 12 extra max-income MILPs per case, about 0.1–0.6 s each for the Tom King phases).
 
-The helpers (:func:`load_study_with_sets`, :func:`solve_cases`, :func:`income_curve`,
+The helpers (:func:`optimizer.study.load_study`, :func:`solve_cases`, :func:`income_curve`,
 :func:`phase_table`) are shared with ``thetaplan report``.
 """
 
@@ -43,7 +43,7 @@ from optimizer.commands.solve import (
 )
 from optimizer.result import SizingResult
 from optimizer.spec import Scenario
-from optimizer.study import Point, Study
+from optimizer.study import Point, Study, load_study
 
 __all__ = [
     "CURVE_MULTIPLES",
@@ -51,7 +51,6 @@ __all__ = [
     "check_output_dir",
     "curve_table",
     "income_curve",
-    "load_study_with_sets",
     "min_nlv_text",
     "phase_table",
     "progress_solve",
@@ -71,61 +70,6 @@ INCOME_VS_NLV_PNG = "income_vs_nlv.png"
 
 
 # ----------------------------------------------------------------------------- loading
-def load_study_with_sets(path: str | Path, sets: Sequence[str] = ()) -> Study:
-    """Read and validate a study, with ``--set`` overrides applied, every point checked.
-
-    Parameters
-    ----------
-    path : str | Path
-        The study YAML file.
-    sets : sequence of str
-        ``dotted.path=value`` items (value parsed as YAML). ``solve.*`` paths set the study's
-        own solve options (``solve.diagnostics=light``, ``solve.min_nlv=false``); every other
-        path is a scenario field, added to the study's ``overrides`` (so it applies to every
-        case or grid point, after the study's own overrides and before the case's).
-
-    Returns
-    -------
-    Study
-
-    Raises
-    ------
-    SpecError
-        A malformed override, a schema error (with the field path) or a point whose scenario is
-        invalid (``cases[2]: …``).
-    """
-    from pydantic import ValidationError
-
-    from optimizer.spec import _format_error, apply_overrides, read_yaml_mapping
-    from optimizer.study import expand
-
-    p = Path(path)
-    raw = read_yaml_mapping(p, "study")
-    study_sets, point_sets = [], {}
-    for item in sets:
-        if "=" not in item:
-            raise SpecError(f"--set {item!r}: expected dotted.path=value")
-        key, value = item.split("=", 1)
-        key = key.strip()
-        if key == "solve" or key.startswith("solve."):
-            study_sets.append(item)
-        else:
-            # parsed exactly as `thetaplan solve --set` parses it
-            point_sets[key] = apply_overrides({}, [f"v={value}"])["v"]
-    raw = apply_overrides(raw, study_sets)
-    if point_sets:
-        base = raw.get("overrides") or {}
-        if not isinstance(base, dict):
-            raise SpecError(f"{p}: overrides: expected a mapping of dotted paths to values")
-        raw["overrides"] = {**base, **point_sets}
-    try:
-        study = Study.model_validate({**raw, "base_dir": p.resolve().parent})
-    except ValidationError as exc:
-        raise SpecError(f"{p}: {_format_error(exc)}") from None
-    expand(study)
-    return study
-
-
 def check_output_dir(path: Path, flag: str) -> Path:
     """Check, before any work, that ``path`` is a folder that exists or can be created.
 
@@ -596,7 +540,7 @@ def register(app: typer.Typer) -> None:
         if plot_dir is not None:
             check_output_dir(plot_dir, "--plot-dir")
         with stdout_to_stderr() as stdout:
-            st = load_study_with_sets(study, list(overrides or []))
+            st = load_study(study, list(overrides or []))
             if st.kind != "cases":
                 raise SpecError(
                     f"{study}: grid: phases needs a study with cases (a grid is a sweep: use "

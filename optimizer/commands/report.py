@@ -39,7 +39,6 @@ from optimizer.commands.phases import (
     CaseRun,
     check_output_dir,
     curve_table,
-    load_study_with_sets,
     min_nlv_text,
     phase_table,
     progress_solve,
@@ -53,6 +52,7 @@ from optimizer.commands.solve import (
     relaxation_text,
 )
 from optimizer.result import SizingResult
+from optimizer.study import load_study
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -907,7 +907,7 @@ def _build(path: Path, sets: list[str]) -> dict:
     if not _is_study(path):
         sc = load_scenario(path, sets)
         return build_scenario_report(solve_scenario(sc), source=_source(path, sets))
-    study: Study = load_study_with_sets(path, sets)
+    study: Study = load_study(path, sets)
     if study.kind == "cases":
         runs = progress_solve(study, curves=True)
         return build_cases_report(study, runs, source=_source(path, sets))

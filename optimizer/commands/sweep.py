@@ -106,10 +106,10 @@ def register(app: typer.Typer) -> None:
 
         from optimizer.cli_io import check_plot_path
         from optimizer.study import load_study
-        from optimizer.sweep import run_sweep, with_overrides
+        from optimizer.sweep import run_sweep
 
         t0 = time.perf_counter()
-        st = with_overrides(load_study(study), list(overrides or []))
+        st = load_study(study, list(overrides or []))
         if plot is not None:
             check_plot_path(plot, "--plot")
             x, y = _plot_axes(st.swept)

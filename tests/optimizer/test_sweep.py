@@ -229,11 +229,11 @@ def test_preflight_errors_solve_nothing(baseline, tmp_path, monkeypatch):
     with pytest.raises(SpecError, match="checkpoints of another study"):
         sw.run_sweep(other, out=out, resume=True, progress=False)
     # the same study, edited (--set changes every point's scenario)
-    edited = sw.with_overrides(study, ["income.paths=13"])
+    edited = load_study(SMALL, ["income.paths=13"])
     with pytest.raises(SpecError, match="another version of study"):
         sw.run_sweep(edited, out=out, resume=True, progress=False)
-    with pytest.raises(SpecError, match="market.vix is swept"):
-        sw.with_overrides(study, ["market.vix=20"])
+    with pytest.raises(SpecError, match="market.vix: the path is swept"):
+        load_study(SMALL, ["market.vix=20"])
     assert sorted(p.name for p in parts.iterdir() if not p.name.startswith(".")) == [
         "00000-" + sw._digest(sw.point_key(points[0])) + ".parquet",
         "manifest.json",
