@@ -58,9 +58,18 @@ def _root(
 
 
 def _register() -> None:
-    from optimizer.commands import chain, frontier, margin, phases, report, solve, sweep
+    from optimizer.commands import (
+        chain,
+        frontier,
+        ledger,
+        margin,
+        phases,
+        report,
+        solve,
+        sweep,
+    )
 
-    for mod in (solve, chain, margin, phases, sweep, frontier, report):
+    for mod in (solve, chain, margin, phases, sweep, frontier, report, ledger):
         mod.register(app)
 
 
