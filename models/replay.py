@@ -537,6 +537,24 @@ class Replay:
     reference_vix: float = REFERENCE_VIX
 
 
+def _stats(pnl: np.ndarray, credit: np.ndarray, growth: np.ndarray, lag: int, n: int) -> PnlStats:
+    """Replay statistics of per-entry P&L (Newey-West standard errors with ``lag``)."""
+    win = (pnl > 0).astype(float)
+    loss, loss_se = _loss_stats(pnl, lag)
+    return PnlStats(
+        mean=float(pnl.mean()),
+        se=newey_west_se(pnl, lag),
+        win_rate=float(win.mean()),
+        win_rate_se=newey_west_se(win, lag),
+        mean_loss=loss,
+        mean_loss_se=loss_se,
+        mean_credit=float(credit.mean()),
+        mean_return=float(growth.mean() - 1.0),
+        n=int(pnl.size),
+        se_neff=float(pnl.std(ddof=1) / math.sqrt(pnl.size / n)),
+    )
+
+
 def _loss_stats(pnl: np.ndarray, lag: int) -> tuple[float, float]:
     """Mean of the P&L <= 0 and its HAC standard error by the delta method.
 
@@ -594,20 +612,7 @@ def replay_hold_to_expiry(
     sign = np.where(structure.is_call, 1.0, -1.0)
     payoff = np.maximum(sign[None, :] * (growth[:, None] - structure.moneyness[None, :]), 0.0)
     pnl = credit + (payoff * structure.quantity[None, :]).sum(axis=1)
-    win = (pnl > 0).astype(float)
-    loss, loss_se = _loss_stats(pnl, lag)
-    stats = PnlStats(
-        mean=float(pnl.mean()),
-        se=newey_west_se(pnl, lag),
-        win_rate=float(win.mean()),
-        win_rate_se=newey_west_se(win, lag),
-        mean_loss=loss,
-        mean_loss_se=loss_se,
-        mean_credit=float(credit.mean()),
-        mean_return=float(growth.mean() - 1.0),
-        n=int(pnl.size),
-        se_neff=float(pnl.std(ddof=1) / math.sqrt(pnl.size / n)),
-    )
+    stats = _stats(pnl, credit, growth, lag, n)
     trades = pd.DataFrame(
         {"vix": v, "simple_return": growth - 1.0, "credit": credit, "pnl": pnl}, index=w.index
     )
@@ -730,21 +735,8 @@ def replay_managed(
         pnl = np.where(is_t, p_t * ref, pnl)
         target_hit = is_t
     credit = -value[:, 0]
-    win = (pnl > 0).astype(float)
-    loss, loss_se = _loss_stats(pnl, lag)
     growth = px[:, n] / px[:, 0]
-    stats = PnlStats(
-        mean=float(pnl.mean()),
-        se=newey_west_se(pnl, lag),
-        win_rate=float(win.mean()),
-        win_rate_se=newey_west_se(win, lag),
-        mean_loss=loss,
-        mean_loss_se=loss_se,
-        mean_credit=float(credit.mean()),
-        mean_return=float(growth.mean() - 1.0),
-        n=int(pnl.size),
-        se_neff=float(pnl.std(ddof=1) / math.sqrt(pnl.size / n)),
-    )
+    stats = _stats(pnl, credit, growth, lag, n)
     trades = pd.DataFrame(
         {
             "vix": vpath[:, 0],

@@ -83,17 +83,23 @@ class IncomeSimulation:
     ids: tuple[str, ...]
 
 
+@lru_cache(maxsize=2)
+def index_ohlc(index_path: str):
+    """The S&P 500 daily OHLC file, parsed once per process (income model and risk scenarios)."""
+    return load_index_ohlc(index_path)
+
+
 @lru_cache(maxsize=4)
 def _history(vix_path: str, index_path: str, start, end):
     vix = load_vix_history(vix_path)
-    ohlc = load_index_ohlc(index_path)
+    ohlc = index_ohlc(index_path)
     return physical.filtered_history(vix, ohlc, start=start, end=end)
 
 
 @lru_cache(maxsize=2)
 def _wti(path: str, index_path: str):
     wti = load_wti_history(path)
-    close = load_index_ohlc(index_path)["close"]
+    close = index_ohlc(index_path)["close"]
     return physical.wti_residuals(wti, close)
 
 

@@ -18,6 +18,7 @@ from optimizer.candidates import CandidateSet, build_candidate_set, normalized_t
 from optimizer.income_model import (
     IncomeSimulation,
     cost_breakdown,
+    market_key,
     physical_measure,
     simulate_income,
 )
@@ -90,21 +91,11 @@ _PREPARED_SIZE = 2
 def _market_key(scenario: Scenario, phase: int) -> str:
     """What the candidates and the income simulation depend on (not NLV, not the caps).
 
-    Buying power stated as a fraction of NLV is rescaled by :meth:`CandidateSet.at_nlv`.
+    :func:`optimizer.income_model.market_key` plus the phase and the products it allows. Buying
+    power stated as a fraction of NLV is rescaled by :meth:`CandidateSet.at_nlv`.
     """
-    d = scenario.model_dump(
-        mode="json",
-        include={"valuation_time", "market", "strategies", "income", "costs"},
-    )
-    d["fx"] = scenario.account.fx
-    d["currency"] = scenario.account.currency
-    d["phase"] = phase
-    d["products_by_phase"] = scenario.positions.products_by_phase
-    d["base_dir"] = str(scenario.base_dir)
-    d["risk_underlyings"] = (
-        scenario.risk.model_dump(mode="json", include={"underlyings"}) if scenario.risk else None
-    )
-    return json.dumps(d, sort_keys=True, default=str)
+    extra = {"phase": phase, "products_by_phase": scenario.positions.products_by_phase}
+    return market_key(scenario) + json.dumps(extra, sort_keys=True)
 
 
 def clear_cache() -> None:

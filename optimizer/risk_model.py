@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from models.errors import SpecError
-from models.history import load_index_history, load_index_ohlc, load_vix_history
+from models.history import load_index_history, load_vix_history
 from models.managed import ManagedResult
 from models.scenarios import (
     MarketMoves,
@@ -37,6 +37,7 @@ from optimizer.candidates import CandidateSet
 from optimizer.income_model import (
     MONTHS,
     SP500_FAMILY,
+    index_ohlc,
     market_key,
     session_scale,
     simulate_income,
@@ -141,7 +142,7 @@ def _structures(cs: CandidateSet, idx=None) -> list[Candidate]:
 
 @lru_cache(maxsize=2)
 def _opens(path: str):
-    return load_index_ohlc(path)["open"]
+    return index_ohlc(path)["open"]
 
 
 def _moves(scenario: Scenario, maps, market: Market, *, kind: str, n: int, seed: int):

@@ -269,6 +269,28 @@ def _allocation_block(result: SizingResult) -> dict:
     return _table("allocation", caption, cols, rows)
 
 
+def _var_table(by_confidence) -> tuple[list[tuple[str, bool]], list[list[str]]]:
+    """Columns and rows of a VaR/CVaR table (in and out of sample, one row per confidence)."""
+    cols = [
+        ("confidence", True),
+        ("VaR in sample", True),
+        ("CVaR in sample", True),
+        ("VaR out of sample", True),
+        ("CVaR out of sample", True),
+    ]
+    rows = [
+        [
+            _pct(r["confidence"]),
+            _money(r["var_in_sample"]),
+            _money(r["cvar_in_sample"]),
+            _money(r["var_out_of_sample"]),
+            _money(r["cvar_out_of_sample"]),
+        ]
+        for r in by_confidence
+    ]
+    return cols, rows
+
+
 def _risk_blocks(result: SizingResult) -> list[dict]:
     from optimizer.commands.solve import horizon_label
 
@@ -278,23 +300,7 @@ def _risk_blocks(result: SizingResult) -> list[dict]:
     var = p.get("var")
     if var:
         horizon = horizon_label(var["horizon_days"], var.get("scenarios"))
-        cols = [
-            ("confidence", True),
-            ("VaR in sample", True),
-            ("CVaR in sample", True),
-            ("VaR out of sample", True),
-            ("CVaR out of sample", True),
-        ]
-        rows = [
-            [
-                _pct(r["confidence"]),
-                _money(r["var_in_sample"]),
-                _money(r["cvar_in_sample"]),
-                _money(r["var_out_of_sample"]),
-                _money(r["cvar_out_of_sample"]),
-            ]
-            for r in var["by_confidence"]
-        ]
+        cols, rows = _var_table(var["by_confidence"])
         kind = str(var.get("scenarios", "")).replace("_", " ")
         blocks.append(
             _table(
@@ -310,23 +316,7 @@ def _risk_blocks(result: SizingResult) -> list[dict]:
         )
     mv = p.get("monthly_var")
     if mv and mv.get("by_confidence"):
-        cols = [
-            ("confidence", True),
-            ("VaR in sample", True),
-            ("CVaR in sample", True),
-            ("VaR out of sample", True),
-            ("CVaR out of sample", True),
-        ]
-        rows = [
-            [
-                _pct(r["confidence"]),
-                _money(r["var_in_sample"]),
-                _money(r["cvar_in_sample"]),
-                _money(r["var_out_of_sample"]),
-                _money(r["cvar_out_of_sample"]),
-            ]
-            for r in mv["by_confidence"]
-        ]
+        cols, rows = _var_table(mv["by_confidence"])
         blocks.append(
             _table(
                 "monthly-risk",
