@@ -25,7 +25,7 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -47,6 +47,7 @@ __all__ = [
     "generate_candidates",
     "intraday_expiry",
     "next_session_close",
+    "price_structure",
     "resolve_expiry",
     "template",
 ]
@@ -590,6 +591,77 @@ def generate_candidates(
             continue
         out[key] = cand
     return list(out.values())
+
+
+def price_structure(
+    *,
+    strategy: str,
+    template_name: str,
+    underlying: str,
+    surface: VolSurface,
+    expiry: date,
+    legs: Sequence[tuple[Right, float, int]],
+) -> Candidate:
+    """Price a stated structure (an open position's legs) on ``surface``.
+
+    The legs are put in the order of the strategy's template when every template leg is matched
+    by exactly one stated leg of the same right and quantity (so template-indexed management
+    rules such as ``target_legs`` apply to the right legs); otherwise the stated order is kept.
+    The expiry time is the surface's listed expiry on that date (16:00 when none is listed),
+    so a position opened from a generated candidate gets that candidate's id.
+
+    Parameters
+    ----------
+    strategy, template_name, underlying : str
+        Strategy (scenario key), template name and instrument symbol.
+    surface : VolSurface
+        Vol surface of the underlying at the valuation time.
+    expiry : date
+        Expiry date shared by the option legs.
+    legs : Sequence[tuple[Right, float, int]]
+        ``(right, strike, quantity per unit)``; strike ``nan`` for an underlying leg.
+
+    Returns
+    -------
+    Candidate
+        Legs priced at the surface's implied vols (Black–Scholes–Merton with the rate and yield
+        implied by the surface's forward and discount factor), ``params`` empty.
+
+    Raises
+    ------
+    ModelError
+        No option leg, or the expiry is not after the valuation time.
+    """
+    if not any(r is not Right.UNDERLYING for r, _, _ in legs):
+        raise ModelError("a held structure needs at least one option leg")
+    listed = [e for e in surface.listed_expiries() if e.date() == expiry]
+    when = listed[0] if listed else datetime.combine(expiry, time(16, 0))
+    t = surface.time_to_expiry(when)
+    if not t > 0:
+        raise ModelError(f"expiry {expiry:%Y-%m-%d} is not after the valuation time")
+    ordered = list(legs)
+    try:
+        tmpl_legs = template(template_name)
+    except ModelError:
+        tmpl_legs = ()
+    if len(tmpl_legs) == len(legs):
+        pool = list(legs)
+        picked = []
+        for lt in tmpl_legs:
+            hits = [x for x in pool if x[0] is lt.right and x[2] == lt.quantity]
+            if len(hits) != 1:
+                picked = []
+                break
+            picked.append(hits[0])
+            pool.remove(hits[0])
+        if picked:
+            ordered = picked
+    tmpl = tuple(LegTemplate(r, q, None) for r, _, q in ordered)
+    strikes = [float(k) for _, k, _ in ordered]
+    fwd = float(np.asarray(surface.forward(t)))
+    df = float(np.asarray(surface.discount_factor(t)))
+    sl = _Slice(surface, when, t, t, 1.0, fwd, df, np.unique(np.asarray(strikes)))
+    return _price(strategy, template_name, underlying, sl, tmpl, strikes, {})
 
 
 def _degenerate(tmpl: Sequence[LegTemplate], strikes: Sequence[float]) -> bool:

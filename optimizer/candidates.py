@@ -36,6 +36,7 @@ from models.strategies import (
     RuleKind,
     StrikeRule,
     generate_candidates,
+    price_structure,
 )
 from models.valuation import unit_metrics
 from optimizer.market import Market, fx_rate
@@ -219,7 +220,8 @@ def _margin(spec: StrategySpec, c: Candidate, inst, scenario: Scenario) -> tuple
     (``c.ivs``), its time to expiry ``c.t`` and the rates implied by ``c.discount_factor`` and
     ``c.forward``; the futures price for SPAN is ``c.spot``.
     """
-    m = spec.underlyings[c.underlying].margin or spec.margin
+    u = spec.underlyings.get(c.underlying)
+    m = (u.margin if u is not None else None) or spec.margin
     if m.model == "reg_t":
         req = reg_t(
             c.legs,
@@ -314,64 +316,120 @@ def _rows_chain(
                         {"id": c.id, "strategy": name, "underlying": sym, "reason": why}
                     )
                     continue
-            um = unit_metrics(c, inst.multiplier)
-            bp, bp_ccy, rule = _margin(spec, c, inst, scenario)
-            fx_bp = fx_rate(scenario, bp_ccy)
-            if model is IncomeModel.MANAGED:
-                income = math.nan  # filled by the income model (optimizer.income_model)
-            else:
-                income = monthly_income(
-                    model,
-                    candidate=c,
-                    multiplier=inst.multiplier,
-                    theta_per_day=um.theta,
-                    entries_per_month=spec.entries_per_month,
-                    days_per_month=scenario.income.days_per_month,
-                    vol_ratio=market.vol_ratio,
-                )
-            values = (um.credit, um.theta, um.delta, um.cash_delta, um.gamma, um.vega)
-            bad_income = not math.isfinite(income) and model is not IncomeModel.MANAGED
-            if not all(math.isfinite(v) for v in values) or bad_income:
-                excluded.append(
-                    {
-                        "id": c.id,
-                        "strategy": name,
-                        "underlying": sym,
-                        "reason": "non-finite metric (pricing failed)",
-                    }
-                )
+            row, why = _candidate_row(name, spec, c, inst, fx_inst, scenario, market, model)
+            if row is None:
+                excluded.append({"id": c.id, "strategy": name, "underlying": sym, "reason": why})
                 continue
-            rows.append(
-                {
-                    "id": c.id,
-                    "strategy": name,
-                    "template": spec.template,
-                    "underlying": sym,
-                    "expiry": pd.Timestamp(c.expiry),
-                    "dte": c.t * 365.0,
-                    "strikes": c.strikes_label,
-                    "currency": inst.currency,
-                    "fx": fx_inst,
-                    "multiplier": inst.multiplier,
-                    "credit_per_contract": um.credit * fx_inst,
-                    "theta_per_day_per_contract": um.theta
-                    * fx_inst
-                    * _theta_share(c.t * 365.0, spec.entries_per_month),
-                    "theta_greek_per_contract": um.theta * fx_inst,
-                    "bp_per_contract": bp * fx_bp,
-                    "margin_rule": rule,
-                    "delta_per_contract": um.delta,
-                    "cash_delta_per_contract": um.cash_delta * fx_inst,
-                    "gamma_per_contract": um.gamma,
-                    "vega_per_contract": um.vega * fx_inst,
-                    "notional_per_contract": um.notional * fx_inst,
-                    "max_loss_per_contract": um.max_loss * fx_inst,
-                    "expected_monthly_income_per_contract": income * fx_inst,
-                    "correlation_group": inst.correlation_group,
-                }
-            )
+            rows.append(row)
             structs[c.id] = c
     return rows, structs, excluded
+
+
+def _candidate_row(
+    name: str,
+    spec: StrategySpec,
+    c: Candidate,
+    inst,
+    fx_inst: float,
+    scenario: Scenario,
+    market: Market,
+    model: IncomeModel,
+) -> tuple[dict | None, str | None]:
+    """The metrics row of one priced candidate, or ``(None, reason)`` when pricing failed."""
+    um = unit_metrics(c, inst.multiplier)
+    bp, bp_ccy, rule = _margin(spec, c, inst, scenario)
+    fx_bp = fx_rate(scenario, bp_ccy)
+    if model is IncomeModel.MANAGED:
+        income = math.nan  # filled by the income model (optimizer.income_model)
+    else:
+        income = monthly_income(
+            model,
+            candidate=c,
+            multiplier=inst.multiplier,
+            theta_per_day=um.theta,
+            entries_per_month=spec.entries_per_month,
+            days_per_month=scenario.income.days_per_month,
+            vol_ratio=market.vol_ratio,
+        )
+    values = (um.credit, um.theta, um.delta, um.cash_delta, um.gamma, um.vega)
+    bad_income = not math.isfinite(income) and model is not IncomeModel.MANAGED
+    if not all(math.isfinite(v) for v in values) or bad_income:
+        return None, "non-finite metric (pricing failed)"
+    return (
+        {
+            "id": c.id,
+            "strategy": name,
+            "template": spec.template,
+            "underlying": c.underlying,
+            "expiry": pd.Timestamp(c.expiry),
+            "dte": c.t * 365.0,
+            "strikes": c.strikes_label,
+            "currency": inst.currency,
+            "fx": fx_inst,
+            "multiplier": inst.multiplier,
+            "credit_per_contract": um.credit * fx_inst,
+            "theta_per_day_per_contract": um.theta
+            * fx_inst
+            * _theta_share(c.t * 365.0, spec.entries_per_month),
+            "theta_greek_per_contract": um.theta * fx_inst,
+            "bp_per_contract": bp * fx_bp,
+            "margin_rule": rule,
+            "delta_per_contract": um.delta,
+            "cash_delta_per_contract": um.cash_delta * fx_inst,
+            "gamma_per_contract": um.gamma,
+            "vega_per_contract": um.vega * fx_inst,
+            "notional_per_contract": um.notional * fx_inst,
+            "max_loss_per_contract": um.max_loss * fx_inst,
+            "expected_monthly_income_per_contract": income * fx_inst,
+            "correlation_group": inst.correlation_group,
+        },
+        None,
+    )
+
+
+def _rows_held(
+    scenario: Scenario, market: Market, known: dict[str, int]
+) -> tuple[list[dict], dict[str, Candidate], dict[str, int]]:
+    """Rows of held positions (``scenario.held``) and the held count per candidate id.
+
+    A held position whose legs equal a generated candidate's gets that candidate's id (``known``
+    maps generated ids to row numbers) and adds no row; otherwise it becomes a candidate of its
+    own, priced on the scenario's market by :func:`models.strategies.price_structure`.
+    """
+    rows: list[dict] = []
+    structs: dict[str, Candidate] = {}
+    held: dict[str, int] = {}
+    model = IncomeModel(scenario.income.model)
+    for i, h in enumerate(scenario.held):
+        spec = scenario.strategies[h.strategy]
+        inst = get_instrument(h.underlying)
+        expiries = {leg.expiry for leg in h.legs if leg.right != "U"}
+        legs = [
+            (Right(leg.right), float("nan") if leg.strike is None else leg.strike, leg.quantity)
+            for leg in h.legs
+        ]
+        try:
+            c = price_structure(
+                strategy=h.strategy,
+                template_name=spec.template,
+                underlying=h.underlying,
+                surface=market.surfaces[h.underlying],
+                expiry=next(iter(expiries)),
+                legs=legs,
+            )
+        except (ModelError, KeyError, StopIteration) as exc:
+            raise SpecError(f"held.{i}: cannot price the position on the market: {exc}") from None
+        held[c.id] = held.get(c.id, 0) + h.contracts
+        if c.id in known or c.id in structs:
+            continue
+        row, why = _candidate_row(
+            h.strategy, spec, c, inst, fx_rate(scenario, inst.currency), scenario, market, model
+        )
+        if row is None:
+            raise SpecError(f"held.{i}: {why}")
+        rows.append(row)
+        structs[c.id] = c
+    return rows, structs, held
 
 
 def build_candidate_set(
@@ -426,9 +484,17 @@ def build_candidate_set(
                 structs.pop(row["id"], None)
             else:
                 rows.append(row)
+    held: dict[str, int] = {}
+    if scenario.held:
+        # a held position is in the book whatever the phase or liquidity filters say
+        known = {r["id"]: k for k, r in enumerate(rows)}
+        hr, hs, held = _rows_held(scenario, market, known)
+        rows.extend(hr)
+        structs.update(hs)
     if not rows:
         raise SpecError("strategies: no candidate could be built from the scenario")
     table = pd.DataFrame(rows).reset_index(drop=True)
+    table["held_contracts"] = table["id"].map(held).fillna(0).astype(int)
     if table["id"].duplicated().any():
         dup = table.loc[table["id"].duplicated(), "id"].iloc[0]
         raise SpecError(f"strategies: duplicate candidate {dup!r}")

@@ -14,7 +14,7 @@ import numpy as np
 from optimizer.candidates import CandidateSet
 from optimizer.constraints._rows import Part
 from optimizer.constraints.allocation import allocation_part
-from optimizer.constraints.bounds import UNCAPPED, count_upper_bounds, count_weights
+from optimizer.constraints.bounds import UNCAPPED, count_upper_bounds, count_weights, held_counts
 from optimizer.constraints.buying_power import buying_power_blocks
 from optimizer.constraints.chance import chance_cvar_part, chance_saa_part
 from optimizer.constraints.greeks import greeks_blocks
@@ -161,7 +161,7 @@ def build_problem(
     """
     ub = count_upper_bounds(cs, limits)
     n = VariableGroup(
-        name="n", kind=VarKind.INTEGER, lower=np.zeros(len(cs)), upper=ub, labels=cs.ids
+        name="n", kind=VarKind.INTEGER, lower=held_counts(cs), upper=ub, labels=cs.ids
     )
     parts = [family(cs, limits) for family in FAMILIES]
     if risk is not None:

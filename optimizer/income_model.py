@@ -289,7 +289,7 @@ def market_key(scenario: Scenario) -> str:
     import json
 
     d = scenario.model_dump(
-        mode="json", include={"valuation_time", "market", "strategies", "income", "costs"}
+        mode="json", include={"valuation_time", "market", "strategies", "income", "costs", "held"}
     )
     d["fx"] = scenario.account.fx
     d["currency"] = scenario.account.currency

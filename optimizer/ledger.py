@@ -7,9 +7,9 @@ take a file from version ``i`` to ``i + 1``. :func:`init_ledger` creates a new f
 :data:`SCHEMA_VERSION`; :func:`open_ledger` migrates an older file forward inside one
 ``BEGIN IMMEDIATE`` transaction and refuses a file newer than the code.
 
-Tables (version 2): ``trades`` (one row per opened structure), ``legs`` (its legs, quantity per
-unit), ``marks`` (mark per unit per share of an open trade on a date), ``imports`` (sha256 of
-every imported file).
+Tables (version 3): ``trades`` (one row per opened structure), ``legs`` (its legs, quantity per
+unit), ``marks`` (mark per unit per share of an open trade on a date), ``quotes`` (close of a
+symbol on a date), ``imports`` (sha256 of every imported file).
 
 Price convention
 ----------------
@@ -43,6 +43,10 @@ Header row, then one row per trade event; columns (order free, extra columns ign
   the ledger. Other columns are ignored.
 * ``event=mark``: ``trade_id, timestamp`` (a date), ``price`` (the mark) required;
   ``fx_to_account`` optional (default: the trade's rate).
+
+* ``event=quote``: ``timestamp`` (a date), ``underlying`` (a symbol such as ``VIX`` or ``SPX``)
+  and ``price`` (its close) required; ``trade_id`` may be blank. The tracker reads the VIX at
+  its as-of date from these quotes (an existing (date, symbol) quote is skipped).
 
 ``trade_id`` is the trade's external id (unique per source). Blank lines are skipped.
 
@@ -102,6 +106,9 @@ __all__ = [
     "import_csv",
     "init_ledger",
     "marks_on",
+    "month_to_date",
+    "quote_on",
+    "trade_values",
     "open_ledger",
     "open_trades",
     "realized_pnl",
@@ -162,6 +169,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE trades ADD COLUMN close_external_id TEXT;
     CREATE INDEX trades_closed_at ON trades (closed_at);
     CREATE INDEX legs_trade ON legs (trade_id);
+    """,
+    # v3: closing quotes of underlyings and indexes (VIX, SPX …) for the tracker
+    """
+    CREATE TABLE quotes (
+        id INTEGER PRIMARY KEY,
+        date TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        price REAL NOT NULL,
+        UNIQUE (date, symbol)
+    );
     """,
 ]
 
@@ -297,13 +314,15 @@ class ImportSummary:
     trades: int = 0
     closes: int = 0
     marks: int = 0
+    quotes: int = 0
     skipped: int = 0
     already_imported: bool = False
     sha256: str = ""
 
     def line(self) -> str:
         """One-line human summary."""
-        s = f"imported {self.trades} trades, {self.marks} marks ({self.closes} closes"
+        s = f"imported {self.trades} trades, {self.marks} marks, {self.quotes} quotes"
+        s += f" ({self.closes} closes"
         s += f", {self.skipped} skipped as already in the ledger)"
         if self.already_imported:
             s += "; file already imported"
@@ -349,6 +368,15 @@ class _Mark:
     date: str
     mark: float
     fx: float | None
+
+
+@dataclass
+class _Quote:
+    line: int
+    date: str
+    symbol: str
+    price: float
+    ext: str = ""
 
 
 class _RowError(Exception):
@@ -430,8 +458,21 @@ def _parse_thetaplan(rows, errors, bad_ids):
     events = []
     for line, row in rows:
         try:
-            ext = _need(row, "trade_id")
             ev = _need(row, "event").lower()
+            if ev == "quote":
+                price = _num(_need(row, "price"), "price")
+                if price <= 0:
+                    raise _RowError("price: a quote must be positive")
+                events.append(
+                    _Quote(
+                        line,
+                        _iso(_need(row, "timestamp")[:10], "timestamp", date_only=True),
+                        _need(row, "underlying").upper(),
+                        price,
+                    )
+                )
+                continue
+            ext = _need(row, "trade_id")
             if ev == "open":
                 fx = _num(_opt(row, "fx_to_account") or "1", "fx_to_account")
                 if fx <= 0:
@@ -495,7 +536,7 @@ def _parse_thetaplan(rows, errors, bad_ids):
                     )
                 )
             else:
-                raise _RowError(f"event: {ev!r} is not open, close or mark")
+                raise _RowError(f"event: {ev!r} is not open, close, mark or quote")
         except _RowError as exc:
             errors.append((line, str(exc)))
             if _opt(row, "trade_id"):
@@ -863,6 +904,15 @@ def _apply(conn, events, source, sha, errors, summary, slow) -> None:
                 )
                 summary.closes += 1
                 _tick(slow)
+            elif isinstance(ev, _Quote):
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO quotes (date, symbol, price) VALUES (?, ?, ?)",
+                    (ev.date, ev.symbol, ev.price),
+                )
+                if cur.rowcount:
+                    summary.quotes += 1
+                else:
+                    summary.skipped += 1
             else:
                 t = conn.execute(
                     "SELECT * FROM trades WHERE source = ? AND external_id = ?", (source, ev.ext)
@@ -969,3 +1019,105 @@ def marks_on(conn: sqlite3.Connection, on: date | str) -> list[dict]:
         (d, d),
     ).fetchall()
     return [dict(r) for r in rows]
+
+
+def quote_on(
+    conn: sqlite3.Connection, symbol: str, on: date | str, *, max_age_days: int = 5
+) -> tuple[str, float] | None:
+    """The latest quote of ``symbol`` dated on or before ``on``, at most ``max_age_days`` old.
+
+    Returns
+    -------
+    (date, price) or None
+        ISO date and close of the quote; ``None`` when there is none that recent.
+    """
+    d = _d(on)
+    row = conn.execute(
+        "SELECT date, price FROM quotes WHERE symbol = ? AND date <= ? ORDER BY date DESC LIMIT 1",
+        (symbol.upper(), d),
+    ).fetchone()
+    if row is None:
+        return None
+    age = (date.fromisoformat(d) - date.fromisoformat(row["date"])).days
+    return (row["date"], float(row["price"])) if age <= max_age_days else None
+
+
+def trade_values(conn: sqlite3.Connection, on: date | str) -> list[dict]:
+    """Every trade opened on or before ``on`` with its P&L since the open at the end of ``on``.
+
+    A trade closed by then carries its realized P&L ``((open + close) × contracts × multiplier −
+    fees) × fx`` (every fee of the trade included); an open trade its unrealized P&L at its
+    latest mark dated on or before ``on``, ``(open + mark) × contracts × multiplier × fx_mark``
+    (fees excluded until the close; 0 when it has no mark yet: valued at its open price).
+    Money in the account currency.
+
+    Returns
+    -------
+    list of dict
+        ``{id, external_id, strategy, underlying, opened_at, closed_at, closed, pnl,
+        marked_on}`` ordered by open time; ``closed`` says whether ``pnl`` is realized.
+    """
+    d = _d(on)
+    rows = conn.execute(
+        "SELECT t.*, (SELECT m.mark FROM marks m WHERE m.trade_id = t.id AND m.date <= ?"
+        " ORDER BY m.date DESC LIMIT 1) AS mark, (SELECT m.fx_to_account FROM marks m"
+        " WHERE m.trade_id = t.id AND m.date <= ? ORDER BY m.date DESC LIMIT 1) AS mark_fx,"
+        " (SELECT m.date FROM marks m WHERE m.trade_id = t.id AND m.date <= ?"
+        " ORDER BY m.date DESC LIMIT 1) AS mark_date"
+        " FROM trades t WHERE substr(t.opened_at, 1, 10) <= ? ORDER BY t.opened_at, t.id",
+        (d, d, d, d),
+    ).fetchall()
+    out = []
+    for r in rows:
+        closed = r["closed_at"] is not None and r["closed_at"][:10] <= d
+        size = r["contracts"] * r["multiplier"]
+        if closed:
+            pnl = ((r["open_price"] + r["close_price"]) * size - r["fees"]) * r["fx_to_account"]
+        elif r["mark"] is not None:
+            pnl = (r["open_price"] + r["mark"]) * size * r["mark_fx"]
+        else:
+            pnl = 0.0
+        out.append(
+            {
+                "id": r["id"],
+                "external_id": r["external_id"],
+                "strategy": r["strategy"],
+                "underlying": r["underlying"],
+                "opened_at": r["opened_at"],
+                "closed_at": r["closed_at"] if closed else None,
+                "closed": closed,
+                "pnl": float(pnl),
+                "marked_on": None if closed else r["mark_date"],
+            }
+        )
+    return out
+
+
+def month_to_date(conn: sqlite3.Connection, as_of: date | str) -> dict[str, dict[str, float]]:
+    """Month-to-date income per strategy, marked to market, account currency.
+
+    For every trade, the change of its P&L since the open (:func:`trade_values`) between the end
+    of the previous month and the end of ``as_of``: a trade opened before the month counts only
+    what it made this month (from its last mark of the previous month, or its open price when it
+    had none). The change is ``realized`` when the trade closed by ``as_of`` and ``unrealized``
+    when it is still open.
+
+    Returns
+    -------
+    dict
+        ``{strategy: {"realized": float, "unrealized": float}}`` for every strategy with a trade
+        that counts (opened before ``as_of`` and not closed before the month).
+    """
+    d = date.fromisoformat(_d(as_of))
+    before = d.replace(day=1).toordinal() - 1
+    prev = date.fromordinal(before).isoformat()
+    base = {t["id"]: t for t in trade_values(conn, prev)}
+    out: dict[str, dict[str, float]] = {}
+    for t in trade_values(conn, d):
+        b = base.get(t["id"])
+        if b is not None and b["closed"]:
+            continue  # closed before the month
+        change = t["pnl"] - (b["pnl"] if b is not None else 0.0)
+        acc = out.setdefault(t["strategy"], {"realized": 0.0, "unrealized": 0.0})
+        acc["realized" if t["closed"] else "unrealized"] += change
+    return out

@@ -26,6 +26,7 @@ POSITION_COLUMNS = [
     "dte",
     "strikes",
     "contracts",
+    "held_contracts",
     "credit_per_contract",
     "theta_per_day_per_contract",
     "theta_greek_per_contract",
@@ -46,6 +47,8 @@ def positions_table(candidates: pd.DataFrame, counts: np.ndarray) -> pd.DataFram
     """Rows of ``candidates`` with a positive count, with ``contracts`` and totals columns."""
     t = candidates.copy()
     t["contracts"] = np.asarray(counts, dtype=int)
+    if "held_contracts" not in t:  # contracts already held (a re-plan's fixed positions)
+        t["held_contracts"] = 0
     if "expected_monthly_income_gross_per_contract" not in t:  # theta model: no cost line
         t["expected_monthly_income_gross_per_contract"] = t["expected_monthly_income_per_contract"]
         t["costs_per_month_per_contract"] = 0.0

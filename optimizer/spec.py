@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date as Date
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -39,6 +40,8 @@ __all__ = [
     "DerivedSpec",
     "FixedCandidateSpec",
     "GreeksSpec",
+    "HeldLegSpec",
+    "HeldPositionSpec",
     "IncomeSpec",
     "MarginSpec",
     "MarketSpec",
@@ -406,6 +409,48 @@ class StrategySpec(_Strict):
         return self
 
 
+class HeldLegSpec(_Strict):
+    """One leg of a held position, per unit: ``quantity`` signed (short < 0)."""
+
+    right: Literal["C", "P", "U"]
+    quantity: int
+    strike: PosFloat | None = None
+    expiry: Date | None = None
+
+    @model_validator(mode="after")
+    def _leg(self):
+        if self.quantity == 0:
+            raise ValueError("quantity must be non-zero")
+        if self.right != "U" and (self.strike is None or self.expiry is None):
+            raise ValueError("an option leg needs strike and expiry")
+        return self
+
+
+class HeldPositionSpec(_Strict):
+    """An open position the book already holds (``thetaplan track`` writes these).
+
+    A held position is priced on the scenario's market like a candidate of its strategy and its
+    count is fixed from below: the solve keeps at least ``contracts`` of it and may add more. Its
+    buying power, Greeks, risk and income count against every cap, so a re-plan fits new trades
+    into what is left. ``id`` is the ledger's trade id (reporting only).
+    """
+
+    strategy: str
+    underlying: str
+    contracts: Annotated[int, Field(gt=0)]
+    legs: list[HeldLegSpec]
+    id: str | None = None
+
+    @model_validator(mode="after")
+    def _legs(self):
+        if not self.legs:
+            raise ValueError("legs: at least one leg is needed")
+        expiries = {leg.expiry for leg in self.legs if leg.right != "U"}
+        if len(expiries) > 1:
+            raise ValueError("legs: every option leg of a held position must share one expiry")
+        return self
+
+
 class AllocationSpec(_Strict):
     """Strategy income allocation: each share within ``weight ± tolerance`` (absolute).
 
@@ -641,6 +686,7 @@ class Scenario(_Strict):
     positions: PositionsSpec = PositionsSpec()
     solver: SolverSpec = SolverSpec()
     risk: RiskSpec | None = None
+    held: list[HeldPositionSpec] = Field(default_factory=list)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")
@@ -664,6 +710,19 @@ class Scenario(_Strict):
                         f"strategies.{name}.underlyings.{sym}: no market data for {sym} "
                         f"(define it under market.chains, market.derived or market.synthetic)"
                     )
+        for i, h in enumerate(self.held):
+            if h.strategy not in self.strategies:
+                raise ValueError(f"held.{i}.strategy: unknown strategy {h.strategy!r}")
+            if self.strategies[h.strategy].template == "fixed":
+                raise ValueError(
+                    f"held.{i}.strategy: {h.strategy!r} has stated economics (template fixed); "
+                    "held positions need a chain-based strategy"
+                )
+            if h.underlying not in known:
+                raise ValueError(
+                    f"held.{i}.underlying: no market data for {h.underlying} "
+                    "(define it under market.chains, market.derived or market.synthetic)"
+                )
         for name in self.buying_power.strategy_caps:
             if name not in self.strategies:
                 raise ValueError(f"buying_power.strategy_caps.{name}: unknown strategy")

@@ -14,7 +14,13 @@ from models import phases as phase_tables
 from optimizer.candidates import CandidateSet
 from optimizer.limits import Limits
 
-__all__ = ["UNCAPPED", "count_upper_bounds", "count_weights", "hits_artificial_bound"]
+__all__ = [
+    "UNCAPPED",
+    "count_upper_bounds",
+    "count_weights",
+    "held_counts",
+    "hits_artificial_bound",
+]
 
 #: Upper bound for a count no cap limits (a candidate with zero BP and no position cap).
 UNCAPPED = 10_000
@@ -95,7 +101,18 @@ def count_upper_bounds(cs: CandidateSet, limits: Limits, *, money_caps: bool = T
             limits.max_loss_per_position * limits.nlv,
             ml,
         )
+    if "held_contracts" in cs.table:
+        # a held position stays in the book: its own bound never cuts below what is held (a
+        # held book that breaks a cap makes the cap's row infeasible, which the verdict reports)
+        ub = np.maximum(ub, cs.col("held_contracts"))
     return np.maximum(ub, 0.0)
+
+
+def held_counts(cs: CandidateSet) -> np.ndarray:
+    """Contracts already held per candidate, shape (K,) (zeros without held positions)."""
+    if "held_contracts" not in cs.table:
+        return np.zeros(len(cs))
+    return cs.col("held_contracts")
 
 
 def hits_artificial_bound(cs: CandidateSet, limits: Limits, counts: np.ndarray) -> bool:

@@ -243,7 +243,7 @@ def test_every_bad_row_reported_with_its_line_and_nothing_written(db):
     assert errs[3] == "contracts: '-2' must be positive"
     assert errs[4] == "price: 'abc' is not a number"
     assert errs[5] == "timestamp: '2026-13-01' is not an ISO timestamp"
-    assert errs[6] == "event: 'expire' is not open, close or mark"
+    assert errs[6] == "event: 'expire' is not open, close, mark or quote"
     assert errs[7] == "close without open: trade_id 'B9' was never opened"
     assert errs[8] == "strategy: missing"
     assert _counts(db) == before  # the good open (line 2) and mark (line 9) were not written
@@ -382,7 +382,7 @@ def test_cli_subprocess_bad_rows_capped_at_20(tmp_path):
     assert p.returncode == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 21
-    assert lines[0] == "error: many.csv line 2: event: 'nope' is not open, close or mark"
+    assert lines[0] == "error: many.csv line 2: event: 'nope' is not open, close, mark or quote"
     assert lines[19].startswith("error: many.csv line 21:")
     assert lines[20] == "… and 5 more"
     p = _proc("ledger", "import", str(path), str(FIXTURES / "trades.csv"))
