@@ -40,8 +40,10 @@ from models.instruments import (
 
 __all__ = [
     "STRATEGIES",
+    "drawdown_protocol",
     "CorrelationGroup",
     "Phase",
+    "ProtocolStep",
     "VixBand",
     "VixSizeBand",
     "correlation_groups",
@@ -611,3 +613,43 @@ def products_allowed(phase: int) -> frozenset[str]:
     """
     p = get_phase(phase)
     return frozenset(sym for sym, unlocked in _products() if unlocked <= p.number)
+
+
+@dataclass(frozen=True)
+class ProtocolStep:
+    """One step of the drawdown protocol or the escalation levels (``drawdown_protocol.csv``).
+
+    ``kind``: ``drawdown`` (fall from the peak, fraction of equity), ``daily_loss`` (one day's
+    loss, fraction of net liquidation value) or ``vix`` (VIX close, index points); the step is
+    reached when the measure is at or beyond ``threshold``.
+    """
+
+    kind: str
+    threshold: float
+    severity: str
+    action: str
+    source: str
+
+
+@cache
+def drawdown_protocol() -> tuple[ProtocolStep, ...]:
+    """Steps of the TK drawdown protocol and the seed-1 escalation levels, by kind and threshold.
+
+    Raises
+    ------
+    DataError
+        Unreadable file, unknown kind or severity, non-numeric threshold.
+    """
+    rows = read_reference_csv(
+        "drawdown_protocol.csv", ("kind", "threshold", "severity", "action", "source")
+    )
+    out = []
+    for i, row in enumerate(rows, start=2):
+        kind, sev = row["kind"], row["severity"]
+        if kind not in ("drawdown", "daily_loss", "vix"):
+            raise DataError(f"drawdown_protocol.csv line {i}: unknown kind {kind!r}")
+        if sev not in ("info", "warning", "critical"):
+            raise DataError(f"drawdown_protocol.csv line {i}: unknown severity {sev!r}")
+        thr = parse_cell(row, "threshold", positive_float)
+        out.append(ProtocolStep(kind, thr, sev, row["action"], row["source"]))
+    return tuple(sorted(out, key=lambda s: (s.kind, s.threshold)))

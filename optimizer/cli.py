@@ -67,9 +67,10 @@ def _register() -> None:
         report,
         solve,
         sweep,
+        track,
     )
 
-    for mod in (solve, chain, margin, phases, sweep, frontier, report, ledger):
+    for mod in (solve, chain, margin, phases, sweep, frontier, report, ledger, track):
         mod.register(app)
 
 

@@ -553,3 +553,90 @@ def achievement_heatmap(
 
 def _cmap():
     return colormaps["RdYlGn"].with_extremes(bad="#d9d9d9")
+
+
+# ----------------------------------------------------------------------------- tracker
+def income_curve(
+    dates: Sequence[str],
+    income: Sequence[float],
+    realized: Sequence[float],
+    pro_rata: Sequence[float],
+    target: float,
+    *,
+    ccy: str = "",
+    title: str = "Month-to-date income against the target",
+    path: str | Path | None = None,
+) -> Figure:
+    """Month-to-date income by trading day against the pro-rata target line.
+
+    Parameters
+    ----------
+    dates : sequence of str, shape (e,)
+        ISO dates of the elapsed trading days.
+    income, realized : array_like, shape (e,)
+        Month-to-date income (realized + unrealized, marked to market) and its realized part at
+        each close (account currency).
+    pro_rata : array_like, shape (e,)
+        Pro-rata target at each close (``target × day / trading days in the month``).
+    target : float
+        Monthly target (account currency): a dashed line.
+    """
+    fig = _figure(7.5, 3.6)
+    ax = fig.add_subplot()
+    x = np.arange(len(dates))
+    ax.plot(x, income, marker="o", lw=1.8, label="month-to-date income (marked to market)")
+    ax.plot(x, realized, lw=1.2, ls="--", label="realized")
+    ax.plot(x, pro_rata, color=_TARGET_COLOR, lw=1.2, label="pro-rata target")
+    ax.axhline(target, color=_TARGET_COLOR, ls=":", lw=1, label=f"monthly target {target:,.0f}")
+    ax.axhline(0, color="#444", lw=0.6)
+    ax.set_xticks(x, [d[5:] for d in dates], rotation=60, fontsize=7)
+    _money_axis(ax.yaxis)
+    ax.set_ylabel(f"income{_unit(ccy)}")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    return _finish(fig, path)
+
+
+def allocation_drift(
+    dates: Sequence[str],
+    shares: Mapping[str, Sequence[float]],
+    weights: Mapping[str, float],
+    tolerance: float,
+    *,
+    title: str = "Share of month-to-date income by strategy",
+    path: str | Path | None = None,
+) -> Figure:
+    """Each strategy's share of month-to-date income by day, with its allocation band.
+
+    Parameters
+    ----------
+    dates : sequence of str, shape (e,)
+        ISO dates of the elapsed trading days.
+    shares : mapping str -> array_like, shape (e,)
+        Share of month-to-date income per strategy (NaN on days the total is not positive).
+    weights : mapping str -> float
+        Allocation weight per strategy; the band ``weight ± tolerance`` is shaded.
+    tolerance : float
+        Absolute band half-width (0.05 = ±5 points).
+    """
+    fig = _figure(7.5, 3.6)
+    ax = fig.add_subplot()
+    x = np.arange(len(dates))
+    colors = colormaps["tab10"].colors
+    for i, (name, w) in enumerate(weights.items()):
+        c = colors[i % len(colors)]
+        ax.axhspan(w - tolerance, w + tolerance, color=c, alpha=0.12)
+        ax.plot(
+            x,
+            np.asarray(shares.get(name, [np.nan] * len(x)), dtype=float),
+            color=c,
+            marker="o",
+            lw=1.5,
+            label=f"{name} (band {w - tolerance:.0%}–{w + tolerance:.0%})",
+        )
+    ax.set_xticks(x, [d[5:] for d in dates], rotation=60, fontsize=7)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("share of month-to-date income")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    return _finish(fig, path)

@@ -52,6 +52,7 @@ __all__ = [
     "StrategySpec",
     "SyntheticSpec",
     "TargetSpec",
+    "TrackingSpec",
     "load_scenario",
     "apply_overrides",
     "read_yaml_mapping",
@@ -451,6 +452,22 @@ class HeldPositionSpec(_Strict):
         return self
 
 
+class TrackingSpec(_Strict):
+    """Alert thresholds of ``thetaplan track`` (month-to-date progress).
+
+    ``behind_threshold``: alert when month-to-date income is below the pro-rata target by more
+    than this fraction of the pro-rata target. ``min_days_for_shares``: the strategies' shares of
+    month-to-date income are checked against the allocation band from this many elapsed trading
+    days on (early in the month one trade moves the shares by tens of points).
+    ``stale_market_days``: say so when the scenario's valuation is older than this many calendar
+    days at the as-of date (the re-plan prices on the scenario's market).
+    """
+
+    behind_threshold: Fraction = 0.25
+    min_days_for_shares: Annotated[int, Field(ge=0)] = 5
+    stale_market_days: Annotated[int, Field(ge=0)] = 3
+
+
 class AllocationSpec(_Strict):
     """Strategy income allocation: each share within ``weight ± tolerance`` (absolute).
 
@@ -687,6 +704,7 @@ class Scenario(_Strict):
     solver: SolverSpec = SolverSpec()
     risk: RiskSpec | None = None
     held: list[HeldPositionSpec] = Field(default_factory=list)
+    tracking: TrackingSpec = TrackingSpec()
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")

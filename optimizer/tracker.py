@@ -1,0 +1,508 @@
+"""Monthly progress tracker: month-to-date income from the ledger, alerts, and the re-plan.
+
+:func:`track` reads a ledger (:mod:`optimizer.ledger`) at an as-of date against a scenario (the
+plan: account, target, allocation, caps, market) and returns a JSON-ready report:
+
+* ``month_to_date``: realized and unrealized income per strategy, marked to market
+  (:func:`optimizer.ledger.month_to_date`), its daily series and each strategy's share;
+* ``pro_rata_target``: ``target × e / N`` after ``e`` of the month's ``N`` NYSE trading days;
+* ``theta_per_day``: the Greek theta of the open positions now (per calendar day, account
+  currency) beside the plan book's theta per calendar day held over a month;
+* ``alerts``: ``{code, severity, message, …}`` — ``behind_pro_rata``, ``allocation_band``,
+  ``bp_above_cap`` (buying power of the open positions above the VIX-table cap at the as-of
+  VIX), ``correlation_group`` / ``group_risk`` (domain.md §6), ``drawdown`` / ``daily_loss`` /
+  ``vix`` (the TK drawdown protocol and escalation levels, ``models/data/drawdown_protocol.csv``),
+  ``stale_market`` and ``unknown_strategy``;
+* ``replan``: the sizing problem re-solved with the open positions held (``held:``, their count
+  fixed from below, so they use their share of every cap) and the remaining target, reported as
+  the trades to add, or the verdict's relaxation when no catch-up fits the caps;
+* ``rebalance``: the allocator's advice (:func:`optimizer.allocator.rebalance`) for the open
+  positions.
+
+Remaining target and horizon
+----------------------------
+With month-to-date income ``m``, target ``T`` and ``r`` of ``N`` trading days left, the re-plan
+needs ``R = T − m`` more. The income model prices whole months, so the re-plan asks the book for
+the monthly run rate ``R × N / r`` (``run_rate_target``): a book earning that rate earns ``R``
+over the remaining ``r`` days when its income accrues evenly over trading days. This is the
+approximation the re-plan rests on (a held position is valued at its steady-state monthly
+rate, not at what is left of its own decay).
+
+Equity for the drawdown protocol is ``account.net_liq`` (the net liquidation value at the start
+of the month) plus month-to-date income; the drawdown is measured from the month's running peak.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from models import phases as phase_tables
+from models.calendar import month_trading_days
+from models.errors import SpecError
+from optimizer.ledger import month_to_date, open_trades, quote_on
+from optimizer.spec import HeldPositionSpec, Scenario
+
+__all__ = ["MonthDay", "held_positions", "replan_scenario", "track"]
+
+
+@dataclass(frozen=True)
+class MonthDay:
+    """Month-to-date income at the close of one trading day (account currency)."""
+
+    day: date
+    per_strategy: dict[str, float]
+    realized: float
+    unrealized: float
+
+    @property
+    def total(self) -> float:
+        """Realized plus unrealized."""
+        return self.realized + self.unrealized
+
+
+def held_positions(conn: sqlite3.Connection, as_of: date, strategies) -> tuple[list, list[dict]]:
+    """Open trades at the end of ``as_of`` as ``held:`` entries of a scenario.
+
+    Returns
+    -------
+    (held, skipped)
+        :class:`~optimizer.spec.HeldPositionSpec` list (ledger order) and the open trades whose
+        strategy the scenario does not have (``{id, strategy}``).
+    """
+    held, skipped = [], []
+    for t in open_trades(conn, as_of):
+        if t["strategy"] not in strategies:
+            skipped.append({"id": t["external_id"], "strategy": t["strategy"]})
+            continue
+        legs = []
+        for leg in t["legs"]:
+            q = float(leg["quantity"])
+            legs.append(
+                {
+                    "right": leg["right"],
+                    "quantity": int(q) if q == int(q) else q,
+                    "strike": leg["strike"],
+                    "expiry": leg["expiry"],
+                }
+            )
+        held.append(
+            HeldPositionSpec(
+                strategy=t["strategy"],
+                underlying=t["underlying"],
+                contracts=int(t["contracts"]),
+                legs=legs,
+                id=t["external_id"],
+            )
+        )
+    return held, skipped
+
+
+def replan_scenario(scenario: Scenario, held: list, run_rate_target: float) -> Scenario:
+    """The scenario of a re-plan: ``held`` positions and the monthly run-rate target."""
+    target = scenario.target.model_copy(update={"monthly_income": float(run_rate_target)})
+    return scenario.model_copy(update={"held": list(held), "target": target})
+
+
+def _series(conn, days: list[date]) -> list[MonthDay]:
+    out = []
+    for d in days:
+        m = month_to_date(conn, d)
+        out.append(
+            MonthDay(
+                d,
+                {s: v["realized"] + v["unrealized"] for s, v in m.items()},
+                sum(v["realized"] for v in m.values()),
+                sum(v["unrealized"] for v in m.values()),
+            )
+        )
+    return out
+
+
+def _vix_at(conn, scenario: Scenario, as_of: date) -> tuple[float, str]:
+    q = quote_on(conn, "VIX", as_of)
+    if q is not None:
+        return q[1], f"ledger quote of {q[0]}"
+    return float(scenario.market.vix), "the scenario's market.vix"
+
+
+def _alert(code: str, severity: str, message: str, **extra) -> dict:
+    return {"code": code, "severity": severity, "message": message, **extra}
+
+
+def track(
+    conn: sqlite3.Connection,
+    scenario: Scenario,
+    as_of: date,
+    *,
+    replan: bool = True,
+    plan=None,
+    diagnostics_level: str = "full",
+) -> dict:
+    """Month-to-date progress, alerts and (optionally) the re-plan at the close of ``as_of``.
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+        Open ledger.
+    scenario : Scenario
+        The plan (account at the start of the month, target, weights, caps, market).
+    as_of : date
+        Date whose close the report describes (a non-trading day reads as the last trading day
+        before it).
+    replan : bool
+        Solve the plan (for its theta) and the re-plan; ``False`` gives the ledger figures and
+        the alerts only (no solve).
+    plan : SizingResult | None
+        The plan's solve, when already at hand (saves one solve).
+    diagnostics_level : str
+        ``full`` (the re-plan's verdict includes the joint minimal relaxation) or ``light``.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``as_of, currency, month_to_date, pro_rata_target, target, trading_days,
+        theta_per_day, vix, buying_power, alerts, replan, rebalance`` (see the module docstring).
+
+    Raises
+    ------
+    SpecError
+        An open trade cannot be priced on the scenario's market (``held.N: …``).
+    DataError
+        The month is outside the trading calendar's years.
+    """
+    from optimizer.candidates import _rows_held
+    from optimizer.limits import resolve_limits
+    from optimizer.pipeline import prepare, solve_scenario
+
+    cfg = scenario.tracking
+    nlv = float(scenario.account.net_liq)
+    target = float(scenario.target.monthly_income or 0.0)
+    month = month_trading_days(as_of)
+    elapsed = [d for d in month if d <= as_of]
+    n, e = len(month), len(elapsed)
+    remaining = n - e
+    pro_rata = target * e / n
+    series = _series(conn, elapsed)
+    mtd = month_to_date(conn, as_of)
+    realized = sum(v["realized"] for v in mtd.values())
+    unrealized = sum(v["unrealized"] for v in mtd.values())
+    total = realized + unrealized
+    weights = {k: s.weight for k, s in scenario.strategies.items()}
+    tol = scenario.allocation.tolerance
+    shares = (
+        {k: (mtd.get(k, {"realized": 0, "unrealized": 0}) or {}) for k in weights}
+        if total > 0
+        else {}
+    )
+    shares = {k: (v["realized"] + v["unrealized"]) / total for k, v in shares.items()}
+    alerts: list[dict] = []
+
+    # --- progress against the pro-rata target and the allocation band
+    if e > 0 and pro_rata > 0 and total < pro_rata * (1.0 - cfg.behind_threshold):
+        alerts.append(
+            _alert(
+                "behind_pro_rata",
+                "warning",
+                f"month-to-date income {total:,.0f} is {1 - total / pro_rata:.0%} below the "
+                f"pro-rata target {pro_rata:,.0f} ({e} of {n} trading days)",
+                value=total,
+                limit=pro_rata * (1.0 - cfg.behind_threshold),
+            )
+        )
+    if scenario.allocation.enabled and e >= cfg.min_days_for_shares and total > 0:
+        for k, w in weights.items():
+            sh = shares.get(k, 0.0)
+            if abs(sh - w) > tol + 1e-12:
+                alerts.append(
+                    _alert(
+                        "allocation_band",
+                        "warning",
+                        f"{k}: {sh:.0%} of month-to-date income, band {w - tol:.0%}–{w + tol:.0%}",
+                        strategy=k,
+                        value=sh,
+                        limit=[w - tol, w + tol],
+                    )
+                )
+
+    # --- drawdown protocol and escalation levels
+    equity = nlv + np.array([0.0] + [s.total for s in series])
+    peak = np.maximum.accumulate(equity)
+    dd = float(1.0 - equity[-1] / peak[-1])
+    day_loss = float(-(equity[-1] - equity[-2]) / nlv) if len(equity) > 1 else 0.0
+    vix, vix_source = _vix_at(conn, scenario, as_of)
+    steps = phase_tables.drawdown_protocol()
+    for kind, measure, label in (
+        ("drawdown", dd, f"drawdown {dd:.1%} from the month's peak equity"),
+        ("daily_loss", day_loss, f"loss of {day_loss:.1%} of NLV on the day"),
+        ("vix", vix, f"VIX {vix:.2f} ({vix_source})"),
+    ):
+        hit = [s for s in steps if s.kind == kind and measure >= s.threshold]
+        if hit:
+            s = hit[-1]
+            alerts.append(
+                _alert(kind, s.severity, f"{label}: {s.action}", value=measure, limit=s.threshold)
+            )
+
+    # --- the open positions on the scenario's market: buying power, groups, theta
+    held, skipped = held_positions(conn, as_of, scenario.strategies)
+    for sk in skipped:
+        alerts.append(
+            _alert(
+                "unknown_strategy",
+                "warning",
+                f"open trade {sk['id']}: strategy {sk['strategy']!r} is not in the scenario "
+                "(left out of the re-plan)",
+            )
+        )
+    at_vix = scenario.model_copy(update={"market": scenario.market.model_copy(update={"vix": vix})})
+    limits = resolve_limits(at_vix)
+    base = prepare(scenario)
+    rows: list[dict] = []  # the priced row of each held position, in ledger order
+    counts: list[int] = []
+    for h in held:
+        probe = scenario.model_copy(update={"held": [h]})
+        try:
+            r, _, _ = _rows_held(probe, base.market, {})
+        except SpecError as exc:
+            raise SpecError(f"open trade {h.id}: {str(exc).removeprefix('held.0: ')}") from None
+        rows.append(r[0])
+        counts.append(h.contracts)
+    bp_used = float(sum(r["bp_per_contract"] * c for r, c in zip(rows, counts, strict=True)))
+    bp_cap = limits.bp_fraction * nlv
+    if bp_used > bp_cap + 1e-6:
+        alerts.append(
+            _alert(
+                "bp_above_cap",
+                "critical",
+                f"buying power of the open positions {bp_used:,.0f} ({bp_used / nlv:.1%} of NLV) "
+                f"is above the cap {bp_cap:,.0f} ({limits.bp_fraction:.1%}) at VIX {vix:.2f}",
+                value=bp_used,
+                limit=bp_cap,
+            )
+        )
+    units: dict[str, float] = {}
+    risk: dict[str, float] = {}
+    for r, c in zip(rows, counts, strict=True):
+        g = r["correlation_group"]
+        if not g:
+            continue
+        if r["strategy"] not in limits.group_excluded:
+            u = 1.0
+            if limits.position_basis == "units":
+                u = phase_tables.position_units(r["underlying"])
+            units[g] = units.get(g, 0.0) + u * c
+        risk[g] = risk.get(g, 0.0) + r["cash_delta_per_contract"] * c
+    for g, u in sorted(units.items()):
+        lim = limits.group_limits.get(g)
+        if lim is not None and u > lim + 1e-9:
+            alerts.append(
+                _alert(
+                    "correlation_group",
+                    "critical",
+                    f"group {g}: {u:g} positions open, limit {lim}",
+                    group=g,
+                    value=u,
+                    limit=lim,
+                )
+            )
+    if limits.group_risk_cap is not None:
+        cap = limits.group_risk_cap * nlv
+        for g, v in sorted(risk.items()):
+            if abs(v) > cap + 1e-6:
+                alerts.append(
+                    _alert(
+                        "group_risk",
+                        "critical",
+                        f"group {g}: cash delta {v:,.0f} beyond ±{cap:,.0f} "
+                        f"({limits.group_risk_cap:.0%} of NLV)",
+                        group=g,
+                        value=v,
+                        limit=cap,
+                    )
+                )
+    stale = (as_of - scenario.valuation_time.date()).days
+    if stale > cfg.stale_market_days:
+        alerts.append(
+            _alert(
+                "stale_market",
+                "info",
+                f"the scenario's market is of {scenario.valuation_time:%Y-%m-%d} ({stale} days "
+                "before the as-of date): open positions and the re-plan are priced on it",
+            )
+        )
+    theta_now = float(
+        sum(r["theta_greek_per_contract"] * c for r, c in zip(rows, counts, strict=True))
+    )
+
+    report: dict = {
+        "as_of": as_of.isoformat(),
+        "currency": scenario.account.currency,
+        "target": target,
+        "trading_days": {"month": n, "elapsed": e, "remaining": remaining},
+        "pro_rata_target": pro_rata,
+        "month_to_date": {
+            "realized": realized,
+            "unrealized": unrealized,
+            "total": total,
+            "per_strategy": {
+                k: {
+                    "realized": mtd.get(k, {}).get("realized", 0.0),
+                    "unrealized": mtd.get(k, {}).get("unrealized", 0.0),
+                    "share": shares.get(k) if shares else None,
+                    "weight": weights.get(k),
+                }
+                for k in sorted(set(weights) | set(mtd))
+            },
+            "daily": [
+                {
+                    "date": s.day.isoformat(),
+                    "total": s.total,
+                    "realized": s.realized,
+                    "per_strategy": s.per_strategy,
+                    "pro_rata_target": target * (i + 1) / n,
+                }
+                for i, s in enumerate(series)
+            ],
+        },
+        "vix": {"value": vix, "source": vix_source},
+        "buying_power": {"used": bp_used, "cap": bp_cap, "cap_fraction": limits.bp_fraction},
+        "drawdown": dd,
+        "open_positions": [
+            {
+                "id": h.id,
+                "strategy": h.strategy,
+                "underlying": h.underlying,
+                "contracts": h.contracts,
+                "bp": r["bp_per_contract"] * h.contracts,
+                "theta_per_day": r["theta_greek_per_contract"] * h.contracts,
+            }
+            for h, r in zip(held, rows, strict=True)
+        ],
+        "theta_per_day": {"now": theta_now, "plan": None},
+        "alerts": alerts,
+        "replan": None,
+        "rebalance": None,
+    }
+    if not replan:
+        return report
+    if plan is None:
+        plan = solve_scenario(scenario, diagnostics_level="light", min_nlv_search=False)
+    report["theta_per_day"]["plan"] = float(plan.portfolio["theta_per_day"])
+    remaining_target = target - total
+    if remaining == 0:
+        report["replan"] = {
+            "status": "month_over",
+            "message": "no trading day left in the month",
+            "remaining_target": remaining_target,
+        }
+        return report
+    if remaining_target <= 0:
+        report["replan"] = {
+            "status": "target_met",
+            "message": f"month-to-date income {total:,.0f} already meets the target",
+            "remaining_target": remaining_target,
+        }
+        return report
+    run_rate = remaining_target * n / remaining
+    sc = replan_scenario(scenario, held, run_rate)
+    res = solve_scenario(sc, diagnostics_level=diagnostics_level, min_nlv_search=False)
+    report["replan"] = replan_report(res, remaining_target, run_rate, remaining / n)
+    report["rebalance"] = _rebalance(sc, res)
+    return report
+
+
+def replan_report(res, remaining_target: float, run_rate: float, fraction: float) -> dict:
+    """JSON of a re-plan solve: the trades to add (``positions``), held positions, verdict."""
+    doc = res.to_dict()
+    positions = []
+    held = []
+    for p in doc["positions"]:
+        add = int(p["contracts"]) - int(p.get("held_contracts", 0))
+        if p.get("held_contracts", 0):
+            held.append(p)
+        if add > 0:
+            positions.append({**p, "contracts_to_add": add})
+    v = doc["verdict"]
+    feasible = v["status"] == "FEASIBLE"
+    expected = float(doc["portfolio"]["expected_monthly_income"]) * fraction
+    if feasible:
+        msg = (
+            f"catch-up: add {sum(p['contracts_to_add'] for p in positions)} contracts; the book "
+            f"expects {expected:,.0f} over the remaining {fraction:.0%} of the month "
+            f"(needed {remaining_target:,.0f})"
+        )
+    else:
+        relax = v.get("minimal_relaxation") or []
+        msg = "no feasible catch-up under the caps" + (
+            ": the smallest joint relaxation that admits the target: "
+            + "; ".join(
+                f"{r['cap']} {r['bound']:.4g} → {r['needed']:.4g} {r.get('unit', '')}".rstrip()
+                for r in relax
+            )
+            if relax
+            else ""
+        )
+    return {
+        "status": v["status"],
+        "catch_up": feasible,
+        "message": msg,
+        "remaining_target": remaining_target,
+        "run_rate_target": run_rate,
+        "remaining_fraction": fraction,
+        "expected_remaining_income": expected,
+        "positions": positions,
+        "held": held,
+        "verdict": v,
+        "portfolio": doc["portfolio"],
+    }
+
+
+def _rebalance(sc: Scenario, res) -> dict | None:
+    """The allocator's advice for the held positions on the re-plan's candidates."""
+    try:
+        from optimizer.allocator import rebalance
+    except ImportError:  # pragma: no cover - the allocator ships with the tracker
+        return None
+    from optimizer.constraints.bounds import count_upper_bounds
+    from optimizer.pipeline import prepare
+
+    prep = prepare(sc)
+    cs, limits = prep.candidates, prep.limits
+    held = cs.col("held_contracts").astype(int)
+    if held.sum() == 0 or not sc.allocation.enabled:
+        return None
+    weights = dict(limits.weights)
+    ub = count_upper_bounds(cs, limits)
+    bp = cs.col("bp_per_contract")
+    advice = rebalance(
+        strategy=cs.table["strategy"].to_numpy(),
+        income=cs.col("expected_monthly_income_per_contract"),
+        bp=bp,
+        held=held,
+        max_add=np.maximum(ub - held, 0).astype(int),
+        weights=weights,
+        tolerance=sc.allocation.tolerance,
+        bp_available=max(limits.bp_fraction * limits.nlv - float(bp @ held), 0.0),
+    )
+    adds = [
+        {"id": cs.ids[i], "strategy": cs.table["strategy"].iat[i], "contracts_to_add": int(a)}
+        for i, a in enumerate(advice.adds)
+        if a > 0
+    ]
+    return {
+        "status": advice.status,
+        "message": advice.message,
+        "adds": adds,
+        "added_bp": float(advice.added_bp),
+        "shares_before": _finite(advice.shares_before),
+        "shares_after": _finite(advice.shares_after),
+    }
+
+
+def _finite(d) -> dict:
+    return {k: (float(v) if v is not None and math.isfinite(v) else None) for k, v in d.items()}
