@@ -158,11 +158,25 @@ def phase_of(scenario: Scenario) -> int:
 
 def _weights(scenario: Scenario, maxpos: dict[str, int | None]) -> tuple[dict[str, float], str]:
     raw = {n: s.weight for n, s in scenario.strategies.items()}
+    stated = "as stated"
+    rule = scenario.allocation.vix_tilts
+    if rule is not None:
+        from models.allocation import tilted_weights
+
+        aliases = {n: s.limits_key or n for n, s in scenario.strategies.items()}
+        try:
+            raw = tilted_weights(raw, float(scenario.market.vix), rule, aliases)
+        except ValueError as exc:
+            raise SpecError(f"allocation.vix_tilts: {exc}") from None
+        stated = (
+            f"tilted by rule {rule!r} at VIX {scenario.market.vix:g} (allocation_tilts.csv): "
+            + ", ".join(f"{n} {w:.1%}" for n, w in raw.items())
+        )
     blocked = [n for n, m in maxpos.items() if m == 0 and raw[n] > 0]
     if not blocked:
-        return raw, "as stated"
+        return raw, stated
     if scenario.allocation.renormalize == "none":
-        return raw, f"as stated; {', '.join(blocked)} not allowed in this phase (weights kept)"
+        return raw, f"{stated}; {', '.join(blocked)} not allowed in this phase (weights kept)"
     rest = sum(w for n, w in raw.items() if n not in blocked)
     if rest <= 0:
         raise SpecError("allocation.renormalize: no allowed strategy has a positive weight")

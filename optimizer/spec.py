@@ -479,6 +479,11 @@ class AllocationSpec(_Strict):
     ``soft`` — a goal: the band's rows get a non-negative deviation variable (account currency
     of the basis) and the objective pays ``penalty`` objective units per unit of deviation, so
     one strategy that cannot be held never forces an empty book.
+
+    ``vix_tilts``: a rule of ``models/data/allocation_tilts.csv`` (``tk``: seed 1's
+    ``StrategyIncomeAllocator`` tilts, domain.md §2e) applied to the weights at ``market.vix``
+    before anything else (strategies are matched by ``limits_key`` or their name); ``None``
+    (default) keeps the stated weights.
     """
 
     enabled: bool = True
@@ -487,6 +492,7 @@ class AllocationSpec(_Strict):
     renormalize: Literal["proportional", "none"] = "proportional"
     mode: Literal["hard", "soft"] = "hard"
     penalty: NonNegFloat = 0.5
+    vix_tilts: str | None = None
 
 
 class BuyingPowerSpec(_Strict):

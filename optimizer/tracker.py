@@ -192,7 +192,10 @@ def track(
     realized = sum(v["realized"] for v in mtd.values())
     unrealized = sum(v["unrealized"] for v in mtd.values())
     total = realized + unrealized
-    weights = {k: s.weight for k, s in scenario.strategies.items()}
+    vix, vix_source = _vix_at(conn, scenario, as_of)
+    at_vix = scenario.model_copy(update={"market": scenario.market.model_copy(update={"vix": vix})})
+    limits = resolve_limits(at_vix)
+    weights = dict(limits.weights)  # phase renormalization and VIX tilts at the as-of VIX
     tol = scenario.allocation.tolerance
     shares = (
         {k: (mtd.get(k, {"realized": 0, "unrealized": 0}) or {}) for k in weights}
@@ -222,7 +225,8 @@ def track(
                     _alert(
                         "allocation_band",
                         "warning",
-                        f"{k}: {sh:.0%} of month-to-date income, band {w - tol:.0%}–{w + tol:.0%}",
+                        f"{k}: {sh * total:,.0f} of {total:,.0f} month-to-date income "
+                        f"({sh:.0%}), band {w - tol:.0%}–{w + tol:.0%}",
                         strategy=k,
                         value=sh,
                         limit=[w - tol, w + tol],
@@ -234,7 +238,6 @@ def track(
     peak = np.maximum.accumulate(equity)
     dd = float(1.0 - equity[-1] / peak[-1])
     day_loss = float(-(equity[-1] - equity[-2]) / nlv) if len(equity) > 1 else 0.0
-    vix, vix_source = _vix_at(conn, scenario, as_of)
     steps = phase_tables.drawdown_protocol()
     for kind, measure, label in (
         ("drawdown", dd, f"drawdown {dd:.1%} from the month's peak equity"),
@@ -259,8 +262,6 @@ def track(
                 "(left out of the re-plan)",
             )
         )
-    at_vix = scenario.model_copy(update={"market": scenario.market.model_copy(update={"vix": vix})})
-    limits = resolve_limits(at_vix)
     base = prepare(scenario)
     rows: list[dict] = []  # the priced row of each held position, in ledger order
     counts: list[int] = []
@@ -370,6 +371,7 @@ def track(
             ],
         },
         "vix": {"value": vix, "source": vix_source},
+        "allocation": _targets(scenario, target, vix),
         "buying_power": {"used": bp_used, "cap": bp_cap, "cap_fraction": limits.bp_fraction},
         "drawdown": dd,
         "open_positions": [
@@ -414,6 +416,28 @@ def track(
     report["replan"] = replan_report(res, remaining_target, run_rate, remaining / n)
     report["rebalance"] = _rebalance(sc, res)
     return report
+
+
+def _targets(scenario: Scenario, target: float, vix: float) -> dict:
+    """The allocator's monthly income targets per strategy (VIX tilts at the as-of VIX)."""
+    from optimizer.allocator import allocation_targets
+
+    rule = scenario.allocation.vix_tilts
+    base = {k: s.weight for k, s in scenario.strategies.items()}
+    aliases = {k: s.limits_key or k for k, s in scenario.strategies.items()}
+    df = allocation_targets(
+        target,
+        base,
+        vix=vix if rule else None,
+        tilts=rule,
+        strategy_aliases=aliases if rule else None,
+    )
+    return {
+        "rule": rule,
+        "tolerance": scenario.allocation.tolerance,
+        "targets": df.to_dict(orient="records"),
+        "size_multiplier": float(df.attrs.get("size_multiplier", 1.0)),
+    }
 
 
 def replan_report(res, remaining_target: float, run_rate: float, fraction: float) -> dict:
