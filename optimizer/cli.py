@@ -59,6 +59,7 @@ def _root(
 
 def _register() -> None:
     from optimizer.commands import (
+        audit,
         chain,
         frontier,
         ledger,
@@ -70,7 +71,7 @@ def _register() -> None:
         track,
     )
 
-    for mod in (solve, chain, margin, phases, sweep, frontier, report, ledger, track):
+    for mod in (solve, chain, margin, phases, sweep, frontier, report, ledger, track, audit):
         mod.register(app)
 
 
