@@ -110,36 +110,82 @@ def test_pro_rata_target_follows_the_nyse_calendar(daily):
         assert rep["pro_rata_target"] == pytest.approx(TARGET * i / 19)
 
 
-def test_alerts_fire_on_the_days_they_should(daily, scenario):
-    """Each alert's days, from the hand-computed month: not one day early or late."""
+def _check_alert_days(reports, scenario, nlv: float) -> dict[str, int]:
+    """Assert every alert's days against the hand-computed month; count the days each fired."""
     tol = scenario.allocation.tolerance
     weights = {k: s.weight for k, s in scenario.strategies.items()}
-    seen = {"behind_pro_rata": 0, "allocation_band": 0, "vix": 0}
-    peak, prev = NLV, NLV
+    seen = dict.fromkeys(("behind_pro_rata", "allocation_band", "vix", "drawdown", "daily_loss"), 0)
+    peak, prev = nlv, nlv
     for i, d in enumerate(DAYS, start=1):
         mtd = _by_hand(d)
         total = sum(mtd.values())
-        codes = [a["code"] for a in daily[d]["alerts"]]
+        codes = [a["code"] for a in reports[d]["alerts"]]
         behind = total < TARGET * i / 19 * (1 - scenario.tracking.behind_threshold)
         assert ("behind_pro_rata" in codes) == behind, d
         band = set()
         if i >= scenario.tracking.min_days_for_shares and total > 0:
             band = {k for k, w in weights.items() if abs(mtd.get(k, 0.0) / total - w) > tol}
-        got = {a["strategy"] for a in daily[d]["alerts"] if a["code"] == "allocation_band"}
+        got = {a["strategy"] for a in reports[d]["alerts"] if a["code"] == "allocation_band"}
         assert got == band, d
         assert ("vix" in codes) == (_vix(d) >= 25.0), d
-        equity = NLV + total
+        equity = nlv + total
         peak = max(peak, equity)
         assert ("drawdown" in codes) == (1 - equity / peak >= 0.10), d
-        assert ("daily_loss" in codes) == ((prev - equity) / NLV >= 0.05), d
+        assert ("daily_loss" in codes) == ((prev - equity) / nlv >= 0.05), d
+        severity = {a["code"]: a["severity"] for a in reports[d]["alerts"]}
+        if "daily_loss" in codes:  # 5% warning, 10% and beyond critical (drawdown_protocol.csv)
+            want = "critical" if (prev - equity) / nlv >= 0.10 else "warning"
+            assert severity["daily_loss"] == want, d
         prev = equity
         for k in seen:
             seen[k] += k in codes
-    # the fixture month exercises the alerts both ways (a test on a month where nothing
+    return seen
+
+
+def test_alerts_fire_on_the_days_they_should(daily, scenario):
+    """Each alert's days, from the hand-computed month: not one day early or late."""
+    seen = _check_alert_days(daily, scenario, NLV)
+    # the fixture month exercises these alerts both ways (a test on a month where nothing
     # happens could not fail)
     assert 0 < seen["behind_pro_rata"] < len(DAYS)
     assert 0 < seen["allocation_band"] < len(DAYS)
     assert 0 < seen["vix"] < len(DAYS)
+
+
+def test_small_account_hits_the_drawdown_protocol(ledger, scenario):
+    """The same month on a £15k account (phase 4 kept): drawdown, daily-loss and group alerts.
+
+    The cash delta of the LT112 is checked against the plan's candidate of the same structure
+    (the candidate generator and the held-position pricer are separate code paths).
+    """
+    _, conn = ledger
+    nlv = 15_000.0
+    small = scenario.model_copy(
+        update={"account": scenario.account.model_copy(update={"net_liq": nlv})}
+    )
+    reports = {d: track(conn, small, d, replan=False) for d in DAYS}
+    seen = _check_alert_days(reports, small, nlv)
+    assert 0 < seen["drawdown"] < len(DAYS)
+    assert 0 < seen["daily_loss"] < len(DAYS)
+    cs = pipeline.prepare(small).candidates.table.set_index("id")
+    lt = next(r for r in _rows() if r["event"] == "open" and r["strategy"] == "lt112")
+    cid = next(
+        i
+        for i in cs.index
+        if i.startswith("lt112:MES:")
+        and i.endswith(
+            " ".join(f"{leg[:2]}{leg[2]}{leg[3:].split('@')[0]}" for leg in lt["legs"].split(";"))
+        )
+    )
+    cash_delta = cs.loc[cid, "cash_delta_per_contract"] * int(lt["contracts"])
+    for d in DAYS:
+        risk = [a for a in reports[d]["alerts"] if a["code"] == "group_risk"]
+        if d < date(2026, 2, 4):  # the LT112 opens on the first Wednesday
+            assert risk == []
+        else:
+            assert [a["group"] for a in risk] == ["A1"]
+            assert risk[0]["value"] == pytest.approx(cash_delta, rel=1e-9)
+            assert risk[0]["limit"] == pytest.approx(0.15 * nlv)
 
 
 def _held_bp(day: date) -> float:
