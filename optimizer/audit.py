@@ -772,7 +772,7 @@ def simulated_break_even(
                     lo = mid
             return hi, (
                 f"mean first-month net (itemised costs, seed's mix for the capital, {paths} paths)"
-                f" crosses 0 between {lo:,.1f} and {hi:,.1f}"
+                f" crosses 0 at {hi:,.0f} (geometric bisection, bracket {lo:,.2f}–{hi:,.2f})"
             )
         prev = float(c)
     return None, f"mean first-month net stays < 0 up to {high:,.0f}"
