@@ -402,7 +402,12 @@ def _rows_held(
     model = IncomeModel(scenario.income.model)
     for i, h in enumerate(scenario.held):
         spec = scenario.strategies[h.strategy]
-        inst = get_instrument(h.underlying)
+        if h.underlying not in market.surfaces:
+            raise SpecError(f"held.{i}.underlying: no market data for {h.underlying}")
+        try:
+            inst = get_instrument(h.underlying)
+        except ModelError as exc:
+            raise SpecError(f"held.{i}.underlying: {exc}") from None
         expiries = {leg.expiry for leg in h.legs if leg.right != "U"}
         legs = [
             (Right(leg.right), float("nan") if leg.strike is None else leg.strike, leg.quantity)
@@ -417,7 +422,7 @@ def _rows_held(
                 expiry=next(iter(expiries)),
                 legs=legs,
             )
-        except (ModelError, KeyError, StopIteration) as exc:
+        except (ModelError, StopIteration) as exc:
             raise SpecError(f"held.{i}: cannot price the position on the market: {exc}") from None
         held[c.id] = held.get(c.id, 0) + h.contracts
         if c.id in known or c.id in structs:

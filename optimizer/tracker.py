@@ -12,7 +12,8 @@ plan: account, target, allocation, caps, market) and returns a JSON-ready report
   ``bp_above_cap`` (buying power of the open positions above the VIX-table cap at the as-of
   VIX), ``correlation_group`` / ``group_risk`` (domain.md §6), ``drawdown`` / ``daily_loss`` /
   ``vix`` (the TK drawdown protocol and escalation levels, ``models/data/drawdown_protocol.csv``),
-  ``stale_market`` and ``unknown_strategy``;
+  ``stale_market``, ``unknown_strategy`` and ``unpriced_position`` (an open trade the scenario's
+  market cannot price: an underlying it has no data for, or an expiry not after its valuation);
 * ``replan``: the sizing problem re-solved with the open positions held (``held:``, their count
   fixed from below, so they use their share of every cap) and the remaining target, reported as
   the trades to add, or the verdict's relaxation when no catch-up fits the caps;
@@ -35,6 +36,7 @@ of the month) plus month-to-date income; the drawdown is measured from the month
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import date
@@ -170,8 +172,6 @@ def track(
 
     Raises
     ------
-    SpecError
-        An open trade cannot be priced on the scenario's market (``held.N: …``).
     DataError
         The month is outside the trading calendar's years.
     """
@@ -265,14 +265,26 @@ def track(
     base = prepare(scenario)
     rows: list[dict] = []  # the priced row of each held position, in ledger order
     counts: list[int] = []
+    priced = []
     for h in held:
         probe = scenario.model_copy(update={"held": [h]})
         try:
             r, _, _ = _rows_held(probe, base.market, {})
         except SpecError as exc:
-            raise SpecError(f"open trade {h.id}: {str(exc).removeprefix('held.0: ')}") from None
+            why = re.sub(r"^held\.0(\.\w+)?: ", "", str(exc))
+            alerts.append(
+                _alert(
+                    "unpriced_position",
+                    "warning",
+                    f"open trade {h.id} ({h.strategy} {h.underlying}): {why}; left out of the "
+                    "buying power, groups, theta and the re-plan",
+                )
+            )
+            continue
+        priced.append(h)
         rows.append(r[0])
         counts.append(h.contracts)
+    held = priced
     bp_used = float(sum(r["bp_per_contract"] * c for r, c in zip(rows, counts, strict=True)))
     bp_cap = limits.bp_fraction * nlv
     if bp_used > bp_cap + 1e-6:

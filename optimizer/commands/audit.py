@@ -13,15 +13,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from optimizer.audit import AuditResult, SimulatedRow, load_audit, run_audit, write_audit_plots
 from optimizer.commands.phases import check_output_dir
 from optimizer.commands.solve import _fmt, _money, _pct, _print_table, _table
+
+if TYPE_CHECKING:  # the audit pulls in scipy.stats: imported when the command runs
+    from optimizer.audit import AuditResult, SimulatedRow
 
 __all__ = ["progress_audit", "register", "render_audit"]
 
@@ -29,6 +31,8 @@ __all__ = ["progress_audit", "register", "render_audit"]
 def progress_audit(spec, **kw) -> AuditResult:
     """:func:`run_audit` with a rich progress bar on standard error (keywords passed on)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from optimizer.audit import run_audit
 
     with Progress(
         TextColumn("{task.description}"),
@@ -206,6 +210,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Recompute seed 2's capital table as claimed and beside a Monte Carlo of its streams."""
+        from optimizer.audit import load_audit, write_audit_plots
         from optimizer.cli_io import stdout_to_stderr
 
         if plot_dir is not None:

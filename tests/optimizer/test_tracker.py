@@ -463,3 +463,32 @@ def test_month_to_date_counts_only_this_months_change(tmp_path):
     assert month_to_date(conn, "2026-03-02") == {}
     conn.close()
     assert DAYS[-1] + timedelta(days=1) == date(2026, 2, 28)
+
+
+def test_open_trades_the_plan_cannot_price_are_alerts_not_errors(tmp_path, scenario):
+    """Unknown strategy, unknown underlying, expired legs: named alerts, the rest still runs."""
+    p = tmp_path / "odd.csv"
+    p.write_text(
+        "trade_id,event,timestamp,account,strategy,underlying,contracts,price,multiplier,"
+        "currency,fx_to_account,fees,legs\n"
+        "X1,open,2026-02-03,U,lt112,SPY,1,1.00,100,USD,0.73,1,-1P500@2026-03-20\n"
+        "X2,open,2026-02-03,U,lt112,MES,1,1.00,5,USD,0.73,1,-1P6000@2026-01-20\n"
+        "X3,open,2026-02-03,U,wheel,SPY,1,1.00,100,USD,0.73,1,-1P500@2026-03-20\n"
+        "X4,open,2026-02-03,U,strangle,MGC,2,30.0,10,USD,0.73,1,"
+        "-1P3885@2026-04-30;-1C6605@2026-04-30\n"
+    )
+    conn = init_ledger(tmp_path / "odd.db")
+    import_csv(conn, p)
+    rep = track(conn, scenario, date(2026, 2, 5), replan=False)
+    conn.close()
+    by = {}
+    for a in rep["alerts"]:
+        by.setdefault(a["code"], []).append(a["message"])
+    assert [m.split(":")[0] for m in by["unknown_strategy"]] == ["open trade X3"]
+    assert len(by["unpriced_position"]) == 2
+    assert "X1 (lt112 SPY): no market data for SPY" in by["unpriced_position"][0]
+    assert "X2 (lt112 MES)" in by["unpriced_position"][1]
+    assert "not after the valuation time" in by["unpriced_position"][1]
+    # the priced strangle still counts: 2 × the stated MGC margin (USD 3,650) in GBP
+    assert [o["id"] for o in rep["open_positions"]] == ["X4"]
+    assert rep["buying_power"]["used"] == pytest.approx(2 * 3650 * FX)
