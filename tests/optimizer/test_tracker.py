@@ -388,41 +388,14 @@ def test_cli_track_report_and_errors(ledger, tmp_path, capsys):
 
     db, _ = ledger
     runner = CliRunner()
-    md = tmp_path / "feb.md"
-    res = runner.invoke(
-        app,
-        [
-            "track",
-            str(db),
-            "--scenario",
-            str(SCENARIO),
-            "--as-of",
-            "2026-02-20",
-            "--no-replan",
-            "--report",
-            str(md),
-        ],
-    )
-    assert res.exit_code == 0, res.output
+    md, html = tmp_path / "feb.md", tmp_path / "feb.html"
+    for report in (md, html):
+        args = ["track", str(db), "--scenario", str(SCENARIO), "--as-of", "2026-02-20"]
+        res = runner.invoke(app, [*args, "--no-replan", "--report", str(report)])
+        assert res.exit_code == 0, res.output
     text = md.read_text()
     assert "feb_income.png" in text and "feb_allocation.png" in text
     assert (tmp_path / "feb_income.png").read_bytes()[:4] == b"\x89PNG"
-    html = tmp_path / "feb.html"
-    res = runner.invoke(
-        app,
-        [
-            "track",
-            str(db),
-            "--scenario",
-            str(SCENARIO),
-            "--as-of",
-            "2026-02-20",
-            "--no-replan",
-            "--report",
-            str(html),
-        ],
-    )
-    assert res.exit_code == 0, res.output
     assert html.read_text().count("data:image/png;base64,") == 2
     from optimizer.cli import main
 
