@@ -599,44 +599,72 @@ def income_curve(
 
 def allocation_drift(
     dates: Sequence[str],
-    shares: Mapping[str, Sequence[float]],
+    income: Mapping[str, Sequence[float]],
     weights: Mapping[str, float],
     tolerance: float,
+    pro_rata: Sequence[float],
     *,
-    title: str = "Share of month-to-date income by strategy",
+    ccy: str = "",
+    share_range: tuple[float, float] = (-0.25, 1.25),
+    title: str = "Allocation drift: income by strategy against its share of the target",
     path: str | Path | None = None,
 ) -> Figure:
-    """Each strategy's share of month-to-date income by day, with its allocation band.
+    """Each strategy's month-to-date income and share of it, against the allocation.
+
+    Top panel: month-to-date income per strategy (solid) and its allocated share of the
+    pro-rata target, ``weight × pro_rata`` (dashed, same colour). Bottom panel: each strategy's
+    share of the month-to-date total with its band ``weight ± tolerance`` shaded, on days the
+    total is positive; a share outside ``share_range`` (a small total makes shares explode) is
+    drawn as a triangle on the edge.
 
     Parameters
     ----------
     dates : sequence of str, shape (e,)
         ISO dates of the elapsed trading days.
-    shares : mapping str -> array_like, shape (e,)
-        Share of month-to-date income per strategy (NaN on days the total is not positive).
+    income : mapping str -> array_like, shape (e,)
+        Month-to-date income per strategy (account currency).
     weights : mapping str -> float
-        Allocation weight per strategy; the band ``weight ± tolerance`` is shaded.
+        Allocation weight per strategy.
     tolerance : float
         Absolute band half-width (0.05 = ±5 points).
+    pro_rata : array_like, shape (e,)
+        Pro-rata target of the whole book at each close (account currency).
     """
-    fig = _figure(7.5, 3.6)
-    ax = fig.add_subplot()
+    fig = _figure(7.5, 5.6)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     x = np.arange(len(dates))
     colors = colormaps["tab10"].colors
-    for i, (name, w) in enumerate(weights.items()):
-        c = colors[i % len(colors)]
-        ax.axhspan(w - tolerance, w + tolerance, color=c, alpha=0.12)
-        ax.plot(
+    names = list(weights)
+    inc = {k: np.asarray(income.get(k, np.zeros(len(x))), dtype=float) for k in names}
+    total = np.sum([inc[k] for k in names], axis=0) if names else np.zeros(len(x))
+    lo, hi = share_range
+    for i, name in enumerate(names):
+        c, w = colors[i % len(colors)], weights[name]
+        top.plot(x, inc[name], color=c, marker="o", ms=3, lw=1.5, label=name)
+        top.plot(x, w * np.asarray(pro_rata, dtype=float), color=c, ls="--", lw=1)
+        bottom.axhspan(w - tolerance, w + tolerance, color=c, alpha=0.12)
+        share = np.where(total > 0, inc[name] / np.where(total > 0, total, 1.0), np.nan)
+        inside = (share >= lo) & (share <= hi)
+        bottom.plot(
             x,
-            np.asarray(shares.get(name, [np.nan] * len(x)), dtype=float),
+            np.where(inside, share, np.nan),
             color=c,
             marker="o",
-            lw=1.5,
+            ms=3,
+            lw=1.2,
             label=f"{name} (band {w - tolerance:.0%}–{w + tolerance:.0%})",
         )
-    ax.set_xticks(x, [d[5:] for d in dates], rotation=60, fontsize=7)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_ylabel("share of month-to-date income")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="best")
+        above, below = share > hi, share < lo
+        bottom.scatter(x[above], np.full(above.sum(), hi), color=c, marker="^", s=30)
+        bottom.scatter(x[below], np.full(below.sum(), lo), color=c, marker="v", s=30)
+    top.axhline(0, color="#444", lw=0.6)
+    _money_axis(top.yaxis)
+    top.set_ylabel(f"income{_unit(ccy)}")
+    top.legend(fontsize=7, loc="best", title="dashed: weight × pro-rata target", title_fontsize=7)
+    top.set_title(title, fontsize=10)
+    bottom.set_ylim(lo - 0.05, hi + 0.05)
+    bottom.yaxis.set_major_formatter(PercentFormatter(1.0))
+    bottom.set_ylabel("share of income")
+    bottom.set_xticks(x, [d[5:] for d in dates], rotation=60, fontsize=7)
+    bottom.legend(fontsize=6, loc="upper right")
     return _finish(fig, path)

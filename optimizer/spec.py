@@ -458,13 +458,16 @@ class TrackingSpec(_Strict):
     ``behind_threshold``: alert when month-to-date income is below the pro-rata target by more
     than this fraction of the pro-rata target. ``min_days_for_shares``: the strategies' shares of
     month-to-date income are checked against the allocation band from this many elapsed trading
-    days on (early in the month one trade moves the shares by tens of points).
+    days on (early in the month one trade moves the shares by tens of points), and only when
+    month-to-date income is at least ``min_share_basis`` × the pro-rata target (shares of a
+    total near zero are noise: 925 of a 94 total is 981%).
     ``stale_market_days``: say so when the scenario's valuation is older than this many calendar
     days at the as-of date (the re-plan prices on the scenario's market).
     """
 
     behind_threshold: Fraction = 0.25
     min_days_for_shares: Annotated[int, Field(ge=0)] = 5
+    min_share_basis: NonNegFloat = 0.5
     stale_market_days: Annotated[int, Field(ge=0)] = 3
 
 

@@ -217,7 +217,8 @@ def track(
                 limit=pro_rata * (1.0 - cfg.behind_threshold),
             )
         )
-    if scenario.allocation.enabled and e >= cfg.min_days_for_shares and total > 0:
+    share_basis = total > 0 and total >= cfg.min_share_basis * pro_rata
+    if scenario.allocation.enabled and e >= cfg.min_days_for_shares and share_basis:
         for k, w in weights.items():
             sh = shares.get(k, 0.0)
             if abs(sh - w) > tol + 1e-12:

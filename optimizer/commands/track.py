@@ -64,15 +64,16 @@ def _figures(report: dict, scenario) -> tuple:
         report["target"],
         ccy=ccy,
     )
-    weights = {k: s.weight for k, s in scenario.strategies.items()}
-    shares = {
-        k: [
-            (d["per_strategy"].get(k, 0.0) / d["total"]) if d["total"] > 0 else float("nan")
-            for d in daily
-        ]
-        for k in weights
-    }
-    fig2 = plots.allocation_drift(dates, shares, weights, scenario.allocation.tolerance)
+    weights = {r["strategy"]: r["weight"] for r in report["allocation"]["targets"]}
+    income = {k: [d["per_strategy"].get(k, 0.0) for d in daily] for k in weights}
+    fig2 = plots.allocation_drift(
+        dates,
+        income,
+        weights,
+        report["allocation"]["tolerance"],
+        [d["pro_rata_target"] for d in daily],
+        ccy=ccy,
+    )
     return fig1, fig2
 
 

@@ -123,7 +123,8 @@ def _check_alert_days(reports, scenario, nlv: float) -> dict[str, int]:
         behind = total < TARGET * i / 19 * (1 - scenario.tracking.behind_threshold)
         assert ("behind_pro_rata" in codes) == behind, d
         band = set()
-        if i >= scenario.tracking.min_days_for_shares and total > 0:
+        basis = total >= scenario.tracking.min_share_basis * TARGET * i / 19
+        if i >= scenario.tracking.min_days_for_shares and total > 0 and basis:
             band = {k for k, w in weights.items() if abs(mtd.get(k, 0.0) / total - w) > tol}
         got = {a["strategy"] for a in reports[d]["alerts"] if a["code"] == "allocation_band"}
         assert got == band, d
