@@ -1139,6 +1139,8 @@ def monthly_distribution_figure(result: AuditResult, path: str | Path | None = N
     target as a vertical line and the seed's claimed net as a marker on each curve's colour.
     Returns the matplotlib Figure (Agg canvas); saved to ``path`` when given.
     """
+    from matplotlib.ticker import NullFormatter
+
     fig, axes = _figure(11, 4.5, ncols=2)
     claimed = {r.capital: r.net_monthly for r in result.claimed}
     for ax, variant, title in zip(
@@ -1155,6 +1157,12 @@ def monthly_distribution_figure(result: AuditResult, path: str | Path | None = N
             ax.plot([claimed[cap]], [0.5], marker="D", color=color, markersize=6)
         ax.axvline(result.target_monthly, color="k", linestyle="--", linewidth=1)
         ax.set_xscale("symlog", linthresh=1000)
+        # 0 and the decades from 10^3 out (the default labels inside the linear band overlap)
+        lo, hi = ax.get_xlim()
+        ticks = [0.0] + [sg * 10.0**k for k in range(3, 9) for sg in (-1.0, 1.0)]
+        ax.set_xticks(sorted(t for t in ticks if lo <= t <= hi))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(lo, hi)
         ax.set_xlabel(f"first-month net ({result.currency}, symlog)")
         ax.set_ylabel("P(net ≤ x)")
         ax.set_title(f"{title}\n(diamonds: claimed net; dashed: target)", fontsize=9)
