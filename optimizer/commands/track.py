@@ -27,7 +27,7 @@ import typer
 
 from models.errors import SpecError
 
-__all__ = ["register", "write_report"]
+__all__ = ["register", "report_figures", "write_report"]
 
 
 def _clean(x: Any) -> Any:
@@ -50,7 +50,16 @@ def _clean(x: Any) -> Any:
     return str(x)
 
 
-def _figures(report: dict, scenario) -> tuple:
+def report_figures(report: dict, scenario) -> tuple:
+    """The monthly report's two figures for a :func:`optimizer.tracker.track` report.
+
+    Returns
+    -------
+    (Figure, Figure)
+        The income curve against the pro-rata target
+        (:func:`optimizer.plots.income_curve`) and the allocation drift
+        (:func:`optimizer.plots.allocation_drift`).
+    """
     from optimizer import plots
 
     daily = report["month_to_date"]["daily"]
@@ -95,7 +104,7 @@ def write_report(report: dict, scenario, path: Path) -> list[Path]:
     suffix = path.suffix.lower()
     if suffix not in (".html", ".htm", ".md"):
         raise SpecError(f"--report: {path.name}: expected a .html or .md file")
-    fig1, fig2 = _figures(report, scenario)
+    fig1, fig2 = report_figures(report, scenario)
     written: list[Path] = []
     ctx = {"r": report, "name": scenario.name}
     if suffix == ".md":
