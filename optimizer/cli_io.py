@@ -23,7 +23,7 @@ from typing import TextIO
 
 from models.errors import SpecError
 
-__all__ = ["check_output_path", "check_plot_path", "plot_formats", "stdout_to_stderr"]
+__all__ = ["check_output_path", "check_plot_path", "plot_formats", "progress_bar", "stdout_to_stderr"]
 
 
 def _flush_c_stdio() -> None:
@@ -142,3 +142,24 @@ def check_plot_path(path: Path, flag: str = "--plot") -> Path:
     if ext not in formats:
         raise SpecError(f"{flag}: unknown image format .{ext}; use one of {known}")
     return p
+
+
+def progress_bar():
+    """A rich progress bar on standard error: description, bar, done/total, elapsed time.
+
+    Returns
+    -------
+    rich.progress.Progress
+        Not started; use it as a context manager (``with progress_bar() as bar: …``).
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+        transient=False,
+    )

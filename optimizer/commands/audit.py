@@ -30,18 +30,10 @@ __all__ = ["progress_audit", "register", "render_audit"]
 
 def progress_audit(spec, **kw) -> AuditResult:
     """:func:`run_audit` with a rich progress bar on standard error (keywords passed on)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from optimizer.audit import run_audit
+    from optimizer.cli_io import progress_bar
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(file=sys.stderr),
-        transient=False,
-    ) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("auditing", total=None)
 
         def step(what: str, done: int, total: int) -> None:

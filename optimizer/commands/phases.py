@@ -482,16 +482,9 @@ def progress_solve(study: Study, *, curves: bool, backend: str | None = None) ->
     list[CaseRun]
         One per point, in the study's order.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from optimizer.cli_io import progress_bar
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(file=sys.stderr),
-        transient=False,
-    ) as bar:
+    with progress_bar() as bar:
         n = len(study.cases or []) if study.kind == "cases" else None
         task = bar.add_task("solving", total=n)
 
