@@ -23,7 +23,13 @@ from typing import TextIO
 
 from models.errors import SpecError
 
-__all__ = ["check_output_path", "check_plot_path", "plot_formats", "progress_bar", "stdout_to_stderr"]
+__all__ = [
+    "check_output_path",
+    "check_plot_path",
+    "plot_formats",
+    "progress_bar",
+    "stdout_to_stderr",
+]
 
 
 def _flush_c_stdio() -> None:
