@@ -42,7 +42,13 @@ from models.valuation import unit_metrics
 from optimizer.market import Market, fx_rate
 from optimizer.spec import Scenario, StrategySpec
 
-__all__ = ["CandidateSet", "build_candidate_set", "normalized_theta", "seed_expected_value"]
+__all__ = [
+    "CandidateSet",
+    "build_candidate_set",
+    "held_rows",
+    "normalized_theta",
+    "seed_expected_value",
+]
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +393,7 @@ def _candidate_row(
     )
 
 
-def _rows_held(
+def held_rows(
     scenario: Scenario, market: Market, known: dict[str, int]
 ) -> tuple[list[dict], dict[str, Candidate], dict[str, int]]:
     """Rows of held positions (``scenario.held``) and the held count per candidate id.
@@ -395,6 +401,18 @@ def _rows_held(
     A held position whose legs equal a generated candidate's gets that candidate's id (``known``
     maps generated ids to row numbers) and adds no row; otherwise it becomes a candidate of its
     own, priced on the scenario's market by :func:`models.strategies.price_structure`.
+
+    Returns
+    -------
+    (rows, structures, held)
+        New candidate rows (columns as in the module docstring, account currency per contract),
+        their :class:`~models.strategies.Candidate` by id, and contracts held per candidate id.
+
+    Raises
+    ------
+    SpecError
+        ``held.N…: …`` when a position's underlying has no market data or it cannot be priced
+        (no option leg, expiry not after the valuation time, pricing failure).
     """
     rows: list[dict] = []
     structs: dict[str, Candidate] = {}
@@ -493,7 +511,7 @@ def build_candidate_set(
     if scenario.held:
         # a held position is in the book whatever the phase or liquidity filters say
         known = {r["id"]: k for k, r in enumerate(rows)}
-        hr, hs, held = _rows_held(scenario, market, known)
+        hr, hs, held = held_rows(scenario, market, known)
         rows.extend(hr)
         structs.update(hs)
     if not rows:

@@ -175,7 +175,7 @@ def track(
     DataError
         The month is outside the trading calendar's years.
     """
-    from optimizer.candidates import _rows_held
+    from optimizer.candidates import held_rows
     from optimizer.limits import resolve_limits
     from optimizer.pipeline import prepare, solve_scenario
 
@@ -270,7 +270,7 @@ def track(
     for h in held:
         probe = scenario.model_copy(update={"held": [h]})
         try:
-            r, _, _ = _rows_held(probe, base.market, {})
+            r, _, _ = held_rows(probe, base.market, {})
         except SpecError as exc:
             why = re.sub(r"^held\.0(\.\w+)?: ", "", str(exc))
             alerts.append(
