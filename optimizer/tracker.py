@@ -105,7 +105,24 @@ def held_positions(conn: sqlite3.Connection, as_of: date, strategies) -> tuple[l
 
 
 def replan_scenario(scenario: Scenario, held: list, run_rate_target: float) -> Scenario:
-    """The scenario of a re-plan: ``held`` positions and the monthly run-rate target."""
+    """The scenario of a re-plan: ``held`` positions and the monthly run-rate target.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The plan.
+    held : list of HeldPositionSpec
+        Open positions (:func:`held_positions`), fixed from below in the solve.
+    run_rate_target : float
+        Monthly income the book must earn (account currency per month): the remaining target
+        ``× N / r`` (module docstring).
+
+    Returns
+    -------
+    Scenario
+        A copy with ``held`` and ``target.monthly_income`` replaced; every other field kept, so
+        ``thetaplan solve`` of it written out equals the re-plan.
+    """
     target = scenario.target.model_copy(update={"monthly_income": float(run_rate_target)})
     return scenario.model_copy(update={"held": list(held), "target": target})
 
@@ -454,7 +471,28 @@ def _targets(scenario: Scenario, target: float, vix: float) -> dict:
 
 
 def replan_report(res, remaining_target: float, run_rate: float, fraction: float) -> dict:
-    """JSON of a re-plan solve: the trades to add (``positions``), held positions, verdict."""
+    """JSON of a re-plan solve: the trades to add (``positions``), held positions, verdict.
+
+    Parameters
+    ----------
+    res : SizingResult
+        Solve of :func:`replan_scenario`.
+    remaining_target : float
+        Income still needed this month (account currency).
+    run_rate : float
+        The monthly run rate asked of the book (account currency per month).
+    fraction : float
+        Remaining trading days / trading days in the month.
+
+    Returns
+    -------
+    dict
+        ``status`` (the verdict's), ``catch_up`` (bool), ``message`` (the trades to add, or "no
+        feasible catch-up under the caps" with the joint minimal relaxation), ``positions``
+        (``solve --json`` rows with ``contracts_to_add`` > 0), ``held``, ``remaining_target``,
+        ``run_rate_target``, ``remaining_fraction``, ``expected_remaining_income`` (the book's
+        expected monthly income × ``fraction``), ``verdict``, ``portfolio``.
+    """
     doc = res.to_dict()
     positions = []
     held = []
