@@ -55,6 +55,7 @@ __all__ = [
     "TrackingSpec",
     "load_scenario",
     "apply_overrides",
+    "scenario_to_yaml",
     "read_yaml_mapping",
 ]
 
@@ -820,6 +821,24 @@ def _format_error(exc: ValidationError) -> str:
     if head and loc:
         return f"{loc}.{head.group(1)}: {head.group(2)}{more}"
     return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
+
+
+def scenario_to_yaml(scenario: Scenario) -> str:
+    """A scenario as YAML text that :func:`load_scenario` reads back to an equal scenario.
+
+    Fields equal to their defaults are left out; the file paths of the market (chains,
+    histories) are written absolute, so the file can be saved anywhere.
+    """
+    raw = scenario.model_dump(mode="json", exclude_defaults=True)
+    market = raw.get("market", {})
+    for name, chain in (market.get("chains") or {}).items():
+        chain["path"] = str(scenario.resolve(scenario.market.chains[name].path).resolve())
+    if scenario.market.history is not None:
+        market["history"] = {
+            "vix": str(scenario.resolve(scenario.market.history.vix).resolve()),
+            "index": str(scenario.resolve(scenario.market.history.index).resolve()),
+        }
+    return yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -161,6 +161,7 @@ def track(
     replan: bool = True,
     plan=None,
     diagnostics_level: str = "full",
+    on_replan=None,
 ) -> dict:
     """Month-to-date progress, alerts and (optionally) the re-plan at the close of ``as_of``.
 
@@ -180,6 +181,9 @@ def track(
         The plan's solve, when already at hand (saves one solve).
     diagnostics_level : str
         ``full`` (the re-plan's verdict includes the joint minimal relaxation) or ``light``.
+    on_replan : callable, optional
+        Called with the re-plan's :class:`~optimizer.spec.Scenario` before it is solved (the
+        CLI's ``--write-scenario`` saves it).
 
     Returns
     -------
@@ -442,6 +446,8 @@ def track(
         return report
     run_rate = remaining_target * n / remaining
     sc = replan_scenario(scenario, held, run_rate)
+    if on_replan is not None:
+        on_replan(sc)
     res = solve_scenario(sc, diagnostics_level=diagnostics_level, min_nlv_search=False)
     report["replan"] = replan_report(res, remaining_target, run_rate, remaining / n)
     report["rebalance"] = _rebalance(sc, res)

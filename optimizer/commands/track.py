@@ -1,6 +1,7 @@
 """``thetaplan track LEDGER --scenario S``: month-to-date progress, alerts and the re-plan.
 
-``[--as-of DATE] [--json] [--report FILE.html|FILE.md] [--no-replan] [--set path=value]``
+``[--as-of DATE] [--json] [--report FILE.html|FILE.md] [--write-scenario FILE.yaml] [--no-replan]
+[--set path=value]``
 
 Prints the month-to-date income per strategy (realized, unrealized, share of income against
 the allocation band), the pro-rata target, theta per day now and in the plan, the alerts and
@@ -8,7 +9,9 @@ the re-plan (trades to add, or why no catch-up fits the caps) — see :mod:`opti
 ``--json`` prints one JSON document (nothing else on stdout). ``--report`` writes the monthly
 report: HTML (one self-contained file, figures embedded) or Markdown (figures written beside it
 as ``<stem>_income.png`` and ``<stem>_allocation.png``), with the income curve against the
-target line and the allocation-drift chart. Output paths are checked before any solve.
+target line and the allocation-drift chart. ``--write-scenario`` saves the re-plan's scenario
+(the plan with the open trades as ``held:`` and the run-rate target): ``thetaplan solve`` of it
+gives the re-plan's book. Output paths are checked before any solve.
 """
 
 from __future__ import annotations
@@ -143,6 +146,15 @@ def write_report(report: dict, scenario, path: Path) -> list[Path]:
     return [path, *written]
 
 
+def _save_scenario(scenario, path: Path) -> None:
+    from optimizer.spec import scenario_to_yaml
+
+    try:
+        path.write_text(scenario_to_yaml(scenario), encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"--write-scenario: cannot write {path} ({exc.strerror})") from None
+
+
 def _render(report: dict, console) -> None:
     from rich.table import Table
 
@@ -216,6 +228,14 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--report", help="Write the monthly report (FILE.html or FILE.md)."),
         ] = None,
+        write_scenario: Annotated[
+            Path | None,
+            typer.Option(
+                "--write-scenario",
+                help="Save the re-plan's scenario (held positions, run-rate target) as YAML: "
+                "thetaplan solve of it gives the re-plan.",
+            ),
+        ] = None,
         no_replan: Annotated[
             bool, typer.Option("--no-replan", help="Ledger figures and alerts only (no solve).")
         ] = False,
@@ -240,13 +260,25 @@ def register(app: typer.Typer) -> None:
             if report.suffix.lower() not in (".html", ".htm", ".md"):
                 raise SpecError(f"--report: {report.name}: expected a .html or .md file")
             check_output_path(report, "--report")
+        if write_scenario is not None:
+            if no_replan:
+                raise SpecError("--write-scenario: needs the re-plan (drop --no-replan)")
+            check_output_path(write_scenario, "--write-scenario")
         if not ledger.exists():
             raise SpecError(f"{ledger}: no such ledger (create it with thetaplan ledger init)")
         sc = load_scenario(scenario, list(overrides or []))
         conn = open_ledger(ledger)
         try:
             with stdout_to_stderr() as stdout:
-                doc = track(conn, sc, day, replan=not no_replan)
+                doc = track(
+                    conn,
+                    sc,
+                    day,
+                    replan=not no_replan,
+                    on_replan=None
+                    if write_scenario is None
+                    else lambda s: _save_scenario(s, write_scenario),
+                )
                 written = write_report(doc, sc, report) if report is not None else []
         finally:
             conn.close()
@@ -257,5 +289,5 @@ def register(app: typer.Typer) -> None:
         else:
             console = Console(file=stdout)
             _render(doc, console)
-            for p in written:
+            for p in written + ([write_scenario] if write_scenario is not None else []):
                 console.print(f"wrote {p}")

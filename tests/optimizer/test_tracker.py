@@ -227,9 +227,18 @@ def test_buying_power_alert_against_the_vix_table_cap(ledger, scenario):
 
 
 @pytest.fixture(scope="module")
-def day10(ledger, scenario):
+def day10_with_scenario(ledger, scenario):
     _, conn = ledger
-    return track(conn, scenario, DAYS[9], replan=True, diagnostics_level="light")
+    seen = []
+    rep = track(
+        conn, scenario, DAYS[9], replan=True, diagnostics_level="light", on_replan=seen.append
+    )
+    return rep, seen[0]
+
+
+@pytest.fixture(scope="module")
+def day10(day10_with_scenario):
+    return day10_with_scenario[0]
 
 
 def test_day10_replan_equals_a_fresh_solve(day10, tmp_path):
@@ -404,6 +413,7 @@ def test_cli_track_report_and_errors(ledger, tmp_path, capsys):
         (["--as-of", "2026-02-31"], "--as-of: '2026-02-31' is not a YYYY-MM-DD date"),
         (["--report", str(tmp_path / "x.pdf")], "--report: x.pdf: expected a .html or .md file"),
         (["--report", str(tmp_path / "nope" / "x.html")], "--report: folder"),
+        (["--write-scenario", str(tmp_path / "r.yaml"), "--no-replan"], "needs the re-plan"),
     ):
         with pytest.raises(SystemExit) as ei:
             main(["track", str(db), "--scenario", str(SCENARIO), *args])
@@ -466,3 +476,20 @@ def test_open_trades_the_plan_cannot_price_are_alerts_not_errors(tmp_path, scena
     # the priced strangle still counts: 2 × the stated MGC margin (USD 3,650) in GBP
     assert [o["id"] for o in rep["open_positions"]] == ["X4"]
     assert rep["buying_power"]["used"] == pytest.approx(2 * 3650 * FX)
+
+
+def test_written_replan_scenario_reads_back_equal(day10_with_scenario, tmp_path):
+    """``--write-scenario``: the YAML of the re-plan scenario loads back to the same scenario."""
+    from optimizer.spec import scenario_to_yaml
+
+    rep, sc = day10_with_scenario
+    path = tmp_path / "elsewhere" / "replan.yaml"  # not beside the fixture: paths are absolute
+    path.parent.mkdir()
+    path.write_text(scenario_to_yaml(sc))
+    back = load_scenario(path)
+    assert back.held == sc.held
+    assert back.target.monthly_income == pytest.approx(rep["replan"]["run_rate_target"])
+    assert back.model_dump(exclude={"base_dir", "market"}) == sc.model_dump(
+        exclude={"base_dir", "market"}
+    )
+    assert [h.id for h in back.held] == ["M001", "M003"]  # the LT112 and the strangles
