@@ -1,5 +1,10 @@
 """Surfaces derived from another product's surface.
 
+:class:`MovedSurface` carries a chain's surface to a later date and another underlying price
+(the tracker values open positions at the close of its as-of date from the ledger's quotes):
+sticky moneyness (implied vols read at the same strike / spot), the same carry, every vol × a
+stated factor (the VIX ratio), and time to expiry counted from the new valuation time.
+
 :class:`VixShiftedSurface` moves a chain's smile to another VIX level (studies that sweep the VIX):
 ``sticky_moneyness`` adds the VIX change times the square-root-of-time term factor
 (:func:`models.scenarios.term_factor`) to every implied vol at fixed log-moneyness (the rule the
@@ -20,7 +25,7 @@ import numpy as np
 
 from models.strategies import VolSurface
 
-__all__ = ["ScaledSurface", "VixShiftedSurface"]
+__all__ = ["MovedSurface", "ScaledSurface", "VixShiftedSurface"]
 
 
 class ScaledSurface:
@@ -164,3 +169,85 @@ class VixShiftedSurface:
     def listed_strikes(self, expiry: datetime) -> np.ndarray:
         """The base's listed strikes."""
         return self.base.listed_strikes(expiry)
+
+
+class MovedSurface:
+    """A :class:`~models.strategies.VolSurface` moved to a later valuation time and price.
+
+    With ``s = spot / base.spot`` and ``t`` counted from ``valuation_time``:
+
+    * forward ``F'(t) = s × F(t)`` and discount factor ``D'(t) = D(t)`` (the base's carry and
+      rates at the same tenor);
+    * implied vol ``iv'(K, t) = vol_scale × iv(K / s, t)`` — sticky moneyness (a strike keeps the
+      vol of the strike at the same distance from the money) with the base's term structure read
+      at the remaining tenor, every vol scaled by ``vol_scale`` (the VIX ratio: the
+      ``proportional`` rule of :class:`VixShiftedSurface`);
+    * time to an expiry: the base's years to it less the base's years to ``valuation_time``;
+      listed expiries: the base's that are after ``valuation_time``; strikes: the base's.
+
+    An approximation for valuing open positions between two chains: the smile's shape and the
+    term structure are the base's. With ``spot = base.spot``, ``vol_scale = 1`` and the base's
+    valuation time it is the base surface.
+
+    Parameters
+    ----------
+    base : VolSurface
+        The surface at its own valuation time.
+    spot : float
+        Underlying price at ``valuation_time`` (> 0, the base's units).
+    valuation_time : datetime
+        New valuation time (not before the base's).
+    vol_scale : float
+        Factor on every implied vol (> 0).
+
+    Raises
+    ------
+    ValueError
+        Non-positive spot or vol scale, or a valuation time before the base's.
+    """
+
+    def __init__(
+        self, base: VolSurface, *, spot: float, valuation_time: datetime, vol_scale: float = 1.0
+    ):
+        if not (spot > 0 and vol_scale > 0):
+            raise ValueError(f"spot and vol_scale must be > 0, got {spot} and {vol_scale}")
+        if valuation_time < base.valuation_time:
+            raise ValueError(
+                f"valuation time {valuation_time} is before the base's {base.valuation_time}"
+            )
+        self.base = base
+        self.spot = float(spot)
+        self.ratio = self.spot / float(base.spot)
+        self.vol_scale = float(vol_scale)
+        self.valuation_time: datetime = valuation_time
+        self._elapsed = float(base.time_to_expiry(valuation_time))
+
+    def time_to_expiry(self, expiry: datetime) -> float:
+        """Years (calendar) from the new valuation time to ``expiry``."""
+        return float(self.base.time_to_expiry(expiry)) - self._elapsed
+
+    def forward(self, t):
+        """Forward for tenor ``t`` (years): the base's forward at ``t`` × the price ratio."""
+        return np.asarray(self.base.forward(t)) * self.ratio
+
+    def discount_factor(self, t):
+        """The base's discount factor at tenor ``t``."""
+        return self.base.discount_factor(t)
+
+    def iv(self, strike, t):
+        """Implied vol (decimal) at ``strike`` and tenor ``t`` (sticky moneyness × vol_scale)."""
+        k = np.asarray(strike, dtype=float) / self.ratio
+        return np.asarray(self.base.iv(k, t), dtype=float) * self.vol_scale
+
+    def total_variance(self, strike, t):
+        """Total implied variance ``iv'^2 t``."""
+        return self.iv(strike, t) ** 2 * np.asarray(t, dtype=float)
+
+    def listed_expiries(self) -> list[datetime]:
+        """The base's listed expiries after the new valuation time."""
+        return [e for e in self.base.listed_expiries() if e > self.valuation_time]
+
+    def listed_strikes(self, expiry: datetime) -> np.ndarray:
+        """The base's listed strikes."""
+        return self.base.listed_strikes(expiry)
+

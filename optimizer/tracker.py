@@ -49,7 +49,7 @@ from models.errors import SpecError
 from optimizer.ledger import month_to_date, open_trades, quote_on
 from optimizer.spec import HeldPositionSpec, Scenario
 
-__all__ = ["MonthDay", "held_positions", "replan_scenario", "track"]
+__all__ = ["MonthDay", "as_of_market", "held_positions", "replan_scenario", "track"]
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,57 @@ def _vix_at(conn, scenario: Scenario, as_of: date) -> tuple[float, str]:
     if q is not None:
         return q[1], f"ledger quote of {q[0]}"
     return float(scenario.market.vix), "the scenario's market.vix"
+
+
+def as_of_market(
+    conn: sqlite3.Connection, scenario: Scenario, market, as_of: date, vix: float
+) -> tuple:
+    """The scenario's market carried to the close of ``as_of`` for valuing open positions.
+
+    Every surface becomes a :class:`models.surfaces.MovedSurface` at 16:00 on ``as_of``: its
+    price from the ledger's quote of the symbol (latest within 5 days), else, for the S&P 500
+    products (SPX, XSP, ES, MES …), the SPX quote × the product's ratio to SPX, else unchanged;
+    the S&P 500 products' implied vols × ``vix / market.vix`` (the ``proportional`` VIX rule),
+    other products' unchanged. An ``as_of`` not after the scenario's valuation date keeps the
+    scenario's market.
+
+    Returns
+    -------
+    (Market, datetime, str)
+        The market, its valuation time and a one-line description of what moved.
+    """
+    import dataclasses
+    from datetime import datetime, time
+
+    from models.surfaces import MovedSurface
+    from optimizer.income_model import SP500_FAMILY
+
+    when = datetime.combine(as_of, time(16, 0))
+    if when <= scenario.valuation_time:
+        return market, scenario.valuation_time, "valued on the scenario's market"
+    spx = quote_on(conn, "SPX", as_of)
+    spx_surface = market.surfaces.get("SPX")
+    moved, sources = {}, []
+    for sym, surf in market.surfaces.items():
+        own = quote_on(conn, sym, as_of)
+        if own is not None:
+            spot = own[1]
+            sources.append(f"{sym} {spot:,.2f}")
+        elif sym in SP500_FAMILY and spx is not None and spx_surface is not None:
+            spot = surf.spot * spx[1] / spx_surface.spot
+        else:
+            spot = surf.spot
+        scale = vix / market.vix if sym in SP500_FAMILY else 1.0
+        moved[sym] = MovedSurface(surf, spot=spot, valuation_time=when, vol_scale=scale)
+    if spx is not None and "SPX" not in {s.split()[0] for s in sources}:
+        sources.append(f"SPX {spx[1]:,.2f}")
+    how = (
+        f"valued at the {as_of:%Y-%m-%d} close: the {scenario.valuation_time:%Y-%m-%d} smile at "
+        f"sticky moneyness, "
+        + (f"prices from ledger quotes ({', '.join(sources)})" if sources else "prices unchanged")
+        + f", S&P 500 vols × VIX {vix:.2f} / {market.vix:.2f}"
+    )
+    return dataclasses.replace(market, surfaces=moved), when, how
 
 
 def _alert(code: str, severity: str, message: str, **extra) -> dict:
@@ -285,13 +336,14 @@ def track(
             )
         )
     base = prepare(scenario)
+    market, when, valued = as_of_market(conn, scenario, base.market, as_of, vix)
     rows: list[dict] = []  # the priced row of each held position, in ledger order
     counts: list[int] = []
     priced = []
     for h in held:
-        probe = scenario.model_copy(update={"held": [h]})
+        probe = scenario.model_copy(update={"held": [h], "valuation_time": when})
         try:
-            r, _, _ = held_rows(probe, base.market, {})
+            r, _, _ = held_rows(probe, market, {})
         except SpecError as exc:
             why = re.sub(r"^held\.0(\.\w+)?: ", "", str(exc))
             alerts.append(
@@ -367,7 +419,8 @@ def track(
                 "stale_market",
                 "info",
                 f"the scenario's market is of {scenario.valuation_time:%Y-%m-%d} ({stale} days "
-                "before the as-of date): open positions and the re-plan are priced on it",
+                "before the as-of date): the re-plan prices on it (open positions: "
+                f"{valued})",
             )
         )
     theta_now = float(
@@ -405,6 +458,7 @@ def track(
             ],
         },
         "vix": {"value": vix, "source": vix_source},
+        "valuation": {"time": when.isoformat(), "open_positions": valued},
         "allocation": _targets(scenario, target, vix),
         "buying_power": {"used": bp_used, "cap": bp_cap, "cap_fraction": limits.bp_fraction},
         "drawdown": dd,

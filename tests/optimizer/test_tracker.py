@@ -15,6 +15,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -156,9 +157,13 @@ def test_alerts_fire_on_the_days_they_should(daily, scenario):
 def test_small_account_hits_the_drawdown_protocol(ledger, scenario):
     """The same month on a £15k account (phase 4 kept): drawdown, daily-loss and group alerts.
 
-    The cash delta of the LT112 is checked against the plan's candidate of the same structure
-    (the candidate generator and the held-position pricer are separate code paths).
+    The LT112's cash delta on each day is recomputed by hand: Black–Scholes–Merton delta (the
+    closed form, scipy's normal CDF) at the ledger's SPX close, the 2026-01-30 smile read at the
+    same strike / spot and scaled by the VIX ratio, the days left to expiry, and the rate and
+    carry of the 2026-01-30 surface at that tenor (what the tracker's valuation states).
     """
+    from scipy.stats import norm
+
     _, conn = ledger
     nlv = 15_000.0
     small = scenario.model_copy(
@@ -168,25 +173,45 @@ def test_small_account_hits_the_drawdown_protocol(ledger, scenario):
     seen = _check_alert_days(reports, small, nlv)
     assert 0 < seen["drawdown"] < len(DAYS)
     assert 0 < seen["daily_loss"] < len(DAYS)
-    cs = pipeline.prepare(small).candidates.table.set_index("id")
+    base = pipeline.prepare(small).market
+    mes = base.surfaces["MES"]
+    spx0 = yaml.safe_load(SCENARIO.read_text())["market"]["chains"]["SPX"]["spot"]
+    vix0 = base.vix
     lt = next(r for r in _rows() if r["event"] == "open" and r["strategy"] == "lt112")
-    cid = next(
-        i
-        for i in cs.index
-        if i.startswith("lt112:MES:")
-        and i.endswith(
-            " ".join(f"{leg[:2]}{leg[2]}{leg[3:].split('@')[0]}" for leg in lt["legs"].split(";"))
-        )
-    )
-    cash_delta = cs.loc[cid, "cash_delta_per_contract"] * int(lt["contracts"])
+    legs = [
+        (leg[2], float(leg[3:].split("@")[0]), int(leg[:2]), leg.split("@")[1])
+        for leg in lt["legs"].split(";")
+    ]
+
+    def spx_close(d):
+        return [
+            float(r["price"])
+            for r in _rows()
+            if r["event"] == "quote" and r["underlying"] == "SPX" and r["timestamp"][:10] == str(d)
+        ][0]
+
     for d in DAYS:
         risk = [a for a in reports[d]["alerts"] if a["code"] == "group_risk"]
         if d < date(2026, 2, 4):  # the LT112 opens on the first Wednesday
             assert risk == []
-        else:
+            continue
+        s = spx_close(d)
+        cash = 0.0
+        for right, k, qty, expiry in legs:
+            t = (date.fromisoformat(expiry) - d).days / 365.0
+            f0, df = float(mes.forward(t)), float(mes.discount_factor(t))
+            r = -np.log(df) / t
+            q = r - np.log(f0 / mes.spot) / t
+            vol = float(mes.iv(k * spx0 / s, t)) * _vix(d) / vix0
+            d1 = (np.log(s / k) + (r - q + vol**2 / 2) * t) / (vol * np.sqrt(t))
+            delta = np.exp(-q * t) * (norm.cdf(d1) - (right == "P"))
+            cash += qty * delta * 5.0 * s * FX * int(lt["contracts"])
+        assert (risk != []) == (abs(cash) > 0.15 * nlv), d
+        if risk:
             assert [a["group"] for a in risk] == ["A1"]
-            assert risk[0]["value"] == pytest.approx(cash_delta, rel=1e-9)
+            assert risk[0]["value"] == pytest.approx(cash, rel=1e-6), d
             assert risk[0]["limit"] == pytest.approx(0.15 * nlv)
+    assert any(a["code"] == "group_risk" for r in reports.values() for a in r["alerts"])
 
 
 def _held_bp(day: date) -> float:
