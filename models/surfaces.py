@@ -250,4 +250,3 @@ class MovedSurface:
     def listed_strikes(self, expiry: datetime) -> np.ndarray:
         """The base's listed strikes."""
         return self.base.listed_strikes(expiry)
-
