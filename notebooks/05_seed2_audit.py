@@ -132,9 +132,11 @@ pd.DataFrame(
     [
         {
             "capital": o.capital,
+            "objective": o.allocation.objective,
             "status": o.allocation.status,
             **dict(zip(o.allocation.labels, np.round(o.allocation.allocation, 3), strict=True)),
-            "E[month] LP": o.allocation.expected_monthly_return,
+            "E[month]": o.allocation.expected_monthly_return,
+            "E[log growth]": o.allocation.expected_log_growth,
         }
         for o in res.optimized
     ]

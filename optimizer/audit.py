@@ -266,9 +266,17 @@ class CapSpec(_Strict):
 
 
 class OptimizerSpec(_Strict):
-    """Allocation LP settings (None caps are left out)."""
+    """Allocation settings (None caps are left out).
+
+    ``objectives``: ``mean`` (max expected monthly return, the LP) and/or ``log_growth`` (max
+    expected monthly log growth, the Kelly criterion), each under the same caps
+    (:func:`optimizer.streams_alloc.optimize_allocation`).
+    """
 
     enabled: bool = True
+    objectives: list[Literal["mean", "log_growth"]] = Field(
+        default_factory=lambda: ["mean", "log_growth"], min_length=1
+    )
     paths: Annotated[int, Field(ge=10, le=5000)] = 200
     cvar: CapSpec | None = None
     drawdown: CapSpec | None = None
@@ -1071,34 +1079,38 @@ def run_audit(
             months = _standalone_months(
                 spec, stated, cap, paths=min(opt.paths, n_paths), seed=rng_seed, regime=regime
             )
-            res = optimize_allocation(
-                months,
-                names,
-                exposure=exposure,
-                max_allocation=caps,
-                leverage_cap=spec.risk.leverage_cap,
-                cost_fraction=spec.itemised_costs / cap,
-                cvar_alpha=opt.cvar.alpha if opt.cvar else 0.95,
-                cvar_cap=opt.cvar.cap if opt.cvar else None,
-                drawdown_alpha=opt.drawdown.alpha if opt.drawdown else 0.9,
-                drawdown_cap=opt.drawdown.cap if opt.drawdown else None,
-            )
-            resim = None
-            if res.status == "optimal":
-                mix = {n: float(a) for n, a in zip(names, res.allocation, strict=True) if a > 1e-9}
-                if mix:
-                    sim = _simulate_mix(
-                        spec,
-                        stated,
-                        mix,
-                        cap,
-                        paths=n_paths,
-                        months=sim_spec.months,
-                        seed=rng_seed + 1,
-                        regime=regime,
-                    )
-                    resim = _row(sim, mix, spec.target_monthly)
-            optimized.append(OptimizedRow(cap, res, resim))
+            for objective in opt.objectives:
+                res = optimize_allocation(
+                    months,
+                    names,
+                    exposure=exposure,
+                    max_allocation=caps,
+                    leverage_cap=spec.risk.leverage_cap,
+                    cost_fraction=spec.itemised_costs / cap,
+                    cvar_alpha=opt.cvar.alpha if opt.cvar else 0.95,
+                    cvar_cap=opt.cvar.cap if opt.cvar else None,
+                    drawdown_alpha=opt.drawdown.alpha if opt.drawdown else 0.9,
+                    drawdown_cap=opt.drawdown.cap if opt.drawdown else None,
+                    objective=objective,
+                )
+                resim = None
+                if res.status == "optimal":
+                    mix = {
+                        n: float(a) for n, a in zip(names, res.allocation, strict=True) if a > 1e-9
+                    }
+                    if mix:
+                        sim = _simulate_mix(
+                            spec,
+                            stated,
+                            mix,
+                            cap,
+                            paths=n_paths,
+                            months=sim_spec.months,
+                            seed=rng_seed + 1,
+                            regime=regime,
+                        )
+                        resim = _row(sim, mix, spec.target_monthly)
+                optimized.append(OptimizedRow(cap, res, resim))
     if progress is not None:
         progress("done", total, total)
     return AuditResult(

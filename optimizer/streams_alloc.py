@@ -1,4 +1,4 @@
-"""Allocation of capital across return streams: max expected monthly return under risk caps.
+"""Allocation of capital across return streams: max expected return or log growth under caps.
 
 The decision is a vector of continuous allocations ``a`` (fractions of the account, one per
 stream; the rest is cash at 0%). Each stream trades its own sub-account, so a month's return of
@@ -28,6 +28,15 @@ The linear program is a :class:`~optimizer.problem.SizingProblem` with variable 
   latter.
 
 Solved with HiGHS through :func:`optimizer.backends.solve` (``highs`` backend).
+
+``objective="log_growth"`` keeps every row and replaces the objective by the expected log growth
+``mean_j log(1 + R_j · n)`` (the Kelly criterion: J. L. Kelly, Bell Syst. Tech. J. 35, 1956;
+the growth-optimal portfolio of L. Breiman, 1961), the objective a plan that compounds its
+equity month after month should maximize. It is concave: the same rows are compiled by
+:func:`optimizer.backends.cvxpy_backend.compile_problem` and solved with Clarabel (an interior
+point conic solver shipped with cvxpy). A month whose return can reach -100% makes the log
+undefined; such allocations are excluded (operating costs above the capital make every
+allocation so: the result is then ``infeasible``).
 """
 
 from __future__ import annotations
@@ -211,7 +220,12 @@ class AllocationResult:
     binding : tuple of str
         Caps at their bound (slack ≤ 1e-7 of the bound scale).
     problem : SizingProblem
-        The LP solved.
+        The LP solved (its rows; with ``log_growth`` the objective was replaced).
+    objective : str
+        ``mean`` (expected monthly return) or ``log_growth`` (expected monthly log growth).
+    expected_log_growth : float
+        Mean of ``log(1 + monthly return)`` of the allocation, in sample (NaN when a month
+        loses everything or there is no solution).
     """
 
     labels: tuple[str, ...]
@@ -223,13 +237,17 @@ class AllocationResult:
     p_drawdown_over_cap: float
     binding: tuple[str, ...]
     problem: SizingProblem
+    objective: str = "mean"
+    expected_log_growth: float = float("nan")
 
     def to_dict(self) -> dict:
         """JSON-ready mapping (allocations by stream name)."""
         return {
             "status": self.status,
+            "objective": self.objective,
             "allocation": dict(zip(self.labels, map(float, self.allocation), strict=True)),
             "expected_monthly_return": _num(self.expected_monthly_return),
+            "expected_log_growth": _num(self.expected_log_growth),
             "cvar_monthly": _num(self.cvar),
             "drawdown_cvar": _num(self.drawdown_cvar),
             "p_drawdown_over_cap_in_sample": _num(self.p_drawdown_over_cap),
@@ -255,11 +273,18 @@ def optimize_allocation(
     drawdown_cap: float | None = None,
     budget: float = 1.0,
     options: SolverOptions | None = None,
+    objective: str = "mean",
 ) -> AllocationResult:
-    """Solve :func:`allocation_problem` with HiGHS and recompute its risk ex post.
+    """Solve :func:`allocation_problem` and recompute its risk ex post.
 
     Parameters are those of :func:`allocation_problem`; ``options`` are the solver options
-    (time limit in seconds, default 60).
+    (time limit in seconds, default 60); ``objective`` is ``mean`` (the LP, HiGHS) or
+    ``log_growth`` (expected log growth under the same rows, Clarabel; module docstring).
+
+    Raises
+    ------
+    ValueError
+        An unknown objective.
 
     Returns
     -------
@@ -281,19 +306,25 @@ def optimize_allocation(
         drawdown_cap=drawdown_cap,
         budget=budget,
     )
-    out = solve(problem, "highs", options or SolverOptions(time_limit=60.0))
+    if objective not in ("mean", "log_growth"):
+        raise ValueError(f"objective must be 'mean' or 'log_growth', got {objective!r}")
+    full = _with_costs(r, cost_fraction)
+    if objective == "mean":
+        out = solve(problem, "highs", options or SolverOptions(time_limit=60.0))
+        status, values = out.status, out.values
+    else:
+        status, values = _solve_log_growth(problem, full.reshape(-1, full.shape[-1]))
     k = len(labels)
     nan = float("nan")
-    if not (out.status is SolveStatus.OPTIMAL and out.values is not None):
+    if not (status is SolveStatus.OPTIMAL and values is not None):
         return AllocationResult(
-            labels, np.zeros(k), out.status.value, nan, nan, nan, nan, (), problem
+            labels, np.zeros(k), status.value, nan, nan, nan, nan, (), problem, objective
         )
-    x = np.asarray(out.values["n"], dtype=float)
+    x = np.asarray(values["n"], dtype=float)
     alloc = np.clip(x[:k], 0.0, None)
-    full = _with_costs(r, cost_fraction)
     months = full.reshape(-1, k + 1) @ x
     dd = drawdowns(full, x)
-    slack = problem.row_slack(out.values)
+    slack = problem.row_slack(values)
     tol = 1e-7
     binding = [
         name
@@ -315,7 +346,7 @@ def optimize_allocation(
     return AllocationResult(
         labels=labels,
         allocation=alloc,
-        status=out.status.value,
+        status=status.value,
         expected_monthly_return=float(months.mean()),
         cvar=cvar(-months, cvar_alpha),
         drawdown_cvar=cvar(dd, drawdown_alpha),
@@ -324,4 +355,37 @@ def optimize_allocation(
         ),
         binding=tuple(binding),
         problem=problem,
+        objective=objective,
+        expected_log_growth=(
+            float(np.mean(np.log1p(months))) if np.all(months > -1.0) else float("-inf")
+        ),
     )
+
+
+def _solve_log_growth(problem: SizingProblem, months: np.ndarray):
+    """Maximize ``mean log(1 + months @ n)`` under the rows and bounds of ``problem``.
+
+    Returns
+    -------
+    (SolveStatus, dict or None)
+        ``OPTIMAL`` with every group's values, ``INFEASIBLE``, or ``ERROR``.
+    """
+    import cvxpy as cp
+
+    from optimizer.backends.cvxpy_backend import compile_problem
+
+    model = compile_problem(problem)
+    x = model.variables["n"]
+    growth = cp.sum(cp.log(1.0 + months @ x)) / months.shape[0]
+    cp_problem = cp.Problem(cp.Maximize(growth), [c for _, _, c in model.constraints])
+    try:
+        cp_problem.solve(solver=cp.CLARABEL)
+    except cp.error.SolverError:
+        return SolveStatus.ERROR, None
+    if cp_problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and x.value is not None:
+        return SolveStatus.OPTIMAL, {
+            name: np.asarray(v.value, dtype=float) for name, v in model.variables.items()
+        }
+    if cp_problem.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+        return SolveStatus.INFEASIBLE, None
+    return SolveStatus.ERROR, None

@@ -140,16 +140,18 @@ def render_audit(result: AuditResult, console: Console) -> None:
 
     if result.optimized:
         t = _table(
-            "Allocation LP (max expected monthly return; leverage, CVaR of the month and "
-            "CVaR-of-drawdown caps; re-simulated at account level)"
+            "Allocation (obj. mean: max expected monthly return; Kelly: max expected log "
+            "growth; leverage, CVaR of the month and CVaR-of-drawdown caps; net m1, P≥target and "
+            "P(kill) within 12 months re-simulated at account level)"
         )
         t.add_column("capital", no_wrap=True)
-        t.add_column("status", no_wrap=True)
-        t.add_column("allocation")
-        t.add_column("LP mean month", justify="right")
-        t.add_column("mean net, month 1", justify="right")
-        t.add_column("P(≥ target)", justify="right")
-        t.add_column("P(kill ≤ 12 mo)", justify="right")
+        t.add_column("obj.", no_wrap=True)
+        t.add_column("allocation", min_width=16)
+        t.add_column("mean/mo", justify="right")
+        t.add_column("log/mo", justify="right")
+        t.add_column("net m1", justify="right")
+        t.add_column("P≥target", justify="right")
+        t.add_column("P(kill)", justify="right")
         for o in result.optimized:
             a = o.allocation
             alloc = ", ".join(
@@ -158,9 +160,10 @@ def render_audit(result: AuditResult, console: Console) -> None:
             s = o.simulated
             t.add_row(
                 f"${o.capital:,.0f}",
-                escape(a.status),
-                escape(alloc or "—"),
+                "Kelly" if a.objective == "log_growth" else "mean",
+                escape(alloc or "—") if a.status == "optimal" else escape(a.status),
                 _pct(a.expected_monthly_return),
+                _fmt(a.expected_log_growth, ".3f"),
                 _money(s.mean_net_monthly) if s else "—",
                 _pct(s.p_net_ge_target) if s else "—",
                 _pct(s.p_kill_switch_12m) if s else "—",

@@ -128,7 +128,13 @@ def test_small_run_json_document(small_result):
     assert len(doc["assumptions"]) >= 10
     # with no edge the plan loses money on average at every level (costs and fees)
     assert all(r["mean_net_monthly"] < 0 for r in doc["simulated_no_edge"])
-    assert len(doc["optimized"]) == len(SEED_TABLE)
+    assert [(o["capital"], o["objective"]) for o in doc["optimized"]] == [
+        (s[0], obj) for s in SEED_TABLE for obj in ("mean", "log_growth")
+    ]
+    for mean, kelly in zip(doc["optimized"][::2], doc["optimized"][1::2], strict=True):
+        if mean["status"] == kelly["status"] == "optimal":  # each optimizes its own objective
+            assert mean["expected_monthly_return"] >= kelly["expected_monthly_return"] - 1e-9
+            assert kelly["expected_log_growth"] >= mean["expected_log_growth"] - 1e-7
 
 
 def test_cli_runner_table_and_plots(tmp_path):

@@ -97,3 +97,54 @@ def test_problem_names_its_rows():
     assert prob.group("n").labels[-1] == "operating_costs"
     with pytest.raises(ValueError):
         allocation_problem(r, ["a", "b"], exposure=[1, 1])
+
+
+def test_log_growth_beats_every_feasible_grid_point():
+    """Expected log growth (Kelly) under the same caps, against a brute-force grid."""
+    r = _scenarios(seed=3)
+    exposure = np.array([1.0, 1.0, 2.5])
+    kw = dict(exposure=exposure, leverage_cap=1.5, cost_fraction=0.005, cvar_alpha=0.9)
+    kw["cvar_cap"] = 0.08
+    res = optimize_allocation(r, ["a", "b", "c"], objective="log_growth", **kw)
+    assert res.status == "optimal" and res.objective == "log_growth"
+    full = np.concatenate([r, np.full(r.shape[:-1] + (1,), -0.005)], axis=-1)
+
+    def metrics(x):
+        months = full.reshape(-1, 4) @ np.append(x, 1.0)
+        return np.mean(np.log1p(months)), cvar(-months, 0.9)
+
+    g, cv = metrics(res.allocation)
+    assert g == pytest.approx(res.expected_log_growth, rel=1e-9)
+    assert cv <= 0.08 + 1e-6
+    n_feasible = 0
+    for x in _grid(0.05):
+        if x @ exposure > 1.5 + 1e-12:
+            continue
+        gx, cx = metrics(x)
+        if cx <= 0.08:
+            n_feasible += 1
+            assert gx <= g + 1e-7
+    assert n_feasible > 10
+    # growth-optimal is not mean-optimal here: the mean LP takes more of the volatile stream
+    mean = optimize_allocation(r, ["a", "b", "c"], **kw)
+    assert mean.expected_monthly_return >= res.expected_monthly_return - 1e-9
+    assert mean.expected_log_growth <= res.expected_log_growth + 1e-7
+
+
+def test_log_growth_of_a_losing_stream_is_cash_and_of_a_fair_coin_is_kelly():
+    # a stream that loses on average: growth-optimal is to hold none of it
+    lose = np.where(np.arange(120).reshape(10, 12, 1) % 2 == 0, 0.10, -0.12)
+    res = optimize_allocation(lose, ["x"], exposure=[1.0], objective="log_growth")
+    assert res.status == "optimal" and res.allocation[0] == pytest.approx(0.0, abs=1e-6)
+    # even-money bet won 60% of months: Kelly fraction 2p - 1 = 0.2 (Kelly 1956)
+    win = np.where(np.arange(100).reshape(10, 10, 1) % 5 < 3, 1.0, -1.0)
+    res = optimize_allocation(win, ["x"], exposure=[1.0], objective="log_growth")
+    assert res.allocation[0] == pytest.approx(0.2, abs=1e-5)
+
+
+def test_log_growth_with_costs_above_the_capital_is_infeasible():
+    r = np.full((10, 12, 1), 0.05)
+    res = optimize_allocation(r, ["x"], exposure=[1.0], cost_fraction=1.5, objective="log_growth")
+    assert res.status == "infeasible" and np.all(res.allocation == 0)
+    with pytest.raises(ValueError, match="objective must be"):
+        optimize_allocation(r, ["x"], exposure=[1.0], objective="sharpe")
