@@ -107,6 +107,7 @@ __all__ = [
     "init_ledger",
     "marks_on",
     "month_to_date",
+    "month_to_date_series",
     "quote_on",
     "trade_values",
     "open_ledger",
@@ -1108,16 +1109,35 @@ def month_to_date(conn: sqlite3.Connection, as_of: date | str) -> dict[str, dict
         ``{strategy: {"realized": float, "unrealized": float}}`` for every strategy with a trade
         that counts (opened before ``as_of`` and not closed before the month).
     """
-    d = date.fromisoformat(_d(as_of))
-    before = d.replace(day=1).toordinal() - 1
-    prev = date.fromordinal(before).isoformat()
-    base = {t["id"]: t for t in trade_values(conn, prev)}
-    out: dict[str, dict[str, float]] = {}
-    for t in trade_values(conn, d):
-        b = base.get(t["id"])
-        if b is not None and b["closed"]:
-            continue  # closed before the month
-        change = t["pnl"] - (b["pnl"] if b is not None else 0.0)
-        acc = out.setdefault(t["strategy"], {"realized": 0.0, "unrealized": 0.0})
-        acc["realized" if t["closed"] else "unrealized"] += change
+    return month_to_date_series(conn, [as_of])[0]
+
+
+def month_to_date_series(
+    conn: sqlite3.Connection, days: list[date | str]
+) -> list[dict[str, dict[str, float]]]:
+    """:func:`month_to_date` at each of ``days`` (the previous month's baseline read once per
+    month, not once per day).
+
+    Returns
+    -------
+    list of dict
+        One ``{strategy: {"realized", "unrealized"}}`` mapping per day, in order.
+    """
+    bases: dict[str, dict] = {}
+    out = []
+    for day in days:
+        d = date.fromisoformat(_d(day))
+        prev = date.fromordinal(d.replace(day=1).toordinal() - 1).isoformat()
+        if prev not in bases:
+            bases[prev] = {t["id"]: t for t in trade_values(conn, prev)}
+        base = bases[prev]
+        acc: dict[str, dict[str, float]] = {}
+        for t in trade_values(conn, d):
+            b = base.get(t["id"])
+            if b is not None and b["closed"]:
+                continue  # closed before the month
+            change = t["pnl"] - (b["pnl"] if b is not None else 0.0)
+            row = acc.setdefault(t["strategy"], {"realized": 0.0, "unrealized": 0.0})
+            row["realized" if t["closed"] else "unrealized"] += change
+        out.append(acc)
     return out

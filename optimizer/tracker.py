@@ -46,7 +46,7 @@ import numpy as np
 from models import phases as phase_tables
 from models.calendar import month_trading_days
 from models.errors import SpecError
-from optimizer.ledger import month_to_date, open_trades, quote_on
+from optimizer.ledger import month_to_date_series, open_trades, quote_on
 from optimizer.spec import HeldPositionSpec, Scenario
 
 __all__ = ["MonthDay", "as_of_market", "held_positions", "replan_scenario", "track"]
@@ -60,6 +60,7 @@ class MonthDay:
     per_strategy: dict[str, float]
     realized: float
     unrealized: float
+    split: dict[str, dict[str, float]]  # strategy -> {"realized", "unrealized"}
 
     @property
     def total(self) -> float:
@@ -128,18 +129,16 @@ def replan_scenario(scenario: Scenario, held: list, run_rate_target: float) -> S
 
 
 def _series(conn, days: list[date]) -> list[MonthDay]:
-    out = []
-    for d in days:
-        m = month_to_date(conn, d)
-        out.append(
-            MonthDay(
-                d,
-                {s: v["realized"] + v["unrealized"] for s, v in m.items()},
-                sum(v["realized"] for v in m.values()),
-                sum(v["unrealized"] for v in m.values()),
-            )
+    return [
+        MonthDay(
+            d,
+            {s: v["realized"] + v["unrealized"] for s, v in m.items()},
+            sum(v["realized"] for v in m.values()),
+            sum(v["unrealized"] for v in m.values()),
+            m,
         )
-    return out
+        for d, m in zip(days, month_to_date_series(conn, days), strict=True)
+    ]
 
 
 def _vix_at(conn, scenario: Scenario, as_of: date) -> tuple[float, str]:
@@ -259,22 +258,17 @@ def track(
     n, e = len(month), len(elapsed)
     remaining = n - e
     pro_rata = target * e / n
-    series = _series(conn, elapsed)
-    mtd = month_to_date(conn, as_of)
-    realized = sum(v["realized"] for v in mtd.values())
-    unrealized = sum(v["unrealized"] for v in mtd.values())
-    total = realized + unrealized
+    # the elapsed trading days and, when it is not one, the as-of date itself
+    series = _series(conn, elapsed if elapsed and elapsed[-1] == as_of else [*elapsed, as_of])
+    now = series[-1]
+    mtd, realized, unrealized, total = now.split, now.realized, now.unrealized, now.total
+    series = series[: len(elapsed)]
     vix, vix_source = _vix_at(conn, scenario, as_of)
     at_vix = scenario.model_copy(update={"market": scenario.market.model_copy(update={"vix": vix})})
     limits = resolve_limits(at_vix)
     weights = dict(limits.weights)  # phase renormalization and VIX tilts at the as-of VIX
     tol = scenario.allocation.tolerance
-    shares = (
-        {k: (mtd.get(k, {"realized": 0, "unrealized": 0}) or {}) for k in weights}
-        if total > 0
-        else {}
-    )
-    shares = {k: (v["realized"] + v["unrealized"]) / total for k, v in shares.items()}
+    shares = {k: now.per_strategy.get(k, 0.0) / total for k in weights} if total > 0 else {}
     alerts: list[dict] = []
 
     # --- progress against the pro-rata target and the allocation band
