@@ -420,8 +420,8 @@ class _Book:
             smile_k=smile_k,
             smile_v=smile_v,
             qty_underlying=float(sum(leg.quantity for leg in c.legs if not leg.is_option)),
-            carry=math.log(c.forward / c.spot) / c.t,
-            rate=-math.log(c.discount_factor) / c.t,
+            carry=c.carry,
+            rate=c.rate,
             target_mask=mask,
         )
 

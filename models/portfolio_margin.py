@@ -381,8 +381,6 @@ def candidate_pm_move_pnl(candidate, instrument) -> np.ndarray:
             f"portfolio margin does not apply to {instrument.symbol} (futures options: use span)"
         )
     c = candidate
-    r = -math.log(c.discount_factor) / c.t if c.t > 0 else 0.0
-    q = r - math.log(c.forward / c.spot) / c.t if c.t > 0 else 0.0
     return pm_move_pnl(
         c.legs,
         c.spot,
@@ -390,7 +388,7 @@ def candidate_pm_move_pnl(candidate, instrument) -> np.ndarray:
         instrument.pm_class,
         ivs=c.ivs,
         t=c.t,
-        rate=r,
-        div_yield=q,
+        rate=c.rate,
+        div_yield=c.div_yield,
         leverage_factor=instrument.leverage_factor,
     )

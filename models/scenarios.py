@@ -1025,8 +1025,7 @@ def _flatten(candidates: Sequence[Candidate], moves: MarketMoves, multipliers, f
             raise ValueError(
                 f"candidate {c.id!r}: needs t > 0, spot > 0, forward > 0 and discount_factor > 0"
             )
-        rate = -math.log(c.discount_factor) / c.t
-        carry = math.log(c.forward / c.spot) / c.t
+        rate, carry = c.rate, c.carry
         for leg, iv in zip(c.legs, c.ivs, strict=True):
             if leg.is_option and not (math.isfinite(iv) and iv >= 0):
                 raise ValueError(f"candidate {c.id!r}: leg IV {iv!r} must be finite and >= 0")

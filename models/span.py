@@ -446,7 +446,6 @@ def candidate_span_risk_array(candidate, instrument) -> np.ndarray:
         No SPAN parameters for the product, or bad inputs.
     """
     c = candidate
-    r = -math.log(c.discount_factor) / c.t if c.t > 0 else 0.0
     return span_risk_array(
-        c.legs, c.spot, instrument.multiplier, instrument.symbol, ivs=c.ivs, t=c.t, rate=r
+        c.legs, c.spot, instrument.multiplier, instrument.symbol, ivs=c.ivs, t=c.t, rate=c.rate
     )

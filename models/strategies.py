@@ -298,6 +298,21 @@ class Candidate:
     params: Mapping[str, float] = field(default_factory=dict)
 
     @property
+    def rate(self) -> float:
+        """Continuous rate implied by the discount factor, ``-ln(D) / t`` (0 when ``t <= 0``)."""
+        return -math.log(self.discount_factor) / self.t if self.t > 0 else 0.0
+
+    @property
+    def carry(self) -> float:
+        """Continuous carry implied by the forward, ``ln(F / S) / t`` (0 when ``t <= 0``)."""
+        return math.log(self.forward / self.spot) / self.t if self.t > 0 else 0.0
+
+    @property
+    def div_yield(self) -> float:
+        """Dividend (convenience) yield ``rate - carry`` (forward form of Black–Scholes–Merton)."""
+        return self.rate - self.carry
+
+    @property
     def strikes_label(self) -> str:
         """Compact strikes description, e.g. ``"+1P6500 -1P6450 -2P6100"``."""
         return " ".join(

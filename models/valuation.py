@@ -62,12 +62,6 @@ class UnitMetrics:
     max_loss: float
 
 
-def _rates(c: Candidate) -> tuple[float, float]:
-    r = -math.log(c.discount_factor) / c.t
-    q = r - math.log(c.forward / c.spot) / c.t
-    return r, q
-
-
 def unit_metrics(c: Candidate, multiplier: float) -> UnitMetrics:
     """Compute :class:`UnitMetrics` for one candidate.
 
@@ -87,7 +81,7 @@ def unit_metrics(c: Candidate, multiplier: float) -> UnitMetrics:
     credit = -sum(leg.quantity * leg.price for leg in c.legs if leg.is_option) * multiplier
     delta = gamma = vega = theta = 0.0
     if opts:
-        r, q = _rates(c)
+        r, q = c.rate, c.div_yield
         k = np.array([leg.strike for leg, _ in opts])
         sig = np.array([iv for _, iv in opts])
         calls = np.array([leg.right is Right.CALL for leg, _ in opts])

@@ -242,10 +242,9 @@ def _margin(spec: StrategySpec, c: Candidate, inst, scenario: Scenario) -> tuple
         from models.portfolio_margin import portfolio_margin
         from models.span import span_margin
 
-        r = -math.log(c.discount_factor) / c.t if c.t > 0 else 0.0
         if m.model == "span":
             req = span_margin(
-                c.legs, c.spot, inst.multiplier, inst.symbol, ivs=c.ivs, t=c.t, rate=r
+                c.legs, c.spot, inst.multiplier, inst.symbol, ivs=c.ivs, t=c.t, rate=c.rate
             )
             return req.amount, inst.currency, req.rule
         if inst.pm_class is None:
@@ -253,7 +252,6 @@ def _margin(spec: StrategySpec, c: Candidate, inst, scenario: Scenario) -> tuple
                 f"strategies.{c.strategy}.margin: portfolio margin does not apply to "
                 f"{c.underlying} (futures options are margined by span)"
             )
-        q = r - math.log(c.forward / c.spot) / c.t if c.t > 0 else 0.0
         req = portfolio_margin(
             c.legs,
             c.spot,
@@ -261,8 +259,8 @@ def _margin(spec: StrategySpec, c: Candidate, inst, scenario: Scenario) -> tuple
             inst.pm_class,
             ivs=c.ivs,
             t=c.t,
-            rate=r,
-            div_yield=q,
+            rate=c.rate,
+            div_yield=c.div_yield,
             leverage_factor=inst.leverage_factor,
         )
         return req.amount, inst.currency, req.rule
