@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,13 @@ import pandas as pd
 
 from optimizer.verdict import Verdict
 
-__all__ = ["SizingResult", "allocation_table", "portfolio_metrics", "positions_table"]
+__all__ = [
+    "SizingResult",
+    "allocation_table",
+    "jsonable",
+    "portfolio_metrics",
+    "positions_table",
+]
 
 POSITION_COLUMNS = [
     "strategy",
@@ -140,11 +147,15 @@ def allocation_table(
     return pd.DataFrame(rows)
 
 
-def _jsonable(x: Any) -> Any:
+def jsonable(x: Any) -> Any:
+    """A JSON-ready copy of ``x``: NaN/inf → None, numpy scalars → Python, timestamps and dates
+    → ISO strings, enums → their values; dicts and sequences recursively."""
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.bool_):
+        return bool(x)
     if isinstance(x, np.integer):
         return int(x)
     if isinstance(x, np.floating | float):
@@ -154,6 +165,8 @@ def _jsonable(x: Any) -> Any:
         return None if pd.isna(x) else x.isoformat()
     if x is pd.NaT:
         return None
+    if isinstance(x, date):
+        return x.isoformat()
     if hasattr(x, "value") and hasattr(x, "name") and not isinstance(x, str):  # enums
         return x.value
     return x
@@ -221,7 +234,7 @@ class SizingResult:
     def to_dict(self) -> dict:
         """JSON-ready mapping (keys: scenario, verdict, portfolio, positions, allocation, …)."""
         v = asdict(self.verdict)
-        return _jsonable(
+        return jsonable(
             {
                 "scenario": self.scenario,
                 "verdict": v,

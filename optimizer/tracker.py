@@ -35,7 +35,6 @@ of the month) plus month-to-date income; the drawdown is measured from the month
 
 from __future__ import annotations
 
-import math
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -599,6 +598,7 @@ def _rebalance(sc: Scenario, res) -> dict | None:
         return None
     from optimizer.constraints.bounds import count_upper_bounds
     from optimizer.pipeline import prepare
+    from optimizer.result import jsonable
 
     prep = prepare(sc)
     cs, limits = prep.candidates, prep.limits
@@ -628,10 +628,6 @@ def _rebalance(sc: Scenario, res) -> dict | None:
         "message": advice.message,
         "adds": adds,
         "added_bp": float(advice.added_bp),
-        "shares_before": _finite(advice.shares_before),
-        "shares_after": _finite(advice.shares_after),
+        "shares_before": jsonable(dict(advice.shares_before)),
+        "shares_after": jsonable(dict(advice.shares_after)),
     }
-
-
-def _finite(d) -> dict:
-    return {k: (float(v) if v is not None and math.isfinite(v) else None) for k, v in d.items()}

@@ -18,39 +18,18 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import os
 import tempfile
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from models.errors import SpecError
 
 __all__ = ["register", "report_figures", "write_report"]
-
-
-def _clean(x: Any) -> Any:
-    """JSON-safe copy: NaN/inf → None, numpy scalars → Python, dates → ISO strings."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if hasattr(x, "item") and not isinstance(x, str | bytes):
-        try:
-            x = x.item()
-        except (TypeError, ValueError):
-            return str(x)
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, date):
-        return x.isoformat()
-    if x is None or isinstance(x, bool | int | float | str):
-        return x
-    return str(x)
 
 
 def report_figures(report: dict, scenario) -> tuple:
@@ -249,6 +228,7 @@ def register(app: typer.Typer) -> None:
 
         from optimizer.cli_io import check_output_path, stdout_to_stderr
         from optimizer.ledger import open_ledger
+        from optimizer.result import jsonable
         from optimizer.spec import load_scenario
         from optimizer.tracker import track
 
@@ -282,7 +262,7 @@ def register(app: typer.Typer) -> None:
                 written = write_report(doc, sc, report) if report is not None else []
         finally:
             conn.close()
-        doc = _clean(doc)
+        doc = jsonable(doc)
         if as_json:
             stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
             stdout.flush()
