@@ -169,3 +169,32 @@ def progress_bar():
         console=Console(file=sys.stderr),
         transient=False,
     )
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write a file whole or not at all: ``write(tmp)`` next to ``path``, fsync, rename.
+
+    Parameters
+    ----------
+    path : Path
+        The file to create or replace.
+    write : callable
+        ``write(tmp_path)`` writes the content to the temporary path it is given.
+
+    Raises
+    ------
+    OSError
+        From ``write``, the sync or the rename; the temporary file is removed in every case.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

@@ -43,13 +43,14 @@ import shutil
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from models.errors import SpecError
+from optimizer.cli_io import atomic_write
 from optimizer.study import Point, SolveOptions, Study, expand, load_study, point_key
 
 __all__ = [
@@ -234,22 +235,6 @@ def _manifest(study: Study, points: Sequence[Point]) -> dict[str, Any]:
     }
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """``write(tmp)`` next to ``path``, fsync, then :func:`os.replace` onto ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 class _Checkpoints:
     """The parts folder of one sweep: manifest, lock, one Parquet file per finished point."""
 
@@ -313,7 +298,7 @@ class _Checkpoints:
         text = json.dumps(self.manifest, indent=1)
         path = self.dir / _MANIFEST
         if not path.exists() or path.read_text() != text:
-            _atomic_write(path, lambda p: p.write_text(text))
+            atomic_write(path, lambda p: p.write_text(text))
 
     def _lock(self) -> None:
         try:
@@ -353,14 +338,14 @@ class _Checkpoints:
     def write(self, point: Point, row: dict[str, Any]) -> None:
         """Checkpoint one finished point (atomic)."""
         frame = _arrow_safe(pd.DataFrame([row]))
-        _atomic_write(self.dir / _part_name(point), lambda p: frame.to_parquet(p, index=False))
+        atomic_write(self.dir / _part_name(point), lambda p: frame.to_parquet(p, index=False))
 
     def combine(self, points: Sequence[Point], columns: Sequence[str]) -> pd.DataFrame:
         """One row per point from its part, sorted by index, written atomically to ``out``."""
         frames = [pd.read_parquet(self.dir / _part_name(p)) for p in points]
         df = pd.concat(frames, ignore_index=True)[list(columns)]
         df = _arrow_safe(df.sort_values("index", kind="stable").reset_index(drop=True))
-        _atomic_write(self.out, lambda p: df.to_parquet(p, index=False))
+        atomic_write(self.out, lambda p: df.to_parquet(p, index=False))
         # what the file holds (dtypes as read back), text columns with None where missing
         df = pd.read_parquet(self.out)
         for col in ("status", "error"):

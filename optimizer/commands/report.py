@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -35,6 +33,7 @@ import pandas as pd
 import typer
 
 from models.errors import SpecError
+from optimizer.cli_io import atomic_write
 from optimizer.commands.phases import (
     CaseRun,
     check_output_dir,
@@ -858,19 +857,10 @@ def write_report(html: str, out_dir: Path) -> Path:
     """
     created = not out_dir.exists()
     target = out_dir / REPORT_NAME
-    tmp: str | None = None
     try:
         out_dir.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html.tmp", dir=out_dir)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-        tmp = None
+        atomic_write(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     except OSError as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
         if created:
             with contextlib.suppress(OSError):
                 out_dir.rmdir()

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
@@ -81,6 +79,7 @@ def write_report(report: dict, scenario, path: Path) -> list[Path]:
     """
     from jinja2 import Environment, select_autoescape
 
+    from optimizer.cli_io import atomic_write
     from optimizer.plots import png_bytes
 
     suffix = path.suffix.lower()
@@ -110,18 +109,7 @@ def write_report(report: dict, scenario, path: Path) -> list[Path]:
     text = env.from_string(
         files("optimizer.templates").joinpath(template).read_text(encoding="utf-8")
     ).render(**ctx)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return [path, *written]
 
 

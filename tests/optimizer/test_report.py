@@ -415,7 +415,9 @@ def test_write_report_is_atomic(tmp_path, monkeypatch):
     def fail(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report_mod.os, "replace", fail)
+    import optimizer.cli_io as cli_io  # the report is written by cli_io.atomic_write
+
+    monkeypatch.setattr(cli_io.os, "replace", fail)
     with pytest.raises(SpecError, match="--out: cannot write .*No space left"):
         report_mod.write_report("<html>two</html>", out)
     assert target.read_text() == "<html>one</html>"  # the old report is intact
