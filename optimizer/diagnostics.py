@@ -30,7 +30,7 @@ from optimizer.candidates import CandidateSet
 from optimizer.constraints.allocation import basis_column
 from optimizer.constraints.chance import success_rows
 from optimizer.constraints.tail_risk import alpha_tag
-from optimizer.formulation import build_problem, count_upper_bounds, unit_caps
+from optimizer.formulation import budget_caps, build_problem, count_upper_bounds, unit_caps
 from optimizer.limits import Limits
 from optimizer.objectives import target_block
 from optimizer.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
@@ -38,11 +38,12 @@ from optimizer.risk_model import RiskData
 from optimizer.solving import SolveContext, max_income, solve_sizing
 from optimizer.spec import ObjectiveKind
 from optimizer.status import SolveOutcome, SolveStatus
-from optimizer.verdict import RelaxationStep, minimum_nlv
+from optimizer.verdict import MinNLV, RelaxationStep, minimum_nlv
 
 __all__ = [
     "Relaxation",
     "apply_relaxation",
+    "beyond_solvency",
     "conflicts",
     "max_probability",
     "min_nlv",
@@ -132,14 +133,20 @@ _FAMILIES: tuple[tuple[str, Callable[[Limits], bool], Callable[[Limits], dict]],
 
 
 def relaxations(
-    cs: CandidateSet, limits: Limits, ctx: SolveContext, *, risk: RiskData | None = None
+    cs: CandidateSet,
+    limits: Limits,
+    ctx: SolveContext,
+    *,
+    risk: RiskData | None = None,
+    books: dict[str, np.ndarray] | None = None,
 ) -> list[Relaxation]:
     """Max expected monthly income with one active cap family lifted at a time.
 
     Answers "which cap costs how much": a family whose removal alone reaches the target is a
     sufficient relaxation; when none does, several caps bind jointly. The chance constraint is
     not included (expected income only). Lifting the last cap that bounds the book gives an
-    unbounded income: reported as ``status="unbounded"`` with ``max_income=None``.
+    unbounded income: reported as ``status="unbounded"`` with ``max_income=None``. When
+    ``books`` is given it receives each family's max-income contract counts, shape (K,).
     """
     out = []
     target = limits.target or math.nan
@@ -147,6 +154,8 @@ def relaxations(
         if not active(limits):
             continue
         res = max_income(cs, dataclasses.replace(limits, **change(limits)), ctx, risk=risk)
+        if books is not None and res.outcome.status.has_solution and not res.unbounded:
+            books[label] = np.rint(res.outcome.values["n"]).astype(int)
         if res.unbounded:
             status = "unbounded"
         else:
@@ -172,7 +181,60 @@ RELAXABLE_FAMILIES = frozenset({"buying_power", "leverage", "allocation", "posit
 #: Blocks that are structural rules, not caps with a size (never relaxed).
 FIXED_BLOCKS = frozenset({"one_per_expiry"})
 
-_NLV_ROWS = ("bp_total", "bp_cap[", "group_risk[", "leverage", "cvar_", "stress[", "max_loss[")
+_NLV_ROWS = (
+    "bp_total",
+    "bp_cap[",
+    "group_risk[",
+    "leverage",
+    "cvar_",
+    "monthly_cvar_",
+    "max_drawdown_",
+    "stress[",
+    "max_loss[",
+)
+#: Rows whose needed bound is beyond solvency above 100% of NLV: buying power (no broker extends
+#: more buying power than the account's equity: Reg-T and portfolio margin both cap the
+#: requirement at the equity, FINRA Rule 4210(d)/(g)) ...
+_BP_ROWS = ("bp_total", "bp_cap[")
+#: ... and losses at or above 100% of NLV: the account would be wiped out (insolvency).
+_LOSS_ROWS = ("cvar_", "monthly_cvar_", "max_drawdown_", "var_", "stress[")
+#: Largest loss bound a solvent relaxation may ask for, fraction of NLV ("at or above 100%" is
+#: insolvent, so the bound stays strictly below it).
+_SOLVENT_LOSS = 1.0 - 1e-6
+
+
+def beyond_solvency(row: str, needed_fraction: float) -> bool:
+    """Whether a cap raised to ``needed_fraction`` of NLV is past what a solvent account carries.
+
+    Parameters
+    ----------
+    row : str
+        Cap row name (``bp_total``, ``stress[1987-10-19]``, ``cvar_99`` …).
+    needed_fraction : float
+        The needed bound as a fraction of NLV.
+
+    Returns
+    -------
+    bool
+        BP rows above 100% of NLV, loss rows (stress, VaR, CVaR, monthly CVaR, drawdown CVaR)
+        at or above 100% of NLV; ``False`` for every other row.
+    """
+    if row.startswith(_BP_ROWS):
+        return needed_fraction > 1.0 + 1e-9
+    if row.startswith(_LOSS_ROWS):
+        return needed_fraction >= _SOLVENT_LOSS
+    return False
+
+
+def _solvent_room(row: str, side: str, bound: float, nlv: float) -> float:
+    """Largest slack a solvent relaxation allows on ``row`` (money; ``inf`` = no limit)."""
+    if side != "upper":
+        return INF
+    if row.startswith(_BP_ROWS):
+        return max(nlv - bound, 0.0)
+    if row.startswith(_LOSS_ROWS):
+        return max(_SOLVENT_LOSS * nlv - bound, 0.0)
+    return INF
 
 
 def _is_relaxable(b: LinearBlock, limits: Limits) -> bool:
@@ -215,8 +277,14 @@ def _elasticize(
     limits: Limits,
     target: float,
     family_weights: dict[str, float],
+    *,
+    solvent: bool = False,
 ) -> tuple[SizingProblem, list[_ElasticRow]]:
-    """Add a slack per side of every relaxable cap row; objective: min weighted slack."""
+    """Add a slack per side of every relaxable cap row; objective: min weighted slack.
+
+    With ``solvent`` the slacks of the BP and loss rows are bounded so that no raised cap goes
+    beyond solvency (:func:`beyond_solvency`): BP ≤ 100% of NLV, losses < 100% of NLV.
+    """
     spec: list[tuple[LinearBlock, int, str]] = []
     for b in problem.blocks:
         if not _is_relaxable(b, limits):
@@ -269,11 +337,14 @@ def _elasticize(
                     ),
                 )
             )
+    room = np.array(
+        [_solvent_room(r.row, r.side, r.bound, limits.nlv) if solvent else INF for r in rows]
+    )
     elastic = VariableGroup(
         name="elastic",
         kind=VarKind.CONTINUOUS,
         lower=np.zeros(e),
-        upper=np.full(e, INF),
+        upper=room,
         labels=tuple(f"{r.row}:{r.side}" for r in rows),
     )
     relaxed = SizingProblem(
@@ -306,7 +377,12 @@ def _steps(
         needed = r.bound + e if r.side == "upper" else r.bound - e
         unit = _unit_of(r.row)
         if unit == "fraction of NLV":
-            out.append(RelaxationStep(r.row, r.bound / limits.nlv, needed / limits.nlv, unit))
+            frac = needed / limits.nlv
+            out.append(
+                RelaxationStep(
+                    r.row, r.bound / limits.nlv, frac, unit, beyond_solvency(r.row, frac)
+                )
+            )
         elif unit == "share of income":
             s = r.row[r.row.index("[") + 1 : r.row.index("]")]
             w = limits.weights[s]
@@ -342,8 +418,14 @@ def minimal_relaxation(
     *,
     risk: RiskData | None = None,
     family_weights: dict[str, float] | None = None,
+    solvent: bool = False,
 ) -> tuple[tuple[RelaxationStep, ...], str]:
     """Smallest weighted set of cap increases that makes ``target`` reachable.
+
+    Every step whose needed bound is past solvency is marked ``beyond_solvency``
+    (:func:`beyond_solvency`). With ``solvent`` the solvency bounds are hard limits of the
+    elastic MILP (BP ≤ 100% of NLV, stress/VaR/CVaR losses < 100% of NLV): the smallest
+    relaxation a solvent account could run, or none.
 
     Parameters
     ----------
@@ -357,6 +439,8 @@ def minimal_relaxation(
         Multiplier of the default weight per family (``buying_power``, ``positions``,
         ``allocation``, ``tail_risk``, ``leverage``); default 1: every cap costs its increase
         in % of its bound.
+    solvent : bool
+        Keep the solvency bounds as hard limits.
 
     Returns
     -------
@@ -367,28 +451,42 @@ def minimal_relaxation(
     """
     weights = family_weights or {}
     free = dataclasses.replace(limits, bound_counts=False)
-    holder: dict[str, list[_ElasticRow]] = {}
 
-    def extra(problem: SizingProblem) -> SizingProblem:
-        relaxed, rows = _elasticize(problem, cs, free, target, weights)
-        holder["rows"] = rows
-        return relaxed
+    def elastic(solvent: bool):
+        holder: dict[str, list[_ElasticRow]] = {}
 
-    def allowance(out: SolveOutcome) -> dict[float, float]:
-        return _cvar_allowance(holder["rows"], free)(out)
+        def extra(problem: SizingProblem) -> SizingProblem:
+            relaxed, rows = _elasticize(problem, cs, free, target, weights, solvent=solvent)
+            holder["rows"] = rows
+            return relaxed
 
-    exact = ctx.with_gap(min(ctx.options.mip_rel_gap, 1e-6))
-    out, _ = solve_sizing(
-        cs,
-        free,
-        ObjectiveKind.MAX_INCOME,
-        exact,
-        risk=risk,
-        chance=False,
-        extra=extra,
-        cvar_allowance=allowance,
-    )
-    if not out.status.has_solution or out.values is None:
+        def allowance(out: SolveOutcome) -> dict[float, float]:
+            return _cvar_allowance(holder["rows"], free)(out)
+
+        exact = ctx.with_gap(min(ctx.options.mip_rel_gap, 1e-6))
+        out, _ = solve_sizing(
+            cs,
+            free,
+            ObjectiveKind.MAX_INCOME,
+            exact,
+            risk=risk,
+            chance=False,
+            extra=extra,
+            cvar_allowance=allowance,
+        )
+        if not out.status.has_solution or out.values is None:
+            return out, (), None
+        counts = np.rint(out.values["n"]).astype(int)
+        steps = _steps(holder["rows"], np.asarray(out.values["elastic"]), counts, cs, free)
+        return out, steps, counts
+
+    out, steps, counts = elastic(solvent)
+    if counts is None:
+        if out.status is SolveStatus.INFEASIBLE and solvent:
+            return (), (
+                "no solvent set of caps reaches the target: with BP ≤ 100% of NLV and every "
+                "stress, VaR and CVaR loss below 100% of NLV the elastic MILP is infeasible"
+            )
         if out.status is SolveStatus.INFEASIBLE:
             return (), (
                 "no relaxation of the relaxable caps (BP, positions, groups, allocation, "
@@ -396,12 +494,16 @@ def minimal_relaxation(
                 "Greek bounds bind"
             )
         return (), f"elastic relaxation not solved ({out.status.value}: {out.message})"
-    counts = np.rint(out.values["n"]).astype(int)
-    steps = _steps(holder["rows"], np.asarray(out.values["elastic"]), counts, cs, free)
     gap = "" if out.status is SolveStatus.OPTIMAL else f" (stopped at a limit, gap {out.mip_gap})"
+    hard = (
+        "; BP ≤ 100% and stress, VaR and CVaR losses < 100% of NLV kept as hard limits"
+        if solvent
+        else ""
+    )
     return steps, (
-        f"elastic MILP: minimum of the cap increases weighted by 1/bound{gap}; the book it "
-        f"finds expects {float(cs.col('expected_monthly_income_per_contract') @ counts):,.0f}"
+        f"elastic MILP: minimum of the cap increases weighted by 1/bound{gap}{hard}; the book "
+        f"it finds expects "
+        f"{float(cs.col('expected_monthly_income_per_contract') @ counts):,.0f}"
     )
 
 
@@ -524,20 +626,46 @@ def min_nlv(
     target: float,
     *,
     risk: RiskData | None = None,
-) -> tuple[float | None, str]:
-    """Smallest NLV whose max expected income reaches ``target`` (same phase and caps).
+    at: Callable[[float], tuple[CandidateSet, Limits, RiskData | None]] | None = None,
+    rule: str = "",
+) -> MinNLV:
+    """Smallest NLV whose max expected income reaches ``target``, with a certificate.
 
-    Caps stated as fractions of NLV scale with it, and so does buying power stated as a
-    fraction of NLV (``margin.pct_of_nlv``: :meth:`CandidateSet.at_nlv`); count caps do not.
+    Parameters
+    ----------
+    cs, limits, ctx
+        Candidates, caps and solver context at the scenario's own NLV.
+    target : float
+        Monthly income target, account currency.
+    risk : RiskData | None
+        Scenario matrices (tail-risk caps kept at every NLV; the chance constraint is not).
+    at : callable | None
+        ``nlv -> (candidates, limits, risk)`` at another account size
+        (:meth:`optimizer.nlv_rule.NlvRule.at`); default: caps stated as fractions of NLV scale
+        and so does buying power stated as a fraction of NLV (:meth:`CandidateSet.at_nlv`);
+        count caps and the phase stay.
+    rule : str
+        The scaling rule in words, reported with the answer.
+
+    Returns
+    -------
+    MinNLV
+        See :func:`optimizer.verdict.minimum_nlv`.
     """
 
-    def at(nlv: float):
-        res = max_income(cs.at_nlv(nlv), limits.at_nlv(nlv), ctx, risk=risk)
+    def default_at(nlv: float):
+        return cs.at_nlv(nlv), limits.at_nlv(nlv), risk
+
+    scaled = at or default_at
+
+    def income(nlv: float):
+        c, lim, rk = scaled(nlv)
+        res = max_income(c, lim, ctx, risk=rk)
         if res.unbounded:
             return math.inf, res.outcome.status
         return res.value, res.outcome.status
 
-    return minimum_nlv(at, target, limits.nlv)
+    return minimum_nlv(income, target, limits.nlv, rule=rule)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -560,7 +688,7 @@ def max_probability(
     monthly = np.asarray(risk.monthly)
     total = monthly.shape[0]
     ub = count_upper_bounds(cs, limits)
-    part = success_rows(monthly, limits.target, ub, unit_caps(cs, limits))
+    part = success_rows(monthly, limits.target, ub, unit_caps(cs, limits), budget_caps(cs, limits))
     if not part.variables:
         return None, 0.0, 0.0
     size = part.variables[0].size

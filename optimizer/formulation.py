@@ -14,7 +14,12 @@ import numpy as np
 from optimizer.candidates import CandidateSet
 from optimizer.constraints._rows import Part
 from optimizer.constraints.allocation import allocation_part
-from optimizer.constraints.bounds import UNCAPPED, count_upper_bounds, count_weights, held_counts
+from optimizer.constraints.bounds import (
+    UNCAPPED,
+    count_upper_bounds,
+    held_counts,
+    max_positions_weights,
+)
 from optimizer.constraints.buying_power import buying_power_blocks
 from optimizer.constraints.chance import chance_cvar_part, chance_saa_part
 from optimizer.constraints.greeks import greeks_blocks
@@ -39,6 +44,7 @@ __all__ = [
     "build_problem",
     "count_upper_bounds",
     "risk_parts",
+    "budget_caps",
     "unit_caps",
 ]
 
@@ -65,17 +71,33 @@ FAMILIES: tuple[Callable[[CandidateSet, Limits], Part], ...] = (
 def unit_caps(cs: CandidateSet, limits: Limits) -> list[tuple[np.ndarray, float]]:
     """``(weights, M)`` per strategy with a max-positions cap counted over ``n``.
 
-    ``weights`` (K,) are the count weights of the strategy's candidates (0 elsewhere): the
-    chance constraint's big-M uses ``sum_k weights_k n_k <= M``.
+    ``weights`` (K,) are the coefficients of the strategy's ``max_positions`` row
+    (:func:`~optimizer.constraints.bounds.max_positions_weights`: ``w_k / r_s`` with ``units``,
+    1 with ``contracts``; 0 off the strategy): the chance constraint's big-M uses
+    ``sum_k weights_k n_k <= M``.
     """
     if limits.position_basis == "structures":
         return []
-    w = count_weights(cs, limits)
+    return [
+        (max_positions_weights(cs, limits, s), float(m))
+        for s, m in limits.max_positions.items()
+        if m is not None
+    ]
+
+
+def budget_caps(cs: CandidateSet, limits: Limits) -> list[tuple[np.ndarray, float]]:
+    """``(cost, C)`` per buying-power row: ``cost · n <= C`` (total and per strategy).
+
+    Account currency; only finite caps. The chance constraint's big-M and hopeless-month test
+    use them as knapsack bounds (:func:`optimizer.constraints.chance.hopeless_months`).
+    """
+    bp = cs.col("bp_per_contract")
     out = []
-    for s, m in limits.max_positions.items():
-        if m is not None:
-            ref = limits.count_reference.get(s, 1.0)
-            out.append((cs.mask("strategy", s) * w / ref, float(m)))
+    if np.isfinite(limits.bp_fraction):
+        out.append((bp, float(limits.bp_fraction * limits.nlv)))
+    strat = cs.table["strategy"].to_numpy()
+    for s, c in limits.strategy_bp_caps.items():
+        out.append((bp * (strat == s), float(c * limits.nlv)))
     return out
 
 
@@ -115,7 +137,11 @@ def risk_parts(
         if limits.chance_method == "cvar":
             parts.append(chance_cvar_part(monthly, limits.target, p))
         else:
-            parts.append(chance_saa_part(monthly, limits.target, p, ub, unit_caps(cs, limits)))
+            parts.append(
+                chance_saa_part(
+                    monthly, limits.target, p, ub, unit_caps(cs, limits), budget_caps(cs, limits)
+                )
+            )
     return parts
 
 

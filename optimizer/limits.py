@@ -59,7 +59,8 @@ class Limits:
         total and group limits count.
     count_reference : dict[str, float]
         Per strategy, the size (full-size units) of the contract its ``max_positions`` number is
-        stated in (0.1 when the phase table counts MES units; 1.0 otherwise).
+        stated in (0.1 when the phase table counts MES units; 1.0 otherwise). Only the ``units``
+        basis converts with it; ``contracts`` and ``structures`` take the number as stated.
     max_total_positions : int | None
         Cap on all positions together (counted like ``position_basis``).
     one_per_expiry : bool

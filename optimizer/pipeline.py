@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from optimizer.income_model import (
 )
 from optimizer.limits import Limits, allowed_products, resolve_limits
 from optimizer.market import Market, build_market, market_vix
+from optimizer.nlv_rule import NlvRule, nlv_rule
 from optimizer.result import (
     SizingResult,
     allocation_table,
@@ -36,15 +39,27 @@ from optimizer.solving import SolveContext, counts_of, max_income, solve_sizing
 from optimizer.spec import Scenario
 from optimizer.status import SolverOptions, SolveStatus
 from optimizer.verdict import (
+    Alternative,
+    CapCost,
     ChanceFinding,
     Fallback,
+    MinNLV,
     Verdict,
     VerdictStatus,
     binding_caps,
+    cap_costs,
     decide,
+    return_on_capital,
 )
 
-__all__ = ["Prepared", "clear_cache", "prepare", "solve_scenario"]
+__all__ = [
+    "Prepared",
+    "clear_cache",
+    "monthly_quantiles",
+    "nlv_rule_of",
+    "prepare",
+    "solve_scenario",
+]
 
 log = logging.getLogger(__name__)
 
@@ -271,40 +286,73 @@ def solve_scenario(
     chance_finding, max_p = None, None
     book_from = scenario.objective.value
     chance_ok = True
+    alternatives: list[Alternative] = []
     if p_req is not None and risk is not None and not chosen.status.has_solution:
+        # Headline policy: the headline book is the scenario's objective under every cap; the
+        # chance constraint shapes it only when the probability is reachable. The book of the
+        # highest reachable probability is a named alternative, never the headline.
         chance_ok = False
         out, max_p, p_upper = diagnostics.max_probability(cs, limits, risk, ctx)
         proven = chosen.status is SolveStatus.INFEASIBLE or p_upper < p_req
-        found_s = "no book" if max_p != max_p else f"{max_p:.1%}"
         bound_s = (
             ""
             if out is None or out.status is SolveStatus.OPTIMAL
             else f" (solver stopped at a limit: proven upper bound {p_upper:.1%})"
         )
         reason = f"chance-constrained solve ended {chosen.status.value}"
-        if out is not None and out.status.has_solution and max_p > 0:
-            counts = counts_of(out, len(cs))
-            chosen, book_from = out, "max success probability"
-            ctx.fallbacks.append(Fallback("max_probability", reason))
+        fallback, problem = solve_sizing(
+            cs, limits, scenario.objective, ctx, target=target, risk=risk, chance=False
+        )
+        counts = counts_of(fallback, len(cs))
+        chosen = fallback
+        book_from = f"{scenario.objective.value} without the chance constraint"
+        if out is not None:
+            ctx.fallbacks.append(
+                Fallback(
+                    "max_probability",
+                    f"{reason}; highest reachable probability searched "
+                    f"({'no book' if max_p != max_p else f'{max_p:.1%}'}{bound_s}), "
+                    "reported as an alternative",
+                )
+            )
+        ctx.fallbacks.append(
+            Fallback("drop_chance", f"{reason}; headline book solved without the chance row")
+        )
+        if fallback.status is SolveStatus.FEASIBLE:
+            ctx.fallbacks.append(
+                Fallback(
+                    "incumbent",
+                    f"{scenario.objective.value} solve without the chance row stopped at a "
+                    f"limit; best book kept, relative gap {fallback.mip_gap}",
+                )
+            )
+        reach = "is not reachable" if proven else "was not reached within the limits"
+        if out is not None and out.status.has_solution and max_p == max_p and max_p > 0:
+            alt_counts = counts_of(out, len(cs))
+            alternatives.append(
+                _alternative(
+                    scenario,
+                    cs,
+                    prep.market,
+                    alt_counts,
+                    name="max_success_probability",
+                    reason=(
+                        f"the book of the highest in-sample P(month ≥ target) under the caps "
+                        f"({max_p:.1%}{bound_s}); P ≥ {p_req:.0%} {reach}"
+                    ),
+                    p_in_sample=max_p,
+                )
+            )
             note = (
-                f"P(month ≥ target) ≥ {p_req:.0%} "
-                + ("is not reachable" if proven else "was not reached within the limits")
-                + f" under the caps; the book shown maximizes the in-sample success probability "
-                f"({found_s}){bound_s}"
+                f"P(month ≥ target) ≥ {p_req:.0%} {reach} under the caps (highest in sample "
+                f"{max_p:.1%}{bound_s}); the headline book optimizes "
+                f"{scenario.objective.value} without the chance constraint and the "
+                f"max-probability book is listed under alternatives"
             )
         else:
-            fallback, _ = solve_sizing(
-                cs, limits, scenario.objective, ctx, target=target, risk=risk, chance=False
-            )
-            counts = counts_of(fallback, len(cs))
-            chosen = fallback
-            book_from = f"{scenario.objective.value} without the chance constraint"
-            ctx.fallbacks.append(
-                Fallback("drop_chance", f"{reason}; no book reaches the target in any month")
-            )
             note = (
-                f"P(month ≥ target) ≥ {p_req:.0%} is not reachable: no book under the caps "
-                f"reaches the target in any simulated month{bound_s}; the book shown optimizes "
+                f"P(month ≥ target) ≥ {p_req:.0%} {reach}: no book under the caps reaches the "
+                f"target in any simulated month{bound_s}; the book shown optimizes "
                 f"{scenario.objective.value} without the chance constraint"
             )
             max_p = 0.0 if max_p != max_p else max_p
@@ -352,6 +400,9 @@ def solve_scenario(
             portfolio["monthly_var"], portfolio["monthly_cvar"] = _monthly_risk(
                 scenario, risk, counts, monthly_oos
             )
+            portfolio["monthly_income_quantiles"] = monthly_quantiles(
+                monthly_oos, portfolio["expected_monthly_income"], risk.monthly @ counts
+            )
         timings["out_of_sample"] = time.perf_counter() - t0
         if p_req is not None:
             if chance_finding is None:
@@ -371,28 +422,66 @@ def solve_scenario(
 
     t0 = time.perf_counter()
     full = diagnostics_level == "full"
-    relax = diagnostics.relaxations(cs, limits, ctx, risk=risk) if full else []
+    books: dict[str, np.ndarray] = {}
+    relax = diagnostics.relaxations(cs, limits, ctx, risk=risk, books=books) if full else []
+    base_book = counts_of(inc.outcome, len(cs))
+    costs = cap_costs(
+        tuple(relax),
+        inc.value,
+        {label: _book_change(cs, base_book, b) for label, b in books.items()},
+    )
+    if costs and not conflicts:
+        message += _top_cap_text(costs[0], cs.currency)
     timings["relaxations"] = time.perf_counter() - t0
     minimal, minimal_note = (), "not needed: the target is reachable"
     if not full:
         minimal_note = "not computed (light diagnostics)"
+    solvent, solvent_note = (), minimal_note
     if status is not VerdictStatus.FEASIBLE and not conflicts and full:
         t0 = time.perf_counter()
         minimal, minimal_note = diagnostics.minimal_relaxation(
             cs, limits, ctx, target, risk=risk, family_weights=scenario.solver.relaxation_weights
         )
+        if any(s.beyond_solvency for s in minimal):
+            solvent, solvent_note = diagnostics.minimal_relaxation(
+                cs,
+                limits,
+                ctx,
+                target,
+                risk=risk,
+                family_weights=scenario.solver.relaxation_weights,
+                solvent=True,
+            )
+            beyond = ", ".join(
+                f"{s.cap} {s.needed:.0%} of NLV" for s in minimal if s.beyond_solvency
+            )
+            if solvent:
+                message += (
+                    f"; the smallest cap relaxation goes beyond solvency ({beyond}); a solvent "
+                    f"one exists ({len(solvent)} caps raised, see solvent_relaxation)"
+                )
+            elif solvent_note.startswith("no solvent set"):
+                message += f"; no solvent set of caps reaches the target ({beyond} needed)"
+        else:
+            solvent, solvent_note = minimal, "the smallest relaxation is solvent"
         if p_req is not None:
             minimal_note += " (expected income only; the probability requirement is not part of it)"
         timings["minimal_relaxation"] = time.perf_counter() - t0
 
-    min_nlv, note = None, "not searched"
+    min_nlv = MinNLV()
     if min_nlv_search and not conflicts:
         t0 = time.perf_counter()
-        min_nlv, note = diagnostics.min_nlv(cs, limits, ctx, target, risk=risk)
-        if min_nlv is None and note.startswith("not reachable"):
-            note += _caps_at(cs, limits.at_nlv(limits.nlv * 64.0), ctx)
+        rule = nlv_rule_of(scenario, prep, risk)
+        min_nlv = diagnostics.min_nlv(
+            cs, limits, ctx, target, risk=risk, at=rule.at, rule=rule.text
+        )
+        note = min_nlv.note
+        if min_nlv.status == "none":
+            c64, l64, _ = rule.at(limits.nlv * 64.0)
+            note += _caps_at(c64, l64, ctx)
         if p_req is not None:
             note += " (expected income only; the probability requirement is not part of it)"
+        min_nlv = dataclasses.replace(min_nlv, note=note)
         timings["min_nlv"] = time.perf_counter() - t0
     if chosen.status is not SolveStatus.OPTIMAL:
         notes.append(f"objective solve ended {chosen.status.value}: {chosen.message}")
@@ -405,7 +494,6 @@ def solve_scenario(
         chosen_achievement=portfolio["expected_monthly_income"] / target,
         binding=binding,
         min_nlv=min_nlv,
-        min_nlv_note=note,
         solver_status=inc.outcome.status.value,
         mip_gap=inc.outcome.mip_gap,
         message=message,
@@ -418,8 +506,15 @@ def solve_scenario(
         relaxations=tuple(relax),
         minimal_relaxation=minimal,
         minimal_relaxation_note=minimal_note,
+        solvent_relaxation=solvent,
+        solvent_relaxation_note=solvent_note,
         conflicts=conflicts,
         fallbacks=tuple(ctx.fallbacks),
+        alternatives=tuple(alternatives),
+        return_on_capital=return_on_capital(
+            portfolio["expected_monthly_income"], portfolio["net_liq"], portfolio["bp_used"]
+        ),
+        cap_costs=costs,
     )
     candidates = cs.table.copy()
     candidates["contracts"] = counts
@@ -469,6 +564,161 @@ def solve_scenario(
             else None
         ),
         monthly_pnl=monthly_oos,
+    )
+
+
+def nlv_rule_of(scenario: Scenario, prep: Prepared, risk: RiskData | None) -> NlvRule:
+    """The scenario's :class:`~optimizer.nlv_rule.NlvRule`, building other phases on demand.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario (its VIX is resolved from ``prep`` when not stated).
+    prep : Prepared
+        Its prepared candidates and caps.
+    risk : RiskData | None
+        Its risk data.
+
+    Returns
+    -------
+    NlvRule
+        Candidates, caps and risk data at any account size.
+    """
+    sc = scenario
+    if sc.market.vix is None:
+        sc = sc.model_copy(update={"market": sc.market.model_copy(update={"vix": prep.market.vix})})
+
+    def build(phase: int) -> tuple[CandidateSet, RiskData | None]:
+        other = sc.model_copy(update={"account": sc.account.model_copy(update={"phase": phase})})
+        p = prepare(other)
+        rk = None
+        if risk is not None:
+            managed = p.income.result if p.income is not None else None
+            rk = build_risk_data(other, p.candidates, p.market, managed=managed)
+        return p.candidates, rk
+
+    return nlv_rule(sc, prep.candidates, prep.limits, risk, build=build)
+
+
+def monthly_quantiles(
+    monthly: np.ndarray, expected: float, in_sample: np.ndarray | None = None
+) -> dict:
+    """Quantiles of a book's simulated monthly net P&L (account currency).
+
+    Parameters
+    ----------
+    monthly : ndarray, shape (S,)
+        Out-of-sample monthly P&L of the book, net of costs (income model months).
+    expected : float
+        The book's reported expected monthly income (in sample), for comparison.
+    in_sample : ndarray, shape (S_in,), optional
+        The in-sample months of the book (their standard error joins the comparison's).
+
+    Returns
+    -------
+    dict
+        ``p5, p25, p50, p75, p95`` (empirical quantiles, linear interpolation), ``mean`` and
+        ``standard_error`` (sample SD / √S) of the months, ``n_months``, and
+        ``z_vs_expected`` = (mean − expected) / √(SE² + SE_in²), the difference in units of
+        the standard error of the difference of the two sample means.
+    """
+    x = np.asarray(monthly, dtype=float)
+    q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
+    se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
+    se_in = 0.0
+    if in_sample is not None and np.asarray(in_sample).size > 1:
+        y = np.asarray(in_sample, dtype=float)
+        se_in = float(y.std(ddof=1) / math.sqrt(y.size))
+    both = math.sqrt(se**2 + se_in**2)
+    mean = float(x.mean())
+    return {
+        "p5": float(q[0]),
+        "p25": float(q[1]),
+        "p50": float(q[2]),
+        "p75": float(q[3]),
+        "p95": float(q[4]),
+        "mean": mean,
+        "standard_error": se,
+        "standard_error_in_sample": se_in,
+        "n_months": int(x.size),
+        "z_vs_expected": (mean - expected) / both if both > 0 else math.nan,
+        "basis": "out of sample (fresh income-model months), net of costs",
+    }
+
+
+def _book_change(cs: CandidateSet, before: np.ndarray, after: np.ndarray) -> str:
+    """How a book changes, by strategy and underlying (contracts), e.g. ``zero_dte 9 XSP → 1 SPX``."""
+    t = cs.table
+    under = t["underlying"].to_numpy()
+
+    def held(c: np.ndarray, m: np.ndarray) -> str:
+        by: dict[str, int] = {}
+        for u, n in zip(under[m], np.asarray(c)[m], strict=True):
+            if n > 0:
+                by[u] = by.get(u, 0) + int(n)
+        return " + ".join(f"{n} {u}" for u, n in by.items()) or "none"
+
+    parts = []
+    for s in dict.fromkeys(t["strategy"]):
+        m = (t["strategy"] == s).to_numpy()
+        a, b = held(before, m), held(after, m)
+        if a != b:
+            parts.append(f"{s} {a} → {b}")
+    return "; ".join(parts) if parts else "same book"
+
+
+def _top_cap_text(top: CapCost, ccy: str) -> str:
+    """The verdict sentence's clause on the cap family that costs most."""
+    if top.gain is None:
+        return ""
+    if math.isinf(top.gain):
+        return f"; lifting {top.family} alone leaves the income unbounded"
+    if top.gain <= 0.5:
+        return "; no single cap family costs income alone (the caps bind jointly)"
+    change = f" ({top.book_change})" if top.book_change and top.book_change != "same book" else ""
+    return (
+        f"; the costliest cap is {top.family}: lifting it alone raises the max to "
+        f"{top.max_income_without:,.0f} {ccy} (+{top.gain:,.0f}){change}"
+    )
+
+
+def _alternative(
+    scenario: Scenario,
+    cs: CandidateSet,
+    market: Market,
+    counts: np.ndarray,
+    *,
+    name: str,
+    reason: str,
+    p_in_sample: float | None,
+) -> Alternative:
+    """An :class:`~optimizer.verdict.Alternative` book, with its out-of-sample P(success)."""
+    idx = [int(i) for i in np.flatnonzero(counts)]
+    p_out = None
+    if idx and scenario.risk is not None:
+        oos = evaluate_out_of_sample(scenario, cs, market, idx, managed=True)
+        if oos.monthly is not None:
+            months = np.asarray(oos.monthly) @ counts[idx]
+            p_out = float(np.mean(months >= scenario.target.monthly_income))
+    t = cs.table
+    positions = tuple(
+        {
+            "id": cs.ids[i],
+            "strategy": t["strategy"].iloc[i],
+            "underlying": t["underlying"].iloc[i],
+            "expiry": t["expiry"].iloc[i] if "expiry" in t else None,
+            "strikes": t["strikes"].iloc[i] if "strikes" in t else None,
+            "contracts": int(counts[i]),
+        }
+        for i in idx
+    )
+    return Alternative(
+        name=name,
+        reason=reason,
+        expected_monthly_income=float(cs.col("expected_monthly_income_per_contract") @ counts),
+        success_probability=p_out,
+        success_probability_in_sample=p_in_sample,
+        positions=positions,
     )
 
 

@@ -24,7 +24,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
 
 __all__ = [
     "achievement_heatmap",
@@ -166,6 +166,7 @@ def income_vs_nlv(
     *,
     ccy: str = "",
     current: Mapping[str, float] | None = None,
+    min_nlv: Mapping[str, float] | None = None,
     title: str = "Max expected monthly income vs account size (each point an exact MILP)",
     path: str | Path | None = None,
 ) -> Figure:
@@ -183,6 +184,10 @@ def income_vs_nlv(
         Account currency, for the labels.
     current : mapping, optional
         Case name → the case's own NLV, marked with a ring on its curve.
+    min_nlv : mapping, optional
+        Case name → the minimum NLV found for its target (``verdict.min_nlv``), marked with a
+        dotted vertical line and its value. A curve spanning more than 20× in NLV is drawn on a
+        logarithmic NLV axis.
     title : str
         Figure title.
     path : str | Path, optional
@@ -229,6 +234,18 @@ def income_vs_nlv(
                     color=color,
                     fontsize=8,
                 )
+            if min_nlv is not None and case in min_nlv and k == 0:
+                at = float(min_nlv[case])
+                ax.axvline(at, color=color, ls=":", lw=1.2)
+                ax.annotate(
+                    f"min NLV {at:,.0f}",
+                    (at, tgt if tgt is not None else 0.0),
+                    xytext=(-4, -12),
+                    textcoords="offset points",
+                    ha="right",
+                    color=color,
+                    fontsize=8,
+                )
             if current is not None and case in current and nlv.size:
                 at = float(current[case])
                 y = float(np.interp(at, nlv, np.nan_to_num(inc)))
@@ -238,6 +255,12 @@ def income_vs_nlv(
         ax.grid(alpha=0.3)
         ax.set_ylabel(f"max expected monthly income{_unit(ccy)}")
     axes[0].set_ylim(bottom=min(0.0, axes[0].get_ylim()[0]))
+    sizes = pd.to_numeric(curve["nlv"], errors="coerce").to_numpy(dtype=float)
+    if sizes.size and np.nanmin(sizes) > 0 and np.nanmax(sizes) / np.nanmin(sizes) > 20:
+        for ax in axes:
+            ax.set_xscale("log")
+            _money_axis(ax.xaxis)
+            ax.xaxis.set_minor_formatter(NullFormatter())
     if zoom:
         axes[1].set_ylim(min(0.0, axes[1].get_ylim()[0]), top_income * 1.12)
         axes[1].set_title("zoom on the curves (targets above)", fontsize=9)
@@ -248,6 +271,10 @@ def income_vs_nlv(
         Line2D([], [], color="gray", ls="--", label="target (dashed, same colour)"),
         Line2D([], [], color="gray", marker="o", mfc="none", ls="", ms=9, label="current account"),
     ]
+    if min_nlv:
+        handles.append(
+            Line2D([], [], color="gray", ls=":", label="minimum NLV for the target (dotted)")
+        )
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return _finish(fig, path)
 

@@ -269,7 +269,7 @@ class SizingResult:
                 "theta_per_day": p["theta_per_day"],
                 "bp_used": p["bp_used"],
                 "bp_used_pct": p["bp_used_pct"],
-                "min_nlv": self.verdict.min_nlv,
+                "min_nlv": self.verdict.min_nlv.value,
             },
             name=self.scenario,
         )

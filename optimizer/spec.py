@@ -541,7 +541,13 @@ class CorrelationSpec(_Strict):
     * ``bp`` — buying-power reduction of the group (the v17 reading of per-position BP %:
       "BP per position, % of account", domain.md §5);
     * ``max_loss`` — sum of the structures' maximum loss at expiry (the "≤ 2% risk per trade"
-      reading extended to a group).
+      reading extended to a group). A structure with unlimited maximum loss (a naked strangle)
+      makes its group's risk unbounded, so under this reading it cannot be held in a group with a
+      cap (its count is fixed to 0); structures of ``exclude_strategies`` and of other groups do
+      not count.
+
+    Each group's risk sums only the group's own candidates of the strategies that count toward
+    groups.
     """
 
     enabled: bool = True
@@ -562,20 +568,32 @@ class PositionsSpec(_Strict):
       counts 1, one MES or XSP unit 0.1, micro futures by their ratio
       (``models/data/position_units.csv``); a phase limit stated in another contract (the v17
       phase-2 LT112 limit of 4 *MES*) is converted (``max_positions.csv``
-      ``count_unit_by_phase``);
-    * ``contracts`` — units of the structure whatever their size (one MES 1-1-2 = one ES 1-1-2);
+      ``count_unit_by_phase``): 4 MES units = 0.4 full-size units, so four MES LT112 or no ES
+      LT112;
+    * ``contracts`` — each contract of a structure counts 1 whatever its size (one MES 1-1-2 =
+      one ES 1-1-2), and every limit is the table's number as stated (phase-2 LT112: 4
+      contracts, MES or ES);
     * ``structures`` — distinct candidates held, each with any number of contracts (binary
-      y_k with n_k ≤ U_k y_k), optionally capped by ``max_contracts_per_position``.
+      y_k with n_k ≤ U_k y_k), optionally capped by ``max_contracts_per_position``; every limit
+      is the table's number as stated.
 
     ``max_total``: cap on all positions together (``phase`` = ``phases.csv``
     ``max_total_positions``, 3/5/7/10; ``null`` = none). ``one_per_expiry``: at most one
     structure per strategy, correlation group and expiry (TK-PDF: "never put several
     positions on the same expiry"). ``max_loss_per_position``: each position's maximum loss at
     expiry ≤ this fraction of NLV ("≤ 2% risk per trade"), for ``max_loss_strategies`` (default
-    every strategy).
+    every strategy); a structure with unlimited maximum loss (a naked strangle) never meets a
+    finite cap, so under it such a structure cannot be held (its count is fixed to 0).
+
+    ``scale_with_nlv`` (default ``true``): how the count caps move with the account in the
+    minimum-NLV search and the income-vs-NLV curves — phases by NLV as ``phases.csv`` says, and
+    above the phase-4 floor (GBP 75,000) every count cap × NLV / GBP 75,000 (thetaplan's stated
+    assumption; :mod:`optimizer.nlv_rule`). ``false`` keeps the phase and the count caps of the
+    scenario's own NLV. The scenario's own solve always uses its caps as stated.
     """
 
     count: Literal["units", "contracts", "structures"] = "units"
+    scale_with_nlv: bool = True
     max_contracts_per_position: Annotated[int, Field(ge=1)] | None = None
     correlation_groups: CorrelationSpec = CorrelationSpec()
     products_by_phase: list[str] = Field(default_factory=list)
@@ -806,7 +824,9 @@ def _date_reason(text: str) -> str | None:
 
 def _format_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
+    # a key may hold any character: control characters (a newline in a YAML key) are shown
+    # escaped, so the message stays one line
+    loc = ".".join(str(p) if str(p).isprintable() else repr(str(p))[1:-1] for p in err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     if str(err.get("type", "")).startswith(("datetime", "date")) and isinstance(

@@ -69,7 +69,9 @@ class SolveStatus(StrEnum):
         The solver proved one of the two without telling which (typical for MIP
         presolve); re-solve the LP relaxation to tell them apart.
     NO_SOLUTION
-        A limit was reached before any feasible point was found.
+        A limit was reached before any feasible point was found (neither a point
+        nor a proof of infeasibility; includes an infeasibility claim the solver
+        made after its time limit may have cut the run short).
     ERROR
         Numerical trouble or a solver failure; ``SolveOutcome.message`` has the
         solver's text (or the exception text).
@@ -113,10 +115,29 @@ CVXPY_STATUS_MAP: dict[str, SolveStatus] = {
 
 #: PuLP ``(LpProblem.status, LpProblem.sol_status)`` -> SolveStatus.
 #: ``LpStatus``: 1 Optimal, 0 Not Solved, -1 Infeasible, -2 Unbounded, -3 Undefined.
-#: ``sol_status``: 1 Optimal, 2 IntegerFeasible (limit reached with an incumbent),
-#: 0 NoSolutionFound, -1 Infeasible, -2 Unbounded.  PuLP's CBC reader reports
-#: "Stopped on time - objective value ..." as (1, 2) and "Stopped ... no solution"
-#: as (0, 0); "Integer infeasible" as (-1, 0).  Pairs not listed map to ERROR.
+#: ``sol_status`` (``LpSolution``): 1 "Optimal Solution Found", 2 "Solution Found"
+#: (IntegerFeasible: an incumbent, optimality not proven), 0 "No Solution Found",
+#: -1 "No Solution Exists", -2 "Solution is Unbounded".  PuLP's CBC reader
+#: (``COIN_CMD.get_status``) reads the first word of CBC's solution-file header (for
+#: "Stopped", also whether the fifth word is "objective", i.e. an incumbent exists):
+#:
+#: * ``Optimal ...`` -> (1, 1);
+#: * ``Stopped on time - objective value ...`` (incumbent) -> (1, 2);
+#: * ``Stopped on time (no integer solution - continuous used) ...`` -> (0, 0);
+#: * ``Infeasible ...`` (Clp proved the LP relaxation infeasible) -> (-1, -1);
+#: * ``Integer infeasible ...`` -> (-1, 0);
+#: * ``Unbounded ...`` -> (-2, -2);
+#: * ``Status unknown ...`` -> (-3, 0), which is not listed, hence ERROR.
+#:
+#: (-1, 0) and (-2, 0) claim a certificate that ``sol_status`` does not confirm ("No
+#: Solution Found", not "No Solution Exists").  CBC 2.10.3 writes "Integer infeasible"
+#: both for a real proof (preprocessing or a completed search found no integer point)
+#: and when preprocessing (``CglPreProcess``) runs out of time before its first pass:
+#: it then returns no model, logs "Pre-processing says infeasible or unbounded" and
+#: the run looks exactly like a proof.  The table lists the claim; :func:`map_pulp_status`
+#: turns these two pairs into NO_SOLUTION unless the caller knows the run ended before
+#: its time limit.  Pairs not listed (e.g. (-3, 0), or (0, -1) which PuLP's
+#: ``LpStatusToSolution`` default produces) map to ERROR.
 PULP_STATUS_MAP: dict[tuple[int, int], SolveStatus] = {
     (1, 1): SolveStatus.OPTIMAL,
     (1, 2): SolveStatus.FEASIBLE,
@@ -127,6 +148,10 @@ PULP_STATUS_MAP: dict[tuple[int, int], SolveStatus] = {
     (-2, -2): SolveStatus.UNBOUNDED,
     (-2, 0): SolveStatus.UNBOUNDED,
 }
+
+#: Pairs whose infeasible / unbounded claim ``sol_status`` does not confirm
+#: (``LpSolutionNoSolutionFound``): trusted only when no time limit stopped the run.
+_PULP_UNCONFIRMED_CLAIMS = frozenset({(-1, 0), (-2, 0)})
 
 
 def map_cvxpy_status(status: str | None, has_incumbent: bool) -> SolveStatus:
@@ -214,8 +239,15 @@ def map_highs_status(model_status: str, has_incumbent: bool) -> SolveStatus:
     return mapped
 
 
-def map_pulp_status(status: int, sol_status: int) -> SolveStatus:
+def map_pulp_status(
+    status: int, sol_status: int, *, limit_possibly_reached: bool = True
+) -> SolveStatus:
     """Translate PuLP's ``(status, sol_status)`` pair into a :class:`SolveStatus`.
+
+    The decision uses both codes: ``sol_status`` says whether a point exists and
+    whether infeasibility / unboundedness is certified; ``status`` alone is not
+    enough because PuLP's CBC reader reports a time-limited preprocessing stop as
+    ``LpStatusInfeasible`` (see :data:`PULP_STATUS_MAP`).
 
     Parameters
     ----------
@@ -223,13 +255,23 @@ def map_pulp_status(status: int, sol_status: int) -> SolveStatus:
         ``pulp.LpProblem.status`` (``pulp.constants.LpStatus*``).
     sol_status : int
         ``pulp.LpProblem.sol_status`` (``pulp.constants.LpSolution*``).
+    limit_possibly_reached : bool, default True
+        Whether the solver may have stopped on its time limit.  Pass False only when
+        the run provably ended before the limit (wall time below the limit); only
+        then is an infeasible / unbounded status with ``sol_status``
+        ``LpSolutionNoSolutionFound`` (0) accepted as a proof.  True, the
+        conservative default, turns such pairs into NO_SOLUTION.
 
     Returns
     -------
     SolveStatus
-        ERROR for pairs not in :data:`PULP_STATUS_MAP`.
+        ERROR for pairs not in :data:`PULP_STATUS_MAP`; NO_SOLUTION for (-1, 0) and
+        (-2, 0) when ``limit_possibly_reached``.
     """
-    return PULP_STATUS_MAP.get((int(status), int(sol_status)), SolveStatus.ERROR)
+    pair = (int(status), int(sol_status))
+    if pair in _PULP_UNCONFIRMED_CLAIMS and limit_possibly_reached:
+        return SolveStatus.NO_SOLUTION
+    return PULP_STATUS_MAP.get(pair, SolveStatus.ERROR)
 
 
 def relative_gap(objective: float, bound: float) -> float:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -29,15 +29,20 @@ from optimizer.problem import SizingProblem
 from optimizer.status import SolveOutcome, SolveStatus
 
 __all__ = [
+    "Alternative",
     "BindingCap",
+    "CapCost",
     "ChanceFinding",
     "Fallback",
+    "MinNLV",
     "RelaxationStep",
     "Verdict",
     "VerdictStatus",
     "binding_caps",
+    "cap_costs",
     "decide",
     "minimum_nlv",
+    "return_on_capital",
 ]
 
 
@@ -93,12 +98,101 @@ class RelaxationStep:
         The cap the target needs (same unit as ``bound``).
     unit : str
         Unit of ``bound`` and ``needed`` (``"GBP"``, ``"units"``, ``"% of NLV"`` …).
+    beyond_solvency : bool
+        The needed bound is past what a solvent account can carry: buying power above 100% of
+        NLV (no broker extends more buying power than the account's equity under Reg-T or
+        portfolio margin), or a stress loss, VaR or CVaR at or above 100% of NLV (a loss of
+        the whole account is insolvency).
     """
 
     cap: str
     bound: float
     needed: float
     unit: str = ""
+    beyond_solvency: bool = False
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A book shown beside the headline book (never instead of it).
+
+    Parameters
+    ----------
+    name : str
+        What it optimizes (``max_success_probability``).
+    reason : str
+        Why it is shown.
+    expected_monthly_income : float
+        Expected net monthly income of the book, account currency.
+    success_probability : float | None
+        P(month ≥ target) of the book on the out-of-sample months.
+    success_probability_in_sample : float | None
+        The same on the months the optimization used.
+    positions : tuple[dict, ...]
+        ``{id, strategy, underlying, expiry, strikes, contracts}`` per position held.
+    """
+
+    name: str
+    reason: str
+    expected_monthly_income: float
+    success_probability: float | None
+    success_probability_in_sample: float | None
+    positions: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class CapCost:
+    """What one cap family costs: the max expected income with it lifted (the others kept).
+
+    Parameters
+    ----------
+    family : str
+        The cap family lifted (label of :data:`optimizer.diagnostics.FAMILY_LABELS`).
+    max_income_without : float | None
+        Max expected monthly income with the family lifted, account currency (``None`` when
+        unbounded or unsolved).
+    gain : float | None
+        ``max_income_without`` − the max expected income under every cap (account currency per
+        month); ``inf`` when lifting the family leaves the income unbounded, ``None`` unsolved.
+    status : str
+        ``optimal``, ``unbounded`` or the solver status of the lifted solve.
+    book_change : str
+        How the max-income book changes when the family is lifted (positions that differ).
+    """
+
+    family: str
+    max_income_without: float | None
+    gain: float | None
+    status: str
+    book_change: str = ""
+
+
+@dataclass(frozen=True)
+class MinNLV:
+    """The smallest account (net liquidation value) whose max expected income reaches the target.
+
+    Parameters
+    ----------
+    value : float | None
+        The NLV found (account currency), ``None`` when none was found.
+    status : str
+        ``found`` (with a certificate), ``none`` (not reachable up to the searched NLV, see
+        ``note``), ``undecided`` (a solver limit stopped the search), ``not_searched``.
+    rule : str
+        How the caps move with the account during the search (``positions.scale_with_nlv``).
+    note : str
+        How the value was found, or why there is none.
+    certificate : dict | None
+        ``{nlv, max_income, nlv_below, max_income_below, target}``: the max expected income
+        re-solved at ``value`` reaches the target, and at ``nlv_below`` = 0.99 × ``value``
+        it does not (both exact MILPs under the scaled caps).
+    """
+
+    value: float | None = None
+    status: str = "not_searched"
+    rule: str = ""
+    note: str = "not searched"
+    certificate: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -137,10 +231,9 @@ class Verdict:
         ``chosen_income / target``.
     binding : tuple[BindingCap, ...]
         Caps binding at the max-income book.
-    min_nlv : float | None
-        Smallest account (net liquidation value) that reaches the target under the same caps.
-    min_nlv_note : str
-        How ``min_nlv`` was found or why it is absent.
+    min_nlv : MinNLV
+        Smallest account (net liquidation value) whose max expected income reaches the target,
+        with the scaling rule of the caps and a certificate.
     solver_status : str
         Status of the max-income solve.
     mip_gap : float | None
@@ -169,11 +262,26 @@ class Verdict:
         target is reached or no relaxation of the relaxable caps reaches it).
     minimal_relaxation_note : str
         How the relaxation was found, or why it is absent.
+    solvent_relaxation : tuple[RelaxationStep, ...]
+        When the minimal relaxation goes beyond solvency: the smallest one with BP ≤ 100% of
+        NLV and every stress/VaR/CVaR loss < 100% of NLV as hard limits (empty when none
+        exists); otherwise the minimal relaxation itself.
+    solvent_relaxation_note : str
+        How it was found, or ``"no solvent set of caps reaches the target …"``.
     conflicts : tuple[str, ...]
         Names of the blocks of an irreducible infeasible set when the caps alone (no target)
         conflict; empty when the caps are consistent.
     fallbacks : tuple[Fallback, ...]
         Failure-policy steps taken, in order.
+    alternatives : tuple[Alternative, ...]
+        Books shown beside the headline book (e.g. the max-success-probability book when the
+        required probability is out of reach); never the headline.
+    return_on_capital : dict
+        ``annual_net_on_nlv`` = 12 × the headline book's expected net monthly income / NLV and
+        ``annual_net_on_bp`` = the same over the buying power it uses (``None`` with no BP);
+        simple annualization, no compounding.
+    cap_costs : tuple[CapCost, ...]
+        One-family-lifted max incomes as gains over the max under every cap, largest first.
     """
 
     status: VerdictStatus
@@ -183,8 +291,7 @@ class Verdict:
     chosen_income: float
     chosen_achievement: float
     binding: tuple[BindingCap, ...] = ()
-    min_nlv: float | None = None
-    min_nlv_note: str = ""
+    min_nlv: MinNLV = MinNLV()
     solver_status: str = ""
     mip_gap: float | None = None
     message: str = ""
@@ -197,8 +304,18 @@ class Verdict:
     relaxations: tuple = ()
     minimal_relaxation: tuple[RelaxationStep, ...] = ()
     minimal_relaxation_note: str = ""
+    solvent_relaxation: tuple[RelaxationStep, ...] = ()
+    solvent_relaxation_note: str = ""
     conflicts: tuple[str, ...] = ()
     fallbacks: tuple[Fallback, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
+    return_on_capital: dict = field(default_factory=dict)
+    cap_costs: tuple[CapCost, ...] = ()
+
+    @property
+    def min_nlv_note(self) -> str:
+        """How the minimum NLV was found, or why there is none (``min_nlv.note``)."""
+        return self.min_nlv.note
 
 
 def binding_caps(
@@ -245,61 +362,211 @@ def minimum_nlv(
     target: float,
     nlv: float,
     *,
+    income_at_nlv: float | None = None,
     factor: float = 64.0,
-    rel_tol: float = 0.005,
-) -> tuple[float | None, str]:
-    """Smallest NLV whose max expected income reaches ``target`` (bisection on a monotone map).
+    rel_tol: float = 0.008,
+    below: float = 0.99,
+    rule: str = "",
+) -> MinNLV:
+    """Smallest NLV whose max expected income reaches ``target`` (bisection, then a certificate).
+
+    The max expected income is non-decreasing in NLV when every cap is (a larger account only
+    widens the feasible set), so the search brackets the boundary upward from ``nlv`` when the
+    target is out of reach there, downward when it is reached: from the proportional guess
+    ``nlv × target / income(nlv)`` in geometric steps of 10% (to the range's end), then by
+    bisection on a log scale.
+    The answer is certified by two exact solves: at the reported NLV the max income reaches the
+    target; at ``below`` × it, it does not. Should the map not be monotone there (a phase
+    boundary), the reported NLV is lowered by that factor until the certificate holds.
 
     Parameters
     ----------
     max_income_at : callable
-        ``nlv -> (max expected monthly income or None, status)``.
+        ``nlv -> (max expected monthly income or None, status)``; ``inf`` when unbounded.
     target : float
-        Monthly income target.
+        Monthly income target (account currency).
     nlv : float
-        Current account size; the search spans ``[nlv / factor, nlv * factor]``.
+        Current account size (account currency); the search spans
+        ``[nlv / factor, nlv * factor]``.
+    income_at_nlv : float | None
+        The max expected income at ``nlv`` when already known (saves a solve).
     factor : float
         Search range multiple.
     rel_tol : float
-        Relative precision of the answer.
+        Relative width of the final bracket (0.8%: finer than the 1% certificate step, so
+        on a monotone map the certificate's lower solve falls below the bracket).
+    below : float
+        Factor of the certificate's second solve.
+    rule : str
+        The caps' scaling rule, reported with the answer.
 
     Returns
     -------
-    (float | None, str)
-        The minimum NLV (upper end of the final bracket, so it is reachable) and a note.
+    MinNLV
+        ``status`` ``found`` (with the certificate), ``none`` or ``undecided``.
     """
 
-    def ok(v: float) -> bool | None:
-        inc, st = max_income_at(v)
-        if not st.has_solution or inc is None:
-            return None
-        return inc >= target * (1 - 1e-9)
+    seen: dict[float, tuple[bool | None, float | None]] = {}
 
-    hi = nlv * factor
-    hi_ok = ok(hi)
-    if hi_ok is None:
-        return None, f"solver could not decide at NLV {hi:,.0f}"
-    if not hi_ok:
-        return None, (
-            f"not reachable with any account up to {factor:g}x the current NLV: caps that do not "
-            f"scale with the account bind"
-        )
-    lo = nlv / factor
-    lo_ok = ok(lo)
-    if lo_ok:
-        return lo, f"reachable already at {lo:,.0f} (lower end of the search range)"
-    steps = 0
-    while hi / lo - 1 > rel_tol and steps < 60:
+    def ok(v: float) -> tuple[bool | None, float | None]:
+        if v not in seen:
+            inc, st = max_income_at(v)
+            if inc is None or (not st.has_solution and not math.isinf(inc)):
+                seen[v] = (None, None)
+            else:
+                seen[v] = (inc >= target * (1 - 1e-9), inc)
+        return seen[v]
+
+    if income_at_nlv is not None:
+        seen[nlv] = (income_at_nlv >= target * (1 - 1e-9), income_at_nlv)
+    here, inc0 = ok(nlv)
+    if here is None:
+        return MinNLV(None, "undecided", rule, f"solver could not decide at NLV {nlv:,.0f}")
+    lo_end, hi_end = nlv / factor, nlv * factor
+    # first guess: income roughly proportional to NLV when the caps scale with it; then a walk
+    # with steps 10%, 21%, 46%, ... (each the square of the last) until the boundary is
+    # bracketed or the range's end is reached
+    guess = nlv * target / inc0 if inc0 is not None and 0 < inc0 < math.inf else None
+    step = 1.1
+    if here:
+        hi, lo = nlv, lo_end
+        g = guess * step if guess is not None and guess < nlv else nlv / step
+        while True:
+            g = min(max(g, lo_end), hi)
+            r, _ = ok(g)
+            if r is None:
+                return MinNLV(None, "undecided", rule, f"solver could not decide at NLV {g:,.0f}")
+            if not r:
+                lo = g
+                break
+            hi = g
+            if g <= lo_end:
+                return MinNLV(
+                    lo_end,
+                    "found",
+                    rule,
+                    f"reachable already at {lo_end:,.0f} (lower end of the search range, "
+                    f"1/{factor:g} of the current NLV)",
+                )
+            g, step = g / step, step * step
+    else:
+        lo, hi = nlv, hi_end
+        g = guess / step if guess is not None and guess > nlv else nlv * step
+        while True:
+            g = max(min(g, hi_end), lo)
+            r, inc = ok(g)
+            if r is None:
+                return MinNLV(None, "undecided", rule, f"solver could not decide at NLV {g:,.0f}")
+            if r:
+                hi = g
+                break
+            lo = g
+            if g >= hi_end:
+                return MinNLV(
+                    None,
+                    "none",
+                    rule,
+                    f"not reachable with any account up to {factor:g}x the current NLV "
+                    f"({hi_end:,.0f}: at most {inc:,.0f} per month): caps that do not "
+                    f"scale with the account bind",
+                )
+            g, step = g * step, step * step
+    while hi / lo - 1 > rel_tol and len(seen) < 80:
         mid = math.sqrt(lo * hi)
-        r = ok(mid)
+        r, _ = ok(mid)
         if r is None:
-            return hi, f"bisection stopped: solver could not decide at {mid:,.0f}"
+            return MinNLV(
+                None, "undecided", rule, f"bisection stopped: solver could not decide at {mid:,.0f}"
+            )
         if r:
             hi = mid
         else:
             lo = mid
-        steps += 1
-    return hi, f"bisection on NLV ({steps + 2} MILP solves), precision {rel_tol:.1%}"
+    # certificate: reaches at hi, not at below * hi (lowered while the map is not monotone)
+    for _ in range(50):
+        at_ok, at_inc = ok(hi)
+        low_ok, low_inc = ok(hi * below)
+        if at_ok is None or low_ok is None:
+            return MinNLV(None, "undecided", rule, "solver could not decide the certificate")
+        if not at_ok:  # cannot happen on a monotone map: the bracket's upper end reached
+            return MinNLV(None, "undecided", rule, f"not monotone at {hi:,.0f}")
+        if not low_ok:
+            break
+        hi *= below
+    else:
+        return MinNLV(None, "undecided", rule, "certificate not reached in 50 steps")
+    solves = len(seen) - (income_at_nlv is not None)
+    cert = {
+        "nlv": hi,
+        "max_income": at_inc,
+        "nlv_below": hi * below,
+        "max_income_below": low_inc,
+        "target": target,
+    }
+    return MinNLV(
+        hi,
+        "found",
+        rule,
+        f"bisection on NLV ({solves} max-income MILPs), to {1 - below:.0%}: "
+        f"{at_inc:,.0f} per month at {hi:,.0f}, {low_inc:,.0f} at {hi * below:,.0f}",
+        cert,
+    )
+
+
+def return_on_capital(monthly_income: float, nlv: float, bp_used: float) -> dict:
+    """Simple annualized return of a book's expected net monthly income.
+
+    Parameters
+    ----------
+    monthly_income : float
+        Expected net monthly income, account currency.
+    nlv : float
+        Net liquidation value, account currency.
+    bp_used : float
+        Buying-power reduction of the book, account currency.
+
+    Returns
+    -------
+    dict
+        ``annual_net_on_nlv`` = 12 × income / NLV and ``annual_net_on_bp`` = 12 × income / BP
+        (``None`` when the book uses no BP); fractions per year, not compounded.
+    """
+    return {
+        "annual_net_on_nlv": 12.0 * monthly_income / nlv,
+        "annual_net_on_bp": 12.0 * monthly_income / bp_used if bp_used > 0 else None,
+    }
+
+
+def cap_costs(
+    relaxations: tuple, max_income: float | None, book_changes: dict[str, str] | None = None
+) -> tuple[CapCost, ...]:
+    """The one-family-lifted table as gains over the max income under every cap, largest first.
+
+    Parameters
+    ----------
+    relaxations : tuple of Relaxation
+        :func:`optimizer.diagnostics.relaxations` rows (``cap``, ``max_income``, ``status``).
+    max_income : float | None
+        Max expected monthly income under every cap (account currency).
+    book_changes : dict[str, str] | None
+        Per family, how the max-income book changes when it is lifted.
+
+    Returns
+    -------
+    tuple[CapCost, ...]
+        Unbounded families first (gain ``inf``), then by gain, largest first; unsolved last.
+    """
+    changes = book_changes or {}
+    out = []
+    for r in relaxations:
+        if r.status == "unbounded":
+            gain = math.inf
+        elif r.max_income is None or max_income is None:
+            gain = None
+        else:
+            gain = r.max_income - max_income
+        out.append(CapCost(r.cap, r.max_income, gain, r.status, changes.get(r.cap, "")))
+    return tuple(sorted(out, key=lambda c: (c.gain is None, 0.0 if c.gain is None else -c.gain)))
 
 
 @dataclass(frozen=True)
@@ -337,6 +604,10 @@ def decide(
     conflicts: tuple[str, ...] = (),
 ) -> tuple[VerdictStatus, float | None, str]:
     """The verdict, decided in one place: status, max expected income and a one-line message.
+
+    With a success-probability requirement the target needs both expected income ≥ target
+    and P(month ≥ target) ≥ p: a proven shortfall of either is a proven INFEASIBLE; UNKNOWN
+    only when neither is proven out of reach and one is undecided.
 
     Parameters
     ----------
@@ -397,7 +668,11 @@ def decide(
             f"undecided: max-income solve ended {st.value}{gap} ({max_outcome.message})",
         )
     if chance is not None:
-        if not chance.met:
+        if not chance.met and status is VerdictStatus.INFEASIBLE:
+            # the target needs both: expected income ≥ target and P(month ≥ target) ≥ p; the
+            # first is proven out of reach, so the verdict is proven whatever the probability
+            msg += f"; {chance.note}"
+        elif not chance.met:
             status = VerdictStatus.INFEASIBLE if chance.proven else VerdictStatus.UNKNOWN
             msg = chance.note
         elif status is VerdictStatus.FEASIBLE and chance.p_in_sample is not None:

@@ -12,15 +12,31 @@ keeps the map back to the row names.
 Solve: CBC through ``pulp.COIN_CMD`` pointed at the CBC binary bundled with PuLP (the same
 binary ``PULP_CBC_CMD`` uses; a known CBC 2.10.3 preprocessing defect is described in
 :func:`_cbc_path`) or, if absent, ``cbc`` on ``PATH``; options ``timeLimit`` (CBC ``-sec``,
-elapsed time), ``gapRel`` (``-ratio``), ``threads``.  ``solve_seconds`` covers the
-whole ``LpProblem.solve`` call: writing the MPS file, spawning CBC and reading the
-solution.  The CBC log is written to a temporary file and parsed for the best
-bound ("Lower bound:" / "Upper bound:", printed when a limit stops the search) and
-the incumbent ("Objective value:"); ``mip_gap`` is recomputed from these with
-HiGHS' definition (:func:`optimizer.status.relative_gap`).  When CBC stops on the
-gap tolerance it prints only the absolute gap ("Exiting as integer gap of G"); the
-bound is then ``incumbent ± G`` (a valid, possibly slightly loose bound).  After a
-completed search the bound is the incumbent (gap 0).
+elapsed time, ``timeMode elapsed``), ``gapRel`` (``-ratio``), ``threads``.
+``solve_seconds`` covers the whole ``LpProblem.solve`` call: writing the MPS file,
+spawning CBC and reading the solution.
+
+Status: :func:`optimizer.status.map_pulp_status` on ``(lp.status, lp.sol_status)``.
+CBC 2.10.3 reports "Integer infeasible" (PuLP: ``(-1, 0)``) both for a proof and when
+its preprocessing runs out of time before its first pass (``CglPreProcess`` then
+returns no model and CBC logs "Pre-processing says infeasible or unbounded", exactly as
+after a preprocessing proof, and no "Result -" line).  The claim is therefore accepted as
+INFEASIBLE only when the run provably ended before the time limit: the wall time of
+the ``LpProblem.solve`` call, or CBC's own "Total time ... (Wallclock seconds)" line
+(plus :data:`_WALL_SLACK` for its two-decimal rounding), is below ``time_limit``, and
+CBC did not log a time-limit stop.  Otherwise the outcome is NO_SOLUTION.  A
+time-limit stop with an incumbent is PuLP ``(1, 2)``, i.e. FEASIBLE.
+
+Gap: PuLP does not expose CBC's best bound, so the CBC log is written to a temporary
+file and parsed for the best bound ("Lower bound:" / "Upper bound:", printed when a
+limit stops the search) and the incumbent ("Objective value:"); ``mip_gap`` is
+recomputed from these with HiGHS' definition (:func:`optimizer.status.relative_gap`).
+A FEASIBLE run whose log has no bound line falls back on the root LP relaxation
+("Continuous objective value is ...", printed in the user's sense), a valid but
+weaker bound.  When CBC stops on the gap tolerance it prints only the absolute gap
+("Exiting as integer gap of G"); the bound is then ``incumbent ± G`` (a valid,
+possibly slightly loose bound).  After a completed search the bound is the
+incumbent (gap 0).
 
 Duals (LP only): CBC's row duals (``LpConstraint.pi``) are already
 ``d f* / d rhs`` for both objective senses (PuLP passes ``-max`` to CBC); the two
@@ -82,6 +98,15 @@ _RE_LP_RESULT = re.compile(
     r"^((?:Optimal|Infeasible|Primal infeasible|Dual infeasible|Unbounded|Stopped)\b.*?)\s*$",
     re.MULTILINE,
 )
+_RE_CONTINUOUS = re.compile(r"^Continuous objective value is\s+(\S+)", re.MULTILINE)
+_RE_TOTAL_WALL = re.compile(
+    r"^Total time \(CPU seconds\):\s+\S+\s+\(Wallclock seconds\):\s+(\S+)", re.MULTILINE
+)
+_RE_TIME_STOP = re.compile(r"^Result - Stopped on time|Exiting on maximum time", re.MULTILINE)
+#: Margin (seconds) added to CBC's "Total time ... (Wallclock seconds)" before comparing it
+#: with the time limit: the value is printed with two decimals (0.005 s), and the clock behind
+#: ``-sec`` starts no earlier than a few statements before the one behind that line.
+_WALL_SLACK = 0.01
 
 #: Exceptions that mean "the solver failed", mapped to SolveStatus.ERROR.
 _SOLVER_ERRORS = (pulp.PulpError, OSError, ValueError, IndexError)
@@ -259,6 +284,22 @@ def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     return matches[-1] if matches else None
 
 
+def _limit_possibly_reached(log_text: str, solve_seconds: float, time_limit: float) -> bool:
+    """Whether CBC may have stopped on its time limit; False only when it provably did not.
+
+    Both ``solve_seconds`` (the whole ``LpProblem.solve`` call, which contains CBC's run)
+    and CBC's own total wall time (``_RE_TOTAL_WALL``, plus :data:`_WALL_SLACK`) are
+    upper bounds on the time CBC measures against ``-sec``; one of them below the limit
+    proves the limit was not reached.
+    """
+    if _RE_TIME_STOP.search(log_text):
+        return True
+    if solve_seconds < time_limit:
+        return False
+    wall = _parse_float(_last(_RE_TOTAL_WALL, log_text))
+    return not (wall is not None and wall + _WALL_SLACK < time_limit)
+
+
 def _row_duals(model: PulpModel) -> np.ndarray | None:
     y = np.zeros(model.problem.n_rows)
     for row, cname in model.row_constraints:
@@ -301,6 +342,7 @@ def solve_compiled(model: PulpModel, options: SolverOptions = SolverOptions()) -
             gapRel=float(options.mip_rel_gap),
             threads=options.threads,
             logPath=str(log_path),
+            timeMode="elapsed",
         )
         t0 = time.perf_counter()
         try:
@@ -317,17 +359,36 @@ def solve_compiled(model: PulpModel, options: SolverOptions = SolverOptions()) -
     if options.verbose and log_text:
         logger.info("CBC log:\n%s", log_text)
 
-    status = map_pulp_status(lp.status, lp.sol_status)
+    limit_possibly_reached = _limit_possibly_reached(
+        log_text, solve_seconds, float(options.time_limit)
+    )
+    status = map_pulp_status(
+        lp.status, lp.sol_status, limit_possibly_reached=limit_possibly_reached
+    )
     result = _last(_RE_RESULT, log_text) or _last(_RE_LP_RESULT, log_text)
     message = (
         f"PuLP status {pulp.LpStatus.get(lp.status, lp.status)!r}, sol_status {lp.sol_status}; "
         f"CBC: {result.group(1) if result else 'no result line'}"
     )
+    if status is SolveStatus.NO_SOLUTION and lp.status in (
+        pulp.LpStatusInfeasible,
+        pulp.LpStatusUnbounded,
+    ):
+        message += (
+            f"; CBC's {pulp.LpStatus[lp.status].lower()} claim is not a proof: the "
+            f"{options.time_limit:g} s time limit may have stopped the run "
+            "(a preprocessing time-out is reported as infeasible)"
+        )
 
     best_bound = mip_gap = None
     if problem.is_mip:
         log_objective = _parse_float(_last(_RE_OBJECTIVE, log_text))
+        if log_objective is None and status.has_solution:
+            log_objective = pulp.value(lp.objective)  # without the constant, like the log
         log_bound = _parse_float(_last(_RE_BOUND, log_text))
+        if log_bound is None and status is SolveStatus.FEASIBLE:
+            # No bound line: the root LP relaxation is a valid (weaker) bound.
+            log_bound = _parse_float(_last(_RE_CONTINUOUS, log_text))
         if log_bound is None and status is SolveStatus.OPTIMAL and log_objective is not None:
             # Stopped on the gap tolerance: CBC prints the absolute gap it stopped at.
             abs_gap = _parse_float(_last(_RE_GAP_EXIT, log_text)) or 0.0

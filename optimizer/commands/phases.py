@@ -18,6 +18,7 @@ The helpers (:func:`optimizer.study.load_study`, :func:`solve_cases`, :func:`inc
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ __all__ = [
     "CaseRun",
     "check_output_dir",
     "curve_table",
+    "curve_nlvs",
     "income_curve",
     "min_nlv_text",
     "phase_table",
@@ -126,6 +128,34 @@ class CaseRun:
     curve: pd.DataFrame | None = None
 
 
+def curve_nlvs(nlv: float, min_nlv: float | None, points: int = 8) -> list[float]:
+    """Account sizes of an income-vs-NLV curve, reaching the minimum NLV when one was found.
+
+    Parameters
+    ----------
+    nlv : float
+        The scenario's NLV (account currency).
+    min_nlv : float | None
+        The minimum NLV found (``verdict.min_nlv.value``), or ``None``.
+    points : int
+        Log-spaced sizes added from the last multiple up to ``min_nlv``.
+
+    Returns
+    -------
+    list[float]
+        ``nlv`` × :data:`CURVE_MULTIPLES`, plus (when ``min_nlv`` lies beyond them) ``points``
+        log-spaced sizes up to ``min_nlv`` and 0.99 × ``min_nlv`` (the certificate's pair),
+        increasing.
+    """
+    sizes = {nlv * m for m in CURVE_MULTIPLES}
+    if min_nlv is not None and math.isfinite(min_nlv):
+        top = max(sizes)
+        if min_nlv > top:
+            sizes |= {float(x) for x in np.geomspace(top, min_nlv, points + 1)[1:]}
+        sizes |= {float(min_nlv), 0.99 * float(min_nlv)}
+    return sorted(sizes)
+
+
 def income_curve(
     scenario: Scenario,
     multiples: Sequence[float] = CURVE_MULTIPLES,
@@ -133,13 +163,14 @@ def income_curve(
     nlvs: Sequence[float] | None = None,
     backend: str | None = None,
 ) -> pd.DataFrame:
-    """Max expected monthly income of a scenario at other account sizes, same phase and caps.
+    """Max expected monthly income of a scenario at other account sizes.
 
     Each point is an exact max-income MILP (:func:`optimizer.solving.max_income`) on the
-    scenario's candidates rescaled to the account size, under its caps rescaled likewise
-    (:meth:`CandidateSet.at_nlv`, :meth:`Limits.at_nlv`: caps stated as fractions of NLV scale,
-    count caps do not) with its tail-risk caps and without the chance constraint — the
-    problem the minimum-account search bisects on. At the scenario's own NLV it is the
+    scenario's candidates rescaled to the account size, under its caps moved with the account
+    by the scenario's rule (:mod:`optimizer.nlv_rule`, ``positions.scale_with_nlv``: caps stated
+    as fractions of NLV scale; phases by NLV and count caps × NLV / GBP 75,000 above phase 4)
+    with its tail-risk caps and without the chance constraint — the problem the
+    minimum-account search bisects on. At the scenario's own NLV it is the
     verdict's max income whenever the chance constraint is not in force.
 
     Parameters
@@ -161,7 +192,7 @@ def income_curve(
         scenario's NLV), ``max_income`` (account currency per month; NaN when unbounded or
         unsolved), ``unbounded`` (bool) and ``status`` (the solver's).
     """
-    from optimizer.pipeline import prepare
+    from optimizer.pipeline import nlv_rule_of, prepare
     from optimizer.risk_model import build_risk_data
     from optimizer.solving import SolveContext, max_income
     from optimizer.status import SolverOptions
@@ -169,7 +200,7 @@ def income_curve(
     base = float(scenario.account.net_liq)
     sizes = sorted(float(v) for v in (nlvs if nlvs is not None else [base * m for m in multiples]))
     prep = prepare(scenario)
-    cs, limits = prep.candidates, prep.limits
+    cs = prep.candidates
     risk = None
     if scenario.risk is not None:
         managed = prep.income.result if prep.income is not None else None
@@ -178,9 +209,11 @@ def income_curve(
         backend or scenario.solver.backend,
         SolverOptions(time_limit=scenario.solver.time_limit, mip_rel_gap=scenario.solver.mip_gap),
     )
+    rule = nlv_rule_of(scenario, prep, risk)
     rows = []
     for nlv in sizes:
-        res = max_income(cs.at_nlv(nlv), limits.at_nlv(nlv), ctx, risk=risk)
+        c, lim, rk = rule.at(nlv)
+        res = max_income(c, lim, ctx, risk=rk)
         value = res.value
         rows.append(
             {
@@ -234,7 +267,10 @@ def solve_cases(
             min_nlv_search=study.solve.min_nlv,
             diagnostics_level=study.solve.diagnostics,
         )
-        curve = income_curve(point.scenario, backend=backend) if curves else None
+        curve = None
+        if curves:
+            sizes = curve_nlvs(point.scenario.account.net_liq, result.verdict.min_nlv.value)
+            curve = income_curve(point.scenario, nlvs=sizes, backend=backend)
         runs.append(CaseRun(point, result, curve))
     return runs
 
@@ -310,7 +346,7 @@ def phase_table(runs: Sequence[CaseRun]) -> pd.DataFrame:
                 "success_ci_low": float(ci[0]),
                 "success_ci_high": float(ci[1]),
                 "status": v.status.value,
-                "min_nlv": nan if v.min_nlv is None else float(v.min_nlv),
+                "min_nlv": nan if v.min_nlv.value is None else float(v.min_nlv.value),
                 "min_nlv_note": v.min_nlv_note,
                 "relaxation": steps,
                 "relaxation_short": short,
@@ -456,6 +492,9 @@ def write_phase_plots(runs: Sequence[CaseRun], folder: Path) -> list[Path]:
                 dict(zip(table["case"], table["target"], strict=True)),
                 ccy=ccy,
                 current=dict(zip(table["case"], table["nlv"], strict=True)),
+                min_nlv={
+                    c: m for c, m in zip(table["case"], table["min_nlv"], strict=True) if m == m
+                },
                 path=path,
             )
             written.append(path)

@@ -452,8 +452,8 @@ def _scenario_summary(result: SizingResult) -> list[tuple[str, str]]:
         p_text = (
             f"{_fmt(v.success_probability, '.2%')} (95% CI {_ci_text(v.success_probability_ci)})"
         )
-    min_nlv = _money(v.min_nlv, ccy) if v.min_nlv is not None else "none"
-    if v.min_nlv is None and v.min_nlv_note == "not searched":
+    min_nlv = _money(v.min_nlv.value, ccy) if v.min_nlv.value is not None else "none"
+    if v.min_nlv.value is None and v.min_nlv.status == "not_searched":
         min_nlv = "not searched"
     return [
         ("monthly target", _money(v.target, ccy)),
@@ -465,7 +465,9 @@ def _scenario_summary(result: SizingResult) -> list[tuple[str, str]]:
     ]
 
 
-def build_scenario_report(result: SizingResult, *, source: str) -> dict:
+def build_scenario_report(
+    result: SizingResult, *, source: str, curve: pd.DataFrame | None = None
+) -> dict:
     """The report document of one solved scenario (the template's ``doc``).
 
     Parameters
@@ -474,6 +476,9 @@ def build_scenario_report(result: SizingResult, *, source: str) -> dict:
         The solve (``thetaplan solve``'s result).
     source : str
         The input file, for the footer.
+    curve : pd.DataFrame, optional
+        Max income against NLV up to the minimum NLV
+        (:func:`optimizer.commands.phases.income_curve`), drawn when given.
 
     Returns
     -------
@@ -517,6 +522,29 @@ def build_scenario_report(result: SizingResult, *, source: str) -> dict:
                         f"Out-of-sample monthly P&L of the chosen book ({ccy}), with the target "
                         "and the monthly VaR/CVaR.",
                         "histogram of simulated monthly P&L",
+                    )
+                ],
+            )
+        )
+    if curve is not None and not curve.empty:
+        fig = plots.income_vs_nlv(
+            curve,
+            v.target,
+            ccy=ccy,
+            current={None: p["net_liq"]},
+            min_nlv={None: v.min_nlv.value} if v.min_nlv.value is not None else None,
+        )
+        sections.append(
+            _section(
+                "income-vs-nlv",
+                "Max expected income vs account size",
+                [
+                    _figure(
+                        "income-vs-nlv",
+                        fig,
+                        f"Max expected monthly income (net of costs, {ccy}) at other account "
+                        f"sizes, up to the minimum NLV for the target; {v.min_nlv.rule}.",
+                        "step curve of max income against net liquidation value",
                     )
                 ],
             )
@@ -637,6 +665,7 @@ def build_cases_report(study: Study, runs: Sequence[CaseRun], *, source: str) ->
             dict(zip(t["case"], t["target"], strict=True)),
             ccy=ccy,
             current=dict(zip(t["case"], t["nlv"], strict=True)),
+            min_nlv={c: m for c, m in zip(t["case"], t["min_nlv"], strict=True) if m == m},
         )
         crow = [
             [c["case"], _money(c["nlv"]), f"{c['multiple']:g}×", _money(c["max_income"])]
@@ -651,8 +680,10 @@ def build_cases_report(study: Study, runs: Sequence[CaseRun], *, source: str) ->
                         "income-vs-nlv",
                         fig,
                         "Max expected monthly income (net of costs) at other account sizes "
-                        "under each case's caps (caps stated as fractions of NLV scale, count "
-                        "caps do not); each point an exact max-income MILP.",
+                        "under each case's caps moved with the account "
+                        "(positions.scale_with_nlv: caps stated as fractions of NLV scale; "
+                        "phases by NLV, count caps × NLV / £75k above phase 4), up to the "
+                        "minimum NLV found (dotted); each point an exact max-income MILP.",
                         "step curves of max income against net liquidation value",
                     ),
                     _table(
@@ -716,7 +747,7 @@ def grid_table(runs: Sequence[CaseRun], swept: Sequence[str]) -> pd.DataFrame:
                     nan if v.success_probability is None else float(v.success_probability)
                 ),
                 "bp_used_pct": float(p["bp_used_pct"]),
-                "min_nlv": nan if v.min_nlv is None else float(v.min_nlv),
+                "min_nlv": nan if v.min_nlv.value is None else float(v.min_nlv.value),
                 "min_nlv_note": v.min_nlv_note,
             }
         )
@@ -885,8 +916,15 @@ def _build(path: Path, sets: list[str]) -> dict:
     from optimizer.spec import load_scenario
 
     if not _is_study(path):
+        from optimizer.commands.phases import curve_nlvs, income_curve
+
         sc = load_scenario(path, sets)
-        return build_scenario_report(solve_scenario(sc), source=_source(path, sets))
+        result = solve_scenario(sc)
+        curve = None
+        if result.verdict.min_nlv.value is not None:
+            sizes = curve_nlvs(sc.account.net_liq, result.verdict.min_nlv.value)
+            curve = income_curve(sc, nlvs=sizes)
+        return build_scenario_report(result, source=_source(path, sets), curve=curve)
     study: Study = load_study(path, sets)
     if study.kind == "cases":
         runs = progress_solve(study, curves=True)

@@ -110,7 +110,8 @@ def relaxation_text(step: Any) -> str:
     else:
         rest = unit
         b, n = _distinct(bound, needed, "")
-    return f"{step.cap} {b} → {n}" + (f" {rest}" if rest else "")
+    beyond = " [beyond solvency]" if getattr(step, "beyond_solvency", False) else ""
+    return f"{step.cap} {b} → {n}" + (f" {rest}" if rest else "") + beyond
 
 
 def _distinct(a: float, b: float, suffix: str) -> tuple[str, str]:
@@ -200,6 +201,8 @@ def render(
         ``--set`` overrides, shown in the title rule.
     """
     _title(result.scenario, overrides, console)
+    for line in headline_lines(result):
+        console.print(escape(line), highlight=False)
     _render_positions(result, console)
     _render_portfolio(result, console)
     _render_allocation(result, console)
@@ -218,6 +221,76 @@ def render(
         console.print(f"[dim]note: {escape(note)}[/]")
     if not result.excluded.empty:
         console.print(f"[dim]{len(result.excluded)} candidate(s) excluded (see --json)[/]")
+
+
+def headline_lines(result: SizingResult) -> list[str]:
+    """The three plain lines the text output leads with.
+
+    1. the answer: the target reachable or not, and with what probability;
+    2. the headline book's expected net income and its return on NLV (and on BP used);
+    3. what holds it: the cap families whose lifting alone adds the most income.
+
+    Parameters
+    ----------
+    result : SizingResult
+        A solve result.
+
+    Returns
+    -------
+    list[str]
+        Three lines (plain text, money in the account currency).
+    """
+    v = result.verdict
+    p = result.portfolio
+    ccy = p["currency"]
+    nlv = p["net_liq"]
+    word = {
+        "FEASIBLE": "reachable",
+        "INFEASIBLE": "not reachable",
+        "UNKNOWN": "undecided (a solver limit stopped the proof)",
+    }[v.status.value]
+    prob = ""
+    if v.success_probability is not None:
+        req = (
+            f", required {_fmt(v.required_probability, '.0%')}"
+            if v.required_probability is not None
+            else ""
+        )
+        prob = f"; P(month ≥ target) {_fmt(v.success_probability, '.2%')} out of sample{req}"
+    answer = (
+        f"Answer: {_money(v.target, ccy)}/month from {_money(nlv, ccy)} is {word} under "
+        f"these caps{prob}."
+    )
+    roc = v.return_on_capital or {}
+    on_bp = roc.get("annual_net_on_bp")
+    bp_s = f", {_pct(on_bp)} on BP used" if on_bp is not None else ""
+    mx = ""
+    if v.max_income is not None and abs(v.max_income - v.chosen_income) > 0.5:
+        mx = f"; max under the caps {_money(v.max_income, ccy)}"
+    book = (
+        f"Best book: {_money(v.chosen_income, ccy)}/month expected, net of costs = "
+        f"{_pct(roc.get('annual_net_on_nlv'))}/year on NLV{bp_s}{mx}."
+    )
+    gains = [c for c in (v.cap_costs or ()) if c.gain is not None and c.gain > 0.5]
+    if gains:
+        held = (
+            "Held by: "
+            + "; ".join(
+                f"{c.family} "
+                + (
+                    "(unbounded without it)"
+                    if c.gain == float("inf")
+                    else f"+{_money(c.gain, ccy)}/month if lifted"
+                )
+                for c in gains[:3]
+            )
+            + "."
+        )
+    elif v.cap_costs:
+        held = "Held by: no single cap family alone; the caps bind jointly (see below)."
+    else:
+        held = "Held by: not computed (light diagnostics)."
+    return [answer, book, held]
 
 
 def _title(name: str, overrides: Sequence[str], console: Console) -> None:
@@ -412,13 +485,27 @@ def _render_verdict(result: SizingResult, console: Console) -> None:
                 f"the book makes ≥ {_money(v.income_at_probability, ccy)} in "
                 f"{_fmt(v.required_probability, '.0%')} of simulated months (out of sample)",
             )
-    if v.min_nlv is not None:
+    mn = v.min_nlv
+    if mn.value is not None:
         _indented(
             console,
-            f"minimum account for the target: {_money(v.min_nlv, ccy)} ({escape(v.min_nlv_note)})",
+            f"minimum account for the target: {_money(mn.value, ccy)} ({escape(mn.note)})",
         )
+        if mn.rule:
+            _indented(console, f"[dim]rule: {escape(mn.rule)}[/]", indent=4)
     else:
-        _indented(console, f"minimum account for the target: none — {escape(v.min_nlv_note)}")
+        _indented(console, f"minimum account for the target: none — {escape(mn.note)}")
+    for alt in tuple(v.alternatives or ()):
+        held = ", ".join(
+            f"{a['contracts']} {a['strategy']} {a['underlying']}" for a in alt.positions
+        )
+        _indented(
+            console,
+            f"alternative ({escape(alt.name)}): {_money(alt.expected_monthly_income, ccy)} "
+            f"expected per month, P(month ≥ target) {_pct(alt.success_probability)} out of "
+            f"sample — {escape(held)}",
+        )
+        _indented(console, f"[dim]{escape(alt.reason)}[/]", indent=4)
     conflicts = tuple(getattr(v, "conflicts", ()) or ())
     if conflicts:
         _indented(console, f"[bold red]caps conflict:[/] {escape(', '.join(conflicts))}")
@@ -432,18 +519,37 @@ def _render_verdict(result: SizingResult, console: Console) -> None:
             _indented(console, f"[dim]{escape(note)}[/]", indent=4)
     elif note:
         _indented(console, f"minimal cap relaxation: {escape(note)}")
+    if any(getattr(x, "beyond_solvency", False) for x in steps):
+        solvent = tuple(getattr(v, "solvent_relaxation", ()) or ())
+        snote = str(getattr(v, "solvent_relaxation_note", "") or "")
+        if solvent:
+            _indented(console, "smallest solvent relaxation (BP ≤ 100%, losses < 100% of NLV):")
+            for step in solvent:
+                _indented(console, escape(relaxation_text(step)), indent=4)
+            if snote:
+                _indented(console, f"[dim]{escape(snote)}[/]", indent=4)
+        elif snote:
+            _indented(console, f"[bold red]{escape(snote)}[/]")
     for fb in tuple(getattr(v, "fallbacks", ()) or ()):
         _indented(console, f"[yellow]fallback:[/] {escape(fb.step)} — {escape(fb.reason)}")
-    if v.relaxations:
-        xt = _table("Max expected income with one cap family lifted (others kept)")
+    if v.cap_costs:
+        xt = _table(f"What each cap costs: max income with one family lifted ({ccy}/month)")
         xt.add_column("cap lifted")
         xt.add_column("max income", justify="right")
+        xt.add_column("gain", justify="right")
         xt.add_column("of target", justify="right")
-        for r in v.relaxations:
+        for c in v.cap_costs:
+            unbounded = c.status == "unbounded"
             xt.add_row(
-                escape(str(_field(r, "cap"))),
-                _money(_field(r, "max_income")),
-                _pct(_field(r, "achievement")),
+                escape(c.family)
+                + (
+                    f"\n  [dim]{escape(c.book_change)}[/]"
+                    if c.book_change and c.book_change != "same book" and (c.gain or 0) > 0.5
+                    else ""
+                ),
+                "unbounded" if unbounded else _money(c.max_income_without),
+                "unbounded" if unbounded else _money(c.gain),
+                _pct(None if c.max_income_without is None else c.max_income_without / v.target),
             )
         _print_table(console, xt)
     if v.binding:

@@ -4,6 +4,14 @@ The bounds only tighten the formulation (the rows stay); they also give the big-
 structure binaries and the chance constraint. A count no cap limits gets :data:`UNCAPPED`; a
 solution that reaches it means the problem is unbounded in that direction
 (:func:`hits_artificial_bound`).
+
+A structure whose maximum loss is unlimited (a naked strangle: ``max_loss_per_contract`` is
+``inf``) cannot be held under a cap on maximum loss (``positions.max_loss_per_position`` for its
+strategy, or a ``correlation_groups.risk: max_loss`` cap on its group): no finite cap admits
+one contract. Its bound is 0 whatever the NLV and the cap's size (:func:`unlimited_loss`), also
+when the cap-derived bounds are off (``Limits.bound_counts``); the positions family adds the
+matching finite row so a held book that breaks the rule is reported, never a non-finite
+coefficient.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ __all__ = [
     "count_weights",
     "held_counts",
     "hits_artificial_bound",
+    "max_positions_weights",
+    "unlimited_loss",
 ]
 
 #: Upper bound for a count no cap limits (a candidate with zero BP and no position cap).
@@ -36,6 +46,53 @@ def count_weights(cs: CandidateSet, limits: Limits) -> np.ndarray:
         return np.ones(len(cs))
     units = {u: phase_tables.position_units(u) for u in set(cs.table["underlying"])}
     return cs.table["underlying"].map(units).to_numpy(dtype=float)
+
+
+def max_positions_weights(cs: CandidateSet, limits: Limits, strategy: str) -> np.ndarray:
+    """Coefficients of the row ``max_positions[strategy]``, shape (K,) (0 off the strategy).
+
+    * ``units``: ``w_k / r_s`` over ``n`` — a contract's full-size-equivalent size over the size
+      of the contract the limit is stated in (``Limits.count_reference``: 0.1 for the v17
+      phase-2 LT112 limit of 4 *MES*, so one MES LT112 counts 1 and one ES LT112 10);
+    * ``contracts``: 1 per contract over ``n``, whatever its size (the limit as stated);
+    * ``structures``: 1 per candidate held, over the binaries ``y``.
+    """
+    mine = (cs.table["strategy"] == strategy).to_numpy().astype(float)
+    if limits.position_basis != "units":
+        return mine
+    return mine * count_weights(cs, limits) / limits.count_reference.get(strategy, 1.0)
+
+
+def unlimited_loss(cs: CandidateSet, limits: Limits) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Candidates with unlimited maximum loss that a maximum-loss cap keeps out of the book.
+
+    Returns
+    -------
+    (per_position, per_group)
+        ``per_position`` (K,) bool: non-finite ``max_loss_per_contract`` under
+        ``max_loss_per_position`` (strategies of ``max_loss_strategies``). ``per_group``: group
+        name → (K,) bool mask of the group's own counted candidates with non-finite max loss,
+        when group risk is read as ``max_loss`` under a cap. Both are empty without the caps.
+    """
+    k = len(cs)
+    per_position = np.zeros(k, dtype=bool)
+    group_cap = limits.group_risk == "max_loss" and limits.group_risk_cap is not None
+    if limits.max_loss_per_position is None and not group_cap:
+        return per_position, {}  # no maximum-loss cap: nothing to keep out
+    ml = cs.col("max_loss_per_contract")
+    unbounded = ~np.isfinite(ml)
+    strat = cs.table["strategy"].to_numpy()
+    if limits.max_loss_per_position is not None:
+        per_position = unbounded & np.isin(strat, list(limits.max_loss_strategies))
+    per_group: dict[str, np.ndarray] = {}
+    if limits.group_risk == "max_loss" and limits.group_risk_cap is not None:
+        groups = cs.table["correlation_group"]
+        counted = ~np.isin(strat, list(limits.group_excluded))
+        for g in sorted({x for x in groups if isinstance(x, str) and x}):
+            mask = (groups == g).to_numpy() & counted & unbounded
+            if mask.any():
+                per_group[g] = mask
+    return per_position, per_group
 
 
 def count_upper_bounds(cs: CandidateSet, limits: Limits, *, money_caps: bool = True) -> np.ndarray:
@@ -67,10 +124,14 @@ def count_upper_bounds(cs: CandidateSet, limits: Limits, *, money_caps: bool = T
         ub[sel] = np.minimum(ub[sel], np.floor(limit / per[sel] + eps))
 
     structures = limits.position_basis == "structures"
+    per_position, per_group = unlimited_loss(cs, limits)
+    ub[per_position] = 0.0  # structural: no NLV and no finite cap admits an unlimited loss
+    for mask in per_group.values():
+        ub[mask] = 0.0
     if not limits.bound_counts:
         if limits.max_contracts_per_position is not None:
             ub = np.minimum(ub, limits.max_contracts_per_position)
-        return ub
+        return np.maximum(ub, held_counts(cs))
     everything = np.ones(len(cs), dtype=bool)
     if money_caps:
         cap(everything, limits.bp_fraction * limits.nlv, bp)
@@ -84,7 +145,7 @@ def count_upper_bounds(cs: CandidateSet, limits: Limits, *, money_caps: bool = T
             if m == 0:
                 ub[sel] = 0.0
         else:
-            cap(sel, m * limits.count_reference.get(s, 1.0), w)
+            cap(sel, float(m), max_positions_weights(cs, limits, s))
     if limits.max_contracts_per_position is not None:
         ub = np.minimum(ub, limits.max_contracts_per_position)
     if not structures:
@@ -97,7 +158,7 @@ def count_upper_bounds(cs: CandidateSet, limits: Limits, *, money_caps: bool = T
     if limits.max_loss_per_position is not None and money_caps:
         ml = cs.col("max_loss_per_contract")
         cap(
-            np.isin(strat, list(limits.max_loss_strategies)),
+            np.isin(strat, list(limits.max_loss_strategies)) & np.isfinite(ml),
             limits.max_loss_per_position * limits.nlv,
             ml,
         )

@@ -26,19 +26,45 @@ from optimizer.problem import LinearBlock, VariableGroup, VarKind
 __all__ = ["chance_cvar_part", "chance_saa_part", "hopeless_months", "success_rows"]
 
 
+def _budget_bound(
+    r: np.ndarray, ub: np.ndarray, cost: np.ndarray, budget: float, *, upper: bool
+) -> np.ndarray:
+    """(S,) bound of ``R_j · n`` over ``cost · n <= budget``, ``0 <= n <= ub`` (fractional knapsack).
+
+    The LP bound of a single budget row: the best (``upper``) or worst month value is the
+    budget times the best (worst) value per unit of cost over the candidates that cost
+    something, plus the candidates that cost nothing at their count bounds. Valid for every
+    integer book meeting the row (a relaxation of it).
+    """
+    c = np.asarray(cost, dtype=float)
+    paid = c > 0
+    part = np.maximum(r, 0.0) if upper else np.minimum(r, 0.0)
+    free = part[:, ~paid] @ ub[~paid]
+    if not paid.any():
+        return free
+    per = r[:, paid] / c[paid]
+    best = per.max(axis=1) if upper else per.min(axis=1)
+    best = np.maximum(best, 0.0) if upper else np.minimum(best, 0.0)
+    return free + max(float(budget), 0.0) * best
+
+
 def hopeless_months(
     monthly: np.ndarray,
     target: float,
     upper_counts: np.ndarray,
     unit_caps: Sequence[tuple[np.ndarray, float]] = (),
+    budgets: Sequence[tuple[np.ndarray, float]] = (),
 ) -> np.ndarray:
     """(S,) mask of months no book within the count bounds can lift to ``target``.
 
     The best a book can do in month j is bounded by ``sum_k max(R_jk, 0) U_k``; ``unit_caps``
     (``(weights, M)`` pairs: ``sum_k weights_k n_k <= M`` over the candidates with a positive
     weight, e.g. max positions per strategy counted in full-size units) tighten it to
-    ``min(sum_{k in g} max(R_jk,0) U_k, M max_{k in g} R_jk^+ / weights_k)`` per group. Candidates in no group keep the plain bound. A valid upper bound, so a month
-    flagged hopeless can never succeed.
+    ``min(sum_{k in g} max(R_jk,0) U_k, M max_{k in g} R_jk^+ / weights_k)`` per group.
+    Candidates in no group keep the plain bound. ``budgets`` (``(cost, C)`` pairs: ``cost · n
+    <= C`` over every candidate, e.g. the buying-power cap) each give another valid bound
+    (:func:`_budget_bound`); the smallest is kept. A valid upper bound, so a month flagged
+    hopeless can never succeed.
     """
     r = np.maximum(np.asarray(monthly, dtype=float), 0.0)
     ub = np.asarray(upper_counts, dtype=float)
@@ -53,13 +79,23 @@ def hopeless_months(
         plain = r[:, m] @ ub[m]
         best += np.minimum(plain, cap * (r[:, m] / w[m]).max(axis=1))
     best += r[:, ~covered] @ ub[~covered]
+    raw = np.asarray(monthly, dtype=float)
+    for cost, cap in budgets:
+        best = np.minimum(best, _budget_bound(raw, ub, cost, cap, upper=True))
     return best < target
 
 
 def _worst_month(
-    r: np.ndarray, ub: np.ndarray, unit_caps: Sequence[tuple[np.ndarray, float]]
+    r: np.ndarray,
+    ub: np.ndarray,
+    unit_caps: Sequence[tuple[np.ndarray, float]],
+    budgets: Sequence[tuple[np.ndarray, float]] = (),
 ) -> np.ndarray:
-    """(S,) lower bound of ``R_j · n`` over the count bounds and unit caps (for big-M)."""
+    """(S,) lower bound of ``R_j · n`` over the count bounds, unit caps and budgets (big-M).
+
+    The largest of the valid lower bounds is kept: the tighter the bound, the smaller the
+    big-M of the month's row and the stronger the LP relaxation of the chance MILP.
+    """
     neg = np.minimum(r, 0.0)
     covered = np.zeros(r.shape[1], dtype=bool)
     worst = np.zeros(r.shape[0])
@@ -70,7 +106,10 @@ def _worst_month(
             continue
         covered |= m
         worst += np.maximum(neg[:, m] @ ub[m], cap * (neg[:, m] / w[m]).min(axis=1))
-    return worst + neg[:, ~covered] @ ub[~covered]
+    worst = worst + neg[:, ~covered] @ ub[~covered]
+    for cost, cap in budgets:
+        worst = np.maximum(worst, _budget_bound(r, ub, cost, cap, upper=False))
+    return worst
 
 
 def success_rows(
@@ -78,6 +117,7 @@ def success_rows(
     target: float,
     upper_counts: np.ndarray,
     unit_caps: Sequence[tuple[np.ndarray, float]] = (),
+    budgets: Sequence[tuple[np.ndarray, float]] = (),
 ) -> Part:
     """Binaries ``chance_z`` and rows ``chance[j]``: month j succeeds unless ``z_j = 1``.
 
@@ -85,11 +125,11 @@ def success_rows(
     binary: they are failures by construction, and the callers count them.
     """
     r = np.asarray(monthly, dtype=float)
-    r = r[~hopeless_months(r, target, upper_counts, unit_caps)]
+    r = r[~hopeless_months(r, target, upper_counts, unit_caps, budgets)]
     s = r.shape[0]
     if s == 0:
         return Part((), ())
-    worst = _worst_month(r, np.asarray(upper_counts, dtype=float), unit_caps)
+    worst = _worst_month(r, np.asarray(upper_counts, dtype=float), unit_caps, budgets)
     big_m = np.maximum(target - worst, 0.0) + 1.0
     z = VariableGroup(
         name="chance_z",
@@ -115,6 +155,7 @@ def chance_saa_part(
     probability: float,
     upper_counts: np.ndarray,
     unit_caps: Sequence[tuple[np.ndarray, float]] = (),
+    budgets: Sequence[tuple[np.ndarray, float]] = (),
 ) -> Part:
     """SAA chance constraint: at most ``floor((1-p) S)`` months below ``target``.
 
@@ -130,8 +171,11 @@ def chance_saa_part(
         Count upper bounds (big-M).
     unit_caps : sequence of (mask, M)
         Unit caps used to detect months that can never succeed (:func:`hopeless_months`).
+    budgets : sequence of (cost, C)
+        Budget rows ``cost · n <= C`` (buying power) that tighten the big-M and the hopeless
+        test (:func:`_budget_bound`).
     """
-    base = success_rows(monthly, target, upper_counts, unit_caps)
+    base = success_rows(monthly, target, upper_counts, unit_caps, budgets)
     total = np.asarray(monthly).shape[0]
     s = base.variables[0].size if base.variables else 0
     allowed = math.floor((1 - probability) * total + 1e-9) - (total - s)

@@ -1,25 +1,40 @@
 """Positions family: max positions, total positions, correlation groups, expiry and loss rules.
 
-Counting (``Limits.position_basis``, DESIGN.md "Counting"): with ``units`` a contract of
-candidate k weighs ``w_k`` = its full-size-equivalent size (one ES or SPX unit 1, one MES or XSP
-unit 0.1; ``models/data/position_units.csv``); with ``contracts`` every unit weighs 1; with
-``structures`` the rows count distinct candidates held (binaries ``y_k``).
+Counting (``Limits.position_basis``, DESIGN.md "Counting"; ``positions.count`` in
+:class:`optimizer.spec.PositionsSpec`): with ``units`` a contract of candidate k weighs ``w_k`` =
+its full-size-equivalent size (one ES or SPX unit 1, one MES or XSP unit 0.1;
+``models/data/position_units.csv``); with ``contracts`` every contract weighs 1 whatever its
+size; with ``structures`` the rows count distinct candidates held (binaries ``y_k``).
 
-* ``max_positions[s]``: ``sum_{k in s} (w_k / r_s) n_k <= M_s`` with ``r_s`` the size of the
-  contract the phase table states the limit in (0.1 for the v17 phase-2 "4 MES" LT112 limit);
-  domain.md §5 max-positions table.
-* ``max_positions_total``: ``sum_k w_k n_k <= T`` (HEAD 3 / 5 / 7 / 10 by phase, domain.md §5).
+* ``max_positions[s]``: the phase table's limit ``M_s`` (domain.md §5 max-positions table):
+
+  - ``units``: ``sum_{k in s} (w_k / r_s) n_k <= M_s`` with ``r_s`` the size of the contract
+    the table states the limit in (``max_positions.csv`` ``count_unit_by_phase``: 0.1 for the
+    v17 phase-2 "4 MES" LT112 limit, so 4 MES or 0.4 ES-equivalents; 1 otherwise);
+  - ``contracts``: ``sum_{k in s} n_k <= M_s``, the number as stated (4 LT112 contracts of any
+    size in phase 2);
+  - ``structures``: ``sum_{k in s} y_k <= M_s``.
+* ``max_positions_total``: ``sum_k w_k n_k <= T`` (HEAD 3 / 5 / 7 / 10 by phase, domain.md §5;
+  ``w_k`` = 1 with ``contracts``, ``y_k`` with ``structures``).
 * ``group_units[g]``: ``sum_{k in g} w_k n_k <= L_g`` with ``L_g = min(group limit, phase limit)``
   (domain.md §6: A1 2, C2 1 …; never more than 3, 2 below £75k), over the strategies that count
-  toward correlation groups.
-* ``group_risk[g]``: the TK group risk ≤ cap × NLV, read as ``cash_delta``
-  (``|sum_{k in g} cash_delta_k n_k|``), ``bp`` (``sum b_k n_k``) or ``max_loss``
-  (``sum maxloss_k n_k``).
+  toward correlation groups (same basis as above).
+* ``group_risk[g]``: the TK group risk ≤ cap × NLV over the group's own counted candidates, read
+  as ``cash_delta`` (``|sum_{k in g} cash_delta_k n_k|``), ``bp`` (``sum b_k n_k``) or
+  ``max_loss`` (``sum maxloss_k n_k``). Under ``max_loss`` a structure whose maximum loss is
+  unlimited (a naked strangle, ``maxloss_k = inf``) makes its group's risk unbounded, so it cannot
+  be held under a finite cap: ``group_risk_unlimited[g]``: ``sum n_k <= 0`` over those members
+  (and their count bound is 0, :func:`optimizer.constraints.bounds.unlimited_loss`).
 * ``one_per_expiry[s, g, e]``: ``sum y_k <= 1`` over the candidates of one strategy, correlation
   group and expiry ("never put several positions on the same expiry", domain.md §6), with
   ``n_k <= U_k y_k`` (block ``position_link``).
 * ``max_loss[k]``: ``maxloss_k n_k <= cap × NLV`` for the strategies the cap applies to
-  ("≤ 2% risk per trade", domain.md §3d).
+  ("≤ 2% risk per trade", domain.md §3d). A structure of those strategies with unlimited maximum
+  loss cannot be held under the cap: ``max_loss_unlimited``: ``sum n_k <= 0`` over them (and
+  their count bound is 0).
+
+No row ever carries a non-finite coefficient: unlimited losses enter only through the
+``*_unlimited`` rows above, with coefficient 1.
 """
 
 from __future__ import annotations
@@ -30,7 +45,12 @@ import scipy.sparse as sp
 
 from optimizer.candidates import CandidateSet
 from optimizer.constraints._rows import INF, Part, block
-from optimizer.constraints.bounds import count_upper_bounds, count_weights
+from optimizer.constraints.bounds import (
+    count_upper_bounds,
+    count_weights,
+    max_positions_weights,
+    unlimited_loss,
+)
 from optimizer.limits import Limits
 from optimizer.problem import LinearBlock, VariableGroup, VarKind
 
@@ -115,10 +135,7 @@ def positions_part(cs: CandidateSet, limits: Limits) -> Part:
     for s, m in limits.max_positions.items():
         if m is None:
             continue
-        coef = (strat == s).astype(float)
-        if not structures:
-            coef = coef * w / limits.count_reference.get(s, 1.0)
-        rows.append((f"max_positions[{s}]", coef, -INF, float(m)))
+        rows.append((f"max_positions[{s}]", max_positions_weights(cs, limits, s), -INF, float(m)))
     if limits.max_total_positions is not None:
         rows.append(("max_positions_total", w, -INF, float(limits.max_total_positions)))
     blocks.append(block("max_positions", "positions", rows, group=g_count))
@@ -126,16 +143,28 @@ def positions_part(cs: CandidateSet, limits: Limits) -> Part:
     groups = cs.table["correlation_group"]
     counted = ~cs.table["strategy"].isin(limits.group_excluded).to_numpy()
     risk, signed = _group_risk_coeffs(cs, limits)
+    unlimited_in_group = unlimited_loss(cs, limits)[1]
     units, risk_rows = [], []
     for g in sorted({x for x in groups if isinstance(x, str) and x}):
-        held = (groups == g).to_numpy() & counted
-        if not held.any():
+        mine = (groups == g).to_numpy() & counted
+        if not mine.any():
             continue
         if g in limits.group_limits:
-            units.append((f"group_units[{g}]", w * held, -INF, float(limits.group_limits[g])))
-        if limits.group_risk_cap is not None and np.any(risk[held] != 0):
+            units.append(
+                (f"group_units[{g}]", np.where(mine, w, 0.0), -INF, float(limits.group_limits[g]))
+            )
+        if limits.group_risk_cap is None:
+            continue
+        # only the group's own finite measures: never inf × 0 from another group's strangle
+        own = mine & np.isfinite(risk)
+        if np.any(risk[own] != 0):
             cap = limits.group_risk_cap * limits.nlv
-            risk_rows.append((f"group_risk[{g}]", risk * held, -cap if signed else -INF, cap))
+            coef = np.where(own, risk, 0.0)
+            risk_rows.append((f"group_risk[{g}]", coef, -cap if signed else -INF, cap))
+        if g in unlimited_in_group:
+            risk_rows.append(
+                (f"group_risk_unlimited[{g}]", unlimited_in_group[g].astype(float), -INF, 0.0)
+            )
     blocks.append(block("correlation_groups", "positions", units, group=g_count))
     blocks.append(block("group_risk", "positions", risk_rows))
 
@@ -162,13 +191,16 @@ def positions_part(cs: CandidateSet, limits: Limits) -> Part:
 
     if limits.max_loss_per_position is not None:
         ml = cs.col("max_loss_per_contract")
-        applies = np.isin(strat, list(limits.max_loss_strategies)) & (ml > 0)
+        unlimited = unlimited_loss(cs, limits)[0]
+        applies = np.isin(strat, list(limits.max_loss_strategies)) & np.isfinite(ml) & (ml > 0)
         cap = limits.max_loss_per_position * limits.nlv
         rows = []
         for k in np.flatnonzero(applies):
             coef = np.zeros(len(cs))
             coef[k] = ml[k]
             rows.append((f"max_loss[{cs.ids[k]}]", coef, -INF, cap))
+        if unlimited.any():
+            rows.append(("max_loss_unlimited", unlimited.astype(float), -INF, 0.0))
         blocks.append(block("max_loss", "positions", rows))
     return Part(variables=variables, blocks=tuple(b for b in blocks if b is not None))
 

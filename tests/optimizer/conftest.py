@@ -16,8 +16,9 @@ TK = Path(__file__).resolve().parents[2] / "scenarios" / "tom_king"
 def phase4_run():
     """The shipped phase-4 scenario: ``(scenario, prepare(scenario), solve_scenario(...))``.
 
-    The solve skips the minimum-NLV search; the income model is seeded, so ``prepare`` gives the
-    same candidates and simulation the solve used.
+    The solve runs in full (minimum-NLV search included, as ``thetaplan solve`` does); the
+    income model is seeded, so ``prepare`` gives the same candidates and simulation the solve
+    used.
     """
     sc = load_scenario(TK / "phase4.yaml")
-    return sc, prepare(sc), solve_scenario(sc, min_nlv_search=False)
+    return sc, prepare(sc), solve_scenario(sc)

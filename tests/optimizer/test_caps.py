@@ -339,9 +339,9 @@ def test_min_nlv_with_bp_stated_as_a_fraction_of_nlv():
     res = solve_scenario(sc)
     v = res.verdict
     if a.value < 5000:
-        assert v.min_nlv is None and v.min_nlv_note.startswith("not reachable")
+        assert v.min_nlv.value is None and v.min_nlv.note.startswith("not reachable")
     else:
-        assert v.min_nlv == pytest.approx(limits.nlv / 64)
+        assert v.min_nlv.value == pytest.approx(limits.nlv / 64)
 
 
 # ------------------------------------------------------------------ joint minimal relaxation

@@ -31,7 +31,7 @@ from optimizer.commands.phases import (
     phase_table,
     render_phases,
 )
-from optimizer.commands.solve import relaxation_text
+from optimizer.commands.solve import _money, relaxation_text
 from optimizer.pipeline import clear_cache, solve_scenario
 from optimizer.spec import load_scenario
 from optimizer.study import load_study
@@ -101,7 +101,7 @@ def test_phases_json_equals_separate_solves(tk):
         assert v["max_income"] == pytest.approx(rv["max_income"], rel=1e-9, abs=1e-9)
         assert v["chosen_income"] == pytest.approx(rv["chosen_income"], rel=1e-9, abs=1e-9)
         assert v["achievement"] == pytest.approx(rv["achievement"], rel=1e-9, abs=1e-12)
-        assert v["min_nlv"] == rv["min_nlv"] and v["min_nlv_note"] == rv["min_nlv_note"]
+        assert v["min_nlv"] == rv["min_nlv"]
         assert v["success_probability"] == pytest.approx(rv["success_probability"])
         assert v["success_probability_ci"] == pytest.approx(rv["success_probability_ci"])
         book = sorted((p["id"], p["contracts"]) for p in d["positions"])
@@ -111,7 +111,7 @@ def test_phases_json_equals_separate_solves(tk):
         assert d["portfolio"]["cvar"]["value"] == pytest.approx(ref["portfolio"]["cvar"]["value"])
         # the study's options were in force: light diagnostics, minimum-account search run
         assert v["minimal_relaxation_note"].startswith("not computed")
-        assert v["min_nlv_note"] != "not searched"
+        assert v["min_nlv"]["status"] != "not_searched"
     # the phases differ (each its own file): the comparison is not four copies of one solve
     assert len({d["verdict"]["target"] for d in doc}) == 4
     # the published phase-4 book is non-empty and costs are part of it
@@ -183,7 +183,7 @@ def test_small_study_table_plots_and_minimal_relaxation(small, capsys, tmp_path)
     for s in steps:
         assert s in out
     assert f"{len(steps)} cap" in out
-    assert f"{ref.verdict.min_nlv:,.0f}" in out
+    assert f"{ref.verdict.min_nlv.value:,.0f}" in out
     for name in ("phase_bars.png", "income_vs_nlv.png"):
         data = (plot_dir / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -203,8 +203,9 @@ def test_income_curve_passes_through_the_verdict_and_brackets_min_nlv():
     inc = curve["max_income"].to_numpy()
     assert np.all(np.diff(inc) >= -1e-6)  # caps grow with the account: never less income
     # the minimum account of the verdict's bisection: the target is reached there, not 1% below
-    assert v.min_nlv is not None
-    at = income_curve(sc, nlvs=[v.min_nlv * 0.99, v.min_nlv])["max_income"].to_numpy()
+    assert v.min_nlv.value is not None
+    mn = v.min_nlv.value
+    at = income_curve(sc, nlvs=[mn * 0.99, mn])["max_income"].to_numpy()
     assert at[1] >= v.target * (1 - 1e-4) and at[0] < v.target
 
 
@@ -314,4 +315,8 @@ def test_many_cases_are_split_into_blocks_that_fit(tk):
     ]
     assert verdicts == list(table["status"])
     assert min_nlv_text(table.iloc[5]) == "not searched"
-    assert min_nlv_text(table.iloc[0]) == "none"  # searched, not reachable (phase 1)
+    # searched: a money figure when found under positions.scale_with_nlv, else "none"
+    first = table.iloc[0]
+    assert min_nlv_text(first) == (
+        _money(first["min_nlv"]) if np.isfinite(first["min_nlv"]) else "none"
+    )

@@ -188,25 +188,186 @@ def test_minimum_nlv_brackets_the_target():
     )
     res = solve_scenario(sc)
     v = res.verdict
-    assert v.min_nlv is not None, v.min_nlv_note
+    mn = v.min_nlv.value
+    assert mn is not None, v.min_nlv.note
     cs, limits, _, _ = prepare(sc)
     ctx = SolveContext("cvxpy", SolverOptions(time_limit=60, mip_rel_gap=1e-6))
-    at = max_income(cs.at_nlv(v.min_nlv), limits.at_nlv(v.min_nlv), ctx)
-    below = max_income(cs.at_nlv(v.min_nlv * 0.99), limits.at_nlv(v.min_nlv * 0.99), ctx)
+    # the documented rule (positions.scale_with_nlv): phase-4 count caps × NLV / GBP 75,000
+    f = mn / 75_000.0
+    scaled = dataclasses.replace(
+        limits,
+        max_positions={s: None if m is None else m * f for s, m in limits.max_positions.items()},
+        max_total_positions=limits.max_total_positions * f,
+        group_limits={g: x * f for g, x in limits.group_limits.items()},
+    )
+    at = max_income(cs.at_nlv(mn), scaled.at_nlv(mn), ctx)
+    below_limits = dataclasses.replace(
+        scaled,
+        max_positions={s: None if m is None else m * 0.99 for s, m in scaled.max_positions.items()},
+        max_total_positions=scaled.max_total_positions * 0.99,
+        group_limits={g: x * 0.99 for g, x in scaled.group_limits.items()},
+    )
+    below = max_income(cs.at_nlv(mn * 0.99), below_limits.at_nlv(mn * 0.99), ctx)
     target = sc.target.monthly_income
     assert at.value >= target * (1 - 1e-4)
     assert below.value < target
 
 
 # ----------------------------------------------------------------------------- brute force
+#
+# The reference below is written from the documented definitions (optimizer/spec.py
+# PositionsSpec / CorrelationSpec, domain.md §5–6, models/data/README.md), not from the
+# formulation: it imports nothing from optimizer.constraints or optimizer.formulation and counts
+# positions straight from the candidate table (strategy, underlying, correlation_group, expiry,
+# contracts). ``Limits`` is read only for the numbers the caps state.
 
 
-#: full-size-equivalent size per underlying, written out from the contract specifications
-#: (ES 1, MES 0.1, XSP 0.1): the brute force does not read models/data/position_units.csv.
-_UNITS = {"ES": 1.0, "MES": 0.1, "XSP": 0.1}
+def _documented_sizes() -> dict[str, float]:
+    """Full-size-equivalent size per symbol, read straight from ``position_units.csv``.
+
+    Symbols the file does not list are full-size and count 1 (models/data/README.md).
+    """
+    t = pd.read_csv(ROOT / "models" / "data" / "position_units.csv")
+    return dict(zip(t["symbol"].astype(str), t["units"].astype(float), strict=True))
 
 
-def _tiny_set(rng) -> CandidateSet:
+_SIZES = _documented_sizes()
+
+
+def _position_counts(books: np.ndarray, table: pd.DataFrame, basis: str) -> np.ndarray:
+    """What each contract counts toward a position limit, per book, shape (B, K).
+
+    ``units``: a contract counts its full-size-equivalent size (MES 0.1, ES 1);
+    ``contracts``: every contract counts 1 whatever its size;
+    ``structures``: a candidate held (any number of contracts) counts 1.
+    """
+    if basis == "units":
+        size = np.array([_SIZES.get(str(u), 1.0) for u in table["underlying"]])
+        return books * size
+    if basis == "contracts":
+        return books.astype(float)
+    if basis == "structures":
+        return (books > 0).astype(float)
+    raise AssertionError(f"unknown basis {basis!r}")
+
+
+def _stated_limit(lim: Limits, strategy: str, m: float) -> float:
+    """A strategy's max-positions number in the counting unit of the basis.
+
+    The table's number is stated in a contract of size ``count_reference`` (phase-2 LT112: 4
+    MES). ``units`` counts full-size equivalents, so the number is converted (4 MES = 0.4);
+    ``contracts`` and ``structures`` take it as stated.
+    """
+    if lim.position_basis == "units":
+        return m * lim.count_reference.get(strategy, 1.0)
+    return float(m)
+
+
+def _feasible_books(books, cs: CandidateSet, lim: Limits) -> np.ndarray:
+    """Which integer books (B, K) meet every cap of ``lim``, each from its definition, shape (B,)."""
+    n = np.atleast_2d(np.asarray(books)).astype(float)
+    t = cs.table
+    # caps the reference does not model must be absent (never silently ignored)
+    assert not lim.greeks and not lim.cvar_caps and not lim.var_caps and lim.stress_cap is None
+    assert not lim.monthly_cvar_caps and lim.drawdown_cap is None
+    assert lim.allocation_mode == "hard"
+    if "held_contracts" in t:
+        assert not np.any(t["held_contracts"].to_numpy(dtype=float))
+    eps = 1e-9
+    nlv = lim.nlv
+    strat = t["strategy"].astype(str).to_numpy()
+    ok = n.min(axis=1) >= 0
+
+    # allocation: each strategy's share of the basis within weight ± tolerance
+    if lim.allocation_tolerance is not None:
+        col = {
+            "income": "expected_monthly_income_per_contract",
+            "theta": "theta_per_day_per_contract",
+        }[lim.allocation_basis]
+        v = n * t[col].to_numpy(dtype=float)
+        total = v.sum(axis=1)
+        for s, w in lim.weights.items():
+            share = v[:, strat == s].sum(axis=1)
+            ok &= share <= (w + lim.allocation_tolerance) * total + eps
+            ok &= share >= (w - lim.allocation_tolerance) * total - eps
+
+    # buying power: total and per strategy
+    bp = n * t["bp_per_contract"].to_numpy(dtype=float)
+    ok &= bp.sum(axis=1) <= lim.bp_fraction * nlv + eps
+    for s, c in lim.strategy_bp_caps.items():
+        ok &= bp[:, strat == s].sum(axis=1) <= c * nlv + eps
+    if lim.leverage is not None:
+        notional = n @ t["notional_per_contract"].to_numpy(dtype=float)
+        ok &= notional <= lim.leverage * nlv + eps
+    if lim.max_contracts_per_position is not None:
+        ok &= n.max(axis=1) <= lim.max_contracts_per_position
+
+    # position limits, counted per the basis
+    counts = _position_counts(n, t, lim.position_basis)
+    for s, m in lim.max_positions.items():
+        if m is not None:
+            ok &= counts[:, strat == s].sum(axis=1) <= _stated_limit(lim, s, m) + eps
+    if lim.max_total_positions is not None:
+        ok &= counts.sum(axis=1) <= lim.max_total_positions + eps
+
+    # correlation groups: the group's own candidates of the strategies that count
+    group = t["correlation_group"].to_numpy(dtype=object)
+    counted = ~np.isin(strat, list(lim.group_excluded))
+    ml = t["max_loss_per_contract"].to_numpy(dtype=float)
+    for g in sorted({x for x in group if isinstance(x, str) and x}):
+        mine = (group == g) & counted
+        if g in lim.group_limits:
+            ok &= counts[:, mine].sum(axis=1) <= lim.group_limits[g] + eps
+        if lim.group_risk_cap is None:
+            continue
+        cap = lim.group_risk_cap * nlv
+        if lim.group_risk == "cash_delta":
+            risk = np.abs(n[:, mine] @ t["cash_delta_per_contract"].to_numpy(dtype=float)[mine])
+        elif lim.group_risk == "bp":
+            risk = bp[:, mine].sum(axis=1)
+        elif lim.group_risk == "max_loss":
+            finite = mine & np.isfinite(ml)
+            unbounded = mine & ~np.isfinite(ml)
+            risk = n[:, finite] @ ml[finite]
+            risk = np.where((n[:, unbounded] > 0).any(axis=1), np.inf, risk)
+        else:
+            raise AssertionError(lim.group_risk)
+        ok &= risk <= cap + eps
+
+    # never several positions of one strategy and group on the same expiry
+    if lim.one_per_expiry:
+        exp = pd.to_datetime(t["expiry"])
+        key = (
+            t["strategy"].astype(str)
+            + "|"
+            + t["correlation_group"].fillna(t["underlying"]).astype(str)
+            + "|"
+            + exp.dt.strftime("%Y-%m-%d")
+        ).to_numpy()
+        dated = exp.notna().to_numpy()
+        for k in set(key[dated]):
+            ok &= (n[:, (key == k) & dated] > 0).sum(axis=1) <= 1
+
+    # each position's maximum loss ≤ cap × NLV; an unlimited loss never meets a finite cap
+    if lim.max_loss_per_position is not None:
+        applies = np.isin(strat, list(lim.max_loss_strategies))
+        loss = np.where(n > 0, n * np.where(np.isfinite(ml), ml, 1.0), 0.0)
+        loss = np.where((n > 0) & ~np.isfinite(ml), np.inf, loss)
+        ok &= np.all(loss[:, applies] <= lim.max_loss_per_position * nlv + eps, axis=1)
+    return ok
+
+
+def _feasible_by_definition(n, cs: CandidateSet, lim: Limits) -> bool:
+    """:func:`_feasible_books` for one book."""
+    return bool(_feasible_books(np.asarray(n)[None, :], cs, lim)[0])
+
+
+def _all_books(k: int, top: int = 3) -> np.ndarray:
+    """Every book with 0..top contracts per candidate, shape ((top + 1)^k, k)."""
+    return np.array(list(itertools.product(range(top + 1), repeat=k)), dtype=float)
+
+
+def _tiny_set(rng, unlimited: bool = False) -> CandidateSet:
     k = 5
     strategies = ["a", "a", "b", "b", "c"]
     t = pd.DataFrame(
@@ -227,6 +388,8 @@ def _tiny_set(rng) -> CandidateSet:
             "vega_per_contract": rng.uniform(-50, 0, k),
         }
     )
+    if unlimited:  # naked structures (unlimited maximum loss): k1 in group G, k3 in no group
+        t.loc[[1, 3], "max_loss_per_contract"] = np.inf
     return CandidateSet(t, {}, pd.DataFrame(), "GBP")
 
 
@@ -252,73 +415,23 @@ def _limits(rng, basis="contracts", **extra) -> Limits:
     )
 
 
-def _feasible_by_definition(n, cs: CandidateSet, lim: Limits) -> bool:
-    t = cs.table
-    inc = t["expected_monthly_income_per_contract"].to_numpy() * n
-    total = inc.sum()
-    if lim.allocation_tolerance is not None:
-        for s, w in lim.weights.items():
-            share_num = inc[(t["strategy"] == s).to_numpy()].sum()
-            if share_num > (w + lim.allocation_tolerance) * total + 1e-9:
-                return False
-            if share_num < (w - lim.allocation_tolerance) * total - 1e-9:
-                return False
-    bp = t["bp_per_contract"].to_numpy() * n
-    if bp.sum() > lim.bp_fraction * lim.nlv + 1e-9:
-        return False
-    if bp[(t["strategy"] == "a").to_numpy()].sum() > 0.6 * lim.nlv + 1e-9:
-        return False
-    if (t["notional_per_contract"].to_numpy() * n).sum() > lim.leverage * lim.nlv + 1e-9:
-        return False
-    if lim.max_contracts_per_position is not None and n.max() > lim.max_contracts_per_position:
-        return False
-    held = n > 0
-    size = t["underlying"].map(_UNITS).to_numpy() if lim.position_basis == "units" else 1.0
-
-    def used(sel):
-        if lim.position_basis == "structures":
-            return held[sel].sum()
-        return (size * n)[sel].sum()
-
-    for s, m in lim.max_positions.items():
-        sel = (t["strategy"] == s).to_numpy()
-        ref = 1.0 if lim.position_basis == "structures" else lim.count_reference.get(s, 1.0)
-        if m is not None and used(sel) > m * ref + 1e-9:
-            return False
-    if lim.max_total_positions is not None:
-        if used(np.ones(len(n), bool)) > lim.max_total_positions + 1e-9:
-            return False
-    counted = ~t["strategy"].isin(lim.group_excluded).to_numpy()
-    for g in ("G", "H"):
-        sel = (t["correlation_group"] == g).to_numpy() & counted
-        if g in lim.group_limits and used(sel) > lim.group_limits[g] + 1e-9:
-            return False
-        if lim.group_risk_cap is not None:
-            risk = (t["cash_delta_per_contract"].to_numpy() * n)[sel].sum()
-            if abs(risk) > lim.group_risk_cap * lim.nlv + 1e-9:
-                return False
-    if lim.one_per_expiry:
-        key = t["strategy"] + "|" + t["correlation_group"].fillna(t["underlying"]) + "|"
-        key = key + t["expiry"].dt.strftime("%Y-%m-%d")
-        for k in set(key):
-            if held[(key == k).to_numpy()].sum() > 1:
-                return False
-    if lim.max_loss_per_position is not None:
-        ml = t["max_loss_per_contract"].to_numpy() * n
-        sel = t["strategy"].isin(lim.max_loss_strategies).to_numpy()
-        if np.any(ml[sel] > lim.max_loss_per_position * lim.nlv + 1e-9):
-            return False
-    return True
-
-
+#: name → (extra Limits fields, whether k1 and k3 have unlimited maximum loss)
 _RULES = {
-    "plain": {},
-    "units_total_expiry": {
-        "max_total_positions": 4,
-        "one_per_expiry": True,
-        "count_reference": {"b": 0.1},
-    },
-    "max_loss": {"max_loss_per_position": 0.4, "max_loss_strategies": frozenset({"a", "b"})},
+    "plain": ({}, False),
+    "units_total_expiry": (
+        {"max_total_positions": 4, "one_per_expiry": True, "count_reference": {"b": 0.1}},
+        False,
+    ),
+    "max_loss": (
+        {"max_loss_per_position": 0.4, "max_loss_strategies": frozenset({"a", "b"})},
+        False,
+    ),
+    "max_loss_unlimited": (
+        {"max_loss_per_position": 0.4, "max_loss_strategies": frozenset({"a", "b", "c"})},
+        True,
+    ),
+    "group_risk_bp": ({"group_risk": "bp"}, False),
+    "group_risk_max_loss": ({"group_risk": "max_loss"}, True),
 }
 
 
@@ -327,18 +440,18 @@ _RULES = {
 @pytest.mark.parametrize("rules", sorted(_RULES))
 def test_brute_force_agrees_with_both_backends(seed, basis, rules):
     rng = np.random.default_rng(seed)
-    cs = _tiny_set(rng)
-    lim = _limits(rng, basis, **_RULES[rules])
+    extra, unlimited = _RULES[rules]
+    cs = _tiny_set(rng, unlimited)
+    lim = _limits(rng, basis, **extra)
+    books = _all_books(len(cs))
+    feasible = books[_feasible_books(books, cs, lim)]
+    assert len(feasible) >= 1  # the empty book
     for kind, col in (
         (ObjectiveKind.MAX_INCOME, "expected_monthly_income_per_contract"),
         (ObjectiveKind.MAX_THETA, "theta_per_day_per_contract"),
     ):
         c = cs.col(col)
-        best = -math.inf
-        for combo in itertools.product(range(4), repeat=len(cs)):
-            n = np.array(combo)
-            if _feasible_by_definition(n, cs, lim):
-                best = max(best, float(c @ n))
+        best = float((feasible @ c).max())
         problem = build_problem(cs, lim, kind)
         for backend in ("cvxpy", "pulp"):
             out = solve(problem, backend, SolverOptions(mip_rel_gap=1e-9))
@@ -347,21 +460,86 @@ def test_brute_force_agrees_with_both_backends(seed, basis, rules):
             assert _feasible_by_definition(np.rint(out.values["n"]).astype(int), cs, lim)
 
 
+def test_reference_counts_each_basis_as_documented():
+    """The reference itself on hand-worked books (phase-2 LT112 limit: 4, stated in MES)."""
+    t = pd.DataFrame({"underlying": ["ES", "MES", "XSP", "MCL", "ZZZ"], "strategy": ["s"] * 5})
+    book = np.array([[2.0, 3.0, 0.0, 10.0, 1.0]])
+    assert _position_counts(book, t, "units")[0] == pytest.approx([2.0, 0.3, 0.0, 1.0, 1.0])
+    assert _position_counts(book, t, "contracts")[0] == pytest.approx(book[0])
+    assert _position_counts(book, t, "structures")[0] == pytest.approx([1, 1, 0, 1, 1])
+
+    rows = [("lt112", "MES", 1000.0), ("lt112", "ES", 10000.0), ("strangle", "MCL", np.inf)]
+    cs = CandidateSet(
+        pd.DataFrame(
+            {
+                "id": ["mes", "es", "mcl"],
+                "strategy": [r[0] for r in rows],
+                "underlying": [r[1] for r in rows],
+                "correlation_group": ["A1", "A1", "C1"],
+                "expiry": pd.to_datetime(["2026-05-29", "2026-06-30", "2026-04-30"]),
+                "expected_monthly_income_per_contract": 1.0,
+                "theta_per_day_per_contract": 1.0,
+                "bp_per_contract": 1.0,
+                "cash_delta_per_contract": 0.0,
+                "notional_per_contract": 0.0,
+                "max_loss_per_contract": [r[2] for r in rows],
+                "vega_per_contract": 0.0,
+            }
+        ),
+        {},
+        pd.DataFrame(),
+        "GBP",
+    )
+    lim = Limits(
+        nlv=100_000.0,
+        phase=2,
+        weights={"lt112": 0.5, "strangle": 0.5},
+        weight_note="",
+        allocation_tolerance=None,
+        allocation_basis="income",
+        bp_fraction=1.0,
+        bp_source="",
+        strategy_bp_caps={},
+        max_positions={"lt112": 4, "strangle": None},
+        group_limits={},
+        group_excluded=frozenset(),
+        group_risk_cap=None,
+        leverage=None,
+        position_basis="units",
+        count_reference={"lt112": 0.1},
+        max_loss_strategies=frozenset({"lt112", "strangle"}),
+    )
+
+    def ok(basis, book, **kw):
+        changed = dataclasses.replace(lim, position_basis=basis, **kw)
+        return _feasible_by_definition(np.array(book), cs, changed)
+
+    assert ok("units", [4, 0, 0]) and not ok("units", [5, 0, 0])  # 4 MES
+    assert not ok("units", [0, 1, 0])  # one ES LT112 = 10 MES units
+    assert ok("contracts", [4, 0, 0]) and not ok("contracts", [5, 0, 0])
+    assert ok("contracts", [0, 1, 0]) and ok("contracts", [2, 2, 0])  # size-blind
+    assert not ok("contracts", [3, 2, 0])
+    assert ok("structures", [9, 9, 0])  # two structures of any size
+    # an unlimited loss never meets a finite cap, per position or in its group's max loss
+    assert ok("units", [0, 0, 5])
+    assert not ok("units", [0, 0, 1], max_loss_per_position=0.9)
+    assert ok("units", [1, 0, 0], max_loss_per_position=0.01)  # 1000 ≤ 1000
+    assert not ok("units", [2, 0, 0], max_loss_per_position=0.01)
+    risk = {"group_risk": "max_loss", "group_risk_cap": 0.5}
+    assert not ok("units", [0, 0, 1], **risk)
+    assert ok("units", [4, 0, 0], **risk)  # A1 holds no strangle: its risk is 4,000
+    assert ok("units", [0, 0, 1], group_excluded=frozenset({"strangle"}), **risk)
+
+
 def test_min_bp_objective_meets_target_by_enumeration():
     rng = np.random.default_rng(3)
     cs = _tiny_set(rng)
     lim = _limits(rng)
     mu, bp = cs.col("expected_monthly_income_per_contract"), cs.col("bp_per_contract")
-    target = 0.5 * max(
-        float(mu @ np.array(x))
-        for x in itertools.product(range(4), repeat=len(cs))
-        if _feasible_by_definition(np.array(x), cs, lim)
-    )
-    best = min(
-        float(bp @ np.array(x))
-        for x in itertools.product(range(4), repeat=len(cs))
-        if _feasible_by_definition(np.array(x), cs, lim) and mu @ np.array(x) >= target
-    )
+    books = _all_books(len(cs))
+    feasible = books[_feasible_books(books, cs, lim)]
+    target = 0.5 * float((feasible @ mu).max())
+    best = float((feasible[feasible @ mu >= target] @ bp).min())
     out = solve(build_problem(cs, lim, ObjectiveKind.MIN_BP, target=target), "cvxpy")
     assert out.objective_value == pytest.approx(best, abs=1e-6)
 
@@ -411,14 +589,11 @@ def test_relaxations_match_brute_force_without_each_cap(seed):
         for r in relaxations(cs, lim, SolveContext("cvxpy", SolverOptions(mip_rel_gap=1e-9)))
     }
 
+    books = _all_books(len(cs))
+
     def brute(**change):
-        best = 0.0
         relaxed = dataclasses.replace(lim, **change)
-        for combo in itertools.product(range(4), repeat=len(cs)):
-            n = np.array(combo)
-            if _feasible_by_definition(n, cs, relaxed):
-                best = max(best, float(mu @ n))
-        return best
+        return max(0.0, float((books[_feasible_books(books, cs, relaxed)] @ mu).max()))
 
     assert got["allocation (40/35/25 ± tol)"] == pytest.approx(
         brute(allocation_tolerance=None), rel=1e-4, abs=1e-6

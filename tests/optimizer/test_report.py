@@ -20,6 +20,7 @@ from PIL import Image
 from models.errors import SpecError
 from optimizer.cli import main
 from optimizer.commands import report as report_mod
+from optimizer.commands.phases import curve_nlvs
 from optimizer.commands.solve import relaxation_text
 from optimizer.pipeline import clear_cache, solve_scenario
 from optimizer.spec import load_scenario
@@ -176,11 +177,13 @@ def scenario_report(tmp_path_factory):
 
 
 def test_scenario_report_written_whole(scenario_report):
-    out, stdout, err, html, doc, _ = scenario_report
+    out, stdout, err, html, doc, ref = scenario_report
     assert [p.name for p in out.iterdir()] == ["report.html"]  # no temporary file left
     assert stdout == "" and f"wrote: {out / 'report.html'}" in err
     _self_contained(doc, html)
-    assert doc.figures == ["monthly-pnl-figure"] and len(doc.images) == 1
+    # the income-vs-NLV curve up to the minimum NLV, when one was found
+    assert ref.verdict.min_nlv.value is not None
+    assert doc.figures == ["monthly-pnl-figure", "income-vs-nlv"] and len(doc.images) == 2
 
 
 def test_scenario_report_summary_and_verdict(scenario_report):
@@ -198,7 +201,7 @@ def test_scenario_report_summary_and_verdict(scenario_report):
     assert p.startswith(f"{v.success_probability:.2%}")
     lo, hi = v.success_probability_ci
     assert f"{lo:.2%}–{hi:.2%}" in p
-    assert _num(doc.cards["minimum account for the target"]) == round(v.min_nlv)
+    assert _num(doc.cards["minimum account for the target"]) == round(v.min_nlv.value)
 
 
 def test_scenario_report_positions_and_portfolio(scenario_report):
@@ -309,16 +312,22 @@ def test_cases_report_phase_table_and_plots(tmp_path):
         assert _num(row[h.index("max income / month")]) == round(v.max_income)
         assert _num(row[h.index("chosen income / month")]) == round(v.chosen_income)
         assert row[h.index("verdict")] == v.status.value
-        assert _num(row[h.index("minimum NLV")]) == round(v.min_nlv)
+        assert _num(row[h.index("minimum NLV")]) == round(v.min_nlv.value)
         steps = [relaxation_text(s) for s in v.minimal_relaxation]
         assert row[h.index("joint minimal relaxation")].split("\n") == (steps or ["not needed"])
     assert [r.verdict.status.value for r in refs] == ["FEASIBLE", "INFEASIBLE"]
-    # the curves' table: 12 account sizes per case; at 1× it is the verdict's max income
+    # the curves' table: 12 account sizes per case, and up to the minimum NLV when one was
+    # found (with its certificate's 0.99× point); at 1× it is the verdict's max income
     curve = doc.tables["income-vs-nlv-table"]["rows"]
-    assert len(curve) == 2 * 12
+    sizes = {
+        name: curve_nlvs(ref.portfolio["net_liq"], ref.verdict.min_nlv.value)
+        for name, ref in zip(["Target 100", "Target 500 at 60k"], refs, strict=True)
+    }
+    assert len(curve) == sum(len(v) for v in sizes.values())
     for name, ref in zip(["Target 100", "Target 500 at 60k"], refs, strict=True):
         mine = [r for r in curve if r[0] == name]
-        assert len(mine) == 12
+        assert len(mine) == len(sizes[name]) >= 12
+        assert [_num(r[1]) for r in mine] == [round(x) for x in sizes[name]]
         at_one = [r for r in mine if r[2] == "1×"]
         assert len(at_one) == 1 and _num(at_one[0][3]) == round(ref.verdict.max_income)
         assert _num(at_one[0][1]) == ref.portfolio["net_liq"]

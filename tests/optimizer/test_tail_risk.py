@@ -268,3 +268,40 @@ def test_hopeless_and_big_m_bounds_are_valid(seed, target):
     hopeless = hopeless_months(r, target, ub, caps)
     assert np.all(values[:, hopeless] < target)
     assert np.all(values >= _worst_month(r, ub, caps) - 1e-9)
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    target=st.floats(0, 500),
+    budget=st.floats(0, 40),
+    free=st.booleans(),
+)
+@settings(max_examples=40, deadline=None)
+def test_budget_bounds_are_valid_and_tighter(seed, target, budget, free):
+    """A buying-power row ``cost · n <= C`` bounds every month of every book that meets it.
+
+    Reference: enumeration of every integer book within the count bounds that meets the
+    budget row (the rule as written), against the knapsack bounds used for the chance rows.
+    """
+    from optimizer.constraints.chance import _worst_month, hopeless_months
+
+    rng = np.random.default_rng(seed)
+    r = rng.normal(20, 80, size=(30, 4))
+    ub = np.array([3.0, 3.0, 2.0, 2.0])
+    cost = rng.uniform(1, 10, size=4)
+    if free:
+        cost[3] = 0.0  # a candidate that uses no buying power keeps its count bound
+    books = [
+        np.array(c, dtype=float)
+        for c in itertools.product(range(4), range(4), range(3), range(3))
+        if cost @ np.array(c) <= budget + 1e-12
+    ]
+    values = np.array([r @ n for n in books])  # (books, months)
+    budgets = [(cost, budget)]
+    hopeless = hopeless_months(r, target, ub, (), budgets)
+    assert np.all(values[:, hopeless] < target)
+    worst = _worst_month(r, ub, (), budgets)
+    assert np.all(values >= worst - 1e-9)
+    # never looser than the count bounds alone
+    assert np.all(worst >= _worst_month(r, ub, ()) - 1e-9)
+    assert np.all(hopeless_months(r, target, ub, ()) <= hopeless)

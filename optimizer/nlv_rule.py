@@ -1,0 +1,182 @@
+"""How the caps move with the account size: the rule behind the minimum-NLV search and the
+income-vs-NLV curves (``positions.scale_with_nlv``).
+
+Caps stated as fractions of NLV (buying power, group risk, max loss per position, CVaR, VaR,
+stress) scale with the account in every case, and so does buying power stated as a fraction of
+NLV (:meth:`optimizer.candidates.CandidateSet.at_nlv`). Position counts need a rule, because the
+Tom King tables state them per phase and stop at phase 4:
+
+* ``scale_with_nlv: true`` (default) — **phases by NLV as the tables say** (``phases.csv``
+  bands in GBP: a larger account moves up a phase, a smaller one down, with that phase's max
+  positions, total cap, correlation-group limit, BP band and products), and **above the phase-4
+  floor (GBP 75,000) every count cap × NLV / GBP 75,000** (max positions per strategy, the
+  total cap, the correlation-group unit limits). The tables say nothing above phase 4; the
+  proportional rule is thetaplan's stated assumption: a £150k account runs two £75k books
+  side by side. Anchored on the scenario: at its own NLV the caps are exactly the scenario's,
+  and a phase-4 scenario above £75k scales relative to its own NLV.
+* ``scale_with_nlv: false`` — the phase and every count cap stay as at the scenario's NLV (only
+  the NLV-fraction caps scale); more money then buys no more positions.
+
+The structural rules (one position per strategy, group and expiry; products) are not counts and
+do not scale.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from models import phases as phase_tables
+from models.errors import ModelError
+from optimizer.candidates import CandidateSet
+from optimizer.limits import Limits, allowed_products, resolve_limits
+from optimizer.risk_model import RiskData
+from optimizer.spec import Scenario
+
+__all__ = ["NlvRule", "nlv_rule", "scale_counts"]
+
+
+def scale_counts(limits: Limits, factor: float) -> Limits:
+    """``limits`` with every count cap multiplied by ``factor``.
+
+    Parameters
+    ----------
+    limits : Limits
+        Resolved caps.
+    factor : float
+        Multiplier (> 0) of the max positions per strategy, the total cap and the
+        correlation-group unit limits (units as counted by ``position_basis``).
+
+    Returns
+    -------
+    Limits
+        A copy; ``factor == 1`` returns ``limits`` itself.
+    """
+    if factor == 1.0:
+        return limits
+    return dataclasses.replace(
+        limits,
+        max_positions={
+            s: (None if m is None else m * factor) for s, m in limits.max_positions.items()
+        },
+        max_total_positions=(
+            None if limits.max_total_positions is None else limits.max_total_positions * factor
+        ),
+        group_limits={g: v * factor for g, v in limits.group_limits.items()},
+    )
+
+
+@dataclass
+class NlvRule:
+    """The candidates, caps and risk data of a scenario at another account size.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario (its VIX resolved).
+    candidates : CandidateSet
+        Its candidates at its own NLV.
+    limits : Limits
+        Its caps at its own NLV.
+    risk : RiskData | None
+        Its risk data (tail-risk caps), shared by every NLV of the same phase.
+    enabled : bool
+        ``positions.scale_with_nlv``.
+    build : callable | None
+        ``phase -> (CandidateSet, RiskData | None)`` for a phase whose products differ
+        (``positions.products_by_phase``); called once per such phase.
+    """
+
+    scenario: Scenario
+    candidates: CandidateSet
+    limits: Limits
+    risk: RiskData | None
+    enabled: bool
+    build: Callable[[int], tuple[CandidateSet, RiskData | None]] | None = None
+
+    def __post_init__(self) -> None:
+        self._by_phase: dict[int, tuple[CandidateSet, RiskData | None]] = {}
+
+    @property
+    def text(self) -> str:
+        """The rule in words, as reported with the minimum NLV."""
+        if not self.enabled:
+            return (
+                "positions.scale_with_nlv off: phase and count caps fixed at the scenario's; "
+                "NLV-fraction caps (BP, group risk, max loss, CVaR, stress) scale"
+            )
+        return (
+            "positions.scale_with_nlv: phases by NLV as phases.csv says (GBP bands), and "
+            f"above the phase-4 floor (GBP {self._floor():,.0f}) every count cap × NLV / "
+            f"GBP {self._floor():,.0f} (assumption: the tables stop at phase 4); NLV-fraction "
+            "caps (BP, group risk, max loss, CVaR, stress) scale"
+        )
+
+    def _floor(self) -> float:
+        return phase_tables.get_phase(len(phase_tables.phases())).nlv_low_gbp
+
+    def _gbp(self, nlv: float) -> float:
+        acc = self.scenario.account
+        return nlv if acc.currency == "GBP" else nlv / acc.fx["GBP"]
+
+    def _table_phase(self, nlv: float) -> int:
+        try:
+            return phase_tables.phase_for_nlv(self._gbp(nlv))
+        except ModelError:  # below the phase-1 floor: phase 1 is the smallest the tables have
+            return 1
+
+    def phase_at(self, nlv: float) -> int:
+        """The phase at ``nlv``: the scenario's own at its NLV, the table's across a band."""
+        own = self.limits.phase
+        if not self.enabled:
+            return own
+        table = self._table_phase(nlv)
+        if nlv >= self.limits.nlv:
+            return max(own, table)
+        return min(own, table)
+
+    def factor_at(self, nlv: float, phase: int) -> float:
+        """Count-cap multiple at ``nlv`` (1 below the phase-4 floor or with the rule off)."""
+        top = len(phase_tables.phases())
+        if not self.enabled or phase != top:
+            return 1.0
+        floor = self._floor()
+        anchor = max(self._gbp(self.limits.nlv), floor) if self.limits.phase == top else floor
+        return max(self._gbp(nlv), floor) / anchor
+
+    def at(self, nlv: float) -> tuple[CandidateSet, Limits, RiskData | None]:
+        """Candidates, caps and risk data at account size ``nlv`` (account currency)."""
+        phase = self.phase_at(nlv)
+        cs, risk = self.candidates, self.risk
+        if phase == self.limits.phase:
+            limits = self.limits.at_nlv(nlv)
+        else:
+            sc = self.scenario.model_copy(
+                update={
+                    "account": self.scenario.account.model_copy(
+                        update={"phase": phase, "net_liq": float(nlv)}
+                    )
+                }
+            )
+            limits = resolve_limits(sc)
+            own_products = allowed_products(self.scenario, self.limits.phase)
+            if allowed_products(sc, phase) != own_products and self.build is not None:
+                if phase not in self._by_phase:
+                    self._by_phase[phase] = self.build(phase)
+                cs, risk = self._by_phase[phase]
+        return cs.at_nlv(nlv), scale_counts(limits, self.factor_at(nlv, phase)), risk
+
+
+def nlv_rule(
+    scenario: Scenario,
+    candidates: CandidateSet,
+    limits: Limits,
+    risk: RiskData | None,
+    *,
+    build: Callable[[int], tuple[CandidateSet, RiskData | None]] | None = None,
+) -> NlvRule:
+    """The :class:`NlvRule` of ``scenario`` (``positions.scale_with_nlv`` decides it)."""
+    return NlvRule(
+        scenario, candidates, limits, risk, bool(scenario.positions.scale_with_nlv), build
+    )
