@@ -454,6 +454,15 @@ def _render_risk(result: SizingResult, console: Console, scenario: Scenario | No
         _print_table(console, wt)
 
 
+def _steps(console: Console, title: str, steps: Sequence[Any], note: str) -> None:
+    """A relaxation: its title, one line per raised cap, and how it was found (dim)."""
+    _indented(console, title)
+    for step in steps:
+        _indented(console, escape(relaxation_text(step)), indent=4)
+    if note:
+        _indented(console, f"[dim]{escape(note)}[/]", indent=4)
+
+
 def _render_verdict(result: SizingResult, console: Console) -> None:
     ccy = result.portfolio["currency"]
     v = result.verdict
@@ -512,22 +521,15 @@ def _render_verdict(result: SizingResult, console: Console) -> None:
     steps = tuple(getattr(v, "minimal_relaxation", ()) or ())
     note = str(getattr(v, "minimal_relaxation_note", "") or "")
     if steps:
-        _indented(console, "smallest joint cap relaxation that reaches the target:")
-        for step in steps:
-            _indented(console, escape(relaxation_text(step)), indent=4)
-        if note:
-            _indented(console, f"[dim]{escape(note)}[/]", indent=4)
+        _steps(console, "smallest joint cap relaxation that reaches the target:", steps, note)
     elif note:
         _indented(console, f"minimal cap relaxation: {escape(note)}")
     if any(getattr(x, "beyond_solvency", False) for x in steps):
         solvent = tuple(getattr(v, "solvent_relaxation", ()) or ())
         snote = str(getattr(v, "solvent_relaxation_note", "") or "")
         if solvent:
-            _indented(console, "smallest solvent relaxation (BP ≤ 100%, losses < 100% of NLV):")
-            for step in solvent:
-                _indented(console, escape(relaxation_text(step)), indent=4)
-            if snote:
-                _indented(console, f"[dim]{escape(snote)}[/]", indent=4)
+            title = "smallest solvent relaxation (BP ≤ 100%, losses < 100% of NLV):"
+            _steps(console, title, solvent, snote)
         elif snote:
             _indented(console, f"[bold red]{escape(snote)}[/]")
     for fb in tuple(getattr(v, "fallbacks", ()) or ()):
