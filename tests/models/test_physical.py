@@ -8,7 +8,6 @@ martingale property, an EWMA recursion written out as a loop.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -357,15 +356,6 @@ def test_mean_run_length_is_block(hist, block):
     first = np.where(cont.all(axis=1), p.D, np.argmin(cont, axis=1) + 1)
     sd = math.sqrt(block * (block - 1)) / math.sqrt(p.P)
     assert abs(first.mean() - block) < 4.5 * sd
-
-
-def test_fhs_speed(hist):
-    best = math.inf
-    for seed in (0, 1):
-        t0 = time.perf_counter()
-        fhs_paths(hist, vix0=16.0, n_paths=20_000, n_days=273, seed=seed)
-        best = min(best, time.perf_counter() - t0)
-    assert best < 1.0
 
 
 @settings(max_examples=40, deadline=None)
