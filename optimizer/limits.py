@@ -13,7 +13,7 @@ from models.errors import ModelError, SpecError
 from models.instruments import get_instrument
 from optimizer.spec import Scenario
 
-__all__ = ["Limits", "allowed_products", "phase_of", "resolve_limits"]
+__all__ = ["Limits", "allowed_products", "count_scale", "phase_of", "resolve_limits"]
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,34 @@ def _gbp(scenario: Scenario) -> float:
     return acc.net_liq / acc.fx["GBP"]
 
 
+def count_scale(scenario: Scenario, phase: int) -> float:
+    """Multiple of the count caps at the scenario's NLV (``positions.scale_with_nlv``).
+
+    Above the last phase's floor (phase 4, GBP 75,000, ``phases.csv``) every count cap (max
+    positions per strategy, the total cap, the correlation-group unit limits) is multiplied by
+    NLV / that floor: the tables state no limits above phase 4, and a £150k account is read as
+    two £75k books side by side (thetaplan's stated assumption). 1 in every other case, and
+    with ``scale_with_nlv: false``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario (NLV converted to GBP for the phase table).
+    phase : int
+        The account phase in force.
+
+    Returns
+    -------
+    float
+        The multiple (≥ 1).
+    """
+    top = len(phase_tables.phases())
+    if not scenario.positions.scale_with_nlv or phase != top:
+        return 1.0
+    floor = phase_tables.get_phase(top).nlv_low_gbp
+    return max(_gbp(scenario), floor) / floor
+
+
 def phase_of(scenario: Scenario) -> int:
     """The account phase: stated, or from NLV (in GBP) via the phase table."""
     if scenario.account.phase != "auto":
@@ -277,6 +305,18 @@ def resolve_limits(scenario: Scenario) -> Limits:
     }
     pos = scenario.positions
     total = phase_tables.max_total_positions(phase) if pos.max_total == "phase" else pos.max_total
+    factor = count_scale(scenario, phase)
+    if factor != 1.0:
+        maxpos = {n: (None if m is None else m * factor) for n, m in maxpos.items()}
+        total = None if total is None else total * factor
+        group_limits = {g: v * factor for g, v in group_limits.items()}
+        notes.append(
+            f"positions.scale_with_nlv: phase-{phase} count caps × {factor:.3g} "
+            f"(NLV GBP {_gbp(scenario):,.0f} / the phase-{phase} floor GBP "
+            f"{phase_tables.get_phase(phase).nlv_low_gbp:,.0f}; max positions, total and "
+            "correlation-group limits; the tables stop at phase 4, the proportional rule is "
+            "thetaplan's assumption)"
+        )
     al = scenario.allocation
     risk = scenario.risk
     return Limits(

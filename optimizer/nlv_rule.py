@@ -10,10 +10,11 @@ Tom King tables state them per phase and stop at phase 4:
   bands in GBP: a larger account moves up a phase, a smaller one down, with that phase's max
   positions, total cap, correlation-group limit, BP band and products), and **above the phase-4
   floor (GBP 75,000) every count cap × NLV / GBP 75,000** (max positions per strategy, the
-  total cap, the correlation-group unit limits). The tables say nothing above phase 4; the
-  proportional rule is thetaplan's stated assumption: a £150k account runs two £75k books
-  side by side. Anchored on the scenario: at its own NLV the caps are exactly the scenario's,
-  and a phase-4 scenario above £75k scales relative to its own NLV.
+  total cap, the correlation-group unit limits; :func:`optimizer.limits.count_scale`, applied
+  by :func:`optimizer.limits.resolve_limits`, so a scenario's own solve above £75k uses it too).
+  The tables say nothing above phase 4; the proportional rule is thetaplan's stated
+  assumption: a £150k account runs two £75k books side by side. At the scenario's own NLV
+  the phase is the scenario's (stated or ``auto``); across a band, the table's.
 * ``scale_with_nlv: false`` — the phase and every count cap stay as at the scenario's NLV (only
   the NLV-fraction caps scale); more money then buys no more positions.
 
@@ -23,7 +24,6 @@ do not scale.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,37 +34,7 @@ from optimizer.limits import Limits, allowed_products, resolve_limits
 from optimizer.risk_model import RiskData
 from optimizer.spec import Scenario
 
-__all__ = ["NlvRule", "nlv_rule", "scale_counts"]
-
-
-def scale_counts(limits: Limits, factor: float) -> Limits:
-    """``limits`` with every count cap multiplied by ``factor``.
-
-    Parameters
-    ----------
-    limits : Limits
-        Resolved caps.
-    factor : float
-        Multiplier (> 0) of the max positions per strategy, the total cap and the
-        correlation-group unit limits (units as counted by ``position_basis``).
-
-    Returns
-    -------
-    Limits
-        A copy; ``factor == 1`` returns ``limits`` itself.
-    """
-    if factor == 1.0:
-        return limits
-    return dataclasses.replace(
-        limits,
-        max_positions={
-            s: (None if m is None else m * factor) for s, m in limits.max_positions.items()
-        },
-        max_total_positions=(
-            None if limits.max_total_positions is None else limits.max_total_positions * factor
-        ),
-        group_limits={g: v * factor for g, v in limits.group_limits.items()},
-    )
+__all__ = ["NlvRule", "nlv_rule"]
 
 
 @dataclass
@@ -136,36 +106,34 @@ class NlvRule:
             return max(own, table)
         return min(own, table)
 
-    def factor_at(self, nlv: float, phase: int) -> float:
-        """Count-cap multiple at ``nlv`` (1 below the phase-4 floor or with the rule off)."""
-        top = len(phase_tables.phases())
-        if not self.enabled or phase != top:
-            return 1.0
-        floor = self._floor()
-        anchor = max(self._gbp(self.limits.nlv), floor) if self.limits.phase == top else floor
-        return max(self._gbp(nlv), floor) / anchor
-
     def at(self, nlv: float) -> tuple[CandidateSet, Limits, RiskData | None]:
-        """Candidates, caps and risk data at account size ``nlv`` (account currency)."""
-        phase = self.phase_at(nlv)
+        """Candidates, caps and risk data at account size ``nlv`` (account currency).
+
+        With the rule on, the caps are those :func:`optimizer.limits.resolve_limits` gives the
+        scenario at ``nlv`` in the phase :meth:`phase_at` says (count caps scaled above the
+        phase-4 floor there, :func:`optimizer.limits.count_scale`): exactly what
+        ``thetaplan solve`` of the scenario with ``account.net_liq = nlv`` (and that phase)
+        solves.
+        """
         cs, risk = self.candidates, self.risk
-        if phase == self.limits.phase:
-            limits = self.limits.at_nlv(nlv)
-        else:
-            sc = self.scenario.model_copy(
-                update={
-                    "account": self.scenario.account.model_copy(
-                        update={"phase": phase, "net_liq": float(nlv)}
-                    )
-                }
-            )
-            limits = resolve_limits(sc)
+        if not self.enabled:
+            return cs.at_nlv(nlv), self.limits.at_nlv(nlv), risk
+        phase = self.phase_at(nlv)
+        sc = self.scenario.model_copy(
+            update={
+                "account": self.scenario.account.model_copy(
+                    update={"phase": phase, "net_liq": float(nlv)}
+                )
+            }
+        )
+        limits = resolve_limits(sc)
+        if phase != self.limits.phase and self.build is not None:
             own_products = allowed_products(self.scenario, self.limits.phase)
-            if allowed_products(sc, phase) != own_products and self.build is not None:
+            if allowed_products(sc, phase) != own_products:
                 if phase not in self._by_phase:
                     self._by_phase[phase] = self.build(phase)
                 cs, risk = self._by_phase[phase]
-        return cs.at_nlv(nlv), scale_counts(limits, self.factor_at(nlv, phase)), risk
+        return cs.at_nlv(nlv), limits, risk
 
 
 def nlv_rule(

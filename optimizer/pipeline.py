@@ -335,13 +335,14 @@ def solve_scenario(
         # the highest one, whatever a limit-stopped search found
         p_head = float(np.mean(np.asarray(risk.monthly) @ counts >= target))
         if out is not None and out.status.has_solution and p_head > max_p:
-            bound_s += f"; the headline book's own {p_head:.1%} is higher than the search's"
-            max_p = p_head
             note = (
                 f"P(month ≥ target) ≥ {p_req:.0%} {reach} under the caps (highest found in "
-                f"sample {max_p:.1%}, the headline book's{bound_s}); the headline book "
-                f"optimizes {scenario.objective.value} without the chance constraint"
+                f"sample {p_head:.1%}, the headline book's own: the max-probability search "
+                f"stopped at a limit with {max_p:.1%}, proven upper bound {p_upper:.1%}); the "
+                f"headline book optimizes {scenario.objective.value} without the chance "
+                "constraint"
             )
+            max_p = p_head
         elif out is not None and out.status.has_solution and max_p == max_p and max_p > 0:
             alt_counts = counts_of(out, len(cs))
             alternatives.append(
