@@ -251,3 +251,26 @@ def test_probability_undecided_but_income_proven_short_is_infeasible():
     proven = dataclasses.replace(unproven, proven=True)
     status, _, _ = decide(10_000, _outcome(SolveStatus.OPTIMAL), 12_000.0, chance=proven)
     assert status is VerdictStatus.INFEASIBLE
+
+
+# ----------------------------------------------------------------------------- text output
+def test_text_output_leads_with_the_three_lines(phase4_run):
+    """Answer, best book with its return on capital, what holds it — before any table."""
+    import io
+
+    from rich.console import Console
+
+    from optimizer.commands.solve import render
+
+    sc, _, res = phase4_run
+    buf = io.StringIO()
+    render(res, Console(file=buf, width=80, color_system=None), scenario=sc)
+    text = " ".join(buf.getvalue().split())  # unwrap the 80-column lines
+    first_table = text.index("Positions (qty")
+    head = text[:first_table]
+    assert head.index("Answer:") < head.index("Best book:") < head.index("Held by:")
+    assert "not reachable" in head and "required 85%" in head
+    roc = res.verdict.return_on_capital
+    assert f"{roc['annual_net_on_nlv']:.1%}/year on NLV" in head
+    top = res.verdict.cap_costs[0]
+    assert f"{top.family} +{top.gain:,.0f} GBP/month if lifted" in head
