@@ -153,11 +153,12 @@ def _gbp(scenario: Scenario) -> float:
 def count_scale(scenario: Scenario, phase: int) -> float:
     """Multiple of the count caps at the scenario's NLV (``positions.scale_with_nlv``).
 
-    Above the last phase's floor (phase 4, GBP 75,000, ``phases.csv``) every count cap (max
-    positions per strategy, the total cap, the correlation-group unit limits) is multiplied by
-    NLV / that floor: the tables state no limits above phase 4, and a £150k account is read as
-    two £75k books side by side (thetaplan's stated assumption). 1 in every other case, and
-    with ``scale_with_nlv: false``.
+    Above the last phase's floor (phase 4, GBP 75,000, ``phases.csv``) every count cap taken
+    from the tables (max positions per strategy, the total cap, the correlation-group unit
+    limits, each when set to ``phase``) is multiplied by NLV / that floor: the tables state no
+    limits above phase 4, and a £150k account is read as two £75k books side by side
+    (thetaplan's stated assumption). A limit the scenario states as a number stays as stated.
+    1 in every other case, and with ``scale_with_nlv: false``.
 
     Parameters
     ----------
@@ -306,10 +307,19 @@ def resolve_limits(scenario: Scenario) -> Limits:
     pos = scenario.positions
     total = phase_tables.max_total_positions(phase) if pos.max_total == "phase" else pos.max_total
     factor = count_scale(scenario, phase)
-    if factor != 1.0:
-        maxpos = {n: (None if m is None else m * factor) for n, m in maxpos.items()}
-        total = None if total is None else total * factor
-        group_limits = {g: v * factor for g, v in group_limits.items()}
+    if factor != 1.0:  # the tables' limits scale; limits the scenario states stay as stated
+        maxpos = {
+            n: (
+                m * factor
+                if m is not None and scenario.strategies[n].max_positions == "phase"
+                else m
+            )
+            for n, m in maxpos.items()
+        }
+        if pos.max_total == "phase" and total is not None:
+            total = total * factor
+        if cg.limit == "phase":
+            group_limits = {g: v * factor for g, v in group_limits.items()}
         notes.append(
             f"positions.scale_with_nlv: phase-{phase} count caps × {factor:.3g} "
             f"(NLV GBP {_gbp(scenario):,.0f} / the phase-{phase} floor GBP "

@@ -9,8 +9,9 @@ Tom King tables state them per phase and stop at phase 4:
 * ``scale_with_nlv: true`` (default) — **phases by NLV as the tables say** (``phases.csv``
   bands in GBP: a larger account moves up a phase, a smaller one down, with that phase's max
   positions, total cap, correlation-group limit, BP band and products), and **above the phase-4
-  floor (GBP 75,000) every count cap × NLV / GBP 75,000** (max positions per strategy, the
-  total cap, the correlation-group unit limits; :func:`optimizer.limits.count_scale`, applied
+  floor (GBP 75,000) every count cap the tables give × NLV / GBP 75,000** (max positions per
+  strategy, the total cap, the correlation-group unit limits, each set to ``phase``; limits
+  stated as numbers stay; :func:`optimizer.limits.count_scale`, applied
   by :func:`optimizer.limits.resolve_limits`, so a scenario's own solve above £75k uses it too).
   The tables say nothing above phase 4; the proportional rule is thetaplan's stated
   assumption: a £150k account runs two £75k books side by side. At the scenario's own NLV

@@ -586,10 +586,12 @@ class PositionsSpec(_Strict):
     finite cap, so under it such a structure cannot be held (its count is fixed to 0).
 
     ``scale_with_nlv`` (default ``true``): how the count caps move with the account in the
-    minimum-NLV search and the income-vs-NLV curves — phases by NLV as ``phases.csv`` says, and
-    above the phase-4 floor (GBP 75,000) every count cap × NLV / GBP 75,000 (thetaplan's stated
-    assumption; :mod:`optimizer.nlv_rule`). ``false`` keeps the phase and the count caps of the
-    scenario's own NLV. The scenario's own solve always uses its caps as stated.
+    minimum-NLV search, the income-vs-NLV curves and the scenario's own solve — phases by NLV
+    as ``phases.csv`` says, and above the phase-4 floor (GBP 75,000) every count cap the tables
+    give (``max_positions``, ``max_total``, correlation-group ``limit`` set to ``phase``) × NLV /
+    GBP 75,000 (thetaplan's stated assumption; :func:`optimizer.limits.count_scale`,
+    :mod:`optimizer.nlv_rule`); limits stated as numbers stay as stated. ``false`` keeps the
+    phase and the count caps of the scenario's own NLV.
     """
 
     count: Literal["units", "contracts", "structures"] = "units"

@@ -274,3 +274,25 @@ def test_text_output_leads_with_the_three_lines(phase4_run):
     assert f"{roc['annual_net_on_nlv']:.1%}/year on NLV" in head
     top = res.verdict.cap_costs[0]
     assert f"{top.family} +{top.gain:,.0f} GBP/month if lifted" in head
+
+
+def test_scaling_rule_scales_the_tables_limits_only():
+    """Phase 4 at £150k: the table's count caps × 2 (150k / 75k); a stated limit stays."""
+    from optimizer.limits import resolve_limits
+
+    base = load_scenario(TK / "phase4.yaml")
+    at = load_scenario(
+        TK / "phase4.yaml",
+        ["account.net_liq=150000", "strategies.zero_dte.max_positions=2"],
+    )
+    off = load_scenario(
+        TK / "phase4.yaml", ["account.net_liq=150000", "positions.scale_with_nlv=false"]
+    )
+    lb, la, lo = resolve_limits(base), resolve_limits(at), resolve_limits(off)
+    assert la.max_positions["zero_dte"] == 2  # stated by the scenario
+    assert la.max_positions["lt112"] == 2 * lb.max_positions["lt112"] == 6
+    assert la.max_positions["strangle"] == 2 * lb.max_positions["strangle"] == 10
+    assert la.max_total_positions == 2 * lb.max_total_positions == 20
+    assert la.group_limits == {g: 2 * v for g, v in lb.group_limits.items()}
+    assert lo.max_positions == lb.max_positions and lo.group_limits == lb.group_limits
+    assert any("scale_with_nlv" in n for n in la.notes)
