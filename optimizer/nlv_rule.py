@@ -79,9 +79,9 @@ class NlvRule:
             )
         return (
             "positions.scale_with_nlv: phases by NLV as phases.csv says (GBP bands), and "
-            f"above the phase-4 floor (GBP {self._floor():,.0f}) every count cap × NLV / "
-            f"GBP {self._floor():,.0f} (assumption: the tables stop at phase 4); NLV-fraction "
-            "caps (BP, group risk, max loss, CVaR, stress) scale"
+            f"above the phase-4 floor (GBP {self._floor():,.0f}) every count cap the tables "
+            f"give × NLV / GBP {self._floor():,.0f} (assumption: the tables stop at phase 4); "
+            "NLV-fraction caps (BP, group risk, max loss, CVaR, stress) scale"
         )
 
     def _floor(self) -> float:
