@@ -198,6 +198,8 @@ _NLV_ROWS = (
 _BP_ROWS = ("bp_total", "bp_cap[")
 #: ... and losses at or above 100% of NLV: the account would be wiped out (insolvency).
 _LOSS_ROWS = ("cvar_", "monthly_cvar_", "max_drawdown_", "var_", "stress[")
+#: How :func:`minimal_relaxation` with ``solvent`` starts its note when no solvent set exists.
+NO_SOLVENT_SET = "no solvent set of caps reaches the target"
 #: Largest loss bound a solvent relaxation may ask for, fraction of NLV ("at or above 100%" is
 #: insolvent, so the bound stays strictly below it).
 _SOLVENT_LOSS = 1.0 - 1e-6
@@ -452,40 +454,32 @@ def minimal_relaxation(
     weights = family_weights or {}
     free = dataclasses.replace(limits, bound_counts=False)
 
-    def elastic(solvent: bool):
-        holder: dict[str, list[_ElasticRow]] = {}
+    holder: dict[str, list[_ElasticRow]] = {}
 
-        def extra(problem: SizingProblem) -> SizingProblem:
-            relaxed, rows = _elasticize(problem, cs, free, target, weights, solvent=solvent)
-            holder["rows"] = rows
-            return relaxed
+    def extra(problem: SizingProblem) -> SizingProblem:
+        relaxed, rows = _elasticize(problem, cs, free, target, weights, solvent=solvent)
+        holder["rows"] = rows
+        return relaxed
 
-        def allowance(out: SolveOutcome) -> dict[float, float]:
-            return _cvar_allowance(holder["rows"], free)(out)
+    def allowance(out: SolveOutcome) -> dict[float, float]:
+        return _cvar_allowance(holder["rows"], free)(out)
 
-        exact = ctx.with_gap(min(ctx.options.mip_rel_gap, 1e-6))
-        out, _ = solve_sizing(
-            cs,
-            free,
-            ObjectiveKind.MAX_INCOME,
-            exact,
-            risk=risk,
-            chance=False,
-            extra=extra,
-            cvar_allowance=allowance,
-        )
-        if not out.status.has_solution or out.values is None:
-            return out, (), None
-        counts = np.rint(out.values["n"]).astype(int)
-        steps = _steps(holder["rows"], np.asarray(out.values["elastic"]), counts, cs, free)
-        return out, steps, counts
-
-    out, steps, counts = elastic(solvent)
-    if counts is None:
+    exact = ctx.with_gap(min(ctx.options.mip_rel_gap, 1e-6))
+    out, _ = solve_sizing(
+        cs,
+        free,
+        ObjectiveKind.MAX_INCOME,
+        exact,
+        risk=risk,
+        chance=False,
+        extra=extra,
+        cvar_allowance=allowance,
+    )
+    if not out.status.has_solution or out.values is None:
         if out.status is SolveStatus.INFEASIBLE and solvent:
             return (), (
-                "no solvent set of caps reaches the target: with BP ≤ 100% of NLV and every "
-                "stress, VaR and CVaR loss below 100% of NLV the elastic MILP is infeasible"
+                f"{NO_SOLVENT_SET}: with BP ≤ 100% of NLV and every stress, VaR and CVaR loss "
+                "below 100% of NLV the elastic MILP is infeasible"
             )
         if out.status is SolveStatus.INFEASIBLE:
             return (), (
@@ -494,6 +488,8 @@ def minimal_relaxation(
                 "Greek bounds bind"
             )
         return (), f"elastic relaxation not solved ({out.status.value}: {out.message})"
+    counts = np.rint(out.values["n"]).astype(int)
+    steps = _steps(holder["rows"], np.asarray(out.values["elastic"]), counts, cs, free)
     gap = "" if out.status is SolveStatus.OPTIMAL else f" (stopped at a limit, gap {out.mip_gap})"
     hard = (
         "; BP ≤ 100% and stress, VaR and CVaR losses < 100% of NLV kept as hard limits"
@@ -628,6 +624,7 @@ def min_nlv(
     risk: RiskData | None = None,
     at: Callable[[float], tuple[CandidateSet, Limits, RiskData | None]] | None = None,
     rule: str = "",
+    income_at_nlv: float | None = None,
 ) -> MinNLV:
     """Smallest NLV whose max expected income reaches ``target``, with a certificate.
 
@@ -646,6 +643,9 @@ def min_nlv(
         count caps and the phase stay.
     rule : str
         The scaling rule in words, reported with the answer.
+    income_at_nlv : float | None
+        The max expected income at the scenario's own NLV when already solved (same caps, no
+        chance constraint; ``inf`` when unbounded): saves the search's first solve.
 
     Returns
     -------
@@ -665,7 +665,7 @@ def min_nlv(
             return math.inf, res.outcome.status
         return res.value, res.outcome.status
 
-    return minimum_nlv(income, target, limits.nlv, rule=rule)
+    return minimum_nlv(income, target, limits.nlv, income_at_nlv=income_at_nlv, rule=rule)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from optimizer.constraints.bounds import (
     held_counts,
     max_positions_weights,
 )
-from optimizer.constraints.buying_power import buying_power_blocks
+from optimizer.constraints.buying_power import bp_caps, buying_power_blocks
 from optimizer.constraints.chance import chance_cvar_part, chance_saa_part
 from optimizer.constraints.greeks import greeks_blocks
 from optimizer.constraints.leverage import leverage_blocks
@@ -91,14 +91,7 @@ def budget_caps(cs: CandidateSet, limits: Limits) -> list[tuple[np.ndarray, floa
     Account currency; only finite caps. The chance constraint's big-M and hopeless-month test
     use them as knapsack bounds (:func:`optimizer.constraints.chance.hopeless_months`).
     """
-    bp = cs.col("bp_per_contract")
-    out = []
-    if np.isfinite(limits.bp_fraction):
-        out.append((bp, float(limits.bp_fraction * limits.nlv)))
-    strat = cs.table["strategy"].to_numpy()
-    for s, c in limits.strategy_bp_caps.items():
-        out.append((bp * (strat == s), float(c * limits.nlv)))
-    return out
+    return [(cost, float(cap)) for _, cost, cap in bp_caps(cs, limits) if np.isfinite(cap)]
 
 
 def risk_parts(

@@ -13,7 +13,15 @@ from models.errors import ModelError, SpecError
 from models.instruments import get_instrument
 from optimizer.spec import Scenario
 
-__all__ = ["Limits", "allowed_products", "count_scale", "phase_of", "resolve_limits"]
+__all__ = [
+    "Limits",
+    "allowed_products",
+    "count_scale",
+    "nlv_gbp",
+    "phase_of",
+    "resolve_limits",
+    "top_phase_floor_gbp",
+]
 
 
 @dataclass(frozen=True)
@@ -141,13 +149,26 @@ class Limits:
         return replace(self, nlv=float(nlv))
 
 
-def _gbp(scenario: Scenario) -> float:
+def nlv_gbp(scenario: Scenario, nlv: float | None = None) -> float:
+    """``nlv`` (default: the scenario's NLV), account currency, in GBP (the phase tables' unit).
+
+    Raises
+    ------
+    SpecError
+        The account is not in GBP and ``account.fx`` has no GBP rate.
+    """
     acc = scenario.account
+    value = acc.net_liq if nlv is None else float(nlv)
     if acc.currency == "GBP":
-        return acc.net_liq
+        return value
     if "GBP" not in acc.fx:
         raise SpecError("account.fx.GBP: the phase tables are in GBP; give the GBP rate")
-    return acc.net_liq / acc.fx["GBP"]
+    return value / acc.fx["GBP"]
+
+
+def top_phase_floor_gbp() -> float:
+    """NLV floor of the last phase (phase 4: GBP 75,000, ``phases.csv``)."""
+    return phase_tables.get_phase(len(phase_tables.phases())).nlv_low_gbp
 
 
 def count_scale(scenario: Scenario, phase: int) -> float:
@@ -172,18 +193,17 @@ def count_scale(scenario: Scenario, phase: int) -> float:
     float
         The multiple (≥ 1).
     """
-    top = len(phase_tables.phases())
-    if not scenario.positions.scale_with_nlv or phase != top:
+    if not scenario.positions.scale_with_nlv or phase != len(phase_tables.phases()):
         return 1.0
-    floor = phase_tables.get_phase(top).nlv_low_gbp
-    return max(_gbp(scenario), floor) / floor
+    floor = top_phase_floor_gbp()
+    return max(nlv_gbp(scenario), floor) / floor
 
 
 def phase_of(scenario: Scenario) -> int:
     """The account phase: stated, or from NLV (in GBP) via the phase table."""
     if scenario.account.phase != "auto":
         return int(scenario.account.phase)
-    return phase_tables.phase_for_nlv(_gbp(scenario))
+    return phase_tables.phase_for_nlv(nlv_gbp(scenario))
 
 
 def _weights(scenario: Scenario, maxpos: dict[str, int | None]) -> tuple[dict[str, float], str]:
@@ -322,7 +342,7 @@ def resolve_limits(scenario: Scenario) -> Limits:
             group_limits = {g: v * factor for g, v in group_limits.items()}
         notes.append(
             f"positions.scale_with_nlv: phase-{phase} count caps × {factor:.3g} "
-            f"(NLV GBP {_gbp(scenario):,.0f} / the phase-{phase} floor GBP "
+            f"(NLV GBP {nlv_gbp(scenario):,.0f} / the phase-{phase} floor GBP "
             f"{phase_tables.get_phase(phase).nlv_low_gbp:,.0f}; max positions, total and "
             "correlation-group limits; the tables stop at phase 4, the proportional rule is "
             "thetaplan's assumption)"

@@ -31,11 +31,17 @@ from dataclasses import dataclass
 from models import phases as phase_tables
 from models.errors import ModelError
 from optimizer.candidates import CandidateSet
-from optimizer.limits import Limits, allowed_products, resolve_limits
+from optimizer.limits import (
+    Limits,
+    allowed_products,
+    nlv_gbp,
+    resolve_limits,
+    top_phase_floor_gbp,
+)
 from optimizer.risk_model import RiskData
 from optimizer.spec import Scenario
 
-__all__ = ["NlvRule", "nlv_rule"]
+__all__ = ["NlvRule", "rule_for"]
 
 
 @dataclass
@@ -77,23 +83,17 @@ class NlvRule:
                 "positions.scale_with_nlv off: phase and count caps fixed at the scenario's; "
                 "NLV-fraction caps (BP, group risk, max loss, CVaR, stress) scale"
             )
+        floor = top_phase_floor_gbp()
         return (
             "positions.scale_with_nlv: phases by NLV as phases.csv says (GBP bands), and "
-            f"above the phase-4 floor (GBP {self._floor():,.0f}) every count cap the tables "
-            f"give × NLV / GBP {self._floor():,.0f} (assumption: the tables stop at phase 4); "
+            f"above the phase-4 floor (GBP {floor:,.0f}) every count cap the tables "
+            f"give × NLV / GBP {floor:,.0f} (assumption: the tables stop at phase 4); "
             "NLV-fraction caps (BP, group risk, max loss, CVaR, stress) scale"
         )
 
-    def _floor(self) -> float:
-        return phase_tables.get_phase(len(phase_tables.phases())).nlv_low_gbp
-
-    def _gbp(self, nlv: float) -> float:
-        acc = self.scenario.account
-        return nlv if acc.currency == "GBP" else nlv / acc.fx["GBP"]
-
     def _table_phase(self, nlv: float) -> int:
         try:
-            return phase_tables.phase_for_nlv(self._gbp(nlv))
+            return phase_tables.phase_for_nlv(nlv_gbp(self.scenario, nlv))
         except ModelError:  # below the phase-1 floor: phase 1 is the smallest the tables have
             return 1
 
@@ -137,15 +137,38 @@ class NlvRule:
         return cs.at_nlv(nlv), limits, risk
 
 
-def nlv_rule(
-    scenario: Scenario,
-    candidates: CandidateSet,
-    limits: Limits,
-    risk: RiskData | None,
-    *,
-    build: Callable[[int], tuple[CandidateSet, RiskData | None]] | None = None,
-) -> NlvRule:
-    """The :class:`NlvRule` of ``scenario`` (``positions.scale_with_nlv`` decides it)."""
-    return NlvRule(
-        scenario, candidates, limits, risk, bool(scenario.positions.scale_with_nlv), build
-    )
+def rule_for(scenario: Scenario, prep, risk: RiskData | None) -> NlvRule:
+    """The :class:`NlvRule` of a prepared scenario (``positions.scale_with_nlv`` decides it).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario (its VIX is resolved from ``prep`` when not stated).
+    prep : optimizer.pipeline.Prepared
+        Its prepared candidates, caps and market.
+    risk : RiskData | None
+        Its risk data.
+
+    Returns
+    -------
+    NlvRule
+        Candidates, caps and risk data at any account size; a phase whose products differ is
+        prepared (:func:`optimizer.pipeline.prepare`, cached) on first use.
+    """
+    sc = scenario
+    if sc.market.vix is None:
+        sc = sc.model_copy(update={"market": sc.market.model_copy(update={"vix": prep.market.vix})})
+
+    def build(phase: int) -> tuple[CandidateSet, RiskData | None]:
+        from optimizer.pipeline import prepare
+        from optimizer.risk_model import build_risk_data
+
+        other = sc.model_copy(update={"account": sc.account.model_copy(update={"phase": phase})})
+        p = prepare(other)
+        rk = None
+        if risk is not None:
+            managed = p.income.result if p.income is not None else None
+            rk = build_risk_data(other, p.candidates, p.market, managed=managed)
+        return p.candidates, rk
+
+    return NlvRule(sc, prep.candidates, prep.limits, risk, bool(sc.positions.scale_with_nlv), build)

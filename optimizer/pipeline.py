@@ -26,7 +26,7 @@ from optimizer.income_model import (
 )
 from optimizer.limits import Limits, allowed_products, resolve_limits
 from optimizer.market import Market, build_market, market_vix
-from optimizer.nlv_rule import NlvRule, nlv_rule
+from optimizer.nlv_rule import rule_for
 from optimizer.result import (
     SizingResult,
     allocation_table,
@@ -34,29 +34,28 @@ from optimizer.result import (
     positions_table,
 )
 from optimizer.risk_model import RiskData, build_risk_data, evaluate_out_of_sample
-from optimizer.risk_report import risk_report, win_rates
+from optimizer.risk_report import monthly_quantiles, risk_report, win_rates
 from optimizer.solving import SolveContext, counts_of, max_income, solve_sizing
 from optimizer.spec import Scenario
 from optimizer.status import SolverOptions, SolveStatus
 from optimizer.verdict import (
     Alternative,
-    CapCost,
     ChanceFinding,
     Fallback,
     MinNLV,
     Verdict,
     VerdictStatus,
     binding_caps,
+    book_change,
     cap_costs,
     decide,
     return_on_capital,
+    top_cap_clause,
 )
 
 __all__ = [
     "Prepared",
     "clear_cache",
-    "monthly_quantiles",
-    "nlv_rule_of",
     "prepare",
     "solve_scenario",
 ]
@@ -272,14 +271,7 @@ def solve_scenario(
     timings["build"] = time.perf_counter() - t0 - chosen.compile_seconds - chosen.solve_seconds
     timings["compile"] = chosen.compile_seconds
     timings["solve"] = chosen.solve_seconds
-    if chosen.status is SolveStatus.FEASIBLE:
-        ctx.fallbacks.append(
-            Fallback(
-                "incumbent",
-                f"{scenario.objective.value} solve stopped at a limit "
-                f"({ctx.options.time_limit:g} s); best book kept, relative gap {chosen.mip_gap}",
-            )
-        )
+    _note_incumbent(ctx, chosen, f"{scenario.objective.value} solve")
     counts = counts_of(chosen, len(cs))
 
     t0 = time.perf_counter()
@@ -322,14 +314,7 @@ def solve_scenario(
         ctx.fallbacks.append(
             Fallback("drop_chance", f"{reason}; headline book solved without the chance row")
         )
-        if fallback.status is SolveStatus.FEASIBLE:
-            ctx.fallbacks.append(
-                Fallback(
-                    "incumbent",
-                    f"{scenario.objective.value} solve without the chance row stopped at a "
-                    f"limit; best book kept, relative gap {fallback.mip_gap}",
-                )
-            )
+        _note_incumbent(ctx, fallback, f"{scenario.objective.value} solve without the chance row")
         reach = "is not reachable" if proven else "was not reached within the limits"
         # the headline book meets every cap: its own in-sample probability is a lower bound on
         # the highest one, whatever a limit-stopped search found
@@ -452,10 +437,13 @@ def solve_scenario(
     costs = cap_costs(
         tuple(relax),
         inc.value,
-        {label: _book_change(cs, base_book, b) for label, b in books.items()},
+        {
+            label: book_change(cs.table["strategy"], cs.table["underlying"], base_book, b)
+            for label, b in books.items()
+        },
     )
     if costs and not conflicts:
-        message += _top_cap_text(costs[0], cs.currency)
+        message += top_cap_clause(costs[0], cs.currency)
     timings["relaxations"] = time.perf_counter() - t0
     minimal, minimal_note = (), "not needed: the target is reachable"
     if not full:
@@ -484,7 +472,7 @@ def solve_scenario(
                     f"; the smallest cap relaxation goes beyond solvency ({beyond}); a solvent "
                     f"one exists ({len(solvent)} caps raised, see solvent_relaxation)"
                 )
-            elif solvent_note.startswith("no solvent set"):
+            elif solvent_note.startswith(diagnostics.NO_SOLVENT_SET):
                 message += f"; no solvent set of caps reaches the target ({beyond} needed)"
         else:
             solvent, solvent_note = minimal, "the smallest relaxation is solvent"
@@ -495,9 +483,15 @@ def solve_scenario(
     min_nlv = MinNLV()
     if min_nlv_search and not conflicts:
         t0 = time.perf_counter()
-        rule = nlv_rule_of(scenario, prep, risk)
+        rule = rule_for(scenario, prep, risk)
+        # the verdict's max-income solve is the search's first point unless it carried the
+        # chance constraint (the search is on expected income only)
+        with_chance = chance_ok and p_req is not None and risk is not None
+        known = None
+        if not with_chance and inc.outcome.status.has_solution:
+            known = math.inf if inc.unbounded else inc.income
         min_nlv = diagnostics.min_nlv(
-            cs, limits, ctx, target, risk=risk, at=rule.at, rule=rule.text
+            cs, limits, ctx, target, risk=risk, at=rule.at, rule=rule.text, income_at_nlv=known
         )
         note = min_nlv.note
         if min_nlv.status == "none":
@@ -591,119 +585,16 @@ def solve_scenario(
     )
 
 
-def nlv_rule_of(scenario: Scenario, prep: Prepared, risk: RiskData | None) -> NlvRule:
-    """The scenario's :class:`~optimizer.nlv_rule.NlvRule`, building other phases on demand.
-
-    Parameters
-    ----------
-    scenario : Scenario
-        The scenario (its VIX is resolved from ``prep`` when not stated).
-    prep : Prepared
-        Its prepared candidates and caps.
-    risk : RiskData | None
-        Its risk data.
-
-    Returns
-    -------
-    NlvRule
-        Candidates, caps and risk data at any account size.
-    """
-    sc = scenario
-    if sc.market.vix is None:
-        sc = sc.model_copy(update={"market": sc.market.model_copy(update={"vix": prep.market.vix})})
-
-    def build(phase: int) -> tuple[CandidateSet, RiskData | None]:
-        other = sc.model_copy(update={"account": sc.account.model_copy(update={"phase": phase})})
-        p = prepare(other)
-        rk = None
-        if risk is not None:
-            managed = p.income.result if p.income is not None else None
-            rk = build_risk_data(other, p.candidates, p.market, managed=managed)
-        return p.candidates, rk
-
-    return nlv_rule(sc, prep.candidates, prep.limits, risk, build=build)
-
-
-def monthly_quantiles(
-    monthly: np.ndarray, expected: float, in_sample: np.ndarray | None = None
-) -> dict:
-    """Quantiles of a book's simulated monthly net P&L (account currency).
-
-    Parameters
-    ----------
-    monthly : ndarray, shape (S,)
-        Out-of-sample monthly P&L of the book, net of costs (income model months).
-    expected : float
-        The book's reported expected monthly income (in sample), for comparison.
-    in_sample : ndarray, shape (S_in,), optional
-        The in-sample months of the book (their standard error joins the comparison's).
-
-    Returns
-    -------
-    dict
-        ``p5, p25, p50, p75, p95`` (empirical quantiles, linear interpolation), ``mean`` and
-        ``standard_error`` (sample SD / √S) of the months, ``n_months``, and
-        ``z_vs_expected`` = (mean − expected) / √(SE² + SE_in²), the difference in units of
-        the standard error of the difference of the two sample means.
-    """
-    x = np.asarray(monthly, dtype=float)
-    q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
-    se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
-    se_in = 0.0
-    if in_sample is not None and np.asarray(in_sample).size > 1:
-        y = np.asarray(in_sample, dtype=float)
-        se_in = float(y.std(ddof=1) / math.sqrt(y.size))
-    both = math.sqrt(se**2 + se_in**2)
-    mean = float(x.mean())
-    return {
-        "p5": float(q[0]),
-        "p25": float(q[1]),
-        "p50": float(q[2]),
-        "p75": float(q[3]),
-        "p95": float(q[4]),
-        "mean": mean,
-        "standard_error": se,
-        "standard_error_in_sample": se_in,
-        "n_months": int(x.size),
-        "z_vs_expected": (mean - expected) / both if both > 0 else math.nan,
-        "basis": "out of sample (fresh income-model months), net of costs",
-    }
-
-
-def _book_change(cs: CandidateSet, before: np.ndarray, after: np.ndarray) -> str:
-    """How a book changes, by strategy and underlying (contracts), e.g. ``zero_dte 9 XSP → 1 SPX``."""
-    t = cs.table
-    under = t["underlying"].to_numpy()
-
-    def held(c: np.ndarray, m: np.ndarray) -> str:
-        by: dict[str, int] = {}
-        for u, n in zip(under[m], np.asarray(c)[m], strict=True):
-            if n > 0:
-                by[u] = by.get(u, 0) + int(n)
-        return " + ".join(f"{n} {u}" for u, n in by.items()) or "none"
-
-    parts = []
-    for s in dict.fromkeys(t["strategy"]):
-        m = (t["strategy"] == s).to_numpy()
-        a, b = held(before, m), held(after, m)
-        if a != b:
-            parts.append(f"{s} {a} → {b}")
-    return "; ".join(parts) if parts else "same book"
-
-
-def _top_cap_text(top: CapCost, ccy: str) -> str:
-    """The verdict sentence's clause on the cap family that costs most."""
-    if top.gain is None:
-        return ""
-    if math.isinf(top.gain):
-        return f"; lifting {top.family} alone leaves the income unbounded"
-    if top.gain <= 0.5:
-        return "; no single cap family costs income alone (the caps bind jointly)"
-    change = f" ({top.book_change})" if top.book_change and top.book_change != "same book" else ""
-    return (
-        f"; the costliest cap is {top.family}: lifting it alone raises the max to "
-        f"{top.max_income_without:,.0f} {ccy} (+{top.gain:,.0f}){change}"
-    )
+def _note_incumbent(ctx: SolveContext, out, what: str) -> None:
+    """Record the ``incumbent`` fallback when ``out`` stopped at a limit with a book."""
+    if out.status is SolveStatus.FEASIBLE:
+        ctx.fallbacks.append(
+            Fallback(
+                "incumbent",
+                f"{what} stopped at a limit ({ctx.options.time_limit:g} s); best book kept, "
+                f"relative gap {out.mip_gap}",
+            )
+        )
 
 
 def _alternative(

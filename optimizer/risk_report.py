@@ -6,6 +6,8 @@ Everything here is recomputed ex post from the book's contract counts and the sc
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from models.managed import EXIT_REASONS, ManagedResult
@@ -14,7 +16,7 @@ from optimizer.candidates import CandidateSet
 from optimizer.risk_model import OutOfSample, RiskData
 from optimizer.spec import Scenario
 
-__all__ = ["risk_report", "win_rates"]
+__all__ = ["monthly_quantiles", "risk_report", "win_rates"]
 
 
 def risk_report(
@@ -140,3 +142,49 @@ def win_rates(
             }
         )
     return out
+
+
+def monthly_quantiles(
+    monthly: np.ndarray, expected: float, in_sample: np.ndarray | None = None
+) -> dict:
+    """Quantiles of a book's simulated monthly net P&L (account currency).
+
+    Parameters
+    ----------
+    monthly : ndarray, shape (S,)
+        Out-of-sample monthly P&L of the book, net of costs (income model months).
+    expected : float
+        The book's reported expected monthly income (in sample), for comparison.
+    in_sample : ndarray, shape (S_in,), optional
+        The in-sample months of the book (their standard error joins the comparison's).
+
+    Returns
+    -------
+    dict
+        ``p5, p25, p50, p75, p95`` (empirical quantiles, linear interpolation), ``mean`` and
+        ``standard_error`` (sample SD / √S) of the months, ``n_months``, and
+        ``z_vs_expected`` = (mean − expected) / √(SE² + SE_in²), the difference in units of
+        the standard error of the difference of the two sample means.
+    """
+    x = np.asarray(monthly, dtype=float)
+    q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
+    se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
+    se_in = 0.0
+    if in_sample is not None and np.asarray(in_sample).size > 1:
+        y = np.asarray(in_sample, dtype=float)
+        se_in = float(y.std(ddof=1) / math.sqrt(y.size))
+    both = math.sqrt(se**2 + se_in**2)
+    mean = float(x.mean())
+    return {
+        "p5": float(q[0]),
+        "p25": float(q[1]),
+        "p50": float(q[2]),
+        "p75": float(q[3]),
+        "p95": float(q[4]),
+        "mean": mean,
+        "standard_error": se,
+        "standard_error_in_sample": se_in,
+        "n_months": int(x.size),
+        "z_vs_expected": (mean - expected) / both if both > 0 else math.nan,
+        "basis": "out of sample (fresh income-model months), net of costs",
+    }

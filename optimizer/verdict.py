@@ -19,7 +19,7 @@ Never a bare "infeasible" (DESIGN.md §4):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -39,10 +39,12 @@ __all__ = [
     "Verdict",
     "VerdictStatus",
     "binding_caps",
+    "book_change",
     "cap_costs",
     "decide",
     "minimum_nlv",
     "return_on_capital",
+    "top_cap_clause",
 ]
 
 
@@ -681,3 +683,55 @@ def decide(
                 f"(required {chance.required:.0%})"
             )
     return status, inc, msg
+
+
+def book_change(
+    strategies: Sequence[str], underlyings: Sequence[str], before: np.ndarray, after: np.ndarray
+) -> str:
+    """How a book changes, by strategy and underlying (contracts): ``zero_dte 9 XSP → 1 SPX``.
+
+    Parameters
+    ----------
+    strategies, underlyings : sequence of str, shape (K,)
+        Each candidate's strategy and underlying.
+    before, after : ndarray, shape (K,)
+        Contract counts of the two books.
+
+    Returns
+    -------
+    str
+        ``"; "``-joined ``strategy held-before → held-after`` for the strategies that differ,
+        or ``"same book"``.
+    """
+    strat = np.asarray(strategies)
+    under = np.asarray(underlyings)
+
+    def held(c: np.ndarray, m: np.ndarray) -> str:
+        by: dict[str, int] = {}
+        for u, n in zip(under[m], np.asarray(c)[m], strict=True):
+            if n > 0:
+                by[u] = by.get(u, 0) + int(n)
+        return " + ".join(f"{n} {u}" for u, n in by.items()) or "none"
+
+    parts = []
+    for s in dict.fromkeys(strat):
+        m = strat == s
+        a, b = held(before, m), held(after, m)
+        if a != b:
+            parts.append(f"{s} {a} → {b}")
+    return "; ".join(parts) if parts else "same book"
+
+
+def top_cap_clause(top: CapCost, ccy: str) -> str:
+    """The verdict sentence's clause on the cap family that costs most (``""`` if unsolved)."""
+    if top.gain is None:
+        return ""
+    if math.isinf(top.gain):
+        return f"; lifting {top.family} alone leaves the income unbounded"
+    if top.gain <= 0.5:
+        return "; no single cap family costs income alone (the caps bind jointly)"
+    change = f" ({top.book_change})" if top.book_change and top.book_change != "same book" else ""
+    return (
+        f"; the costliest cap is {top.family}: lifting it alone raises the max to "
+        f"{top.max_income_without:,.0f} {ccy} (+{top.gain:,.0f}){change}"
+    )

@@ -192,7 +192,8 @@ def income_curve(
         scenario's NLV), ``max_income`` (account currency per month; NaN when unbounded or
         unsolved), ``unbounded`` (bool) and ``status`` (the solver's).
     """
-    from optimizer.pipeline import nlv_rule_of, prepare
+    from optimizer.nlv_rule import rule_for
+    from optimizer.pipeline import prepare
     from optimizer.risk_model import build_risk_data
     from optimizer.solving import SolveContext, max_income
     from optimizer.status import SolverOptions
@@ -209,7 +210,7 @@ def income_curve(
         backend or scenario.solver.backend,
         SolverOptions(time_limit=scenario.solver.time_limit, mip_rel_gap=scenario.solver.mip_gap),
     )
-    rule = nlv_rule_of(scenario, prep, risk)
+    rule = rule_for(scenario, prep, risk)
     rows = []
     for nlv in sizes:
         c, lim, rk = rule.at(nlv)

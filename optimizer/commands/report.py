@@ -465,6 +465,23 @@ def _scenario_summary(result: SizingResult) -> list[tuple[str, str]]:
     ]
 
 
+def _income_vs_nlv_section(fig, caption: str, *extra: dict) -> dict:
+    """The "Max expected income vs account size" section: the figure, then ``extra`` blocks."""
+    return _section(
+        "income-vs-nlv",
+        "Max expected income vs account size",
+        [
+            _figure(
+                "income-vs-nlv",
+                fig,
+                caption,
+                "step curve of max income against net liquidation value",
+            ),
+            *extra,
+        ],
+    )
+
+
 def build_scenario_report(
     result: SizingResult, *, source: str, curve: pd.DataFrame | None = None
 ) -> dict:
@@ -535,18 +552,10 @@ def build_scenario_report(
             min_nlv={None: v.min_nlv.value} if v.min_nlv.value is not None else None,
         )
         sections.append(
-            _section(
-                "income-vs-nlv",
-                "Max expected income vs account size",
-                [
-                    _figure(
-                        "income-vs-nlv",
-                        fig,
-                        f"Max expected monthly income (net of costs, {ccy}) at other account "
-                        f"sizes, up to the minimum NLV for the target; {v.min_nlv.rule}.",
-                        "step curve of max income against net liquidation value",
-                    )
-                ],
+            _income_vs_nlv_section(
+                fig,
+                f"Max expected monthly income (net of costs, {ccy}) at other account sizes, up "
+                f"to the minimum NLV for the target; {v.min_nlv.rule}.",
             )
         )
     notes = list(result.notes) + [f"fallback {f.step}: {f.reason}" for f in v.fallbacks]
@@ -672,32 +681,24 @@ def build_cases_report(study: Study, runs: Sequence[CaseRun], *, source: str) ->
             for c in curves.to_dict(orient="records")
         ]
         sections.append(
-            _section(
-                "income-vs-nlv",
-                "Max expected income vs account size",
-                [
-                    _figure(
-                        "income-vs-nlv",
-                        fig,
-                        "Max expected monthly income (net of costs) at other account sizes "
-                        "under each case's caps moved with the account "
-                        "(positions.scale_with_nlv: caps stated as fractions of NLV scale; "
-                        "phases by NLV, count caps × NLV / £75k above phase 4), up to the "
-                        "minimum NLV found (dotted); each point an exact max-income MILP.",
-                        "step curves of max income against net liquidation value",
-                    ),
-                    _table(
-                        "income-vs-nlv-table",
-                        f"Max expected monthly income by account size ({unit})",
-                        [
-                            ("case", False),
-                            ("NLV", True),
-                            ("× case NLV", True),
-                            ("max income / month", True),
-                        ],
-                        crow,
-                    ),
-                ],
+            _income_vs_nlv_section(
+                fig,
+                "Max expected monthly income (net of costs) at other account sizes "
+                "under each case's caps moved with the account "
+                "(positions.scale_with_nlv: caps stated as fractions of NLV scale; "
+                "phases by NLV, count caps × NLV / £75k above phase 4), up to the "
+                "minimum NLV found (dotted); each point an exact max-income MILP.",
+                _table(
+                    "income-vs-nlv-table",
+                    f"Max expected monthly income by account size ({unit})",
+                    [
+                        ("case", False),
+                        ("NLV", True),
+                        ("× case NLV", True),
+                        ("max income / month", True),
+                    ],
+                    crow,
+                ),
             )
         )
     counts = t["status"].value_counts()

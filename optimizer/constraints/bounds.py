@@ -85,7 +85,7 @@ def unlimited_loss(cs: CandidateSet, limits: Limits) -> tuple[np.ndarray, dict[s
     if limits.max_loss_per_position is not None:
         per_position = unbounded & np.isin(strat, list(limits.max_loss_strategies))
     per_group: dict[str, np.ndarray] = {}
-    if limits.group_risk == "max_loss" and limits.group_risk_cap is not None:
+    if group_cap:
         groups = cs.table["correlation_group"]
         counted = ~np.isin(strat, list(limits.group_excluded))
         for g in sorted({x for x in groups if isinstance(x, str) and x}):

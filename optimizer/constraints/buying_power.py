@@ -7,18 +7,31 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from optimizer.candidates import CandidateSet
 from optimizer.constraints._rows import INF, block
 from optimizer.limits import Limits
 from optimizer.problem import LinearBlock
 
-__all__ = ["buying_power_blocks"]
+__all__ = ["bp_caps", "buying_power_blocks"]
+
+
+def bp_caps(cs: CandidateSet, limits: Limits) -> list[tuple[str, np.ndarray, float]]:
+    """``(row name, BP per contract (K,), cap)`` of ``bp_total`` and each ``bp_cap[s]``.
+
+    Account currency: ``cost · n <= cap``. The rows of :func:`buying_power_blocks`, and the
+    budgets of the chance constraint's knapsack bounds
+    (:func:`optimizer.formulation.budget_caps`).
+    """
+    b = cs.col("bp_per_contract")
+    out = [("bp_total", b, limits.bp_fraction * limits.nlv)]
+    for s, cap in limits.strategy_bp_caps.items():
+        out.append((f"bp_cap[{s}]", b * cs.mask("strategy", s), cap * limits.nlv))
+    return out
 
 
 def buying_power_blocks(cs: CandidateSet, limits: Limits) -> list[LinearBlock]:
     """Rows ``bp_total`` and ``bp_cap[s]`` (account currency)."""
-    b = cs.col("bp_per_contract")
-    rows = [("bp_total", b, -INF, limits.bp_fraction * limits.nlv)]
-    for s, cap in limits.strategy_bp_caps.items():
-        rows.append((f"bp_cap[{s}]", b * cs.mask("strategy", s), -INF, cap * limits.nlv))
+    rows = [(name, cost, -INF, cap) for name, cost, cap in bp_caps(cs, limits)]
     return [block("buying_power", "buying_power", rows)]

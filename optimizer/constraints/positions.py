@@ -143,7 +143,7 @@ def positions_part(cs: CandidateSet, limits: Limits) -> Part:
     groups = cs.table["correlation_group"]
     counted = ~cs.table["strategy"].isin(limits.group_excluded).to_numpy()
     risk, signed = _group_risk_coeffs(cs, limits)
-    unlimited_in_group = unlimited_loss(cs, limits)[1]
+    unlimited, unlimited_in_group = unlimited_loss(cs, limits)
     units, risk_rows = [], []
     for g in sorted({x for x in groups if isinstance(x, str) and x}):
         mine = (groups == g).to_numpy() & counted
@@ -191,7 +191,6 @@ def positions_part(cs: CandidateSet, limits: Limits) -> Part:
 
     if limits.max_loss_per_position is not None:
         ml = cs.col("max_loss_per_contract")
-        unlimited = unlimited_loss(cs, limits)[0]
         applies = np.isin(strat, list(limits.max_loss_strategies)) & np.isfinite(ml) & (ml > 0)
         cap = limits.max_loss_per_position * limits.nlv
         rows = []
