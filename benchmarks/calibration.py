@@ -26,33 +26,49 @@ replay's VIX levels) and the lognormal, with win rates and mean losses
 (:mod:`models.replay`). Money per MES unit (x 5 USD x 6,939.03) is printed beside.
 
 In-sample: the FHS residual pool is the same 1990-2023 history.
+
+A thin wrapper of :mod:`models.calibration` (the code of ``thetaplan calibrate``, which prints
+the same numbers as rich tables and ``--json``, on any S&P 500 / VIX history): this script keeps
+the README's wide text layout, money per MES unit and the lognormal's details.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import pandas as pd
 
 from models import replay
-from models.chain import load_chain
-from models.history import load_index_history, load_index_ohlc, load_vix_history
-from models.income import measure_vol_ratio
-from models.physical import filtered_history, tail_calibration
+from models.calibration import (
+    DEFAULT_MEAN_BLOCK,
+    DEFAULT_PATHS,
+    DEFAULT_REPLAY_PATHS,
+    DEFAULT_REPLAY_SEED,
+    DEFAULT_SEED,
+    SHIPPED_INDEX,
+    SHIPPED_VIX,
+    CalibrationModel,
+    evaluation_window,
+    fit_model,
+    replay_table,
+    tail_table,
+)
+from models.history import load_index_history, load_vix_history
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "scenarios" / "data"
-VIX_FILE = DATA / "vix_daily_cboe_1990-01-02_2026-07-23.csv.gz"
-SPX_FILE = DATA / "sp500_gspc_daily_ohlcv_1927-12-30_2023-12-28.csv.gz"
-CHAIN_FILE = DATA / "spx_yahoo_chain_2026-01-30.csv.gz"
+
+def _inputs(model: CalibrationModel | None):
+    close, vix = load_index_history(SHIPPED_INDEX), load_vix_history(SHIPPED_VIX)
+    return (model or fit_model()), close, vix, evaluation_window(close, vix)
 
 
 def return_tail_table(
-    n_paths: int = 40_000, seed: int = 20_240_805, mean_block: float = 21.0
+    n_paths: int = DEFAULT_PATHS,
+    seed: int = DEFAULT_SEED,
+    mean_block: float = DEFAULT_MEAN_BLOCK,
+    model: CalibrationModel | None = None,
 ) -> pd.DataFrame:
-    """The calibration table (:func:`models.physical.tail_calibration` on the shipped data).
+    """The calibration table (:func:`models.calibration.tail_table` on the shipped data).
 
     Returns
     -------
@@ -60,16 +76,8 @@ def return_tail_table(
         One row per (horizon, bucket, threshold): ``n, n_eff, count, freq, ci_low, ci_high, fhs,
         fhs_se, lognormal, lognormal_se, fhs_in_ci, lognormal_in_ci`` (probabilities as fractions).
     """
-    vix = load_vix_history(VIX_FILE)
-    close = load_index_history(SPX_FILE)
-    hist = filtered_history(vix, load_index_ohlc(SPX_FILE))
-    ratio = measure_vol_ratio(vix, close).ratio
-    table = tail_calibration(
-        hist, close, vix, vol_ratio=ratio, n_paths=n_paths, seed=seed, mean_block=mean_block
-    )
-    table.attrs["measure"] = hist.describe(mean_block)
-    table.attrs["vol_ratio"] = ratio
-    return table
+    model, close, vix, window = _inputs(model)
+    return tail_table(model, close, vix, window, n_paths=n_paths, seed=seed, mean_block=mean_block)
 
 
 def _format(table: pd.DataFrame) -> pd.DataFrame:
@@ -94,9 +102,12 @@ def _format(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def pnl_replay_table(
-    n_paths: int = 30_000, seed: int = 20_260_130, mean_block: float = 21.0
+    n_paths: int = DEFAULT_REPLAY_PATHS,
+    seed: int = DEFAULT_REPLAY_SEED,
+    mean_block: float = DEFAULT_MEAN_BLOCK,
+    model: CalibrationModel | None = None,
 ) -> pd.DataFrame:
-    """Replay against the model (:func:`models.replay.pnl_replay_table` on the shipped data).
+    """Replay against the model (:func:`models.calibration.replay_table` on the shipped data).
 
     Returns
     -------
@@ -104,26 +115,9 @@ def pnl_replay_table(
         One row per structure (``short_put``, ``iron_condor``, ``lt112``, ``lt112_tk``); P&L in
         units of the entry spot (see :func:`models.replay.pnl_replay_table` for the columns).
     """
-    vix = load_vix_history(VIX_FILE)
-    close = load_index_history(SPX_FILE)
-    hist = filtered_history(vix, load_index_ohlc(SPX_FILE))
-    ratio = measure_vol_ratio(vix, close).ratio
-    surface = load_chain(
-        CHAIN_FILE,
-        format="yfinance",
-        spot=replay.REFERENCE_SPOT,
-        valuation_time=replay.REFERENCE_TIME,
-        underlying="SPX",
-    ).surface()
-    return replay.pnl_replay_table(
-        close,
-        vix,
-        hist,
-        surface,
-        vol_ratio=ratio,
-        n_paths=n_paths,
-        seed=seed,
-        mean_block=mean_block,
+    model, close, vix, window = _inputs(model)
+    return replay_table(
+        model, close, vix, window, n_paths=n_paths, seed=seed, mean_block=mean_block
     )
 
 
@@ -206,24 +200,25 @@ def _print_replay(table: pd.DataFrame, elapsed: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--paths", type=int, default=40_000, help="paths per (horizon, bucket)")
-    parser.add_argument("--seed", type=int, default=20_240_805)
-    parser.add_argument("--mean-block", type=float, default=21.0)
-    parser.add_argument("--replay-paths", type=int, default=30_000, help="paths of section 2")
-    parser.add_argument("--replay-seed", type=int, default=20_260_130)
+    parser.add_argument("--paths", type=int, default=DEFAULT_PATHS, help="paths per cell")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--mean-block", type=float, default=DEFAULT_MEAN_BLOCK)
+    parser.add_argument("--replay-paths", type=int, default=DEFAULT_REPLAY_PATHS)
+    parser.add_argument("--replay-seed", type=int, default=DEFAULT_REPLAY_SEED)
     parser.add_argument("--skip-tails", action="store_true", help="print section 2 only")
     args = parser.parse_args()
 
+    model = fit_model()
     if not args.skip_tails:
-        _tail_section(args)
+        _tail_section(args, model)
     t0 = time.perf_counter()
-    table = pnl_replay_table(args.replay_paths, args.replay_seed, args.mean_block)
+    table = pnl_replay_table(args.replay_paths, args.replay_seed, args.mean_block, model)
     _print_replay(table, time.perf_counter() - t0)
 
 
-def _tail_section(args: argparse.Namespace) -> None:
+def _tail_section(args: argparse.Namespace, model: CalibrationModel) -> None:
     t0 = time.perf_counter()
-    table = return_tail_table(args.paths, args.seed, args.mean_block)
+    table = return_tail_table(args.paths, args.seed, args.mean_block, model)
     elapsed = time.perf_counter() - t0
     print("Section 1: S&P 500 tail probabilities by starting VIX (history 1990-01-02..2023-12-28)")
     print(f"FHS: {table.attrs['measure']}")

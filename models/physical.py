@@ -47,6 +47,7 @@ __all__ = [
     "FilteredHistory",
     "Paths",
     "WtiFilter",
+    "bootstrap_days",
     "ewma_standardize",
     "fhs_paths",
     "filtered_history",
@@ -272,6 +273,43 @@ def wti_residuals(
         end=r.index[-1].date().isoformat(),
         lam=lam,
     )
+
+
+def bootstrap_days(
+    n: int, *, n_paths: int, n_days: int, seed: int, mean_block: float
+) -> np.ndarray:
+    """The historical day indices :func:`fhs_paths` draws for the same arguments.
+
+    Replays the stationary bootstrap of :func:`fhs_paths` (same generator, same draws in the
+    same order), so another underlying can take its move from the *same historical day* as a
+    simulated S&P 500 day (crash days co-occur: :mod:`optimizer.income_model`);
+    ``tests/models/test_futures_vol.py`` checks that the two agree.
+
+    Parameters
+    ----------
+    n : int
+        Historical days ``N`` of the :class:`FilteredHistory`.
+    n_paths, n_days, seed, mean_block
+        As passed to :func:`fhs_paths`.
+
+    Returns
+    -------
+    np.ndarray
+        ``(P, D)`` int32 indices into the history's days.
+    """
+    n = _int_arg("n", n, 1)
+    rng = Generator(PCG64(SeedSequence(_int_arg("seed", seed, 0))))
+    p_new = 1.0 / float(mean_block)
+    day = np.empty((n_paths, n_days), dtype=np.int32)
+    cur = rng.integers(0, n, n_paths)
+    day[:, 0] = cur
+    for t in range(1, n_days):
+        fresh = rng.integers(0, n, n_paths)
+        jump = rng.random(n_paths) < p_new
+        nxt = cur + 1
+        cur = np.where(jump | (nxt >= n), fresh, nxt)
+        day[:, t] = cur
+    return day
 
 
 # ----------------------------------------------------------------------------------------------

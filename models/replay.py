@@ -130,6 +130,16 @@ __all__ = [
     "pnl_replay_table",
     "replay_hold_to_expiry",
     "replay_managed",
+    "replay_strangle",
+    "StrangleSpec",
+    "StrangleStats",
+    "TK_STRANGLE",
+    "model_strangle",
+    "strangle_candidate",
+    "strangle_legs",
+    "strangle_replay_table",
+    "strangle_stats",
+    "strangle_trades",
     "structure_candidate",
 ]
 
@@ -213,8 +223,22 @@ class FixedStructure:
             if leg.right is Right.UNDERLYING or not (leg.moneyness > 0) or leg.quantity == 0:
                 raise ValueError(f"{self.name}: legs must be options with moneyness > 0, qty != 0")
         mg = self.management
-        if mg.delta_exit is not None or mg.time_exit is not None:
-            raise ValueError(f"{self.name}: the replay supports no delta_exit or time_exit")
+        unsupported = [
+            name
+            for name in (
+                "delta_exit",
+                "time_exit",
+                "roll_untested_delta",
+                "close_tested_delta",
+                "vix_exit",
+                "entry_iv_rank",
+                "close_distance",
+                "directional_move",
+            )
+            if getattr(mg, name, None) is not None
+        ]
+        if unsupported:
+            raise ValueError(f"{self.name}: the replay supports no {', '.join(unsupported)}")
 
     @property
     def held_to_expiry(self) -> bool:
@@ -953,6 +977,492 @@ def model_hold_to_expiry(
         reference_vix=reference_vix,
         seed=seed,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Futures strangles: replay on the underlying's own history against GARCH paths (issue 16)
+#
+# Separate section: the 90-DTE short strangles of the futures underlyings (CL/MCL on WTI),
+# IV = implied/realized ratio x the underlying's own GARCH conditional vol
+# (:mod:`models.futures_vol`), strikes by delta at each entry, the TK rules (profit target,
+# exit DTE, delta exit). The same marking function prices the historical windows and the
+# simulated GARCH paths, so a replay/model difference is the measure's alone.
+
+
+TK_STRANGLE = Management(profit_target=0.5, exit_dte=21, delta_exit=0.30)
+"""The TK futures-strangle rules of ``scenarios/tom_king/phase4.yaml``: 50% of the credit, 21 DTE,
+"30 delta: exit all"."""
+
+
+@dataclass(frozen=True)
+class StrangleSpec:
+    """A short strangle at fixed deltas on a parametric smile (per unit of the entry price).
+
+    Parameters
+    ----------
+    days : float
+        Calendar days to expiry at entry (90).
+    put_delta, call_delta : float
+        |Forward delta| of the short put and call at entry (0.06 = 6 delta).
+    skew, curvature : float
+        The smile of :class:`models.chain.surface.SyntheticSurface`:
+        ``iv = atm (1 + skew x + curvature x^2)``, ``x = ln(K/F) / (atm sqrt(t))``.
+    management : Management
+        Exit rules (default :data:`TK_STRANGLE`).
+    """
+
+    days: float = 90.0
+    put_delta: float = 0.06
+    call_delta: float = 0.055
+    skew: float = 0.0
+    curvature: float = 0.0
+    management: Management = TK_STRANGLE
+
+    @property
+    def t(self) -> float:
+        """Years to expiry at entry, ``days / 365``."""
+        return self.days / 365.0
+
+    @property
+    def n_days(self) -> int:
+        """Trading days held at most, the engine's ``round(252 t)``."""
+        return trading_steps(self.t)
+
+    @property
+    def taus(self) -> np.ndarray:
+        """(n + 1,) years left after ``j`` trading days, ``t (n - j) / n``."""
+        n = self.n_days
+        return self.t * (n - np.arange(n + 1)) / n
+
+    @property
+    def forced_step(self) -> int:
+        """First step with ``tau <= exit_dte / 365`` (else ``n``), the engine's rule."""
+        mg = self.management
+        if mg.exit_dte is None:
+            return self.n_days
+        hits = np.nonzero(self.taus[1:] <= float(mg.exit_dte) / 365.0 + 1e-9)[0]
+        return int(hits[0]) + 1 if hits.size else self.n_days
+
+
+def strangle_legs(spec: StrangleSpec, atm_iv) -> dict[str, np.ndarray]:
+    """Strikes and IVs of the short strangle by delta at ATM IV(s) ``atm_iv``.
+
+    Solves ``N(-d1) = put_delta`` and ``N(d1) = call_delta`` (forward deltas, Black-76, the
+    leg's own smile IV) for the standardized moneyness ``x`` by bisection.
+
+    Returns
+    -------
+    dict[str, np.ndarray]
+        ``k_put, k_call`` (log-moneyness ``ln(K / F)``), ``iv_put, iv_call`` (decimal), each
+        shaped like ``atm_iv``.
+    """
+    from scipy.special import ndtri
+
+    a = np.asarray(atm_iv, dtype=float)
+    rt = math.sqrt(spec.t)
+
+    def s(x):
+        return np.maximum(1.0 + spec.skew * x + spec.curvature * x * x, _IV_FLOOR / a)
+
+    def solve(target_d1, lo, hi):
+        lo = np.full(a.shape, lo)
+        hi = np.full(a.shape, hi)
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            sm = s(mid)
+            f = -mid / sm + 0.5 * a * sm * rt - target_d1  # d1(x) - target, decreasing in x
+            lo = np.where(f > 0, mid, lo)
+            hi = np.where(f > 0, hi, mid)
+        return 0.5 * (lo + hi)
+
+    xp = solve(-float(ndtri(spec.put_delta)), -8.0, 0.0)
+    xc = solve(float(ndtri(spec.call_delta)), 0.0, 8.0)
+    return {
+        "k_put": xp * a * rt,
+        "k_call": xc * a * rt,
+        "iv_put": a * s(xp),
+        "iv_call": a * s(xc),
+    }
+
+
+def strangle_trades(spec: StrangleSpec, x: np.ndarray, iv: np.ndarray) -> pd.DataFrame:
+    """Mark short strangles along price/IV paths under the spec's rules, one trade per row.
+
+    Trade ``i`` is entered at the close of step 0 at the ATM IV ``iv[i, 0]`` with strikes by
+    delta (:func:`strangle_legs`). After ``j`` trading days (``tau_j = t (n - j) / n``) each leg
+    is marked by Black-76 (forward ``e^{x_j}``, rate 0) at the engine's sticky-moneyness IV: the
+    entry smile, linear in ``k`` through the put, ATM and call nodes (flat beyond), read at the
+    leg's current ``k = ln(K / F_0) - x_j``, plus ``term_factor(tau_j) (iv_j - iv_0)``, floored
+    at 0.01; intrinsic value at ``tau = 0``. Rules at each close ``j >= 1``, as
+    :func:`models.managed.simulate_managed`: the profit target ``p`` fills at ``p x credit``; a
+    stop ``s`` closes at the mark when P&L <= ``-s x credit``; ``delta_exit d`` closes at the mark
+    when either short leg's ``|N(d1)| >= d`` (0 at expiry); ``exit_dte`` at the mark of the
+    forced step; otherwise settlement at expiry. A target hit on the same close as another rule
+    fills at the target.
+
+    Parameters
+    ----------
+    spec : StrangleSpec
+    x : np.ndarray
+        (N, n + 1) log price relative to entry (column 0 = 0).
+    iv : np.ndarray
+        (N, n + 1) ATM implied vol level at each close (decimal); ``iv[:, 0]`` the entry level.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``atm_iv, credit, pnl, close_step, reason`` (``target|stop|time|expiry|delta``), P&L
+        and credit per unit of the entry price.
+    """
+    from scipy.special import ndtr
+
+    n = spec.n_days
+    x = np.asarray(x, dtype=float)
+    iv = np.asarray(iv, dtype=float)
+    if x.shape != iv.shape or x.ndim != 2 or x.shape[1] != n + 1:
+        raise ValueError(f"x and iv must be (N, {n + 1}), got {x.shape} and {iv.shape}")
+    legs = strangle_legs(spec, iv[:, 0])
+    kp, kc = legs["k_put"][:, None], legs["k_call"][:, None]
+    vp, vc, va = legs["iv_put"][:, None], legs["iv_call"][:, None], iv[:, :1]
+    taus = spec.taus
+    shift = term_factor(taus)[None, :] * (iv - iv[:, :1])
+    live = taus > 0
+    tt = np.where(live, taus, 1.0)[None, :]
+
+    def smile(k):
+        left = np.where(k <= kp, vp, vp + (va - vp) * (k - kp) / (0.0 - kp))
+        right = np.where(k >= kc, vc, va + (vc - va) * k / kc)
+        return np.where(k < 0.0, left, right)
+
+    price = np.zeros_like(x)
+    dmax = np.zeros_like(x)
+    for lk, sign in ((kp, -1.0), (kc, 1.0)):
+        k = lk - x
+        sig = np.maximum(smile(k) + shift, _IV_FLOOR)
+        v = sig * np.sqrt(tt)
+        d1 = -k / v + 0.5 * v
+        p = sign * (np.exp(x) * ndtr(sign * d1) - np.exp(lk) * ndtr(sign * (d1 - v)))
+        intrinsic = np.maximum(sign * (np.exp(x) - np.exp(lk)), 0.0)
+        price += np.where(live[None, :], p, intrinsic)
+        dmax = np.maximum(dmax, np.where(live[None, :], ndtr(sign * d1), 0.0))
+    credit = price[:, 0]
+    cum = credit[:, None] - price
+    mg = spec.management
+    steps = np.arange(n + 1)[None, :]
+    cond = np.broadcast_to(steps >= spec.forced_step, cum.shape).copy()
+    target = stop = delta = None
+    if mg.profit_target is not None:
+        target = cum >= mg.profit_target * credit[:, None]
+        cond |= target
+    if mg.stop_loss is not None:
+        stop = cum <= -mg.stop_loss * credit[:, None]
+        cond |= stop
+    if mg.delta_exit is not None:
+        delta = dmax >= mg.delta_exit
+        cond |= delta
+    cond[:, 0] = False
+    f = cond.argmax(axis=1)
+    rows = np.arange(x.shape[0])
+    pnl = cum[rows, f]
+    reason = np.where(f == n, "expiry", "time").astype(object)
+    if delta is not None:
+        reason = np.where(delta[rows, f], "delta", reason)
+    if stop is not None:
+        reason = np.where(stop[rows, f], "stop", reason)
+    if target is not None:
+        hit = target[rows, f]
+        reason = np.where(hit, "target", reason)
+        pnl = np.where(hit, mg.profit_target * credit, pnl)
+    return pd.DataFrame(
+        {"atm_iv": iv[:, 0], "credit": credit, "pnl": pnl, "close_step": f, "reason": reason}
+    )
+
+
+@dataclass(frozen=True)
+class StrangleStats:
+    """Per-trade statistics of a strangle, relative to the mean credit.
+
+    Parameters
+    ----------
+    edge, edge_se : float
+        ``mean(pnl) / mean(credit)`` and its standard error (replay: Newey-West by the delta
+        method, ``(pnl - edge credit) / mean(credit)``; model: the same with lag 0).
+    loss, loss_se : float
+        Mean P&L of the trades with P&L <= 0 over the mean credit (<= 0; the reviewer's "loss /
+        credit"), and its standard error.
+    win_rate, win_rate_se : float
+        Share of trades with P&L > 0.
+    mean_credit : float
+        Mean credit per unit of the entry price.
+    n : int
+        Trades.
+    lag : int
+        Newey-West lag (0 for the model).
+    """
+
+    edge: float
+    edge_se: float
+    loss: float
+    loss_se: float
+    win_rate: float
+    win_rate_se: float
+    mean_credit: float
+    n: int
+    lag: int
+
+    @property
+    def edge_ci(self) -> tuple[float, float]:
+        """95% interval of the edge."""
+        return self.edge - _Z95 * self.edge_se, self.edge + _Z95 * self.edge_se
+
+    @property
+    def loss_ci(self) -> tuple[float, float]:
+        """95% interval of the mean loss / credit."""
+        return self.loss - _Z95 * self.loss_se, self.loss + _Z95 * self.loss_se
+
+
+def strangle_stats(trades: pd.DataFrame, lag: int = 0) -> StrangleStats:
+    """:class:`StrangleStats` of :func:`strangle_trades` rows in entry order (HAC ``lag``)."""
+    pnl = trades["pnl"].to_numpy(dtype=float)
+    credit = trades["credit"].to_numpy(dtype=float)
+    c = float(credit.mean())
+    edge = float(pnl.mean()) / c
+    loss, loss_se = _loss_stats(pnl, lag)
+    win = (pnl > 0).astype(float)
+    return StrangleStats(
+        edge=edge,
+        edge_se=newey_west_se((pnl - edge * credit) / c, lag),
+        loss=loss / c,
+        loss_se=loss_se / c,
+        win_rate=float(win.mean()),
+        win_rate_se=newey_west_se(win, lag),
+        mean_credit=c,
+        n=int(pnl.size),
+        lag=int(lag),
+    )
+
+
+def replay_strangle(
+    close: pd.Series,
+    params,
+    spec: StrangleSpec,
+    *,
+    step: int = 1,
+    warmup: int = 75,
+    start=None,
+    end=None,
+) -> tuple[pd.DataFrame, StrangleStats]:
+    """Replay short strangles on an underlying's own price history, IV from its GARCH vol.
+
+    Conditional variance ``h`` by :func:`models.futures_vol.garch_filter` with ``params`` over the
+    whole history; the ATM IV at the close of day ``d`` is ``ratio sqrt(252 h_{d+1})``
+    (:func:`models.futures_vol.implied_vol`). A trade is entered at the close of every
+    ``step``-th day ``d`` (after ``warmup`` days, in ``[start, end]``) whose window ``d .. d +
+    n`` lies in the history, and marked on the historical closes and IVs of the window by
+    :func:`strangle_trades`. The price history stands in for the futures (spot WTI for CL:
+    no roll yield or contango); Black-76 with rate 0. Newey-West lag: the overlap in entries,
+    ``ceil(n / step)``.
+
+    Parameters
+    ----------
+    close : pd.Series
+        Daily closes, date order.
+    params : GarchParams
+    spec : StrangleSpec
+    step : int
+        Entry every ``step`` trading days (1 = every day, 21 = monthly).
+    warmup : int
+        Days before the first entry (the filter's start-up).
+    start, end : date-like, optional
+        Window of the entry days.
+
+    Returns
+    -------
+    tuple[pd.DataFrame, StrangleStats]
+        Trades (:func:`strangle_trades` columns, indexed by entry date) and their statistics.
+    """
+    from models.futures_vol import garch_filter, implied_vol
+
+    c = pd.Series(close, dtype=float)
+    c = c[c.notna() & (c > 0)].sort_index()
+    lr = np.log(c).diff().dropna()
+    filt = garch_filter(lr, params)
+    level = pd.Series(implied_vol(filt["sigma_next"].to_numpy() ** 2, params), index=lr.index)
+    px = c.loc[lr.index].to_numpy()
+    ivs = level.to_numpy()
+    n = spec.n_days
+    first = warmup
+    pos = np.arange(first, len(px) - n, int(step))
+    dates = lr.index[pos]
+    keep = np.ones(pos.size, dtype=bool)
+    if start is not None:
+        keep &= dates >= pd.Timestamp(start)
+    if end is not None:
+        keep &= dates <= pd.Timestamp(end)
+    pos, dates = pos[keep], dates[keep]
+    cols = pos[:, None] + np.arange(n + 1)[None, :]
+    x = np.log(px[cols] / px[pos][:, None])
+    trades = strangle_trades(spec, x, ivs[cols])
+    trades.index = dates
+    lag = int(math.ceil(n / int(step)))
+    return trades, strangle_stats(trades, lag)
+
+
+def model_strangle(
+    params,
+    spec: StrangleSpec,
+    atm_iv: np.ndarray,
+    *,
+    n_paths: int,
+    seed: int,
+    pool: np.ndarray | None = None,
+    vol_model: str = "garch",
+) -> tuple[pd.DataFrame, StrangleStats]:
+    """The model's strangle trades: one per path on GARCH paths started at given ATM IVs.
+
+    ``n_paths`` starting IVs are drawn with replacement from ``atm_iv`` (the replay's entry
+    levels); each path starts at ``h = (iv / ratio)^2 / 252``
+    (:func:`models.futures_vol.start_variance`) and runs :func:`models.futures_vol.simulate_garch`
+    for ``n`` days with innovations resampled iid from ``pool`` (unit-variance standardized
+    residuals: filtered historical simulation) or Student-t (``nu``); the IV path is
+    ``ratio sqrt(252 h)``. ``vol_model="constant"``: the same innovations at the constant
+    starting vol, IV constant (the light-tailed-in-time comparison).
+
+    Returns
+    -------
+    tuple[pd.DataFrame, StrangleStats]
+        Trades (:func:`strangle_trades`) and statistics with iid standard errors.
+    """
+    from models.futures_vol import implied_vol, simulate_garch, start_variance, t_innovations
+
+    g = Generator(PCG64(SeedSequence(seed)))
+    iv0 = g.choice(np.asarray(atm_iv, dtype=float), size=n_paths, replace=True)
+    n = spec.n_days
+    if pool is None:
+        eps = t_innovations(g, params.nu, (n_paths, n))
+    else:
+        z = np.asarray(pool, dtype=float)
+        eps = z[g.integers(0, z.size, size=(n_paths, n))]
+    h0 = start_variance(iv0, params)
+    if vol_model == "garch":
+        r, h = simulate_garch(params, h0, eps)
+        iv = implied_vol(h, params)
+    elif vol_model == "constant":
+        s = np.sqrt(h0)[:, None]
+        r = s * eps - 0.5 * s * s
+        iv = np.repeat(iv0[:, None], n + 1, axis=1)
+    else:
+        raise ValueError(f"vol_model must be 'garch' or 'constant', got {vol_model!r}")
+    x = np.concatenate([np.zeros((n_paths, 1)), np.cumsum(r, axis=1)], axis=1)
+    trades = strangle_trades(spec, x, iv)
+    return trades, strangle_stats(trades, 0)
+
+
+def strangle_candidate(
+    spec: StrangleSpec,
+    atm_iv: float,
+    *,
+    underlying: str = "CL",
+    valuation_time: datetime = REFERENCE_TIME,
+) -> Candidate:
+    """The strangle at ATM IV ``atm_iv`` as an engine candidate (spot = forward = 1, DF 1).
+
+    Lets :func:`models.managed.simulate_managed` mark the same trade as
+    :func:`strangle_trades` (``tests/models/test_futures_vol.py`` checks they agree).
+    """
+    legs_ = strangle_legs(spec, np.array([float(atm_iv)]))
+    expiry = valuation_time + timedelta(days=float(spec.days))
+    legs = []
+    ivs = []
+    for right, k, v in (
+        (Right.PUT, legs_["k_put"][0], legs_["iv_put"][0]),
+        (Right.CALL, legs_["k_call"][0], legs_["iv_call"][0]),
+    ):
+        strike = math.exp(float(k))
+        price = float(black76_price(1.0, strike, spec.t, 0.0, float(v), right is Right.CALL))
+        legs.append(Leg(right, strike, expiry, -1, price))
+        ivs.append(float(v))
+    return Candidate(
+        id=f"strangle:{underlying}:{spec.put_delta:g}p/{spec.call_delta:g}c",
+        strategy="strangle",
+        template="short_strangle",
+        underlying=underlying,
+        expiry=expiry,
+        t=spec.t,
+        spot=1.0,
+        forward=1.0,
+        discount_factor=1.0,
+        atm_iv=float(atm_iv),
+        legs=tuple(legs),
+        ivs=tuple(ivs),
+    )
+
+
+def strangle_replay_table(
+    close: pd.Series,
+    params,
+    specs: Sequence[StrangleSpec],
+    *,
+    pool: np.ndarray | None = None,
+    n_paths: int = 20_000,
+    seed: int = 20_260_130,
+    step: int = 1,
+    start=None,
+    end=None,
+) -> pd.DataFrame:
+    """Replay against the GARCH model (and constant vol), one row per strangle spec.
+
+    Per spec: :func:`replay_strangle` on ``close``, then :func:`model_strangle` started at the
+    replay's entry ATM IVs (GARCH and constant vol, the same seed: common random numbers).
+    Inside when ``|model - replay| <= 1.96 sqrt(se_replay^2 + se_model^2)`` (edge, loss).
+
+    Returns
+    -------
+    pd.DataFrame
+        Indexed by ``"<put>p/<call>c"``: ``n_entries, lag, credit``; ``replay_edge, replay_edge_se,
+        replay_loss, replay_loss_se, replay_win, replay_win_se``; for ``garch`` and ``constant``:
+        ``<m>_edge, <m>_edge_se, <m>_loss, <m>_loss_se, <m>_win, <m>_edge_in, <m>_loss_in``.
+        ``attrs``: ``params`` (description), ``n_paths``, ``step``.
+    """
+    rows = []
+    for spec in specs:
+        trades, r = replay_strangle(close, params, spec, step=step, start=start, end=end)
+        row = {
+            "spec": f"{spec.put_delta:g}p/{spec.call_delta:g}c",
+            "n_entries": r.n,
+            "lag": r.lag,
+            "credit": r.mean_credit,
+            "replay_edge": r.edge,
+            "replay_edge_se": r.edge_se,
+            "replay_loss": r.loss,
+            "replay_loss_se": r.loss_se,
+            "replay_win": r.win_rate,
+            "replay_win_se": r.win_rate_se,
+        }
+        levels = trades["atm_iv"].to_numpy()
+        for vm in ("garch", "constant"):
+            _, m = model_strangle(
+                params, spec, levels, n_paths=n_paths, seed=seed, pool=pool, vol_model=vm
+            )
+            row.update(
+                {
+                    f"{vm}_edge": m.edge,
+                    f"{vm}_edge_se": m.edge_se,
+                    f"{vm}_loss": m.loss,
+                    f"{vm}_loss_se": m.loss_se,
+                    f"{vm}_win": m.win_rate,
+                    f"{vm}_edge_in": bool(
+                        abs(m.edge - r.edge) <= _Z95 * math.hypot(m.edge_se, r.edge_se)
+                    ),
+                    f"{vm}_loss_in": bool(
+                        abs(m.loss - r.loss) <= _Z95 * math.hypot(m.loss_se, r.loss_se)
+                    ),
+                }
+            )
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("spec")
+    table.attrs.update(params=params.describe(), n_paths=int(n_paths), step=int(step))
+    return table
 
 
 # ----------------------------------------------------------------------------------------------

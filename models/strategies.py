@@ -34,6 +34,7 @@ import numpy as np
 from models.errors import ModelError
 from models.legs import Leg, Right
 from models.pricing import bsm_greeks
+from models.variance_time import VarianceTime, session_variance_scale
 
 __all__ = [
     "Candidate",
@@ -151,6 +152,29 @@ class Management:
     delta_exit : float | None
         Close everything when a short option leg's absolute delta reaches this value (TK futures
         strangle defence: "30 delta: exit all").
+    roll_untested_delta : float | None
+        When a short leg's absolute delta first reaches this value, close the other (untested)
+        short leg and sell a new one on the same expiry at the untested leg's entry delta (TK
+        strangle defence: "20 roll the untested side"; once per trade). Needs one short put and
+        one short call.
+    close_tested_delta : float | None
+        Close a short leg (the tested side) when its absolute delta reaches this value; the other
+        legs stay open to their own exits (TK strangle defence: "25 close the tested side").
+    vix_exit : float | None
+        Close everything when the VIX closes above this level, and open no trade while it is
+        above it (TK VIX > 30 protocol: "close all strangles").
+    entry_iv_rank : float | None
+        Skip a scheduled entry when the underlying's IV percentile over the trailing year is below
+        this fraction (TK strangles: "IV rank > 30th percentile").
+    close_distance : float | None
+        Close everything when the spot comes within this fraction of the spot above the most
+        out-of-the-money short put's strike (TK LT112: "25 [ES points from the naked strike]:
+        close all").
+    directional_move : float | None
+        0DTE: when the move from the open to the entry exceeds this fraction up (down), trade only
+        the structure's call (put) legs instead of the whole condor (TK Friday 0DTE).
+
+    The defence rules are off when ``None``; :mod:`models.managed` documents how each is applied.
     """
 
     profit_target: float | None = None
@@ -159,6 +183,12 @@ class Management:
     time_exit: str | None = None
     target_legs: tuple[int, ...] | None = None
     delta_exit: float | None = None
+    roll_untested_delta: float | None = None
+    close_tested_delta: float | None = None
+    vix_exit: float | None = None
+    entry_iv_rank: float | None = None
+    close_distance: float | None = None
+    directional_move: float | None = None
 
 
 def _otm(right: Right, kind: RuleKind, param: str) -> LegTemplate:
@@ -378,15 +408,26 @@ def next_session_close(valuation: datetime, hours: float, close: time = time(16,
 
 
 def intraday_expiry(
-    surface: VolSurface, hours: float, *, session_hours: float = 6.5
+    surface: VolSurface,
+    hours: float,
+    *,
+    session_hours: float = 6.5,
+    variance_time: VarianceTime | None = None,
 ) -> tuple[float, float, datetime]:
     """Calendar time and variance scale for a 0DTE trade ``hours`` before the close.
 
     The chain's first listed expiry carries the market's variance for the trading sessions up to it
     (on a Friday-after-close chain, the Monday expiry covers one session plus the weekend). A 0DTE
     trade entered ``hours`` before the close of a session sees ``hours / session_hours`` of one
-    session's variance. Assuming each session to the first expiry carries equal variance:
-    ``w_0DTE(k) = w_first(k) * (hours / session_hours) / n_sessions``.
+    session's variance. Two bases (:mod:`models.variance_time`):
+
+    * ``session`` (``variance_time`` given): the first expiry's variance is spread over its
+      trading days by their measured close-to-close variance (a day after a weekend carries
+      more), and one session carries the measured open-to-close share ``c**2`` of a day:
+      ``w_0DTE(k) = w_first(k) * c**2 * (hours / session_hours) / sum_d v(g_d)``;
+    * ``close_to_close`` (``variance_time=None``): every unit of the first expiry's variance,
+      overnight and weekend gaps included, is attributed to its sessions:
+      ``w_0DTE(k) = w_first(k) * (hours / session_hours) / n_sessions``.
 
     Parameters
     ----------
@@ -396,6 +437,8 @@ def intraday_expiry(
         Hours from entry to the close (10:30 → 16:00 ET is 5.5).
     session_hours : float
         Length of a regular session in hours (6.5 for US equity index options).
+    variance_time : VarianceTime | None
+        Measured variance-time shares (``session`` basis); ``None`` for ``close_to_close``.
 
     Returns
     -------
@@ -415,10 +458,10 @@ def intraday_expiry(
     if not listed:
         raise ModelError("an intraday (0DTE) expiry needs a surface with listed expiries")
     first = min(listed)
-    start = surface.valuation_time.date() + timedelta(days=1)
-    sessions = int(np.busday_count(start, first.date() + timedelta(days=1)))
-    sessions = max(sessions, 1)
-    return hours / 8760.0, (hours / session_hours) / sessions, first
+    scale = session_variance_scale(
+        surface.valuation_time, first, hours, variance_time, session_hours=session_hours
+    )
+    return hours / 8760.0, scale, first
 
 
 # --------------------------------------------------------------------------------------------
@@ -456,9 +499,16 @@ class _Slice:
         return bsm_greeks(s, k, self.t, r, q, sig, is_call), sig
 
 
-def _slice(surface: VolSurface, rule: ExpiryRule, session_hours: float) -> _Slice:
+def _slice(
+    surface: VolSurface,
+    rule: ExpiryRule,
+    session_hours: float,
+    variance_time: VarianceTime | None = None,
+) -> _Slice:
     if rule.intraday_hours is not None:
-        t, scale, first = intraday_expiry(surface, rule.intraday_hours, session_hours=session_hours)
+        t, scale, first = intraday_expiry(
+            surface, rule.intraday_hours, session_hours=session_hours, variance_time=variance_time
+        )
         expiry = next_session_close(surface.valuation_time, rule.intraday_hours)
         t_var = surface.time_to_expiry(first)
         strikes = np.asarray(surface.listed_strikes(first), dtype=float)
@@ -540,6 +590,7 @@ def generate_candidates(
     grid: Mapping[str, Sequence[float]],
     session_hours: float = 6.5,
     min_credit: float | None = None,
+    variance_time: VarianceTime | None = None,
 ) -> list[Candidate]:
     """Resolve a strategy's strike rules over its parameter grid into concrete candidates.
 
@@ -564,6 +615,9 @@ def generate_candidates(
     min_credit : float | None
         Drop structures whose net credit per share is below this (instrument price units);
         ``None`` keeps debits too.
+    variance_time : VarianceTime | None
+        Intraday expiries only: the measured variance-time shares of the ``session`` basis
+        (:func:`intraday_expiry`); ``None`` is the ``close_to_close`` basis.
 
     Returns
     -------
@@ -581,7 +635,7 @@ def generate_candidates(
     if not tmpl:
         raise ModelError(f"strategy {strategy!r}: a structure needs at least one leg")
     names = template_params(tmpl)
-    sl = _slice(surface, expiry_rule, session_hours)
+    sl = _slice(surface, expiry_rule, session_hours, variance_time)
     out: dict[tuple, Candidate] = {}
     deltas: dict = {}
     for point in _grid_points(grid, names):

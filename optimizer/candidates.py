@@ -39,6 +39,7 @@ from models.strategies import (
     price_structure,
 )
 from models.valuation import unit_metrics
+from models.variance_time import VarianceTime, default_variance_time
 from optimizer.market import Market, fx_rate
 from optimizer.spec import Scenario, StrategySpec
 
@@ -176,6 +177,26 @@ def _custom_legs(spec: StrategySpec) -> list[LegTemplate]:
     return out
 
 
+def variance_time(scenario: Scenario, spec: StrategySpec) -> VarianceTime | None:
+    """Variance-time shares for a strategy's 0DTE pricing (:mod:`models.variance_time`).
+
+    ``None`` (the ``close_to_close`` basis) for non-intraday expiries, ``variance_basis:
+    close_to_close``, and the managed model on the lognormal measure (no overnight gaps, so both
+    bases coincide). Otherwise measured from ``market.history`` when the scenario gives it, else
+    the shipped measurement (``models/data/variance_time.csv``).
+    """
+    e = spec.expiry
+    if e is None or e.intraday_hours is None or e.variance_basis == "close_to_close":
+        return None
+    if scenario.income.model == "managed" and scenario.income.measure == "lognormal":
+        return None
+    if scenario.market.history is None:
+        return default_variance_time()
+    from optimizer.income_model import variance_time as measured  # income_model imports us
+
+    return measured(scenario)
+
+
 def _expiry_rule(spec: StrategySpec) -> ExpiryRule:
     e = spec.expiry
     return ExpiryRule(dte=e.dte, date=e.date, intraday_hours=e.intraday_hours)
@@ -292,6 +313,7 @@ def _rows_chain(
                 expiry_rule=_expiry_rule(spec),
                 grid=u.grid,
                 min_credit=spec.min_credit,
+                variance_time=variance_time(scenario, spec),
             )
         except ModelError as exc:
             raise SpecError(f"strategies.{name}.underlyings.{sym}: {exc}") from None

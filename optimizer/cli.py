@@ -60,6 +60,7 @@ def _root(
 def _register() -> None:
     from optimizer.commands import (
         audit,
+        calibrate,
         chain,
         frontier,
         ledger,
@@ -73,6 +74,7 @@ def _register() -> None:
 
     for mod in (solve, chain, margin, phases, sweep, frontier, report, ledger, track, audit):
         mod.register(app)
+    calibrate.register(app)
 
 
 _register()

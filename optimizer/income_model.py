@@ -8,25 +8,34 @@ samples of the chance constraint and of the monthly risk caps, P(month >= target
 rates.
 
 Paths: one set for the S&P 500 (SPX, SPXW, XSP, SPY, ES, MES share it: common random numbers, so
-a sell-off hits the 0DTE condors and the LT112 ladder together), and one per other underlying,
-mapped to the S&P 500 path by the stated ``risk.underlyings`` beta and correlation with a
-residual of size ``vol`` drawn from a fat-tailed pool — WTI's own standardized daily returns for
-``history: wti``, else the S&P 500's own standardized residuals (independent days, unit
-variance) — and an IV change of ``iv_beta`` x the VIX change. The futures' residual vol is
-constant (their own vol clustering is not modelled).
+a sell-off hits the 0DTE condors and the LT112 ladder together), and one per other underlying.
+A futures underlying with a row in ``models/data/futures_vol.csv`` (CL/MCL, GC/MGC, ZB, 6E;
+``risk.underlyings.<sym>.vol_model: auto|garch``) has its own conditional vol, a GARCH(1,1) with
+Student-t innovations (:mod:`models.futures_vol`; crude fitted on the shipped WTI history, the
+others stated parameters), started at today's ATM IV of its synthetic surface, and an IV that
+follows its own conditional vol (implied/realized ratio x conditional vol). Its daily innovation
+comes from the same historical day as the S&P 500 path: with ``history: wti`` and the FHS
+measure, WTI's own standardized GARCH residual of that day (crash days co-occur); otherwise
+``corr`` x the S&P 500's standardized move of the day plus an independent draw (WTI's residual
+pool, or Student-t). ``vol_model: constant`` keeps the model before issue 16: the stated
+``risk.underlyings`` beta and correlation to the S&P 500 path with a constant residual vol
+``vol`` drawn from a fat-tailed pool (WTI's own EWMA-standardized returns for ``history: wti``,
+else the S&P 500's standardized residuals) and an IV change of ``iv_beta`` x the VIX change.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 
 from models import costs as cost_model
-from models import physical
+from models import futures_vol, physical
 from models.errors import SpecError
 from models.history import load_index_ohlc, load_vix_history, load_wti_history
 from models.instruments import get_instrument
@@ -40,6 +49,7 @@ from models.managed import (
     trading_steps,
 )
 from models.strategies import Candidate, Management
+from models.variance_time import VarianceTime, measure_variance_time
 from optimizer.candidates import CandidateSet
 from optimizer.market import Market
 from optimizer.spec import Scenario
@@ -53,6 +63,7 @@ __all__ = [
     "session_scale",
     "simulate_income",
     "trade_cost_inputs",
+    "variance_time",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,6 +134,39 @@ def session_scale(scenario: Scenario) -> float:
     return float(_filtered(scenario).session_scale)
 
 
+@lru_cache(maxsize=4)
+def _variance_time(vix_path: str, index_path: str, start, end) -> VarianceTime:
+    hist = _history(vix_path, index_path, start, end)
+    return measure_variance_time(
+        index_ohlc(index_path),
+        load_vix_history(vix_path),
+        session_share=float(hist.session_scale) ** 2,
+        start=start,
+        end=end,
+    )
+
+
+def variance_time(scenario: Scenario) -> VarianceTime:
+    """The variance-time shares of the scenario's history (:mod:`models.variance_time`).
+
+    The session share is the FHS measure's own ``session_scale ** 2``; the day variances by
+    nights before the open are measured on the same window (``income.history_start`` /
+    ``history_end``).
+
+    Raises
+    ------
+    SpecError
+        No ``market.history``.
+    """
+    h = scenario.market.history
+    if h is None:
+        raise SpecError("market.history: the variance-time model needs the VIX and S&P 500 files")
+    inc = scenario.income
+    start = None if inc.history_start is None else inc.history_start.date().isoformat()
+    end = None if inc.history_end is None else inc.history_end.date().isoformat()
+    return _variance_time(str(scenario.resolve(h.vix)), str(scenario.resolve(h.index)), start, end)
+
+
 def physical_measure(scenario: Scenario, market: Market) -> str:
     """Name and calibration window of the scenario's physical measure."""
     if scenario.income.measure == "lognormal":
@@ -168,6 +212,7 @@ def _sp_paths(scenario: Scenario, market: Market, n_paths: int, n_days: int, see
         daily_vol=daily_vol,
         session_scale=scale,
         description=p.measure,
+        vix=vix,
     )
 
 
@@ -200,8 +245,16 @@ def _other_paths(
             f"risk.underlyings.{sym}: needed — how {sym} moves with the S&P 500 "
             "(beta, corr, vol, iv_beta, or history: wti)"
         )
-    pool, beta, corr, _ = _residual_pool(scenario, sym, spec)
+    params = futures_vol.params_for(sym)
+    if spec.vol_model == "garch" and params is None:
+        raise SpecError(
+            f"risk.underlyings.{sym}.vol_model: garch needs a row for {sym} in "
+            "models/data/futures_vol.csv"
+        )
     key = int.from_bytes(sym.encode("utf-8")[:8].ljust(8, b"\0"), "little")
+    if spec.vol_model != "constant" and params is not None:
+        return _garch_paths(scenario, sym, spec, params, sp, n_paths, n_days, seed, key)
+    pool, beta, corr, _ = _residual_pool(scenario, sym, spec)
     g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(7, key))))
     if pool.size:
         eps = pool[g.integers(0, pool.size, size=(n_paths, n_days))]
@@ -221,6 +274,104 @@ def _other_paths(
     )
 
 
+@lru_cache(maxsize=2)
+def _wti_garch(path: str, index_path: str) -> tuple[pd.Series, float]:
+    """WTI's GARCH-standardized daily residuals by date (unit variance) and its S&P 500 corr."""
+    wti = load_wti_history(path)
+    z = futures_vol.garch_filter(np.log(wti).diff().dropna(), futures_vol.params_for("CL"))["z"]
+    z = z.iloc[75:]  # the filter's start-up
+    return z / z.std(), float(_wti(path, index_path).corr)
+
+
+def _garch_paths(
+    scenario: Scenario,
+    sym: str,
+    spec,
+    params: futures_vol.GarchParams,
+    sp: UnderlyingPaths,
+    n_paths: int,
+    n_days: int,
+    seed: int,
+    key: int,
+) -> UnderlyingPaths:
+    """A futures underlying on its own GARCH(1,1)-t vol, moving with the S&P 500 day by day.
+
+    Innovation of day ``t``: with ``history: wti`` and the FHS measure, WTI's own standardized
+    GARCH residual of the historical day the S&P 500 path drew for ``t``
+    (:func:`models.physical.bootstrap_days`); where WTI has no return that day (after
+    2019-01-03, holidays), and for the other futures, ``corr x`` the S&P 500's standardized
+    move of the day ``+ sqrt(1 - corr^2) x`` an independent draw (WTI's residual pool, else
+    Student-t with the row's ``nu``). The variance starts at today's ATM IV (the synthetic
+    surface's ``atm_iv``; else the long-run variance) and follows
+    :func:`models.futures_vol.simulate_garch`; the IV shift is ``ratio x`` the change of the
+    conditional vol. Rows of stated (unfitted) parameters get their long-run variance anchored
+    at today's (``omega = h_0 (1 - alpha - beta)``): clustering without a drift toward an assumed
+    level; fitted rows (crude) keep their fitted long-run level.
+    """
+    g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(7, key))))
+    raw = sp.log_return / sp.daily_vol[:, :-1]
+    z_sp = raw / raw.std()
+    corr = spec.corr
+    src = f"S&P 500 move x corr {corr:.3g} + Student-t({params.nu:.3g})"
+    own = None
+    if spec.history == "wti":
+        h = scenario.market.history
+        if h is None:
+            raise SpecError(f"risk.underlyings.{sym}.history: needs market.history")
+        path = scenario.resolve(h.index).parent / WTI_FILE
+        if not path.exists():
+            raise SpecError(f"risk.underlyings.{sym}.history: {path} not found")
+        zw, corr = _wti_garch(str(path), str(scenario.resolve(h.index)))
+        pool = zw.to_numpy()
+        indep = pool[g.integers(0, pool.size, size=(n_paths, n_days))]
+        src = f"WTI's own GARCH residuals; else S&P 500 move x corr {corr:.3g} + WTI residual"
+        if scenario.income.measure == "fhs":
+            hist = _filtered(scenario)
+            day = physical.bootstrap_days(
+                hist.n,
+                n_paths=n_paths,
+                n_days=n_days,
+                seed=seed,
+                mean_block=scenario.income.mean_block,
+            )
+            check = hist.z[day] / float(np.std(hist.z))
+            if np.allclose(check, raw, rtol=1e-6, atol=1e-9):
+                own = zw.reindex(hist.dates).to_numpy()[day]
+                src = (
+                    "WTI's own GARCH residual of the S&P 500 path's historical day; after "
+                    f"2019-01-03 S&P 500 move x corr {corr:.3g} + WTI residual"
+                )
+            else:
+                log.warning("%s: S&P 500 bootstrap days not reproduced; WTI days drawn apart", sym)
+    else:
+        indep = futures_vol.t_innovations(g, params.nu, (n_paths, n_days))
+    eps = corr * z_sp + math.sqrt(max(0.0, 1.0 - corr * corr)) * indep
+    if own is not None:
+        eps = np.where(np.isfinite(own), own, eps)
+    syn = scenario.market.synthetic.get(sym)
+    h0 = (
+        futures_vol.start_variance(syn.atm_iv, params)
+        if syn is not None
+        else params.long_run_variance
+    )
+    if not params.fitted:
+        # stated (unfitted) parameters carry no information about the long-run level: anchor
+        # it at today's variance, so the vol clusters but does not drift (no view that today's
+        # IV will mean-revert to an assumed level)
+        h_today = float(np.mean(h0))
+        params = dataclasses.replace(params, omega=h_today * (1.0 - params.persistence))
+    r, hv = futures_vol.simulate_garch(params, h0, eps)
+    iv = futures_vol.implied_vol(hv, params)
+    return UnderlyingPaths(
+        log_return=r,
+        iv_shift=iv - iv[:, :1],
+        session_return=r,
+        daily_vol=np.sqrt(hv),
+        session_scale=1.0,
+        description=f"{sym}: {params.describe()}; innovations: {src}",
+    )
+
+
 def _management(scenario: Scenario, strategy: str) -> Management:
     m = scenario.strategies[strategy].management
     return Management(
@@ -230,6 +381,12 @@ def _management(scenario: Scenario, strategy: str) -> Management:
         time_exit=m.time_exit,
         target_legs=tuple(m.target_legs) if m.target_legs is not None else None,
         delta_exit=m.delta_exit,
+        roll_untested_delta=m.roll_untested_delta,
+        close_tested_delta=m.close_tested_delta,
+        vix_exit=m.vix_exit,
+        entry_iv_rank=m.entry_iv_rank,
+        close_distance=m.close_distance,
+        directional_move=m.directional_move,
     )
 
 
@@ -238,8 +395,13 @@ def trade_cost_inputs(
 ) -> TradeCostInputs:
     """Costs of one trade of one unit of ``c`` (instrument currency) under ``scenario.costs``.
 
-    Half-spreads from the chain's quotes of the candidate's product where the market has them,
-    else the fee file's assumed half-spread; fees from ``models/data/fees.csv``.
+    Half-spreads (:func:`models.costs.leg_half_spreads`): the chain's quote of the leg where the
+    market has quotes of the candidate's product, else the measured / derived row of
+    ``models/data/half_spreads.csv`` for the leg's product, DTE and moneyness, else the fee
+    file's assumed half-spread. Fees from ``models/data/fees.csv`` with the premium and order-size
+    tiers of ``models/data/fee_tiers.csv``: entry at the legs' prices, the target exit at
+    ``1 - profit_target`` of them (the strategy's management), stop / time exits at the entry
+    prices; one order per unit (:func:`models.costs.trade_costs`).
     """
     spec = scenario.costs
     if not spec.enabled:
@@ -253,7 +415,11 @@ def trade_cost_inputs(
         fx_cost=spec.fx_cost,
     )
     half = cost_model.leg_half_spreads(c, market.quotes.get(c.underlying), fees=fees)
-    tc = cost_model.trade_costs(c, multiplier=multiplier, half_spreads=half, fees=fees, model=model)
+    strategy = scenario.strategies.get(c.strategy)
+    target = None if strategy is None else strategy.management.profit_target
+    tc = cost_model.trade_costs(
+        c, multiplier=multiplier, half_spreads=half, fees=fees, model=model, profit_target=target
+    )
     inst = get_instrument(c.underlying)
     fx_cost = spec.fx_cost if inst.currency != scenario.account.currency else 0.0
     # the stop's slippage ticks are their own cost line (models.costs folds them into the spread)
@@ -354,7 +520,8 @@ def simulate_income(
     for c in cands:
         key = _FACTOR if c.underlying in SP500_FAMILY else c.underlying
         if key not in paths:
-            paths[key] = _other_paths(scenario, key, sp, n_paths, n_days, seed)
+            # the VIX (management's vix_exit) is the S&P 500's, shared by every underlying
+            paths[key] = replace(_other_paths(scenario, key, sp, n_paths, n_days, seed), vix=sp.vix)
         keys.append(key)
     mult = table["multiplier"].to_numpy(dtype=float)
     costs = [

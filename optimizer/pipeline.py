@@ -52,6 +52,7 @@ from optimizer.verdict import (
     return_on_capital,
     top_cap_clause,
 )
+from optimizer.zero_dte import variance_basis_report
 
 __all__ = [
     "Prepared",
@@ -573,6 +574,11 @@ def solve_scenario(
         stress=tuple(stress),
         win_rates=tuple(
             win_rates(scenario, cs, prep.income.result if prep.income else None, counts)
+        ),
+        zero_dte=(
+            variance_basis_report(scenario, prep.market, cs, counts)
+            if full and prep.income is not None
+            else None
         ),
         scenario_pnl=(
             pd.DataFrame(

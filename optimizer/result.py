@@ -207,6 +207,11 @@ class SizingResult:
     win_rates : tuple[dict, ...]
         Managed-model win rate, average win/loss and days held per strategy, beside the
         planning documents' claimed win rate.
+    zero_dte : dict | None
+        The book's 0DTE positions priced on both variance bases (``session`` and
+        ``close_to_close``), with the edge against the implied/realized session variance ratio
+        (:func:`optimizer.zero_dte.variance_basis_report`); ``None`` without 0DTE positions or
+        with light diagnostics.
     scenario_pnl : pd.DataFrame | None
         The market-scenario P&L matrix the solve used: rows = scenarios, one column per
         candidate id, per contract unit, account currency.
@@ -228,6 +233,7 @@ class SizingResult:
     market: dict = field(default_factory=dict)
     stress: tuple[dict, ...] = ()
     win_rates: tuple[dict, ...] = ()
+    zero_dte: dict | None = None
     scenario_pnl: pd.DataFrame | None = None
     monthly_pnl: np.ndarray | None = None
 
@@ -248,6 +254,7 @@ class SizingResult:
                 "excluded": self.excluded.to_dict(orient="records"),
                 "stress": list(self.stress),
                 "win_rates": list(self.win_rates),
+                "zero_dte": self.zero_dte,
                 "notes": list(self.notes),
             }
         )

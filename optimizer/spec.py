@@ -283,7 +283,14 @@ class ManagementSpec(_Strict):
 
     ``target_legs``: option legs (0-based) the profit target closes, the others stay open
     (LT112: ``[2]``, the naked puts); ``delta_exit``: close all when a short leg's |delta|
-    reaches it.
+    reaches it. The defence rules (domain.md §3–4, off when absent; :mod:`models.managed`):
+    ``roll_untested_delta`` (strangles 0.20: roll the untested side once),
+    ``close_tested_delta`` (0.25: close the tested leg), ``vix_exit`` (30: close all and open
+    nothing while the VIX closes above it), ``entry_iv_rank`` (0.30: skip entries below this
+    trailing-year IV percentile), ``close_distance`` (LT112: close all when the spot is within
+    this fraction of the spot above the naked put strike) and ``directional_move`` (0DTE 0.005:
+    a call or put spread instead of the condor after a larger move from the open to the entry).
+    The delta levels must rise: roll <= close tested <= delta_exit.
     """
 
     profit_target: PosFloat | None = None
@@ -292,14 +299,47 @@ class ManagementSpec(_Strict):
     time_exit: str | None = None
     target_legs: list[Annotated[int, Field(ge=0)]] | None = None
     delta_exit: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    roll_untested_delta: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    close_tested_delta: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    vix_exit: PosFloat | None = None
+    entry_iv_rank: Fraction | None = None
+    close_distance: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
+    directional_move: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _delta_levels(self):
+        names = ("roll_untested_delta", "close_tested_delta", "delta_exit")
+        set_ = [(n, getattr(self, n)) for n in names if getattr(self, n) is not None]
+        for (a, va), (b, vb) in zip(set_, set_[1:], strict=False):
+            if va > vb:
+                raise ValueError(f"{a} ({va:g}) must not exceed {b} ({vb:g})")
+        if self.target_legs is not None and (
+            self.roll_untested_delta is not None or self.close_tested_delta is not None
+        ):
+            raise ValueError(
+                "roll_untested_delta / close_tested_delta cannot be combined with target_legs"
+            )
+        return self
 
 
 class ExpirySpec(_Strict):
-    """Exactly one of ``dte``, ``date``, ``intraday_hours``."""
+    """Exactly one of ``dte``, ``date``, ``intraday_hours``.
+
+    ``variance_basis`` (intraday expiries only) says how a 0DTE trade's implied variance is read
+    off the chain's first listed expiry (:mod:`models.variance_time`): ``session`` (default)
+    removes the overnight and weekend variance with the variance-time model measured from the
+    S&P 500 history, so the implied session variance is on the footing of the realized session
+    move the income model uses; ``close_to_close`` attributes the first expiry's whole variance
+    to its sessions (the convention before issue 16, kept for comparison). The shares are
+    measured from ``market.history`` when given, else the shipped measurement
+    (``models/data/variance_time.csv``); under the managed model's lognormal measure (no
+    overnight gaps) the two bases coincide.
+    """
 
     dte: PosFloat | None = None
     date: datetime | None = None
-    intraday_hours: Annotated[float, Field(gt=0, le=24)] | None = None
+    intraday_hours: Annotated[float, Field(gt=0, le=6.5)] | None = None
+    variance_basis: Literal["session", "close_to_close"] = "session"
 
     @model_validator(mode="after")
     def _one(self):
@@ -627,6 +667,15 @@ class UnderlyingRiskSpec(_Strict):
     With ``history: wti`` (CL, MCL) the income model measures beta and correlation to the S&P 500
     from the shipped WTI spot history and draws the residual moves from WTI's own standardized
     daily returns; ``vol`` is still the residual's size.
+
+    ``vol_model`` (income model only): ``garch`` gives the underlying its own GARCH(1,1)-t
+    conditional vol from ``models/data/futures_vol.csv`` (:mod:`models.futures_vol`), started at
+    today's ATM IV, with IV = implied/realized ratio x its conditional vol (``iv_beta`` and
+    ``vol`` are then unused; ``corr`` links its innovation to the S&P 500's move of the same
+    historical day, except with ``history: wti``, where WTI's own residual of that day is used);
+    ``constant`` keeps the constant residual vol and ``iv_beta`` x the VIX change (the model
+    before issue 16); ``auto`` (default) is ``garch`` when the csv has the product, else
+    ``constant``.
     """
 
     beta: FiniteFloat = 1.0
@@ -634,6 +683,7 @@ class UnderlyingRiskSpec(_Strict):
     vol: PosFloat | None = None
     iv_beta: FiniteFloat = 1.0
     history: Literal["wti"] | None = None
+    vol_model: Literal["auto", "garch", "constant"] = "auto"
 
     @model_validator(mode="after")
     def _vol(self):

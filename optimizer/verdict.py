@@ -663,6 +663,14 @@ def decide(
             f"target reachable (a book reaching it was found before the time limit; "
             f"{inc:,.0f} per month)",
         )
+    elif st is SolveStatus.INFEASIBLE:
+        # a proof (the PuLP mapping accepts CBC's claim only before its limit): no book, not
+        # even the empty one, meets every cap -- held positions or minimum counts break a cap
+        status, msg = (
+            VerdictStatus.INFEASIBLE,
+            "no book meets every cap: the held positions or minimum counts break a cap "
+            "(see the minimal relaxation)",
+        )
     else:
         gap = f", gap {max_outcome.mip_gap:.2%}" if max_outcome.mip_gap is not None else ""
         status, msg = (

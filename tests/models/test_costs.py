@@ -184,15 +184,17 @@ def test_expiry_matched_by_calendar_date_not_time():
     np.testing.assert_allclose(h, [0.40, 0.20, 0.30, 0.20])
 
 
-def test_missing_quotes_use_the_assumed_half_spread():
+def test_missing_quotes_use_the_assumed_half_spread_without_a_table():
+    # spreads=False: no half_spreads.csv table, so quote -> fees.csv assumed value
     spx = fees_for("SPX")
     assumed = float(csv_row("SPX")["assumed_half_spread"])
-    np.testing.assert_allclose(leg_half_spreads(condor(), None, fees=spx), [assumed] * 4)
+    kw = {"fees": spx, "spreads": False}
+    np.testing.assert_allclose(leg_half_spreads(condor(), None, **kw), [assumed] * 4)
     other_day = quotes([("2026-02-03", 6850.0, "P", 11.0, 12.0, 10.0)])
-    np.testing.assert_allclose(leg_half_spreads(condor(), other_day, fees=spx), [assumed] * 4)
+    np.testing.assert_allclose(leg_half_spreads(condor(), other_day, **kw), [assumed] * 4)
     only_puts = quotes()[lambda d: d["right"] == "P"]
     np.testing.assert_allclose(
-        leg_half_spreads(condor(), only_puts, fees=spx), [0.40, 0.20, assumed, assumed]
+        leg_half_spreads(condor(), only_puts, **kw), [0.40, 0.20, assumed, assumed]
     )
 
 

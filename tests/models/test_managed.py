@@ -69,7 +69,9 @@ VOL_RATIO = 0.861
 MULT = 100.0
 HOLD = Management()  # no rule: hold to expiry
 ONE_AT_DAY_0 = 1000.0  # entries per month: spacing 0.021 days, every path's first entry at day 0
-TARGET, STOP, TIME, EXPIRY, DELTA = (EXIT_REASONS.index(r) for r in EXIT_REASONS)
+TARGET, STOP, TIME, EXPIRY, DELTA = (
+    EXIT_REASONS.index(r) for r in ("target", "stop", "time", "expiry", "delta")
+)
 MONEY_FIELDS = (
     "expected_monthly",
     "expected_monthly_gross",

@@ -50,6 +50,9 @@ SCENARIO_SETS = [
     # study and the separate solves) without building every other phase's candidates twice;
     # the scaling rule has its own tests (test_verdict_policy.py, the report's curves)
     "positions.scale_with_nlv=false",
+    # a non-empty book in every phase (on the session basis the 0DTE sleeve loses money and the
+    # allocation band leaves the empty book: tests/optimizer/test_zero_dte.py)
+    "strategies.zero_dte.expiry.variance_basis=close_to_close",
 ]
 STUDY_SETS = ["solve.diagnostics=light"]
 

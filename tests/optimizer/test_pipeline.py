@@ -34,6 +34,7 @@ from optimizer.solving import SolveContext, max_income
 from optimizer.spec import ObjectiveKind, load_scenario
 from optimizer.status import SolverOptions, SolveStatus
 from optimizer.verdict import VerdictStatus
+from tests.optimizer.conftest import PHASE4_BOOK
 
 ROOT = Path(__file__).resolve().parents[2]
 TK = ROOT / "scenarios" / "tom_king"
@@ -180,6 +181,7 @@ def test_minimum_nlv_brackets_the_target():
     sc = load_scenario(
         TK / "phase4.yaml",
         [
+            *PHASE4_BOOK,
             "positions.count=structures",
             "target.success_probability=null",
             "risk.cvar=[]",

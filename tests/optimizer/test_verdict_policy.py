@@ -22,7 +22,7 @@ from optimizer.solving import SolveContext, max_income, solve_sizing
 from optimizer.spec import ObjectiveKind, load_scenario
 from optimizer.status import SolveOutcome, SolverOptions, SolveStatus
 from optimizer.verdict import ChanceFinding, VerdictStatus, cap_costs, decide
-from tests.optimizer.conftest import TK
+from tests.optimizer.conftest import PHASE4_BOOK, TK
 
 CTX = SolveContext("cvxpy", SolverOptions(time_limit=120, mip_rel_gap=1e-6))
 #: phases.csv: the phase-4 floor in GBP (the documented anchor of positions.scale_with_nlv)
@@ -38,7 +38,16 @@ def phase4_risk(phase4_run):
 # ----------------------------------------------------------------------------- headline book
 @pytest.fixture(scope="module")
 def no_allocation_max_income():
-    sc = load_scenario(TK / "phase4.yaml", ["allocation.enabled=false", "objective=max_income"])
+    sc = load_scenario(
+        TK / "phase4.yaml",
+        # a target some simulated months reach (the book's P95 month is about £2,500)
+        [
+            *PHASE4_BOOK,
+            "allocation.enabled=false",
+            "objective=max_income",
+            "target.monthly_income=2000",
+        ],
+    )
     return sc, solve_scenario(sc, min_nlv_search=False, diagnostics_level="light")
 
 
@@ -134,6 +143,7 @@ def test_min_nlv_without_scaling_says_none():
     sc = load_scenario(
         TK / "phase4.yaml",
         [
+            *PHASE4_BOOK,
             "positions.scale_with_nlv=false",
             "target.success_probability=null",
             "risk.cvar=[]",
@@ -280,13 +290,14 @@ def test_scaling_rule_scales_the_tables_limits_only():
     """Phase 4 at £150k: the table's count caps × 2 (150k / 75k); a stated limit stays."""
     from optimizer.limits import resolve_limits
 
-    base = load_scenario(TK / "phase4.yaml")
+    base = load_scenario(TK / "phase4.yaml", PHASE4_BOOK)
     at = load_scenario(
         TK / "phase4.yaml",
-        ["account.net_liq=150000", "strategies.zero_dte.max_positions=2"],
+        [*PHASE4_BOOK, "account.net_liq=150000", "strategies.zero_dte.max_positions=2"],
     )
     off = load_scenario(
-        TK / "phase4.yaml", ["account.net_liq=150000", "positions.scale_with_nlv=false"]
+        TK / "phase4.yaml",
+        [*PHASE4_BOOK, "account.net_liq=150000", "positions.scale_with_nlv=false"],
     )
     lb, la, lo = resolve_limits(base), resolve_limits(at), resolve_limits(off)
     assert la.max_positions["zero_dte"] == 2  # stated by the scenario
