@@ -452,6 +452,38 @@ def _render_risk(result: SizingResult, console: Console, scenario: Scenario | No
                 escape(str(w["basis"])),
             )
         _print_table(console, wt)
+    if result.zero_dte:
+        _render_zero_dte(result.zero_dte, result.portfolio["currency"], console)
+
+
+def _render_zero_dte(z: dict, ccy: str, console: Console) -> None:
+    """The 0DTE position(s) on both variance bases, today's ratio and the break-even ratio."""
+    what = "book's 0DTE" if z["source"] == "book" else "best 0DTE candidate (none in the book)"
+    zt = _table(f"0DTE on both variance bases: the {what}, per contract ({ccy})")
+    for col in ("basis", "strikes", "credit", "gross/trade", "net/trade", "win", "net/month"):
+        zt.add_column(col, justify="left" if col in ("basis", "strikes") else "right")
+    for pos in z["positions"]:
+        for basis, b in pos["bases"].items():
+            mark = " (used)" if basis == z["basis"] else ""
+            zt.add_row(
+                escape(basis + mark),
+                escape(b["strikes"]),
+                _fmt(b["credit_per_contract"], ",.2f"),
+                _fmt(b["expected_trade_gross"], ",.2f"),
+                _fmt(b["expected_trade_net"], ",.2f"),
+                _pct(b["win_rate"]),
+                _fmt(b["expected_monthly_net"], ",.1f"),
+            )
+    _print_table(console, zt)
+    for pos in z["positions"]:
+        be_g, be_n = pos["break_even_ratio_gross"], pos["break_even_ratio_net"]
+        _indented(
+            console,
+            f"implied/realized session variance today {_fmt(pos['variance_ratio'], '.2f')} "
+            f"({escape(z['basis'])} basis); the trade breaks even at "
+            f"{_fmt(be_g, '.2f') if be_g is not None else 'no ratio in the grid'} gross, "
+            f"{_fmt(be_n, '.2f') if be_n is not None else 'no ratio in the grid'} net of costs",
+        )
 
 
 def _steps(console: Console, title: str, steps: Sequence[Any], note: str) -> None:
