@@ -46,6 +46,7 @@ def no_allocation_max_income():
             "allocation.enabled=false",
             "objective=max_income",
             "target.monthly_income=2000",
+            "target.chance.n_months=120",  # a small SAA: the max-probability MILP proves optimality
         ],
     )
     return sc, solve_scenario(sc, min_nlv_search=False, diagnostics_level="light")
