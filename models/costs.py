@@ -253,13 +253,25 @@ def _parse(text: str, label: str) -> Mapping[str, Fees]:
     return MappingProxyType(table)
 
 
+def _packaged_text(name: str) -> str:
+    """Text of the packaged reference file ``models/data/<name>``."""
+    try:
+        return (resources.files("models") / "data" / name).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:  # pragma: no cover - packaging error
+        raise DataError(f"reference data file models/data/{name} is missing") from exc
+
+
+def _file_text(p: Path, what: str) -> str:
+    """Text of a user-supplied data file; a one-line :class:`DataError` when unreadable."""
+    try:
+        return p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read {what} {p}: {exc}") from exc
+
+
 @cache
 def _default_schedule() -> Mapping[str, Fees]:
-    try:
-        text = (resources.files("models") / "data" / _FILE).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:  # pragma: no cover - packaging error
-        raise DataError(f"reference data file {_DEFAULT_LABEL} is missing") from exc
-    return _parse(text, _FILE)
+    return _parse(_packaged_text(_FILE), _FILE)
 
 
 def fee_schedule(path: str | os.PathLike[str] | None = None) -> Mapping[str, Fees]:
@@ -286,11 +298,7 @@ def fee_schedule(path: str | os.PathLike[str] | None = None) -> Mapping[str, Fee
     if path is None:
         return _default_schedule()
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot read fee schedule {p}: {exc}") from exc
-    return _parse(text, p.name)
+    return _parse(_file_text(p, "fee schedule"), p.name)
 
 
 def fees_for(product: str, *, path: str | os.PathLike[str] | None = None) -> Fees:
@@ -416,11 +424,7 @@ def _parse_tiers(text: str, label: str) -> Mapping[str, Mapping[str, tuple[FeeTi
 
 @cache
 def _default_tiers() -> Mapping[str, Mapping[str, tuple[FeeTier, ...]]]:
-    try:
-        text = (resources.files("models") / "data" / _TIERS_FILE).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:  # pragma: no cover - packaging error
-        raise DataError(f"reference data file models/data/{_TIERS_FILE} is missing") from exc
-    return _parse_tiers(text, _TIERS_FILE)
+    return _parse_tiers(_packaged_text(_TIERS_FILE), _TIERS_FILE)
 
 
 def fee_tiers(
@@ -449,11 +453,7 @@ def fee_tiers(
     if path is None:
         return _default_tiers()
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot read fee tiers {p}: {exc}") from exc
-    return _parse_tiers(text, p.name)
+    return _parse_tiers(_file_text(p, "fee tiers"), p.name)
 
 
 def tiered_value(
@@ -1053,11 +1053,7 @@ def _parse_spreads(text: str, label: str) -> HalfSpreadTable:
 
 @cache
 def _default_spreads() -> HalfSpreadTable:
-    try:
-        text = (resources.files("models") / "data" / _SPREADS_FILE).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:  # pragma: no cover - packaging error
-        raise DataError(f"reference data file models/data/{_SPREADS_FILE} is missing") from exc
-    return _parse_spreads(text, _SPREADS_FILE)
+    return _parse_spreads(_packaged_text(_SPREADS_FILE), _SPREADS_FILE)
 
 
 def half_spread_table(path: str | os.PathLike[str] | None = None) -> HalfSpreadTable:
@@ -1077,11 +1073,7 @@ def half_spread_table(path: str | os.PathLike[str] | None = None) -> HalfSpreadT
     if path is None:
         return _default_spreads()
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot read half-spread table {p}: {exc}") from exc
-    return _parse_spreads(text, p.name)
+    return _parse_spreads(_file_text(p, "half-spread table"), p.name)
 
 
 def leg_dte_and_moneyness(candidate: Candidate, leg: Leg) -> tuple[float, float]:

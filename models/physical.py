@@ -281,9 +281,9 @@ def bootstrap_days(
     """The historical day indices :func:`fhs_paths` draws for the same arguments.
 
     Replays the stationary bootstrap of :func:`fhs_paths` (same generator, same draws in the
-    same order), so another underlying can take its move from the *same historical day* as a
-    simulated S&P 500 day (crash days co-occur: :mod:`optimizer.income_model`);
-    ``tests/models/test_futures_vol.py`` checks that the two agree.
+    same order: both call one sampler) for a caller that has the seed but not the paths; the
+    income model takes the days from :attr:`Paths.day` directly. ``tests/models/
+    test_futures_vol.py`` checks that the two agree.
 
     Parameters
     ----------
@@ -299,7 +299,16 @@ def bootstrap_days(
     """
     n = _int_arg("n", n, 1)
     rng = Generator(PCG64(SeedSequence(_int_arg("seed", seed, 0))))
-    p_new = 1.0 / float(mean_block)
+    return _stationary_days(rng, n, n_paths, n_days, float(mean_block))
+
+
+def _stationary_days(
+    rng: Generator, n: int, n_paths: int, n_days: int, mean_block: float
+) -> np.ndarray:
+    """(P, D) day indices of the stationary bootstrap (Politis & Romano 1994) drawn from ``rng``:
+    a path continues with the next historical day, or jumps to a uniform day with probability
+    ``1 / mean_block`` (and at the end of the history)."""
+    p_new = 1.0 / mean_block
     day = np.empty((n_paths, n_days), dtype=np.int32)
     cur = rng.integers(0, n, n_paths)
     day[:, 0] = cur
@@ -795,17 +804,7 @@ def fhs_paths(
         raise ValueError(f"mean_block must be a finite number >= 1, got {mean_block!r}")
     v0 = _vix0(vix0, n_paths)
     rng = Generator(PCG64(SeedSequence(seed)))
-    n = hist.n
-    p_new = 1.0 / mean_block
-    day = np.empty((n_paths, n_days), dtype=np.int32)
-    cur = rng.integers(0, n, n_paths)
-    day[:, 0] = cur
-    for t in range(1, n_days):
-        fresh = rng.integers(0, n, n_paths)
-        jump = rng.random(n_paths) < p_new
-        nxt = cur + 1
-        cur = np.where(jump | (nxt >= n), fresh, nxt)
-        day[:, t] = cur
+    day = _stationary_days(rng, hist.n, n_paths, n_days, mean_block)
 
     lo, hi = math.log(VIX_CLIP[0]), math.log(VIX_CLIP[1])
     vix = np.empty((n_paths, n_days + 1))

@@ -40,6 +40,7 @@ from models.strategies import (
 )
 from models.valuation import unit_metrics
 from models.variance_time import VarianceTime, default_variance_time
+from optimizer.history import variance_time as measured_variance_time
 from optimizer.market import Market, fx_rate
 from optimizer.spec import Scenario, StrategySpec
 
@@ -192,9 +193,7 @@ def variance_time(scenario: Scenario, spec: StrategySpec) -> VarianceTime | None
         return None
     if scenario.market.history is None:
         return default_variance_time()
-    from optimizer.income_model import variance_time as measured  # income_model imports us
-
-    return measured(scenario)
+    return measured_variance_time(scenario)
 
 
 def _expiry_rule(spec: StrategySpec) -> ExpiryRule:

@@ -26,7 +26,6 @@ else the S&P 500's standardized residuals) and an IV change of ``iv_beta`` x the
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -37,7 +36,7 @@ import pandas as pd
 from models import costs as cost_model
 from models import futures_vol, physical
 from models.errors import SpecError
-from models.history import load_index_ohlc, load_vix_history, load_wti_history
+from models.history import load_wti_history
 from models.instruments import get_instrument
 from models.managed import (
     COST_COMPONENTS,
@@ -49,8 +48,8 @@ from models.managed import (
     trading_steps,
 )
 from models.strategies import Candidate, Management
-from models.variance_time import VarianceTime, measure_variance_time
 from optimizer.candidates import CandidateSet
+from optimizer.history import fhs_history, index_ohlc
 from optimizer.market import Market
 from optimizer.spec import Scenario
 
@@ -60,13 +59,11 @@ __all__ = [
     "cost_breakdown",
     "market_key",
     "physical_measure",
-    "session_scale",
+    "session_daily_vol",
     "simulate_income",
     "trade_cost_inputs",
-    "variance_time",
 ]
 
-log = logging.getLogger(__name__)
 
 #: Products that are the S&P 500 index itself at another scale or through a future.
 SP500_FAMILY = frozenset({"SPX", "SPXW", "XSP", "SPY", "ES", "MES"})
@@ -95,76 +92,24 @@ class IncomeSimulation:
 
 
 @lru_cache(maxsize=2)
-def index_ohlc(index_path: str):
-    """The S&P 500 daily OHLC file, parsed once per process (income model and risk scenarios)."""
-    return load_index_ohlc(index_path)
-
-
-@lru_cache(maxsize=4)
-def _history(vix_path: str, index_path: str, start, end):
-    vix = load_vix_history(vix_path)
-    ohlc = index_ohlc(index_path)
-    return physical.filtered_history(vix, ohlc, start=start, end=end)
-
-
-@lru_cache(maxsize=2)
 def _wti(path: str, index_path: str):
     wti = load_wti_history(path)
     close = index_ohlc(index_path)["close"]
     return physical.wti_residuals(wti, close)
 
 
-def _filtered(scenario: Scenario):
-    h = scenario.market.history
-    if h is None:
-        raise SpecError("market.history: the fhs physical measure needs the VIX and S&P 500 files")
-    inc = scenario.income
-    start = None if inc.history_start is None else inc.history_start.date().isoformat()
-    end = None if inc.history_end is None else inc.history_end.date().isoformat()
-    return _history(str(scenario.resolve(h.vix)), str(scenario.resolve(h.index)), start, end)
+def session_daily_vol(scenario: Scenario, market: Market, vix) -> tuple[np.ndarray, float]:
+    """The income model's daily close-to-close vol at VIX level(s) ``vix`` and its session
+    scale ``c`` (decimal per trading day; the session's vol is ``c`` times it).
 
-
-def session_scale(scenario: Scenario) -> float:
-    """Regular-session / close-to-close vol ratio of the S&P 500 measured from the history.
-
-    1.0 when the scenario has no history (then the session is taken as the whole day).
+    FHS: the filter's vol at the VIX close times the residuals' spread; lognormal:
+    ``VIX / 100 x vol ratio / sqrt(252)`` with ``c = 1`` (no overnight gap).
     """
-    if scenario.market.history is None:
-        return 1.0
-    return float(_filtered(scenario).session_scale)
-
-
-@lru_cache(maxsize=4)
-def _variance_time(vix_path: str, index_path: str, start, end) -> VarianceTime:
-    hist = _history(vix_path, index_path, start, end)
-    return measure_variance_time(
-        index_ohlc(index_path),
-        load_vix_history(vix_path),
-        session_share=float(hist.session_scale) ** 2,
-        start=start,
-        end=end,
-    )
-
-
-def variance_time(scenario: Scenario) -> VarianceTime:
-    """The variance-time shares of the scenario's history (:mod:`models.variance_time`).
-
-    The session share is the FHS measure's own ``session_scale ** 2``; the day variances by
-    nights before the open are measured on the same window (``income.history_start`` /
-    ``history_end``).
-
-    Raises
-    ------
-    SpecError
-        No ``market.history``.
-    """
-    h = scenario.market.history
-    if h is None:
-        raise SpecError("market.history: the variance-time model needs the VIX and S&P 500 files")
-    inc = scenario.income
-    start = None if inc.history_start is None else inc.history_start.date().isoformat()
-    end = None if inc.history_end is None else inc.history_end.date().isoformat()
-    return _variance_time(str(scenario.resolve(h.vix)), str(scenario.resolve(h.index)), start, end)
+    v = np.asarray(vix, dtype=float)
+    if scenario.income.measure == "lognormal":
+        return v / 100.0 * market.vol_ratio / math.sqrt(252.0), 1.0
+    hist = fhs_history(scenario)
+    return hist.filter_sigma(v) * float(np.std(hist.z)), float(hist.session_scale)
 
 
 def physical_measure(scenario: Scenario, market: Market) -> str:
@@ -174,7 +119,7 @@ def physical_measure(scenario: Scenario, market: Market) -> str:
             f"lognormal (light-tailed): constant vol = VIX {market.vix:g} x vol ratio "
             f"{market.vol_ratio:.3f} ({market.vol_ratio_source})"
         )
-    return _filtered(scenario).describe()
+    return fhs_history(scenario).describe()
 
 
 def _sp_paths(scenario: Scenario, market: Market, n_paths: int, n_days: int, seed: int):
@@ -188,23 +133,17 @@ def _sp_paths(scenario: Scenario, market: Market, n_paths: int, n_days: int, see
             seed=seed,
             session_fraction=1.0,
         )
-        scale = 1.0
     else:
-        hist = _filtered(scenario)
         p = physical.fhs_paths(
-            hist,
+            fhs_history(scenario),
             vix0=market.vix,
             n_paths=n_paths,
             n_days=n_days,
             seed=seed,
             mean_block=inc.mean_block,
         )
-        scale = float(hist.session_scale)
     vix = np.asarray(p.vix, dtype=float)
-    if inc.measure == "lognormal":
-        daily_vol = vix / 100.0 * market.vol_ratio / math.sqrt(252.0)
-    else:  # the filter's daily vol at each simulated VIX close
-        daily_vol = hist.filter_sigma(vix) * float(np.std(hist.z))
+    daily_vol, scale = session_daily_vol(scenario, market, vix)  # at each simulated VIX close
     return p, UnderlyingPaths(
         log_return=p.log_return,
         iv_shift=(vix - vix[:, :1]) / 100.0,
@@ -230,13 +169,19 @@ def _residual_pool(scenario: Scenario, sym: str, spec) -> tuple[np.ndarray, floa
         z = z / z.std()
         return z, float(w.beta), float(w.corr), "WTI spot history (FRED DCOILWTICO)"
     if scenario.income.measure == "fhs":
-        z = np.asarray(_filtered(scenario).z, dtype=float)
+        z = np.asarray(fhs_history(scenario).z, dtype=float)
         return z / z.std(), spec.beta, spec.corr, "S&P 500 standardized residuals"
     return np.empty(0), spec.beta, spec.corr, "Gaussian"
 
 
 def _other_paths(
-    scenario: Scenario, sym: str, sp: UnderlyingPaths, n_paths: int, n_days: int, seed: int
+    scenario: Scenario,
+    sym: str,
+    sp: UnderlyingPaths,
+    n_paths: int,
+    n_days: int,
+    seed: int,
+    days: np.ndarray | None = None,
 ) -> UnderlyingPaths:
     risk = scenario.risk
     spec = risk.underlyings.get(sym) if risk is not None else None
@@ -253,7 +198,7 @@ def _other_paths(
         )
     key = int.from_bytes(sym.encode("utf-8")[:8].ljust(8, b"\0"), "little")
     if spec.vol_model != "constant" and params is not None:
-        return _garch_paths(scenario, sym, spec, params, sp, n_paths, n_days, seed, key)
+        return _garch_paths(scenario, sym, spec, params, sp, n_paths, n_days, seed, key, days)
     pool, beta, corr, _ = _residual_pool(scenario, sym, spec)
     g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(7, key))))
     if pool.size:
@@ -293,12 +238,13 @@ def _garch_paths(
     n_days: int,
     seed: int,
     key: int,
+    days: np.ndarray | None,
 ) -> UnderlyingPaths:
     """A futures underlying on its own GARCH(1,1)-t vol, moving with the S&P 500 day by day.
 
     Innovation of day ``t``: with ``history: wti`` and the FHS measure, WTI's own standardized
     GARCH residual of the historical day the S&P 500 path drew for ``t``
-    (:func:`models.physical.bootstrap_days`); where WTI has no return that day (after
+    (``days``, :attr:`models.physical.Paths.day`); where WTI has no return that day (after
     2019-01-03, holidays), and for the other futures, ``corr x`` the S&P 500's standardized
     move of the day ``+ sqrt(1 - corr^2) x`` an independent draw (WTI's residual pool, else
     Student-t with the row's ``nu``). The variance starts at today's ATM IV (the synthetic
@@ -325,24 +271,13 @@ def _garch_paths(
         pool = zw.to_numpy()
         indep = pool[g.integers(0, pool.size, size=(n_paths, n_days))]
         src = f"WTI's own GARCH residuals; else S&P 500 move x corr {corr:.3g} + WTI residual"
-        if scenario.income.measure == "fhs":
-            hist = _filtered(scenario)
-            day = physical.bootstrap_days(
-                hist.n,
-                n_paths=n_paths,
-                n_days=n_days,
-                seed=seed,
-                mean_block=scenario.income.mean_block,
+        if scenario.income.measure == "fhs" and days is not None:
+            # the historical days the S&P 500 paths drew (models.physical.Paths.day)
+            own = zw.reindex(fhs_history(scenario).dates).to_numpy()[days]
+            src = (
+                "WTI's own GARCH residual of the S&P 500 path's historical day; after "
+                f"2019-01-03 S&P 500 move x corr {corr:.3g} + WTI residual"
             )
-            check = hist.z[day] / float(np.std(hist.z))
-            if np.allclose(check, raw, rtol=1e-6, atol=1e-9):
-                own = zw.reindex(hist.dates).to_numpy()[day]
-                src = (
-                    "WTI's own GARCH residual of the S&P 500 path's historical day; after "
-                    f"2019-01-03 S&P 500 move x corr {corr:.3g} + WTI residual"
-                )
-            else:
-                log.warning("%s: S&P 500 bootstrap days not reproduced; WTI days drawn apart", sym)
     else:
         indep = futures_vol.t_innovations(g, params.nu, (n_paths, n_days))
     eps = corr * z_sp + math.sqrt(max(0.0, 1.0 - corr * corr)) * indep
@@ -521,7 +456,8 @@ def simulate_income(
         key = _FACTOR if c.underlying in SP500_FAMILY else c.underlying
         if key not in paths:
             # the VIX (management's vix_exit) is the S&P 500's, shared by every underlying
-            paths[key] = replace(_other_paths(scenario, key, sp, n_paths, n_days, seed), vix=sp.vix)
+            other = _other_paths(scenario, key, sp, n_paths, n_days, seed, days=sp_raw.day)
+            paths[key] = replace(other, vix=sp.vix)
         keys.append(key)
     mult = table["multiplier"].to_numpy(dtype=float)
     costs = [

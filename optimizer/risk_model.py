@@ -34,12 +34,11 @@ from models.scenarios import (
 )
 from models.strategies import Candidate
 from optimizer.candidates import CandidateSet
+from optimizer.history import index_ohlc, session_scale
 from optimizer.income_model import (
     MONTHS,
     SP500_FAMILY,
-    index_ohlc,
     market_key,
-    session_scale,
     simulate_income,
 )
 from optimizer.market import Market

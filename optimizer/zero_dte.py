@@ -30,10 +30,7 @@ import pandas as pd
 
 from models.strategies import Candidate, ExpiryRule, generate_candidates
 from optimizer.candidates import CandidateSet, variance_time
-from optimizer.income_model import (
-    _filtered,  # the scenario's FHS measure (shared cache)
-    simulate_income,
-)
+from optimizer.income_model import session_daily_vol, simulate_income
 from optimizer.market import Market
 from optimizer.spec import Scenario
 
@@ -45,14 +42,8 @@ RATIO_GRID: tuple[float, ...] = (0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 2.0)
 
 def _realized_session_variance(scenario: Scenario, market: Market, hours: float) -> float:
     """Expected session variance of a ``hours``-long 0DTE trade under the income model."""
-    if scenario.income.measure == "lognormal" or scenario.market.history is None:
-        sigma = market.vix / 100.0 * market.vol_ratio / math.sqrt(252.0)
-        c2 = 1.0
-    else:
-        hist = _filtered(scenario)
-        sigma = float(hist.filter_sigma(np.array([market.vix]))[0] * np.std(hist.z))
-        c2 = float(hist.session_scale) ** 2
-    return sigma * sigma * c2 * hours / 6.5
+    sigma, c = session_daily_vol(scenario, market, market.vix)
+    return float(sigma) ** 2 * c * c * hours / 6.5
 
 
 def _scaled(c: Candidate, factor: float, tag: str) -> Candidate:
@@ -166,12 +157,12 @@ def variance_basis_report(
     for i, c, spec in held:
         hours = float(spec.expiry.intraday_hours)
         base = cs.table.iloc[i].to_dict()
-        variants = {}
-        for basis in ("session", "close_to_close"):
-            v = _same_params(scenario, market, c, basis)
-            if v is not None:
-                variants[basis] = v
         own = spec.expiry.variance_basis
+        variants = {own: dataclasses.replace(c, id=f"{c.id} [{own}]")}  # the candidate itself
+        other = "close_to_close" if own == "session" else "session"
+        v = _same_params(scenario, market, c, other)
+        if v is not None:
+            variants[other] = v
         ref = variants.get(own)
         realized = _realized_session_variance(scenario, market, hours)
         rho0 = None

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from optimizer.candidates import build_candidate_set
-from optimizer.income_model import _filtered, variance_time
+from optimizer.history import fhs_history as _filtered
+from optimizer.history import variance_time
 from optimizer.market import build_market
 from optimizer.spec import load_scenario
 from optimizer.zero_dte import variance_basis_report
