@@ -89,17 +89,39 @@ class CandidateSet:
     excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
     currency: str = "GBP"
 
+    def __post_init__(self) -> None:
+        # columns read as arrays, memoized: a solve reads the same columns for every row block
+        # of every MILP (the table is never changed in place; with_column makes a new set)
+        object.__setattr__(self, "_arrays", {})
+
     def __len__(self) -> int:
         return len(self.table)
 
     @property
     def ids(self) -> tuple[str, ...]:
         """Candidate ids, in variable order."""
-        return tuple(self.table["id"])
+        got = self._arrays.get(("ids",))
+        if got is None:
+            got = self._arrays[("ids",)] = tuple(self.table["id"])
+        return got
 
     def col(self, name: str) -> np.ndarray:
-        """A metric column as a float array of shape (K,)."""
-        return self.table[name].to_numpy(dtype=float)
+        """A metric column as a float array of shape (K,) (read-only; copy to change it)."""
+        got = self._arrays.get(name)
+        if got is None:
+            got = self.table[name].to_numpy(dtype=float, copy=True)
+            got.flags.writeable = False
+            self._arrays[name] = got
+        return got
+
+    def derived(self, key: str, compute) -> np.ndarray:
+        """``compute(self)`` (an array of shape (K,)), computed once per candidate set."""
+        got = self._arrays.get(("derived", key))
+        if got is None:
+            got = np.asarray(compute(self))
+            got.flags.writeable = False
+            self._arrays[("derived", key)] = got
+        return got
 
     def mask(self, column: str, value) -> np.ndarray:
         """Boolean (K,) mask of rows whose ``column`` equals ``value``."""

@@ -22,10 +22,12 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from models.risk import cvar
 from optimizer.candidates import CandidateSet
 from optimizer.constraints.allocation import basis_column
 from optimizer.constraints.chance import success_rows
@@ -367,16 +369,22 @@ def _steps(
     counts: np.ndarray,
     cs: CandidateSet,
     limits: Limits,
+    exact: dict[str, float] | None = None,
 ) -> tuple[RelaxationStep, ...]:
-    """Report the raised caps in the unit they are set in."""
+    """Report the raised caps in the unit they are set in.
+
+    ``exact``: row name -> the row's value recomputed from the book (:func:`_book_activity`);
+    rows not in it take the bound plus the elastic slack the solver returned.
+    """
     out = []
+    exact = exact or {}
     v = cs.col(basis_column(limits.allocation_basis))
     total = float(v @ counts)
     strat = cs.table["strategy"].to_numpy()
     for r, e in zip(rows, slack, strict=True):
         if e <= 1e-6 * max(1.0, abs(r.bound)):
             continue
-        needed = r.bound + e if r.side == "upper" else r.bound - e
+        needed = exact.get(r.row, r.bound + e if r.side == "upper" else r.bound - e)
         unit = _unit_of(r.row)
         if unit == "fraction of NLV":
             frac = needed / limits.nlv
@@ -396,6 +404,32 @@ def _steps(
         else:
             out.append(RelaxationStep(r.row, r.bound, needed, unit))
     return tuple(out)
+
+
+def _book_activity(
+    problem: SizingProblem, values: dict[str, np.ndarray], limits: Limits, risk: RiskData | None
+) -> dict[str, float]:
+    """Cap rows' values recomputed ex post from the book, not read off solver slacks.
+
+    Rows over the integer groups only (counts ``n``, binaries ``y``) are evaluated at the
+    integral values; a CVaR cap's value is the book's CVaR on the full scenario set
+    (:func:`models.risk.cvar`, the quantity the cap bounds). Other rows are left out.
+    """
+    integral = {g.name for g in problem.variables if g.is_integral}
+    out: dict[str, float] = {}
+    for b in problem.blocks:
+        if not set(b.terms) <= integral:
+            continue
+        act = sum(
+            (np.asarray(a @ np.asarray(values[g], dtype=float)) for g, a in b.terms.items()),
+            start=np.zeros(b.m),
+        )
+        out.update(zip(b.row_names, np.asarray(act, dtype=float).tolist(), strict=True))
+    if risk is not None and limits.cvar_caps:
+        losses = -(risk.pnl @ np.asarray(values["n"], dtype=float))
+        for a, _ in limits.cvar_caps:
+            out[f"cvar_{alpha_tag(a)}"] = float(cvar(losses, a))
+    return out
 
 
 def _cvar_allowance(rows: list[_ElasticRow], limits: Limits):
@@ -454,11 +488,12 @@ def minimal_relaxation(
     weights = family_weights or {}
     free = dataclasses.replace(limits, bound_counts=False)
 
-    holder: dict[str, list[_ElasticRow]] = {}
+    holder: dict[str, Any] = {}
 
     def extra(problem: SizingProblem) -> SizingProblem:
         relaxed, rows = _elasticize(problem, cs, free, target, weights, solvent=solvent)
         holder["rows"] = rows
+        holder["base"] = problem
         return relaxed
 
     def allowance(out: SolveOutcome) -> dict[float, float]:
@@ -489,7 +524,8 @@ def minimal_relaxation(
             )
         return (), f"elastic relaxation not solved ({out.status.value}: {out.message})"
     counts = np.rint(out.values["n"]).astype(int)
-    steps = _steps(holder["rows"], np.asarray(out.values["elastic"]), counts, cs, free)
+    exact = _book_activity(holder["base"], out.values, free, risk)
+    steps = _steps(holder["rows"], np.asarray(out.values["elastic"]), counts, cs, free, exact)
     gap = "" if out.status is SolveStatus.OPTIMAL else f" (stopped at a limit, gap {out.mip_gap})"
     hard = (
         "; BP ≤ 100% and stress, VaR and CVaR losses < 100% of NLV kept as hard limits"

@@ -23,7 +23,6 @@ from optimizer.pipeline import prepare
 from optimizer.risk_model import build_risk_data
 from optimizer.solving import SolveContext, counts_of, max_income, solve_sizing
 from optimizer.spec import Scenario
-from optimizer.status import SolverOptions
 
 __all__ = ["Frontier", "frontier"]
 
@@ -112,7 +111,7 @@ def frontier(
     risk = build_risk_data(scenario, cs, prep.market, managed=managed)
     ctx = SolveContext(
         backend or scenario.solver.backend,
-        SolverOptions(time_limit=scenario.solver.time_limit, mip_rel_gap=scenario.solver.mip_gap),
+        scenario.solver.options(),
     )
     alpha = limits.cvar_caps[0][0] if limits.cvar_caps else 0.99
     target = scenario.target.monthly_income

@@ -37,7 +37,7 @@ from optimizer.risk_model import RiskData, build_risk_data, evaluate_out_of_samp
 from optimizer.risk_report import monthly_quantiles, risk_report, win_rates
 from optimizer.solving import SolveContext, counts_of, max_income, solve_sizing
 from optimizer.spec import Scenario
-from optimizer.status import SolverOptions, SolveStatus
+from optimizer.status import SolveStatus
 from optimizer.verdict import (
     Alternative,
     ChanceFinding,
@@ -249,7 +249,7 @@ def solve_scenario(
     t_all = time.perf_counter()
     ctx = SolveContext(
         backend or scenario.solver.backend,
-        SolverOptions(time_limit=scenario.solver.time_limit, mip_rel_gap=scenario.solver.mip_gap),
+        scenario.solver.options(),
     )
     prep = prepare(scenario)
     cs, limits, timings, notes = prep
@@ -591,14 +591,17 @@ def solve_scenario(
     )
 
 
+_LIMIT_NAMES = {"nodes": "node limit", "time": "wall-clock safety net"}
+
+
 def _note_incumbent(ctx: SolveContext, out, what: str) -> None:
     """Record the ``incumbent`` fallback when ``out`` stopped at a limit with a book."""
     if out.status is SolveStatus.FEASIBLE:
         ctx.fallbacks.append(
             Fallback(
                 "incumbent",
-                f"{what} stopped at a limit ({ctx.options.time_limit:g} s); best book kept, "
-                f"relative gap {out.mip_gap}",
+                f"{what} stopped at a limit ({_LIMIT_NAMES.get(out.limit, out.limit)}); best "
+                f"book kept, relative gap {out.mip_gap}",
             )
         )
 

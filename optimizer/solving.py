@@ -8,6 +8,7 @@ backend (cvxpy/HiGHS ↔ highspy), and every step taken is recorded as a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,17 +61,31 @@ class SolveContext:
                 Fallback("other_backend", f"{what}: {self.backend} failed ({out.message}); {other}")
             )
             out = solve(problem, other, self.options)
+        if out.limit is not None and problem.is_mip:
+            self.fallbacks.append(Fallback(*_limit_note(what, out, self.options)))
         return out
 
     def with_gap(self, mip_rel_gap: float) -> SolveContext:
         """A context sharing this one's fallback record, with another relative MIP gap."""
-        opts = SolverOptions(
-            time_limit=self.options.time_limit,
-            mip_rel_gap=mip_rel_gap,
-            threads=self.options.threads,
-            verbose=self.options.verbose,
-        )
+        opts = dataclasses.replace(self.options, mip_rel_gap=mip_rel_gap)
         return SolveContext(self.backend, opts, self.fallbacks)
+
+
+def _limit_note(what: str, out: SolveOutcome, options: SolverOptions) -> tuple[str, str]:
+    """``(step, reason)`` of a MILP stopped at a limit (never silent: listed in the verdict)."""
+    kept = (
+        f"best solution kept, relative gap {out.mip_gap:.3g}"
+        if out.status.has_solution and out.mip_gap is not None
+        else "no solution found"
+    )
+    if out.limit == "nodes":
+        return "node_limit", f"{what}: stopped at the node limit ({options.node_limit:,}); {kept}"
+    if out.limit == "time":
+        return "time_limit", (
+            f"{what}: stopped by the wall-clock safety net ({options.time_limit:g} s; the result "
+            f"depends on the machine and its load); {kept}"
+        )
+    return "solver_limit", f"{what}: stopped at a solver limit ({out.message}); {kept}"
 
 
 def counts_of(outcome: SolveOutcome, k: int) -> np.ndarray:
@@ -109,7 +124,9 @@ def solve_sizing(
     tail are added and the problem is re-solved. A solution that meets every cap on the full set
     is optimal for the full problem (it is optimal for a relaxation and feasible for the full
     problem). This is the scenario-generation form of the Rockafellar–Uryasev LP (Künzi-Bay &
-    Mayer, Comput. Manag. Sci. 3, 2006); it is exact, not an approximation.
+    Mayer, Comput. Manag. Sci. 3, 2006); it is exact, not an approximation. For a MILP the
+    rows are first converged on its continuous relaxation (LP rounds cost a fraction of a MILP
+    round), then the MILP rounds start from them; only the MILP's full-set check ends the loop.
 
     Parameters
     ----------
@@ -147,12 +164,9 @@ def solve_sizing(
     # seed: the tail of a proxy book holding every candidate once, scaled by its P&L spread
     proxy = pnl @ (1.0 / np.maximum(pnl.std(axis=0), 1e-12))
     rows = _tail_scenarios(-proxy, alpha_min, np.array([], dtype=int))
-    out = problem = None
-    for _ in range(max_rounds):
-        problem = build(np.sort(rows))
-        out = ctx.solve(problem, what=objective.value)
-        if not out.status.has_solution or out.values is None:
-            return out, problem
+
+    def cuts(out: SolveOutcome, rows: np.ndarray) -> np.ndarray | None:
+        """Scenarios to add for the caps ``out`` breaks on the full set (None: it meets all)."""
         losses = -(pnl @ out.values["n"])
         allow = cvar_allowance(out) if cvar_allowance is not None else {}
         worst = [
@@ -161,9 +175,36 @@ def solve_sizing(
             if cvar(losses, a) > (cap * limits.nlv + allow.get(a, 0.0)) * (1 + 1e-7) + 1e-6
         ]
         if not worst:
+            return None
+        return np.concatenate([_tail_scenarios(losses, a, rows) for a in worst])
+
+    rounds = 0
+    problem = build(np.sort(rows))
+    if problem.is_mip:
+        # LP first: converge the scenario rows on the continuous relaxation (cheap), then
+        # solve the MILP with them; the MILP rounds below still check the full set, so the
+        # result stays exact (rows only ever make the relaxation tighter, never cut a point
+        # that meets every cap).
+        while rounds < max_rounds:
+            rounds += 1
+            lp = ctx.solve(problem.relaxed(), what=f"{objective.value} (LP relaxation)")
+            if not lp.status.has_solution or lp.values is None:
+                break
+            new = cuts(lp, rows)
+            if new is None:
+                break
+            rows = np.union1d(rows, new)
+            problem = build(np.sort(rows))
+    out = None
+    for _ in range(max_rounds):
+        out = ctx.solve(problem, what=objective.value)
+        if not out.status.has_solution or out.values is None:
             return out, problem
-        new = np.concatenate([_tail_scenarios(losses, a, rows) for a in worst])
+        new = cuts(out, rows)
+        if new is None:
+            return out, problem
         rows = np.union1d(rows, new)
+        problem = build(np.sort(rows))
     log.warning(
         "CVaR cutting planes did not converge in %d rounds; solving the full set", max_rounds
     )

@@ -645,8 +645,18 @@ class PositionsSpec(_Strict):
     max_loss_strategies: list[str] | None = None
 
 
+#: Default branch-and-bound node budget per MILP (``solver.node_limit``).
+DEFAULT_NODE_LIMIT = 20_000
+
+
 class SolverSpec(_Strict):
     """Backend and limits (always reported).
+
+    ``node_limit``: the branch-and-bound node budget of every MILP of the scenario (HiGHS
+    ``mip_max_nodes``, CBC ``-maxNodes``): deterministic, so the same scenario gives the same
+    verdict on any machine and under any load; a MILP it stops is reported with its gap.
+    ``time_limit`` (wall-clock seconds per solver call) is only the outer safety net: a solve
+    it stops is reported as stopped by the wall clock, whose result depends on the machine.
 
     ``relaxation_weights``: multiplier per cap family of the default weight of the joint minimal
     relaxation (each cap costs its increase in % of its bound; a weight of 2 makes a family's
@@ -655,10 +665,19 @@ class SolverSpec(_Strict):
 
     backend: Literal["cvxpy", "pulp", "highs"] = "cvxpy"
     time_limit: PosFloat = 60.0
+    node_limit: Annotated[int, Field(ge=1)] | None = DEFAULT_NODE_LIMIT
     mip_gap: Annotated[float, Field(ge=0, le=1)] = 1e-4
     relaxation_weights: dict[
         Literal["buying_power", "positions", "allocation", "tail_risk", "leverage"], PosFloat
     ] = Field(default_factory=dict)
+
+    def options(self):
+        """The :class:`~optimizer.status.SolverOptions` of every solve of the scenario."""
+        from optimizer.status import SolverOptions
+
+        return SolverOptions(
+            time_limit=self.time_limit, mip_rel_gap=self.mip_gap, node_limit=self.node_limit
+        )
 
 
 class UnderlyingRiskSpec(_Strict):

@@ -48,6 +48,8 @@ __all__ = [
     "map_highs_status",
     "map_pulp_status",
     "relative_gap",
+    "highs_limit",
+    "HIGHS_LIMITS",
 ]
 
 
@@ -239,6 +241,24 @@ def map_highs_status(model_status: str, has_incumbent: bool) -> SolveStatus:
     return mapped
 
 
+#: HiGHS model status name of a stop at a limit -> :attr:`SolveOutcome.limit`.
+HIGHS_LIMITS: dict[str, str] = {
+    "kSolutionLimit": "nodes",  # mip_max_nodes (also mip_max_leaves / improving solutions)
+    "kTimeLimit": "time",
+    "kIterationLimit": "other",
+    "kInterrupt": "other",
+    "kHighsInterrupt": "other",
+    "kMemoryLimit": "other",
+    "kObjectiveBound": "other",
+    "kObjectiveTarget": "other",
+}
+
+
+def highs_limit(model_status: str) -> str | None:
+    """:attr:`SolveOutcome.limit` of a HiGHS model status name (None: not stopped by a limit)."""
+    return HIGHS_LIMITS.get(model_status)
+
+
 def map_pulp_status(
     status: int, sol_status: int, *, limit_possibly_reached: bool = True
 ) -> SolveStatus:
@@ -306,7 +326,15 @@ class SolverOptions:
     ----------
     time_limit : float
         Wall-clock limit for the solver call, seconds (> 0).  HiGHS
-        ``time_limit``; CBC ``-sec`` (elapsed time).
+        ``time_limit``; CBC ``-sec`` (elapsed time).  An outer safety net only: where
+        a wall-clock limit stops a solve, the result depends on the machine and its
+        load (:attr:`SolveOutcome.limit` is ``"time"``); the deterministic budget is
+        ``node_limit``.
+    node_limit : int or None
+        Branch-and-bound node budget of a MILP (>= 1), or None for no limit.  HiGHS
+        ``mip_max_nodes``, CBC ``-maxNodes``.  The same problem stops at the same node
+        with the same incumbent on any machine and under any load
+        (:attr:`SolveOutcome.limit` is ``"nodes"``).
     mip_rel_gap : float
         Relative MIP gap at which the solver may stop and report OPTIMAL
         (dimensionless, >= 0).  HiGHS ``mip_rel_gap``; CBC ``-ratio``.
@@ -322,6 +350,7 @@ class SolverOptions:
     mip_rel_gap: float = 1e-6
     threads: int | None = None
     verbose: bool = False
+    node_limit: int | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.time_limit, int | float) and self.time_limit > 0):
@@ -335,6 +364,14 @@ class SolverOptions:
         ):
             raise ValueError(
                 f"SolverOptions.mip_rel_gap must be a finite number >= 0, got {self.mip_rel_gap!r}"
+            )
+        if self.node_limit is not None and not (
+            isinstance(self.node_limit, int)
+            and not isinstance(self.node_limit, bool)
+            and self.node_limit >= 1
+        ):
+            raise ValueError(
+                f"SolverOptions.node_limit must be None or an int >= 1, got {self.node_limit!r}"
             )
         if self.threads is not None and not (
             isinstance(self.threads, int)
@@ -385,6 +422,12 @@ class SolveOutcome:
         ``"cvxpy-highs"``, ``"pulp-cbc"`` or ``"highs"``.
     message : str
         Solver's raw status text (or the exception text for ERROR).
+    limit : str or None
+        The limit that stopped the solve before it finished: ``"nodes"``
+        (:attr:`SolverOptions.node_limit`, deterministic), ``"time"`` (the wall-clock
+        safety net, :attr:`SolverOptions.time_limit`: the result depends on the machine's
+        speed and load) or ``"other"`` (iterations, memory, interrupt); None when the solver
+        finished (optimal within the gap, or a certificate).
     """
 
     status: SolveStatus
@@ -398,6 +441,7 @@ class SolveOutcome:
     solve_seconds: float
     backend: str
     message: str
+    limit: str | None = None
 
     @property
     def has_solution(self) -> bool:

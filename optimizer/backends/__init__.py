@@ -186,6 +186,7 @@ def solution_outcome(
     solve_seconds: float,
     backend: str,
     message: str,
+    limit: str | None = None,
 ) -> SolveOutcome:
     """Assemble a :class:`SolveOutcome`, dropping values unless a solution exists.
 
@@ -205,6 +206,7 @@ def solution_outcome(
             solve_seconds=solve_seconds,
             backend=backend,
             message=message,
+            limit=limit,
         )
     try:
         values = finalize_values(problem, raw_values)
@@ -235,6 +237,7 @@ def solution_outcome(
         solve_seconds=solve_seconds,
         backend=backend,
         message=message,
+        limit=limit,
     )
 
 

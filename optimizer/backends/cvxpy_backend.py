@@ -53,7 +53,13 @@ import numpy as np
 
 from optimizer.backends import failed_outcome, solution_outcome
 from optimizer.problem import ObjectiveSense, SizingProblem
-from optimizer.status import SolveOutcome, SolverOptions, SolveStatus, map_cvxpy_status
+from optimizer.status import (
+    SolveOutcome,
+    SolverOptions,
+    SolveStatus,
+    highs_limit,
+    map_cvxpy_status,
+)
 
 __all__ = ["BACKEND_NAME", "CvxpyModel", "RowSide", "compile_problem", "solve", "solve_compiled"]
 
@@ -179,6 +185,10 @@ def compile_problem(problem: SizingProblem) -> CvxpyModel:
     )
 
 
+#: HiGHS' default ``mip_max_nodes``: no node limit.
+NO_NODE_LIMIT = 2**31 - 1
+
+
 def _solver_kwargs(options: SolverOptions) -> dict[str, float | int]:
     kwargs: dict[str, float | int] = {
         "time_limit": float(options.time_limit),
@@ -186,6 +196,8 @@ def _solver_kwargs(options: SolverOptions) -> dict[str, float | int]:
     }
     if options.threads is not None:
         kwargs["threads"] = int(options.threads)
+    # always set: cvxpy may re-use its HiGHS instance (and an earlier run's limit)
+    kwargs["mip_max_nodes"] = NO_NODE_LIMIT if options.node_limit is None else options.node_limit
     return kwargs
 
 
@@ -308,6 +320,7 @@ def solve_compiled(model: CvxpyModel, options: SolverOptions = SolverOptions()) 
         solve_seconds=solve_seconds,
         backend=BACKEND_NAME,
         message=message,
+        limit=highs_limit(_highs_model_status(cp_problem)),
     )
 
 

@@ -64,7 +64,13 @@ import scipy.sparse as sp
 
 from optimizer.backends import failed_outcome, solution_outcome
 from optimizer.problem import LinearBlock, Objective, ObjectiveSense, SizingProblem
-from optimizer.status import SolveOutcome, SolverOptions, SolveStatus, map_highs_status
+from optimizer.status import (
+    SolveOutcome,
+    SolverOptions,
+    SolveStatus,
+    highs_limit,
+    map_highs_status,
+)
 
 __all__ = [
     "BACKEND_NAME",
@@ -409,6 +415,10 @@ def set_objective(model: HighsModel, objective: Objective) -> SizingProblem:
 # --------------------------------------------------------------------------------------
 
 
+#: HiGHS' default ``mip_max_nodes`` (no limit); set explicitly since a model may be re-solved.
+_NO_NODE_LIMIT = 2**31 - 1
+
+
 def _apply_options(h: highspy.Highs, options: SolverOptions) -> None:
     if options.threads is not None and options.threads > MAX_THREADS:
         raise HighsBackendError(
@@ -420,6 +430,7 @@ def _apply_options(h: highspy.Highs, options: SolverOptions) -> None:
         ("time_limit", float(options.time_limit)),
         ("mip_rel_gap", float(options.mip_rel_gap)),
         ("threads", 0 if options.threads is None else int(options.threads)),
+        ("mip_max_nodes", _NO_NODE_LIMIT if options.node_limit is None else options.node_limit),
     )
     for name, value in settings:
         _check(h.setOptionValue(name, value), f"option {name}={value!r}")
@@ -510,6 +521,7 @@ def solve_compiled(model: HighsModel, options: SolverOptions = SolverOptions()) 
         solve_seconds=solve_seconds,
         backend=BACKEND_NAME,
         message=message,
+        limit=highs_limit(model_status.name),
     )
 
 

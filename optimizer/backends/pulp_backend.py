@@ -300,6 +300,18 @@ def _limit_possibly_reached(log_text: str, solve_seconds: float, time_limit: flo
     return not (wall is not None and wall + _WALL_SLACK < time_limit)
 
 
+def _stopped_by(result_line: str, limit_possibly_reached: bool) -> str | None:
+    """:attr:`~optimizer.status.SolveOutcome.limit` from CBC's result line.
+
+    ``Stopped on node limit`` -> ``"nodes"``, ``Stopped on time limit`` -> ``"time"``, any
+    other ``Stopped`` -> ``"other"``; a claim that the time limit may have cut short
+    (:func:`_limit_possibly_reached`) -> ``"time"``.
+    """
+    if result_line.startswith("Stopped"):
+        return "nodes" if "node" in result_line else "time" if "time" in result_line else "other"
+    return "time" if limit_possibly_reached and not result_line.startswith("Optimal") else None
+
+
 def _row_duals(model: PulpModel) -> np.ndarray | None:
     y = np.zeros(model.problem.n_rows)
     for row, cname in model.row_constraints:
@@ -343,6 +355,7 @@ def solve_compiled(model: PulpModel, options: SolverOptions = SolverOptions()) -
             threads=options.threads,
             logPath=str(log_path),
             timeMode="elapsed",
+            maxNodes=options.node_limit,
         )
         t0 = time.perf_counter()
         try:
@@ -366,6 +379,7 @@ def solve_compiled(model: PulpModel, options: SolverOptions = SolverOptions()) -
         lp.status, lp.sol_status, limit_possibly_reached=limit_possibly_reached
     )
     result = _last(_RE_RESULT, log_text) or _last(_RE_LP_RESULT, log_text)
+    limit = _stopped_by(result.group(1) if result else "", limit_possibly_reached)
     message = (
         f"PuLP status {pulp.LpStatus.get(lp.status, lp.status)!r}, sol_status {lp.sol_status}; "
         f"CBC: {result.group(1) if result else 'no result line'}"
@@ -423,6 +437,7 @@ def solve_compiled(model: PulpModel, options: SolverOptions = SolverOptions()) -
         solve_seconds=solve_seconds,
         backend=BACKEND_NAME,
         message=message,
+        limit=limit,
     )
 
 

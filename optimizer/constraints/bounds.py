@@ -44,6 +44,10 @@ def count_weights(cs: CandidateSet, limits: Limits) -> np.ndarray:
     """
     if limits.position_basis != "units":
         return np.ones(len(cs))
+    return cs.derived("position_units", _position_units)
+
+
+def _position_units(cs: CandidateSet) -> np.ndarray:
     units = {u: phase_tables.position_units(u) for u in set(cs.table["underlying"])}
     return cs.table["underlying"].map(units).to_numpy(dtype=float)
 

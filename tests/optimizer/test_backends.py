@@ -336,7 +336,9 @@ def test_time_limit_gives_feasible_or_no_solution(backend: Backend, time_limit: 
 
     Whether the limit leaves time for an incumbent depends on the machine, so both
     outcomes are allowed and each is checked in full; INFEASIBLE (or any other status)
-    is a wrong answer: the problem has a feasible point (the witness below).
+    is a wrong answer: the problem has a feasible point (the witness below). Nothing here
+    depends on how long the run took; the deterministic budget (``node_limit``) is tested in
+    ``test_determinism.py``.
     """
     problem = market_split()
     witness = {"x": np.zeros(30), "s": np.concatenate([problem.row_lower, np.zeros(4)])}
@@ -344,7 +346,7 @@ def test_time_limit_gives_feasible_or_no_solution(backend: Backend, time_limit: 
     out = solve(problem, backend, SolverOptions(time_limit=time_limit))
     assert out.status is not SolveStatus.INFEASIBLE, out
     assert out.status in {SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION}, out
-    assert out.solve_seconds < 10.0
+    assert out.limit == "time", out  # stopped by the wall clock, and it says so
     if out.status is SolveStatus.FEASIBLE:
         assert_consistent(problem, out)
         assert out.mip_gap is not None and math.isfinite(out.mip_gap) and out.mip_gap > 0, out

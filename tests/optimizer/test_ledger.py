@@ -378,7 +378,7 @@ def test_cli_subprocess_bad_rows_capped_at_20(tmp_path):
     bad = tmp_path / "many.csv"
     bad.write_text(header + "\n" + "".join(f"Z{i},nope,2026-01-01,,,,,1,,,,,\n" for i in range(25)))
     p = _proc("ledger", "import", str(path), str(bad))
-    out, err = p.communicate(timeout=30)
+    out, err = p.communicate(timeout=600)
     assert p.returncode == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 21
@@ -386,7 +386,7 @@ def test_cli_subprocess_bad_rows_capped_at_20(tmp_path):
     assert lines[19].startswith("error: many.csv line 21:")
     assert lines[20] == "… and 5 more"
     p = _proc("ledger", "import", str(path), str(FIXTURES / "trades.csv"))
-    out, err = p.communicate(timeout=30)
+    out, err = p.communicate(timeout=600)
     assert p.returncode == 0, err
     assert out.startswith("imported 3 trades, 2 marks")
 
@@ -401,7 +401,7 @@ def test_two_processes_importing_at_once(db, tmp_path):
     procs = [
         _proc("ledger", "import", str(db), str(f), env=env) for f in (a, b, a, b)
     ]  # two different files, each imported twice at the same time
-    results = [p.communicate(timeout=60) for p in procs]
+    results = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], results
     outs = sorted(o for o, _ in results)
     assert sum("imported 8 trades" in o for o in outs) == 2

@@ -194,7 +194,7 @@ def test_existing_output_is_a_one_line_error_before_any_solve(baseline, tmp_path
     out.write_bytes(baseline[1].read_bytes())
     before = out.read_bytes()
     proc = _run_cli(str(SMALL), "--out", str(out), log=tmp_path / "solved.log")
-    stdout, stderr = proc.communicate(timeout=120)
+    stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 2
     assert stdout == ""
     lines = stderr.strip().splitlines()
