@@ -58,6 +58,13 @@ from typing import Any
 import pandas as pd
 
 from models import replay
+from models.calibration_defaults import (  # defined there so the CLI can show them lightly
+    DEFAULT_MEAN_BLOCK,
+    DEFAULT_PATHS,
+    DEFAULT_REPLAY_PATHS,
+    DEFAULT_REPLAY_SEED,
+    DEFAULT_SEED,
+)
 from models.errors import DataError
 from models.history import load_index_history, load_index_ohlc, load_vix_history
 from models.income import measure_vol_ratio
@@ -98,17 +105,6 @@ SHIPPED_CHAIN = DATA / "spx_yahoo_chain_2026-01-30.csv.gz"
 
 MODEL_WINDOW = (pd.Timestamp("1990-01-02"), pd.Timestamp("2023-12-28"))
 """The model's own window: first VIX close .. last S&P 500 close of the shipped files."""
-
-DEFAULT_PATHS = 40_000
-"""FHS / lognormal paths per (horizon, VIX bucket) cell of the tail table."""
-DEFAULT_SEED = 20_240_805
-"""Seed of the tail table (cell ``i`` uses ``seed + 1 + i``)."""
-DEFAULT_REPLAY_PATHS = 30_000
-"""Model paths per holding period of the replay table."""
-DEFAULT_REPLAY_SEED = 20_260_130
-"""Seed of the replay table."""
-DEFAULT_MEAN_BLOCK = 21.0
-"""Mean block of the stationary bootstrap, trading days."""
 
 _Z95 = 1.959963984540054
 

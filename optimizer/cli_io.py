@@ -14,7 +14,6 @@ solve.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import sys
 from collections.abc import Iterator
@@ -34,6 +33,8 @@ __all__ = [
 
 def _flush_c_stdio() -> None:
     """``fflush(NULL)``: push C stdio buffers (HiGHS banners) to their file descriptors."""
+    import ctypes  # here: ``import optimizer.cli`` stays light
+
     try:
         libc = ctypes.CDLL(None)
         libc.fflush(None)

@@ -14,34 +14,38 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from models.calibration import (
+from models.calibration_defaults import (
     DEFAULT_MEAN_BLOCK,
     DEFAULT_PATHS,
     DEFAULT_REPLAY_PATHS,
     DEFAULT_REPLAY_SEED,
     DEFAULT_SEED,
-    Calibration,
-    calibrate,
 )
 from optimizer.cli_io import stdout_to_stderr
+
+if TYPE_CHECKING:  # models.calibration (pandas, scipy) is imported when the command runs
+    from models.calibration import Calibration
 
 __all__ = ["calibrate_command", "register", "render_calibration"]
 
 
 def _pct(x: float) -> str:
+    import pandas as pd
+
     return "" if pd.isna(x) else f"{100 * x:.2f}"
 
 
 def _bp(x: float) -> str:
+    import pandas as pd
+
     return "" if pd.isna(x) else f"{1e4 * x:.1f}"
 
 
@@ -197,6 +201,8 @@ def calibrate_command(
     ] = False,
 ) -> None:
     """Tail probabilities and structure replays of the model (fitted 1990-2023) on any history."""
+    from models.calibration import calibrate
+
     t0, c0 = time.perf_counter(), time.process_time()
     with stdout_to_stderr() as stdout:  # stray native output must not mix with the document
         cal = calibrate(

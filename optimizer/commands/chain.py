@@ -7,26 +7,44 @@ Renders only: every number comes from :mod:`models.chain`. Bad input raises
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from models.chain import FORMATS, QUOTE_COLUMNS, OptionChain, load_chain
 from models.errors import DataError
 from optimizer.cli_io import stdout_to_stderr
 
+if TYPE_CHECKING:  # models.chain (numpy, pandas, scipy) is imported when the command runs
+    from models.chain import OptionChain
+
 __all__ = ["chain_command", "register", "OUTPUT_COLUMNS"]
 
-#: Columns of the ``--output`` CSV, one row per kept contract.
-OUTPUT_COLUMNS = ["underlying", "valuation_time", "spot"] + [
-    c for c in QUOTE_COLUMNS if c != "symbol"
-]
+#: Columns of the ``--output`` CSV, one row per kept contract (built on first access: it
+#: derives from :data:`models.chain.QUOTE_COLUMNS`).
+OUTPUT_COLUMNS: list[str]
+
+
+def _output_columns() -> list[str]:
+    """Columns of the ``--output`` CSV, one row per kept contract (:data:`OUTPUT_COLUMNS`)."""
+    from models.chain import QUOTE_COLUMNS
+
+    return ["underlying", "valuation_time", "spot"] + [c for c in QUOTE_COLUMNS if c != "symbol"]
+
+
+def __getattr__(name: str) -> Any:
+    """``OUTPUT_COLUMNS``, the columns of the ``--output`` CSV, built on first access.
+
+    It derives from :data:`models.chain.QUOTE_COLUMNS`; importing :mod:`models.chain` (numpy,
+    pandas, scipy) only then keeps ``import optimizer.cli`` light.
+    """
+    if name == "OUTPUT_COLUMNS":
+        value = globals()["OUTPUT_COLUMNS"] = _output_columns()
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: Console width from which the smile table also shows the discount factor column.
@@ -35,6 +53,8 @@ _WIDE = 88
 
 def _fmt(x: float, spec: str) -> str:
     """``format(x, spec)``, empty for None/NaN, never ``-0`` (a negative that rounds to 0)."""
+    import numpy as np
+
     if x is None or not np.isfinite(x):
         return ""
     s = format(x, spec)
@@ -49,6 +69,8 @@ def render_chain(chain: OptionChain, console: Console) -> None:
     The smile table fits 80 columns (the discount factor column is added from
     :data:`_WIDE` columns); expiry dates are never truncated.
     """
+    import pandas as pd
+
     rep = chain.filter_report
     console.print(
         f"[bold]{escape(chain.underlying)}[/bold] chain at {chain.valuation_time:%Y-%m-%d %H:%M}, "
@@ -114,8 +136,10 @@ def render_chain(chain: OptionChain, console: Console) -> None:
 
 def write_output(chain: OptionChain, path: Path) -> Path:
     """Write one row per kept contract (:data:`OUTPUT_COLUMNS`) to ``path`` (CSV; gzip if ``.gz``)."""
+    import pandas as pd
+
     frame = chain.to_frame()
-    frame = frame[[c for c in OUTPUT_COLUMNS if c in frame.columns]]
+    frame = frame[[c for c in _output_columns() if c in frame.columns]]
     frame["valuation_time"] = pd.Timestamp(chain.valuation_time).isoformat()
     frame["expiry"] = frame["expiry"].dt.strftime("%Y-%m-%dT%H:%M:%S")
     path = Path(path)
@@ -165,6 +189,10 @@ def chain_command(
     ] = None,
 ) -> None:
     """Load an option chain: parity forwards, IV and Greeks from mids, smile summary per expiry."""
+    import numpy as np
+
+    from models.chain import FORMATS, load_chain
+
     if format not in FORMATS:
         raise DataError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
     if spot is not None and not (np.isfinite(spot) and spot > 0):

@@ -18,6 +18,8 @@ from typing import Annotated
 
 import typer
 
+from optimizer.commands._group import LightHelpGroup
+
 __all__ = ["register"]
 
 
@@ -25,6 +27,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``ledger`` sub-app (``init``, ``import``) to ``app``."""
     sub = typer.Typer(
         name="ledger",
+        cls=LightHelpGroup,  # `thetaplan ledger init --help` without pydantic
         help="Trade ledger (SQLite, one file per account): create it, import CSV trades.",
         no_args_is_help=True,
         add_completion=False,

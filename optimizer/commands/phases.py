@@ -24,10 +24,8 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -42,9 +40,13 @@ from optimizer.commands.solve import (
     horizon_label,
     relaxation_text,
 )
-from optimizer.result import SizingResult
-from optimizer.spec import Scenario
-from optimizer.study import Point, Study, load_study
+
+if TYPE_CHECKING:  # numpy, pandas and the solver stack are imported when a command runs
+    import pandas as pd
+
+    from optimizer.result import SizingResult
+    from optimizer.spec import Scenario
+    from optimizer.study import Point, Study
 
 __all__ = [
     "CURVE_MULTIPLES",
@@ -147,6 +149,8 @@ def curve_nlvs(nlv: float, min_nlv: float | None, points: int = 8) -> list[float
         log-spaced sizes up to ``min_nlv`` and 0.99 × ``min_nlv`` (the certificate's pair),
         increasing.
     """
+    import numpy as np
+
     sizes = {nlv * m for m in CURVE_MULTIPLES}
     if min_nlv is not None and math.isfinite(min_nlv):
         top = max(sizes)
@@ -192,6 +196,8 @@ def income_curve(
         scenario's NLV), ``max_income`` (account currency per month; NaN when unbounded or
         unsolved), ``unbounded`` (bool) and ``status`` (the solver's).
     """
+    import pandas as pd
+
     from optimizer.nlv_rule import rule_for
     from optimizer.pipeline import prepare
     from optimizer.risk_model import build_risk_data
@@ -315,6 +321,8 @@ def phase_table(runs: Sequence[CaseRun]) -> pd.DataFrame:
         and ``relaxation_short`` (``"3 caps"``, ``"not needed"`` …). Money is in each case's
         account currency, income per month.
     """
+    import pandas as pd
+
     nan = float("nan")
     rows = []
     for run in runs:
@@ -365,6 +373,8 @@ def curve_table(runs: Sequence[CaseRun]) -> pd.DataFrame:
         The :func:`income_curve` columns plus ``case``, cases in order; empty when no run
         carries a curve.
     """
+    import pandas as pd
+
     parts = [run.curve.assign(case=run.point.name) for run in runs if run.curve is not None]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -380,6 +390,8 @@ def _cvar_label(t: pd.DataFrame) -> tuple[str, bool]:
 
 def min_nlv_text(row: Any) -> str:
     """The minimum-account cell of a :func:`phase_table` row: money, ``none`` or ``not searched``."""
+    import numpy as np
+
     if np.isfinite(row["min_nlv"]):
         return _money(row["min_nlv"])
     return "not searched" if row["min_nlv_note"] == "not searched" else "none"
@@ -395,6 +407,8 @@ def render_phases(table: pd.DataFrame, console: Console) -> None:
     console : Console
         Where to print; blocks of cases are sized to ``console.width`` (80 → 4 cases).
     """
+    import numpy as np
+
     ccys = list(dict.fromkeys(table["currency"]))
     cvar_label, cvar_each = _cvar_label(table)
     ccy_note = f"money in {ccys[0]}" if len(ccys) == 1 else "money in each case's currency"
@@ -569,6 +583,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Solve every case of STUDY and print the phase table (verdict per case)."""
         from optimizer.cli_io import stdout_to_stderr
+        from optimizer.study import load_study
 
         if plot_dir is not None:
             check_output_dir(plot_dir, "--plot-dir")

@@ -24,12 +24,9 @@ import base64
 import contextlib
 import sys
 from collections.abc import Iterable, Sequence
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from models.errors import SpecError
@@ -50,12 +47,12 @@ from optimizer.commands.solve import (
     _pct,
     relaxation_text,
 )
-from optimizer.result import SizingResult
-from optimizer.study import load_study
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy, pandas, matplotlib and the solver stack: imported when a command runs
+    import pandas as pd
     from matplotlib.figure import Figure
 
+    from optimizer.result import SizingResult
     from optimizer.study import Study
 
 __all__ = [
@@ -593,6 +590,8 @@ def build_cases_report(study: Study, runs: Sequence[CaseRun], *, source: str) ->
         The template's ``doc`` (see :func:`build_scenario_report`); tables ``phases`` and
         ``income-vs-nlv-table``.
     """
+    import numpy as np
+
     from optimizer import plots
 
     t = phase_table(runs)
@@ -732,6 +731,8 @@ def grid_table(runs: Sequence[CaseRun], swept: Sequence[str]) -> pd.DataFrame:
         computed), ``bp_used_pct`` (fraction of NLV), ``min_nlv`` (NaN when none or not
         searched) and ``min_nlv_note``; money in the account currency, income per month.
     """
+    import pandas as pd
+
     nan = float("nan")
     rows = []
     for run in runs:
@@ -762,6 +763,8 @@ def _axis_label(path: str, ccy: str) -> str:
 
 
 def _value_text(v: Any) -> str:
+    import numpy as np
+
     if isinstance(v, float | int | np.floating | np.integer) and not isinstance(v, bool):
         return _fmt(v, ",.10g")
     return str(v)
@@ -784,6 +787,8 @@ def build_grid_report(study: Study, runs: Sequence[CaseRun], *, source: str) -> 
     dict
         The template's ``doc``; table ``sweep`` (one row per point, sorted by the swept axes).
     """
+    import pandas as pd
+
     from optimizer import plots
 
     swept = study.swept
@@ -857,6 +862,8 @@ def build_grid_report(study: Study, runs: Sequence[CaseRun], *, source: str) -> 
 # ----------------------------------------------------------------------------- HTML
 def render_html(doc: dict) -> str:
     """Render a report document with ``optimizer/templates/report.html.j2`` (autoescaped)."""
+    from importlib.resources import files
+
     import jinja2
 
     text = files("optimizer").joinpath("templates", "report.html.j2").read_text("utf-8")
@@ -915,6 +922,7 @@ def _build(path: Path, sets: list[str]) -> dict:
     """Load, solve and build the document for a scenario or a study."""
     from optimizer.pipeline import solve_scenario
     from optimizer.spec import load_scenario
+    from optimizer.study import load_study
 
     if not _is_study(path):
         from optimizer.commands.phases import curve_nlvs, income_curve

@@ -23,9 +23,8 @@ from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 
-from optimizer.result import SizingResult
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: the solver stack is imported when a command runs
+    from optimizer.result import SizingResult
     from optimizer.spec import Scenario
 
 __all__ = ["register", "render", "horizon_label", "relaxation_text", "group_limit_text"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import json
 from datetime import date
-from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
 
@@ -77,6 +76,8 @@ def write_report(report: dict, scenario, path: Path) -> list[Path]:
     SpecError
         Unsupported extension or unwritable path.
     """
+    from importlib.resources import files
+
     from jinja2 import Environment, select_autoescape
 
     from optimizer.cli_io import atomic_write
