@@ -100,27 +100,37 @@ class CandidateSet:
     @property
     def ids(self) -> tuple[str, ...]:
         """Candidate ids, in variable order."""
-        got = self._arrays.get(("ids",))
+        cache = self._cache()
+        got = cache.get(("ids",))
         if got is None:
-            got = self._arrays[("ids",)] = tuple(self.table["id"])
+            got = cache[("ids",)] = tuple(self.table["id"])
         return got
+
+    def _cache(self) -> dict:
+        cache = self.__dict__.get("_arrays")
+        if cache is None:  # unpickled from an older version
+            cache = {}
+            object.__setattr__(self, "_arrays", cache)
+        return cache
 
     def col(self, name: str) -> np.ndarray:
         """A metric column as a float array of shape (K,) (read-only; copy to change it)."""
-        got = self._arrays.get(name)
+        cache = self._cache()
+        got = cache.get(name)
         if got is None:
             got = self.table[name].to_numpy(dtype=float, copy=True)
             got.flags.writeable = False
-            self._arrays[name] = got
+            cache[name] = got
         return got
 
     def derived(self, key: str, compute) -> np.ndarray:
         """``compute(self)`` (an array of shape (K,)), computed once per candidate set."""
-        got = self._arrays.get(("derived", key))
+        cache = self._cache()
+        got = cache.get(("derived", key))
         if got is None:
             got = np.asarray(compute(self))
             got.flags.writeable = False
-            self._arrays[("derived", key)] = got
+            cache[("derived", key)] = got
         return got
 
     def mask(self, column: str, value) -> np.ndarray:

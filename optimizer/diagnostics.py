@@ -43,6 +43,7 @@ from optimizer.status import SolveOutcome, SolveStatus
 from optimizer.verdict import MinNLV, RelaxationStep, minimum_nlv
 
 __all__ = [
+    "book_activity",
     "Relaxation",
     "apply_relaxation",
     "beyond_solvency",
@@ -373,7 +374,7 @@ def _steps(
 ) -> tuple[RelaxationStep, ...]:
     """Report the raised caps in the unit they are set in.
 
-    ``exact``: row name -> the row's value recomputed from the book (:func:`_book_activity`);
+    ``exact``: row name -> the row's value recomputed from the book (:func:`book_activity`);
     rows not in it take the bound plus the elastic slack the solver returned.
     """
     out = []
@@ -406,16 +407,19 @@ def _steps(
     return tuple(out)
 
 
-def _book_activity(
+def book_activity(
     problem: SizingProblem, values: dict[str, np.ndarray], limits: Limits, risk: RiskData | None
 ) -> dict[str, float]:
     """Cap rows' values recomputed ex post from the book, not read off solver slacks.
 
     Rows over the integer groups only (counts ``n``, binaries ``y``) are evaluated at the
-    integral values; a CVaR cap's value is the book's CVaR on the full scenario set
+    integral values (a structure binary ``y`` read as 1 exactly when its count is positive); a
+    CVaR cap's value is the book's CVaR on the full scenario set
     (:func:`models.risk.cvar`, the quantity the cap bounds). Other rows are left out.
     """
     integral = {g.name for g in problem.variables if g.is_integral}
+    if "y" in values and "n" in values:  # a position is open exactly when it holds contracts
+        values = {**values, "y": (np.asarray(values["n"]) > 0.5).astype(float)}
     out: dict[str, float] = {}
     for b in problem.blocks:
         if not set(b.terms) <= integral:
@@ -524,7 +528,7 @@ def minimal_relaxation(
             )
         return (), f"elastic relaxation not solved ({out.status.value}: {out.message})"
     counts = np.rint(out.values["n"]).astype(int)
-    exact = _book_activity(holder["base"], out.values, free, risk)
+    exact = book_activity(holder["base"], out.values, free, risk)
     steps = _steps(holder["rows"], np.asarray(out.values["elastic"]), counts, cs, free, exact)
     gap = "" if out.status is SolveStatus.OPTIMAL else f" (stopped at a limit, gap {out.mip_gap})"
     hard = (
@@ -709,6 +713,12 @@ def min_nlv(
 # ----------------------------------------------------------------------------------------------
 
 
+#: Above this many nonzeros in the month rows (months that can succeed × candidates), the
+#: max-probability MILP is only run when its LP relaxation cannot already prove the required
+#: probability unreachable (1,008 months × ~250 candidates).
+MAX_PROBABILITY_NONZEROS = 250_000
+
+
 def max_probability(
     cs: CandidateSet, limits: Limits, risk: RiskData, ctx: SolveContext
 ) -> tuple[SolveOutcome | None, float, float]:
@@ -719,7 +729,10 @@ def max_probability(
     (outcome, p_found, p_upper)
         The solve, the in-sample probability of its book and a proven upper bound on the
         reachable probability (equal to ``p_found`` when solved to optimality; from the MIP bound
-        when a limit stopped the solver).
+        when a limit stopped the solver). ``(None, 0, 0)`` when no month can reach the target;
+        ``(None, nan, p_upper)`` when the month rows exceed :data:`MAX_PROBABILITY_NONZEROS`
+        and the LP relaxation's bound ``p_upper`` is already below the required probability
+        (the MILP is then not solved).
     """
     monthly = np.asarray(risk.monthly)
     total = monthly.shape[0]
@@ -738,6 +751,25 @@ def max_probability(
             ),
         )
 
+    month_rows = part.blocks[0].terms["n"]
+    if np.count_nonzero(month_rows) > MAX_PROBABILITY_NONZEROS and limits.success_probability:
+        # a large SAA MILP: its root alone can cost minutes. Its LP relaxation bounds the
+        # reachable probability; when that bound is below the requirement the requirement is
+        # proven unreachable and the exact maximum is not searched (the caller reports the
+        # headline book's own probability as the lower end).
+        lp, _ = solve_sizing(
+            cs,
+            limits,
+            ObjectiveKind.MAX_INCOME,
+            ctx,
+            risk=risk,
+            chance=False,
+            extra=lambda base: with_successes(base).relaxed(),
+        )
+        if lp.status is SolveStatus.OPTIMAL and lp.objective_value is not None:
+            upper = min(size, math.floor(size + lp.objective_value + 1e-6)) / total
+            if upper < limits.success_probability:
+                return None, float("nan"), upper
     out, _ = solve_sizing(
         cs, limits, ObjectiveKind.MAX_INCOME, ctx, risk=risk, chance=False, extra=with_successes
     )

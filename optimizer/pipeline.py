@@ -316,6 +316,18 @@ def solve_scenario(
             Fallback("drop_chance", f"{reason}; headline book solved without the chance row")
         )
         _note_incumbent(ctx, fallback, f"{scenario.objective.value} solve without the chance row")
+        if out is None and max_p != max_p:
+            ctx.fallbacks.append(
+                Fallback(
+                    "max_probability",
+                    f"{reason}; the LP relaxation of the max-probability MILP bounds the "
+                    f"reachable probability at {p_upper:.1%} < {p_req:.0%} (proven unreachable); "
+                    "the exact maximum was not searched (month rows over "
+                    f"{diagnostics.MAX_PROBABILITY_NONZEROS:,} nonzeros); the headline book's "
+                    "own probability is reported",
+                )
+            )
+            max_p = float(np.mean(np.asarray(risk.monthly) @ counts >= target))
         reach = "is not reachable" if proven else "was not reached within the limits"
         # the headline book meets every cap: its own in-sample probability is a lower bound on
         # the highest one, whatever a limit-stopped search found
@@ -393,7 +405,8 @@ def solve_scenario(
     if inc.outcome.status.has_solution and inc.outcome.values is not None:
         relaxed = ctx.solve(inc.problem.relaxed(), what="LP relaxation")
         duals = relaxed.duals if relaxed.status is SolveStatus.OPTIMAL else None
-        binding = binding_caps(inc.problem, inc.outcome.values, duals)
+        exact = diagnostics.book_activity(inc.problem, inc.outcome.values, limits, risk)
+        binding = binding_caps(inc.problem, inc.outcome.values, duals, exact)
     timings["verdict"] = time.perf_counter() - t0
 
     stress, success, monthly_oos = [], {}, None

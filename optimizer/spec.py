@@ -646,7 +646,7 @@ class PositionsSpec(_Strict):
 
 
 #: Default branch-and-bound node budget per MILP (``solver.node_limit``).
-DEFAULT_NODE_LIMIT = 20_000
+DEFAULT_NODE_LIMIT = 2_000
 
 
 class SolverSpec(_Strict):
@@ -665,7 +665,7 @@ class SolverSpec(_Strict):
 
     backend: Literal["cvxpy", "pulp", "highs"] = "cvxpy"
     time_limit: PosFloat = 60.0
-    node_limit: Annotated[int, Field(ge=1)] | None = DEFAULT_NODE_LIMIT
+    node_limit: Annotated[int, Field(ge=0)] | None = DEFAULT_NODE_LIMIT
     mip_gap: Annotated[float, Field(ge=0, le=1)] = 1e-4
     relaxation_weights: dict[
         Literal["buying_power", "positions", "allocation", "tail_risk", "leverage"], PosFloat

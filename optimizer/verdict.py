@@ -321,16 +321,28 @@ class Verdict:
 
 
 def binding_caps(
-    problem: SizingProblem, values: dict[str, np.ndarray], duals: dict[str, float] | None
+    problem: SizingProblem,
+    values: dict[str, np.ndarray],
+    duals: dict[str, float] | None,
+    exact: dict[str, float] | None = None,
 ) -> tuple[BindingCap, ...]:
     """Rows of ``problem`` that bind at the integer point ``values``.
 
     A row side binds when its slack is smaller than the smallest |coefficient| of any variable that
     moves the row toward that bound and can still increase (one more contract or position would
     violate it), or when the slack is zero. Rows of family ``definition`` (e.g. ``n_k <= U_k y_k``)
-    define variables and are never reported.
+    define variables and are never reported. The book is read as it is held: a structure binary
+    ``y`` is 1 exactly when its count is positive (a solver may leave ``y = 1`` on an empty
+    position), and ``exact`` (row name -> value recomputed from the book, e.g. a CVaR cap's
+    full-set CVaR) replaces the row activity of auxiliary variables a solver left anywhere in
+    their degenerate range.
     """
+    if "y" in values and "n" in values:
+        values = {**values, "y": (np.asarray(values["n"]) > 0.5).astype(float)}
     act = problem.activity(values)
+    for i, name in enumerate(problem.row_names):
+        if exact and name in exact:
+            act[i] = exact[name]
     lower, upper = problem.row_lower, problem.row_upper
     family = {name: b.family for b in problem.blocks for name in b.row_names}
     mats = {g.name: problem.matrix(g.name).toarray() for g in problem.variables}

@@ -54,11 +54,13 @@ import numpy as np
 from optimizer.backends import failed_outcome, solution_outcome
 from optimizer.problem import ObjectiveSense, SizingProblem
 from optimizer.status import (
+    HIGHS_MIP_SETTINGS,
     SolveOutcome,
     SolverOptions,
     SolveStatus,
     highs_limit,
     map_cvxpy_status,
+    relative_gap,
 )
 
 __all__ = ["BACKEND_NAME", "CvxpyModel", "RowSide", "compile_problem", "solve", "solve_compiled"]
@@ -189,8 +191,8 @@ def compile_problem(problem: SizingProblem) -> CvxpyModel:
 NO_NODE_LIMIT = 2**31 - 1
 
 
-def _solver_kwargs(options: SolverOptions) -> dict[str, float | int]:
-    kwargs: dict[str, float | int] = {
+def _solver_kwargs(options: SolverOptions, mip: bool = True) -> dict[str, float | int | str | bool]:
+    kwargs: dict[str, float | int | str | bool] = {
         "time_limit": float(options.time_limit),
         "mip_rel_gap": float(options.mip_rel_gap),
     }
@@ -198,7 +200,20 @@ def _solver_kwargs(options: SolverOptions) -> dict[str, float | int]:
         kwargs["threads"] = int(options.threads)
     # always set: cvxpy may re-use its HiGHS instance (and an earlier run's limit)
     kwargs["mip_max_nodes"] = NO_NODE_LIMIT if options.node_limit is None else options.node_limit
+    if mip:  # MILP-only settings; an LP keeps HiGHS' defaults
+        kwargs["presolve"] = "choose" if options.presolve else "off"
+        kwargs.update(HIGHS_MIP_SETTINGS)
     return kwargs
+
+
+def _gap(info, dual_bound: float) -> float | None:
+    """Relative MIP gap by :func:`~optimizer.status.relative_gap` (0 when an optimum of 0 meets
+    a bound within 1e-12, where HiGHS' own ``mip_gap`` says inf), else HiGHS' value."""
+    obj = float(getattr(info, "objective_function_value", math.nan))
+    if math.isfinite(obj) and math.isfinite(dual_bound):
+        return relative_gap(obj, dual_bound)
+    gap = float(getattr(info, "mip_gap", math.nan))
+    return None if math.isnan(gap) else gap
 
 
 def _highs_model_status(cp_problem: cp.Problem) -> str:
@@ -211,9 +226,9 @@ def _highs_model_status(cp_problem: cp.Problem) -> str:
     return "unknown"
 
 
-def _run_highs(cp_problem: cp.Problem, options: SolverOptions) -> None:
+def _run_highs(cp_problem: cp.Problem, options: SolverOptions, mip: bool = True) -> None:
     """``cp_problem.solve`` with HiGHS, resetting HiGHS' global scheduler if needed."""
-    kwargs = _solver_kwargs(options)
+    kwargs = _solver_kwargs(options, mip)
     try:
         cp_problem.solve(solver=cp.HIGHS, verbose=options.verbose, **kwargs)
     except cp.error.SolverError:
@@ -265,7 +280,7 @@ def solve_compiled(model: CvxpyModel, options: SolverOptions = SolverOptions()) 
             warnings.filterwarnings(
                 "ignore", message=r"\s*The problem is either infeasible or unbounded"
             )
-            _run_highs(cp_problem, options)
+            _run_highs(cp_problem, options, problem.is_mip)
     except _SOLVER_ERRORS as exc:
         return failed_outcome(
             backend=BACKEND_NAME,
@@ -292,9 +307,7 @@ def solve_compiled(model: CvxpyModel, options: SolverOptions = SolverOptions()) 
         if math.isfinite(dual_bound):
             best_bound = -problem.objective.sign * dual_bound + problem.objective.constant
         if has_incumbent:
-            mip_gap = float(getattr(info, "mip_gap", math.nan))
-            if math.isnan(mip_gap):
-                mip_gap = None
+            mip_gap = _gap(info, dual_bound)
 
     raw_values = None
     row_duals = None

@@ -65,11 +65,13 @@ import scipy.sparse as sp
 from optimizer.backends import failed_outcome, solution_outcome
 from optimizer.problem import LinearBlock, Objective, ObjectiveSense, SizingProblem
 from optimizer.status import (
+    HIGHS_MIP_SETTINGS,
     SolveOutcome,
     SolverOptions,
     SolveStatus,
     highs_limit,
     map_highs_status,
+    relative_gap,
 )
 
 __all__ = [
@@ -419,7 +421,7 @@ def set_objective(model: HighsModel, objective: Objective) -> SizingProblem:
 _NO_NODE_LIMIT = 2**31 - 1
 
 
-def _apply_options(h: highspy.Highs, options: SolverOptions) -> None:
+def _apply_options(h: highspy.Highs, options: SolverOptions, mip: bool = True) -> None:
     if options.threads is not None and options.threads > MAX_THREADS:
         raise HighsBackendError(
             f"threads={options.threads} exceeds MAX_THREADS={MAX_THREADS} (HiGHS would abort "
@@ -432,6 +434,11 @@ def _apply_options(h: highspy.Highs, options: SolverOptions) -> None:
         ("threads", 0 if options.threads is None else int(options.threads)),
         ("mip_max_nodes", _NO_NODE_LIMIT if options.node_limit is None else options.node_limit),
     )
+    if mip:  # MILP-only settings; an LP keeps HiGHS' (or the model's own) choices
+        settings += (
+            ("presolve", "choose" if options.presolve else "off"),
+            *HIGHS_MIP_SETTINGS.items(),
+        )
     for name, value in settings:
         _check(h.setOptionValue(name, value), f"option {name}={value!r}")
 
@@ -466,7 +473,7 @@ def solve_compiled(model: HighsModel, options: SolverOptions = SolverOptions()) 
     problem, h = model.problem, model.highs
     t0 = time.perf_counter()
     try:
-        _apply_options(h, options)
+        _apply_options(h, options, problem.is_mip)
         t0 = time.perf_counter()
         run_status = _run(h, options)
         solve_seconds = time.perf_counter() - t0
@@ -496,8 +503,14 @@ def solve_compiled(model: HighsModel, options: SolverOptions = SolverOptions()) 
         if math.isfinite(dual_bound):
             best_bound = dual_bound
         if has_incumbent:
-            gap = float(info.mip_gap)
-            mip_gap = None if math.isnan(gap) else gap
+            # the package's gap (0 when an optimum of 0 meets its bound within 1e-12, where
+            # HiGHS' own mip_gap says inf); HiGHS' value without a finite bound
+            obj = float(info.objective_function_value)
+            if math.isfinite(obj) and math.isfinite(dual_bound):
+                mip_gap = relative_gap(obj, dual_bound)
+            else:
+                gap = float(info.mip_gap)
+                mip_gap = None if math.isnan(gap) else gap
 
     raw_values = None
     row_duals = None

@@ -202,7 +202,6 @@ def income_curve(
     from optimizer.pipeline import prepare
     from optimizer.risk_model import build_risk_data
     from optimizer.solving import SolveContext, max_income
-    from optimizer.status import SolverOptions
 
     base = float(scenario.account.net_liq)
     sizes = sorted(float(v) for v in (nlvs if nlvs is not None else [base * m for m in multiples]))
@@ -214,7 +213,7 @@ def income_curve(
         risk = build_risk_data(scenario, cs, prep.market, managed=managed)
     ctx = SolveContext(
         backend or scenario.solver.backend,
-        SolverOptions(time_limit=scenario.solver.time_limit, mip_rel_gap=scenario.solver.mip_gap),
+        scenario.solver.options(),
     )
     rule = rule_for(scenario, prep, risk)
     rows = []

@@ -171,6 +171,7 @@ def positions_part(cs: CandidateSet, limits: Limits) -> Part:
     variables: tuple[VariableGroup, ...] = ()
     if needs_binaries(cs, limits):
         ub = count_upper_bounds(cs, limits)
+        big_m = count_upper_bounds(cs, limits, money_caps=False)  # NLV-free: fixed matrix
         variables = (
             VariableGroup(
                 name="y",
@@ -180,9 +181,7 @@ def positions_part(cs: CandidateSet, limits: Limits) -> Part:
                 labels=cs.ids,
             ),
         )
-        # big-M = the count's own bound (caps in money included): the tightest valid link,
-        # and the LP relaxation of ``one_per_expiry`` is only as strong as these coefficients
-        blocks.append(link_block(ub))
+        blocks.append(link_block(big_m))
         if limits.one_per_expiry:
             rows = [
                 (f"one_per_expiry[{label}]", mask.astype(float), -INF, 1.0)

@@ -75,7 +75,7 @@ def test_a_finished_solve_reports_no_limit(backend: str) -> None:
 
 
 def test_solver_options_reject_a_bad_node_limit() -> None:
-    for bad in (0, -1, 2.5, True):
+    for bad in (-1, 2.5, True):
         with pytest.raises(ValueError, match="node_limit"):
             SolverOptions(node_limit=bad)
 
@@ -94,7 +94,7 @@ def test_scenario_node_limit_reaches_the_solver_options() -> None:
     assert sc.solver.options().node_limit == 7
     assert sc.solver.options().mip_rel_gap == sc.solver.mip_gap
     with pytest.raises(Exception, match="node_limit"):
-        load_scenario(FIX / "minimal.yaml", ["solver.node_limit=0"])
+        load_scenario(FIX / "minimal.yaml", ["solver.node_limit=-1"])
 
 
 # ------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ optimum for duals and reduced costs, and the two other backends for agreement.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import highspy
@@ -215,8 +216,8 @@ def test_limits_split_by_incumbent_deterministically() -> None:
     assert_consistent(market_split(), out)
     assert out.mip_gap is not None and out.mip_gap > 0
     # Same limit class without any incumbent: no nodes, no heuristics, no presolve.
-    model = _limited(market_split(), mip_max_nodes=0, mip_heuristic_effort=0.0, presolve="off")
-    out = highs_backend.solve_compiled(model, FAST)
+    model = _limited(market_split(), mip_heuristic_effort=0.0)
+    out = highs_backend.solve_compiled(model, dataclasses.replace(FAST, node_limit=0))
     assert out.status is SolveStatus.NO_SOLUTION and "kSolutionLimit" in out.message, out
     assert out.values is None and out.mip_gap is None
     # LP iteration limit: primal infeasible start -> NO_SOLUTION ...
