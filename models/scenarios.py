@@ -83,7 +83,7 @@ INTRADAY_DAYS = 1.0
 repriced at its own expiry on the move of its holding window (:func:`pnl_matrix`)."""
 
 _KINDS = frozenset({"historical", "monte_carlo", "stress", "mixed"})
-_CHUNK_ELEMENTS = 1 << 20  # scenario x leg elements repriced per block (bounds memory)
+_CHUNK_ELEMENTS = 1 << 18  # scenario x leg elements repriced per block (bounds memory: ~25 MB)
 
 
 # ----------------------------------------------------------------------------------------------
