@@ -1,30 +1,39 @@
-"""Benchmark: the managed income model on the phase-4 mix, against the raw cost of its repricing.
+"""Benchmark: the managed income model, CPU and wall seconds.
 
 Plain script (not collected by pytest)::
 
     .venv/bin/python benchmarks/bench_managed.py [--paths 250] [--repeat 5] [--measure fhs]
+        [--scenarios phase4 phase4_wide] [--skip-cases]
 
-Cases, one candidate each, on one shared path set of the S&P 500 (filtered historical simulation
-from the shipped VIX and S&P 500 files at VIX 18, or ``--measure lognormal``), ``P`` paths x
-``D = warm-up + 252`` trading days with the warm-up of :mod:`optimizer.income_model` (21 x
-ceil(longest life / 21) = 84 days for the 120-DTE LT112), 12 reported months:
+1. The income stage of scenarios (default ``scenarios/tom_king/phase4.yaml``, 89 candidates,
+   and ``phase4_wide.yaml``, 1,004): :func:`optimizer.pipeline.prepare` without its cache,
+   with the call it makes to :func:`optimizer.income_model.simulate_income` (paths, trade
+   costs and :func:`models.managed.simulate_managed`) timed on its own: CPU seconds
+   (``time.process_time``) and wall seconds, best of ``--scenario-repeat`` (default 1), and
+   the whole ``prepare`` beside it.
 
-* ``zero_dte``: SPX-like 16-delta / 30-point iron condor entered 10:30, expiring 16:00
-  (``ExpiryRule(date=...)``), 4.33 entries/month, 50% target, 2x stop, 15:00 time exit,
-  11 intraday steps;
-* ``lt112``: 120-DTE 1-1-2 (long put 7% OTM, short put 50 points below, 2 naked puts 12% OTM),
-  4 entries/month, naked puts closed at 90% of their credit, 21-DTE exit;
-* ``strangle``: 90-DTE 16-delta short strangle, 1 entry/month, 50% target, 21-DTE exit,
-  30-delta exit.
+2. Cases, one candidate each, on one shared path set of the S&P 500 (filtered historical
+   simulation from the shipped VIX and S&P 500 files at VIX 18, or ``--measure lognormal``),
+   ``P`` paths x ``D = warm-up + 252`` trading days with the warm-up of
+   :mod:`optimizer.income_model` (21 x ceil(longest life / 21) = 84 days for the 120-DTE
+   LT112), 12 reported months:
 
-For each: the best of ``--repeat`` wall times of :func:`models.managed.simulate_managed`, the
-path-days it covers (``P x D``) per second, the number of option-leg repricings it performed
-(counted in a separate, untimed run by wrapping the engine's per-batch pricing call: legs x
-(steps + 1) x trades; every trade is priced on its whole grid, so early exits do not shrink the
-count), and the reference measured in the same run: two ``scipy.special.ndtr`` calls (the N(d1),
-N(d2) of a Black-Scholes price) over as many float64 values, the irreducible cost of that many
-repricings. ``x ndtr`` is the engine's time over the reference's. A last row times the three
-candidates in one call (shared paths, one 0DTE bridge).
+   * ``zero_dte``: SPX-like 16-delta / 30-point iron condor entered 10:30, expiring 16:00
+     (``ExpiryRule(date=...)``), 4.33 entries/month, 50% target, 2x stop, 15:00 time exit,
+     11 intraday steps;
+   * ``lt112``: 120-DTE 1-1-2 (long put 7% OTM, short put 50 points below, 2 naked puts 12%
+     OTM), 4 entries/month, naked puts closed at 90% of their credit, 21-DTE exit;
+   * ``strangle``: 90-DTE 16-delta short strangle, 1 entry/month, 50% target, 21-DTE exit,
+     30-delta exit.
+
+   For each: the best of ``--repeat`` CPU and wall times of
+   :func:`models.managed.simulate_managed`, the path-days it covers (``P x D``) per CPU
+   second, the option-leg repricings it performed (counted in a separate, untimed run by
+   wrapping the engine's pricing kernel: each leg is priced from its trade's entry to its
+   close, no further), and the reference measured in the same run: two
+   ``scipy.special.ndtr`` calls (the N(d1), N(d2) of a Black-Scholes price) over as many
+   float64 values, the irreducible cost of that many repricings. ``x ndtr`` is the engine's
+   CPU time over the reference's. A last row times the three candidates in one call.
 
 Threads of numpy's BLAS/OpenMP pools are pinned to 1 before numpy is imported.
 """
@@ -151,31 +160,32 @@ def sp_paths(measure: str, n_paths: int, n_days: int) -> UnderlyingPaths:
     )
 
 
-def _best(fn, repeat: int) -> float:
-    times = []
+def _best(fn, repeat: int) -> tuple[float, float]:
+    """Best CPU and best wall seconds of ``repeat`` calls of ``fn``."""
+    cpu, wall = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, w0 = time.process_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    return min(cpu), min(wall)
 
 
 def count_repricings(run) -> int:
-    """Option-leg repricings done by ``run()``: the engine's pricing call, wrapped (untimed)."""
-    book = managed._Book
-    original = book.legs_value
+    """Option-leg repricings done by ``run()``: the engine's pricing kernel, wrapped (untimed)."""
+    original = managed._bsm
     count = 0
 
-    def counting(self, x, tau, shift, tf):
+    def counting(g, j, lk, strike, sign, carry_t, disc, x, *rest):
         nonlocal count
-        count += len(self.lk) * int(np.size(x))
-        return original(self, x, tau, shift, tf)
+        count += int(np.broadcast(lk, x).size)
+        return original(g, j, lk, strike, sign, carry_t, disc, x, *rest)
 
-    book.legs_value = counting
+    managed._bsm = counting
     try:
         run()
     finally:
-        book.legs_value = original
+        managed._bsm = original
     return count
 
 
@@ -194,7 +204,39 @@ def ndtr_seconds(n_values: int, repeat: int, chunk: int = 1 << 20) -> float:
             ndtr(-x[:rest], out=out[:rest])
 
     run()  # warm-up
-    return _best(run, repeat)
+    return _best(run, repeat)[0]
+
+
+def scenario_income(path: Path, repeat: int) -> dict[str, float]:
+    """CPU and wall seconds of the income stage and of the whole ``prepare`` of a scenario."""
+    import optimizer.pipeline as pipeline
+    from optimizer.spec import load_scenario
+
+    scenario = load_scenario(path)
+    best: dict[str, float] = {}
+    original = pipeline.simulate_income
+
+    def timed(*args, **kwargs):
+        c0, w0 = time.process_time(), time.perf_counter()
+        out = original(*args, **kwargs)
+        seen["income_cpu"] = time.process_time() - c0
+        seen["income_wall"] = time.perf_counter() - w0
+        seen["candidates"] = float(len(out.ids))
+        return out
+
+    pipeline.simulate_income = timed
+    try:
+        for _ in range(repeat):
+            seen: dict[str, float] = {}
+            c0, w0 = time.process_time(), time.perf_counter()
+            pipeline.prepare(scenario, cache=False)
+            seen["prepare_cpu"] = time.process_time() - c0
+            seen["prepare_wall"] = time.perf_counter() - w0
+            for key, value in seen.items():
+                best[key] = min(best.get(key, math.inf), value)
+    finally:
+        pipeline.simulate_income = original
+    return best
 
 
 def main() -> None:
@@ -203,20 +245,47 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=250)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--measure", choices=("fhs", "lognormal"), default="fhs")
+    parser.add_argument(
+        "--scenarios",
+        nargs="*",
+        default=["phase4", "phase4_wide"],
+        help="scenarios/tom_king/<name>.yaml whose income stage is timed (none: skip)",
+    )
+    parser.add_argument("--scenario-repeat", type=int, default=1)
+    parser.add_argument("--skip-cases", action="store_true", help="only the scenarios")
     args = parser.parse_args()
+
+    print(f"single core (OMP/OPENBLAS/MKL threads = {os.environ['OMP_NUM_THREADS']})")
+    if args.scenarios:
+        header = (
+            f"{'scenario':<14} {'cands':>6} {'income CPU s':>13} {'income wall s':>14} "
+            f"{'prepare CPU s':>14} {'prepare wall s':>15}"
+        )
+        print(header)
+        print("-" * len(header))
+        for name in args.scenarios:
+            t = scenario_income(
+                REPO / "scenarios" / "tom_king" / f"{name}.yaml", args.scenario_repeat
+            )
+            print(
+                f"{name:<14} {t['candidates']:>6.0f} {t['income_cpu']:>13.2f} "
+                f"{t['income_wall']:>14.2f} {t['prepare_cpu']:>14.2f} {t['prepare_wall']:>15.2f}"
+            )
+        print()
+    if args.skip_cases:
+        return
 
     mix = phase4_mix()
     longest = max(trading_steps(c.t) for _, c, *_ in mix)
     warmup = 21 * math.ceil(longest / 21)
     n_days = warmup + 21 * MONTHS
     paths = {"SPX": sp_paths(args.measure, args.paths, n_days)}
-    print(f"single core (OMP/OPENBLAS/MKL threads = {os.environ['OMP_NUM_THREADS']})")
     print(f"paths: {paths['SPX'].description[:100]}...")
     print(f"P = {args.paths} paths x D = {warmup} warm-up + {21 * MONTHS} = {n_days} days")
     print()
     header = (
-        f"{'case':<10} {'legs':>4} {'steps':>8} {'ms':>8} {'path-days/s':>12} "
-        f"{'repricings':>11} {'M repr/s':>9} {'ndtr ms':>8} {'x ndtr':>7}"
+        f"{'case':<10} {'legs':>4} {'steps':>8} {'CPU ms':>8} {'wall ms':>8} "
+        f"{'path-days/s':>12} {'repricings':>11} {'M repr/s':>9} {'ndtr ms':>8} {'x ndtr':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -240,20 +309,21 @@ def main() -> None:
     for name, items in rows:
         run = runner(items)
         run()  # warm-up (0DTE bridge normals, imports)
-        secs = _best(run, args.repeat)
+        cpu, wall = _best(run, args.repeat)
         n_rep = count_repricings(run)
         ref = ndtr_seconds(n_rep, args.repeat)
         legs = sum(sum(1 for leg in c.legs if leg.is_option) for _, c, *_ in items)
         steps = "/".join(str(11 if c.t < 1 / 365 else trading_steps(c.t)) for _, c, *_ in items)
         path_days = args.paths * n_days * len(items)
         print(
-            f"{name:<10} {legs:>4} {steps:>8} {secs * 1e3:8.1f} {path_days / secs:12,.0f} "
-            f"{n_rep:11,d} {n_rep / secs / 1e6:9.2f} {ref * 1e3:8.1f} {secs / ref:7.1f}"
+            f"{name:<10} {legs:>4} {steps:>8} {cpu * 1e3:8.1f} {wall * 1e3:8.1f} "
+            f"{path_days / cpu:12,.0f} {n_rep:11,d} {n_rep / cpu / 1e6:9.2f} {ref * 1e3:8.1f} "
+            f"{cpu / ref:7.1f}"
         )
     print()
     print(
-        "path-days/s: candidate path-days (P x D per candidate) per second; repricings: option "
-        "legs x grid points priced; x ndtr: wall time / (2 ndtr over as many values)"
+        "path-days/s: candidate path-days (P x D per candidate) per CPU second; repricings: "
+        "option legs x grid points priced; x ndtr: CPU time / (2 ndtr over as many values)"
     )
 
 

@@ -70,7 +70,8 @@ Defence rules (off unless set; domain.md §3a–3d, §4)
     is bought back at the step's mark and a new one of the same right sold on the same expiry at
     the untested leg's entry delta (its ``|N(d1)|`` at the trade's entry on the path): the strike
     is solved per trade on the trade's smile at the step's spot and IV level (fixed point of
-    ``k = v (v / 2 - sign N^-1(delta))``, :meth:`_Book.strike_at_delta`), and the new leg's
+    ``k = v (v / 2 - sign N^-1(delta))``, :func:`_strike_at_delta`; each trade stops at its
+    own first step below 1e-13), and the new leg's
     premium is collected at that mark. Once per trade (TK: "never roll losers", §3d; rolling the
     untested, profitable side is the exception TK states); needs one short put and one short
     call. The two extra fills cost the leg's share of the contracts times the structure's entry
@@ -126,8 +127,16 @@ Common random numbers
     All candidates on one underlying use the same :class:`UnderlyingPaths` (and the same bridge
     normals for 0DTE days), so their losses coincide; the S&P 500 products share one path set.
 
-Cost of the simulation: per candidate about ``paths x (warmup + 252) x legs`` option repricings
-(vectorized over paths and legs; a Python loop over trades of a slot).
+Cost of the simulation
+    About one option repricing per leg and open trade-step: candidates that share a strategy's
+    schedule, step grid, management and leg layout are simulated together (their trades in one
+    set of arrays, a Python loop over the steps of a batch of trades); a trade is priced from
+    its entry to its close only (steps after the forced exit are never simulated, a closed
+    trade leaves the batch); 0DTE condors, which all trade the same days, price each distinct
+    leg once per trade and smile segment (:class:`_SharedLegs`), and candidates that differ in
+    size and costs only (ES / MES) once per pair of trades. None of this changes a number: a
+    candidate's results are those of simulating it alone, bit for bit (the monthly means over
+    a (P M, K) array aside, which numpy sums in another order for another K).
 
 Units: money per contract unit of the structure (instrument currency x multiplier, times ``fx``
 into the account currency when given); days are trading days unless said; vols are decimals.
@@ -138,7 +147,8 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -587,351 +597,834 @@ class _Book:
             naked_put=naked_put,
         )
 
-    def legs_value(
-        self, x: np.ndarray, tau: np.ndarray, shift: np.ndarray, tf: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-leg value per share (spot 1 at entry) and |forward delta| (ITM flag at expiry).
 
-        Parameters
-        ----------
-        x : np.ndarray
-            (S, Q) log spot relative to entry at S steps of Q trades.
-        tau : np.ndarray
-            (S,) years to expiry at each step (0 = settle at intrinsic value).
-        shift : np.ndarray
-            (S, Q) ATM IV change since today.
-        tf : np.ndarray
-            (S,) term factor of each step.
+@dataclass(frozen=True)
+class _Smiles:
+    """The smiles of a group's candidates, read per trade with :func:`numpy.interp`'s arithmetic.
 
-        Returns
-        -------
-        tuple[np.ndarray, np.ndarray]
-            (L, S, Q) prices and (L, S, Q) ``|N(d1)|`` (at expiry: 1 if in the money, else 0).
-        """
-        return self._price(
-            self.lk[:, None, None],
-            self.strike[:, :, None],
-            self.sign[:, :, None],
-            x,
-            tau,
-            shift,
-            tf,
+    ``nodes[c]``, ``values[c]``: candidate ``c``'s smile (log-moneyness ``ln(K / F)``, IV). The
+    padded tables give the same numbers without a call per candidate: with ``m`` the number of
+    ``c``'s nodes <= ``k``, the IV is ``slope[c, m] (k - x0[c, m]) + f0[c, m]`` (``m - 1`` the
+    segment; slope 0 on the flat ends), which is ``numpy.interp``'s own formula, so both ways
+    give identical bits.
+    """
+
+    nodes: tuple[np.ndarray, ...]
+    values: tuple[np.ndarray, ...]
+    node: np.ndarray  # (K, N) nodes, padded with +inf
+    x0: np.ndarray  # (K, N + 1) segment start, log-moneyness
+    f0: np.ndarray  # (K, N + 1) IV at the segment start
+    slope: np.ndarray  # (K, N + 1) IV per unit of log-moneyness
+
+    @classmethod
+    def of(cls, books: Sequence[_Book]) -> _Smiles:
+        width = max(b.smile_k.size for b in books)
+        node = np.full((len(books), width), np.inf)
+        x0 = np.empty((len(books), width + 1))
+        f0 = np.empty_like(x0)
+        slope = np.zeros_like(x0)
+        for c, b in enumerate(books):
+            xp, fp = b.smile_k, b.smile_v
+            m = xp.size
+            node[c, :m] = xp
+            x0[c, 0], f0[c, 0] = xp[0], fp[0]
+            x0[c, 1 : m + 1], f0[c, 1 : m + 1] = xp, fp
+            x0[c, m + 1 :], f0[c, m + 1 :] = xp[-1], fp[-1]
+            slope[c, 1:m] = (fp[1:] - fp[:-1]) / (xp[1:] - xp[:-1])
+        return cls(
+            tuple(b.smile_k for b in books), tuple(b.smile_v for b in books), node, x0, f0, slope
         )
 
-    def new_leg_value(
-        self,
-        lk: np.ndarray,
-        sign: np.ndarray,
-        x: np.ndarray,
-        tau: np.ndarray,
-        shift: np.ndarray,
-        tf: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(S, Q) price and ``|N(d1)|`` of one leg per trade, log strike ``lk`` (Q,) relative to
-        the trade's entry spot and right ``sign`` (Q,) (+1 call, -1 put), on the same smile."""
-        price, n1 = self._price(
-            lk[None, None, :], np.exp(lk)[None, None, :], sign[None, None, :], x, tau, shift, tf
-        )
-        return price[0], n1[0]
+    def __call__(self, ci: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """IV at log-moneyness ``k`` (..., Q) on the smile of each trade's candidate ``ci`` (Q,).
 
-    def _price(self, lk, strike, sign, x, tau, shift, tf) -> tuple[np.ndarray, np.ndarray]:
-        """Black-Scholes-Merton on the sticky-moneyness smile; ``lk, strike, sign`` broadcast to
-        (L, S, Q)."""
-        spot = np.exp(x)[None, :, :]
-        live = tau > 0
-        t = np.where(live, tau, 1.0)[None, :, None]
-        fwd_ln = x[None, :, :] + self.carry * t
-        k = lk - fwd_ln
-        sigma = np.interp(k, self.smile_k, self.smile_v) + tf[None, :, None] * shift[None, :, :]
-        v = np.maximum(sigma, _IV_FLOOR) * np.sqrt(t)
-        d1 = -k / v + 0.5 * v
-        n1 = ndtr(sign * d1)
-        n2 = ndtr(sign * (d1 - v))
-        price = np.exp(-self.rate * t) * sign * (np.exp(fwd_ln) * n1 - strike * n2)
-        if not live.all():
-            intrinsic = np.maximum(sign * (spot - strike), 0.0)
-            dead = ~live[None, :, None]
-            price = np.where(dead, intrinsic, price)
-            n1 = np.where(dead, (intrinsic > 0).astype(float), n1)
-        return price, n1
-
-    def strike_at_delta(
-        self,
-        delta: np.ndarray,
-        sign: np.ndarray,
-        x: np.ndarray,
-        tau: float,
-        shift: np.ndarray,
-        tf: float,
-    ) -> np.ndarray:
-        """Log strike (Q,) relative to the trade's entry spot whose ``|N(d1)|`` is ``delta`` (Q,)
-        at log spot ``x`` (Q,), ``tau`` years to expiry and ATM IV change ``shift`` (Q,).
-
-        Solves ``sign d1(k) = N^-1(delta)``, ``d1 = -k / v + v / 2``, ``v = sigma(k) sqrt(tau)``
-        with ``sigma(k)`` the trade's smile at ``k = ln(K / F)``, by fixed-point iteration on
-        ``k = v (v / 2 - sign N^-1(delta))`` (the smile's slope times ``sqrt(tau)`` is far below
-        1, so the map contracts).
+        Long runs of one candidate (``ci`` is sorted in a batch) call :func:`numpy.interp` per
+        run; otherwise the tables are read per element.
         """
-        z = ndtri(np.clip(delta, 1e-9, 1.0 - 1e-9))
-        root = math.sqrt(tau)
-        k = np.zeros_like(z)
-        for _ in range(60):
-            sigma = np.interp(k, self.smile_k, self.smile_v) + tf * shift
-            v = np.maximum(sigma, _IV_FLOOR) * root
-            k_new = v * (0.5 * v - sign * z)
-            if np.max(np.abs(k_new - k), initial=0.0) < 1e-13:
-                k = k_new
-                break
-            k = k_new
-        return k + x + self.carry * tau
+        cuts = np.flatnonzero(ci[1:] != ci[:-1]) + 1
+        if k.size >= _INTERP_RUN * (cuts.size + 1):
+            out = np.empty_like(k)
+            for a, b in zip((0, *cuts), (*cuts, ci.size), strict=True):
+                c = ci[a]
+                out[..., a:b] = np.interp(k[..., a:b], self.nodes[c], self.values[c])
+            return out
+        m = np.zeros(k.shape, dtype=np.intp)
+        for i in range(self.node.shape[1]):
+            m += k >= self.node[ci, i]
+        idx = m + ci * self.x0.shape[1]
+        return self.slope.ravel()[idx] * (k - self.x0.ravel()[idx]) + self.f0.ravel()[idx]
 
 
 # --------------------------------------------------------------------------------------------
-# The simulation
+# Candidates simulated together
 
-
-@dataclass
-class _Acc:
-    """Accumulators of one candidate (monthly arrays (P, M); per-trade lists)."""
-
-    gross: np.ndarray
-    costs: np.ndarray  # (4, P, M)
-    trade_pnl: list = field(default_factory=list)
-    trade_gross: list = field(default_factory=list)
-    trade_days: list = field(default_factory=list)
-    trade_reason: list = field(default_factory=list)
-    trade_partial: list = field(default_factory=list)
-    trade_flags: list = field(default_factory=list)  # (3, Q) rolled, tested, one-sided
-    opened: int = 0
-    open_days: float = 0.0
-
-
-def _month_of(day: np.ndarray, warmup: int, months: int) -> np.ndarray:
-    """Month index of trading day ``day`` (1-based), -1 outside the reported months."""
-    m = (day - warmup - 1) // TRADING_DAYS_PER_MONTH
-    return np.where((day > warmup) & (m < months), m, -1)
-
-
-def _book_into(arr: np.ndarray, rows: np.ndarray, day: np.ndarray, values: np.ndarray, w, m):
-    """Add ``values`` at (path, month of day) into ``arr`` (P, M)."""
-    mi = _month_of(day, w, m)
-    ok = mi >= 0
-    if np.any(ok):
-        flat = rows[ok] * m + mi[ok]
-        arr += np.bincount(flat, weights=values[ok], minlength=arr.size).reshape(arr.shape)
+#: Trades simulated in one batch at most (bounds the per-trade arrays: ~2 MB each).
+_MAX_TRADES = 1 << 17
+#: The same for 0DTE batches priced per distinct leg (more members share more legs).
+_MAX_SHARED = 1 << 16
+#: A candidate's 0DTE trades are booked in blocks of this many (the monthly sums add block by
+#: block, so the block is part of the result's bits).
+_TRADE_BLOCK = 16384
+#: Smile reads per candidate above which :func:`numpy.interp` is called per candidate.
+_INTERP_RUN = 2048
+#: A batch drops its closed trades once 1 / _COMPACT of it has closed.
+_COMPACT = 4
+#: Leg prices computed per chunk (L x trades): the temporaries stay in the L2 cache.
+_PRICE_CHUNK = 1 << 13
 
 
 @dataclass(frozen=True)
-class _Slot:
-    """Everything fixed about one candidate's trades."""
+class _Group:
+    """Candidates simulated together (K members, L option legs each).
 
-    book: _Book
-    taus: np.ndarray
-    tf: np.ndarray
-    forced: int
+    They share the entry schedule (strategy and spacing), the step grid, the forced exit, the
+    management and the leg layout; each member has its own strikes, smile, carry, rate, money
+    per unit, costs and path key. Trades of all members are priced in the same arrays.
+    """
+
+    members: np.ndarray  # (K,) positions in simulate_managed's candidates
+    taus: np.ndarray  # (n + 1,) years to expiry at entry and after each step
+    tf: np.ndarray  # (n + 1,) term factor of each step
+    forced: int  # the step at which every trade is closed (the last one simulated)
     intraday: bool
     management: Management
-    costs: TradeCostInputs
-    money: float
-    life_share: float  # sqrt(min(1, life hours / session hours)) for 0DTE
     limit_targets: bool
-    pre_share: float = 0.0  # share of the session before a 0DTE entry: 1 - life_share**2
-    entry_ok: np.ndarray | None = None  # (P, D + 1) entry allowed at the close of day t
+    spacing: float  # trading days between scheduled entries
+    offsets: np.ndarray  # (P,) first scheduled entry of each path, trading days
+    life_share: float  # 0DTE: sqrt(min(1, life hours / session hours))
+    pre_share: float  # 0DTE: share of the session before the entry
+    qty: np.ndarray  # (L,)
+    sign: np.ndarray  # (L,) +1 call, -1 put
+    target_mask: np.ndarray | None  # (L,) legs the profit target applies to
+    roll_legs: tuple[int, int] | None
+    naked_put: int | None
+    qty_underlying: float
+    lk: np.ndarray  # (K, L) ln(K / S0)
+    strike: np.ndarray  # (K, L) K / S0
+    carry: np.ndarray  # (K,)
+    money: np.ndarray  # (K,) multiplier x spot
+    smiles: _Smiles
+    carry_t: np.ndarray  # (K, n + 1) carry x t (t = 1 at expiry, as the pricing reads it)
+    disc: np.ndarray  # (K, n + 1) exp(-rate t)
+    root_t: np.ndarray  # (n + 1,) sqrt(t)
+    costs: tuple[TradeCostInputs, ...]  # (K,)
+    entry_cost: np.ndarray  # (2, K) commissions, spread
+    exit_cost: np.ndarray  # (3, K, len(EXIT_REASONS)) commissions, spread, slippage
+    fx_cost: np.ndarray  # (K,)
+    path_row: np.ndarray  # (K,) first row of each member's path key in _GroupPaths
+    filter_row: np.ndarray | None  # (K,) first row of each member's entry filter
+    shared: _SharedLegs | None = None  # 0DTE without entry filters: legs priced per trade
+    twin: np.ndarray | None = None  # (K,) the first member with the same legs, smile and paths
 
 
-def _batch(
-    slot: _Slot,
-    up: UnderlyingPaths,
-    cum_x: np.ndarray,
+@dataclass(frozen=True)
+class _GroupPaths:
+    """The market paths of a group's path keys, stacked: row ``g P + p`` is path ``p`` of key
+    ``g`` (entry filters likewise, by filter)."""
+
+    n_days: int
+    cum_x: np.ndarray  # (G P, D + 1) log spot at the close of day t relative to day 0
+    iv_shift: np.ndarray  # (G P, D + 1)
+    vix: np.ndarray | None  # (G P, D + 1)
+    session_return: np.ndarray  # (G P, D)
+    daily_vol: np.ndarray  # (G P, D + 1)
+    session_scale: np.ndarray  # (G P,)
+    bridge: np.ndarray | None  # (n + 1, G P, D) 0DTE Brownian bridges
+    pre: np.ndarray | None  # (G P, D) 0DTE open -> entry normals
+    entry_ok: np.ndarray | None  # (F P, D + 1) entry allowed at the close of day t
+
+
+def _price(
+    g: _Group,
+    j: int,
+    ci: np.ndarray,
+    lk: np.ndarray,
+    strike: np.ndarray,
+    sign: np.ndarray | float,
+    x: np.ndarray,
+    shift: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Black-Scholes-Merton prices and ``|N(d1)|`` of legs at step ``j``, per share (spot 1 at
+    the trade's entry), on each trade's sticky-moneyness smile.
+
+    Parameters
+    ----------
+    g : _Group
+        The group (grid, smiles, carry and discount of each member).
+    j : int
+        Step (0 = entry); at expiry (``tau = 0``) the intrinsic value and an in-the-money flag.
+    ci : np.ndarray
+        (Q,) member of each trade.
+    lk, strike : np.ndarray
+        (L, Q) or (Q,) log strike ``ln(K / S_entry)`` and strike ``K / S_entry``.
+    sign : np.ndarray | float
+        +1 call, -1 put; broadcasts against ``lk``.
+    x, shift : np.ndarray
+        (Q,) log spot since the entry and ATM IV change since today (decimal).
+
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray]
+        Prices and ``|N(d1)|``, shaped like ``lk``.
+    """
+    if g.taus[j] <= 0:
+        intrinsic = np.maximum(sign * (np.exp(x) - strike), 0.0)
+        return intrinsic, (intrinsic > 0).astype(float)
+    q = x.size
+    per = max(1, _PRICE_CHUNK * q // lk.size)  # trades per chunk
+    per_trade = np.ndim(lk) == 1 and np.ndim(sign) == 1  # one leg per trade (the roll's)
+    price, n1 = np.empty(lk.shape), np.empty(lk.shape)
+    for a in range(0, q, per):
+        sl = slice(a, a + per)
+        c = ci[sl]
+        price[..., sl], n1[..., sl] = _bsm(
+            g,
+            j,
+            lk[..., sl],
+            strike[..., sl],
+            sign[sl] if per_trade else sign,
+            g.carry_t[c, j],
+            g.disc[c, j],
+            x[sl],
+            shift[sl],
+            partial(g.smiles, c),
+        )
+    return price, n1
+
+
+def _bsm(g: _Group, j: int, lk, strike, sign, carry_t, disc, x, shift, smile):
+    """:func:`_price` before expiry on arrays small enough to stay in cache: ``carry_t`` and
+    ``disc`` are the trades' carry x t and discount factor at step ``j`` and ``smile(k)`` their
+    IV at log-moneyness ``k`` (in place where the arithmetic allows: the same operations in
+    the same order, so the same bits)."""
+    fwd_ln = x + carry_t
+    k = lk - fwd_ln
+    v = smile(k)
+    v += g.tf[j] * shift  # sigma
+    np.maximum(v, _IV_FLOOR, out=v)
+    v *= g.root_t[j]
+    d1 = np.divide(k, v, out=k)
+    np.negative(d1, out=d1)  # -k / v
+    d1 += 0.5 * v
+    n1 = ndtr(sign * d1)
+    d1 -= v
+    d1 *= sign
+    n2 = ndtr(d1, out=d1)
+    n2 *= strike
+    price = np.exp(fwd_ln) * n1
+    price -= n2
+    price *= disc * sign
+    return price, n1
+
+
+def _linear(slope: np.ndarray, x0: np.ndarray, f0: np.ndarray):
+    """The IV on smile segments (slope, start, IV at the start): ``numpy.interp``'s arithmetic."""
+    return lambda k: slope * (k - x0) + f0
+
+
+@dataclass(frozen=True)
+class _SharedLegs:
+    """The distinct option legs of a group's members, for pricing each leg once per trade for
+    every member whose smile agrees with it around the leg's log-moneyness.
+
+    A leg's IV is piecewise linear in ``k`` between its member's smile nodes. Between two
+    consecutive nodes of *any* holder of the leg (a cell) each holder reads one segment, and
+    holders reading the same segment (slope, start, IV) get the same price to the bit: each
+    trade prices the leg once per distinct segment of the cell its ``k`` falls in. Used for
+    0DTE batches, where every member trades on the same days.
+    """
+
+    leg: np.ndarray  # (K, L) distinct leg of each member's leg
+    holders: tuple[tuple[tuple[int, int], ...], ...]  # (U,) (member, leg slot) of each leg
+    cuts: tuple[np.ndarray, ...]  # (U,) union of the holders' smile nodes
+    first: tuple[np.ndarray, ...]  # (U,) (cells + 1,) each cell's first segment in ``seg``
+    seg: tuple[np.ndarray, ...]  # (U,) (3, segments) slope, start, IV, cell by cell
+    rank: np.ndarray  # (K, L, cells) each member's leg's segment among its cell's
+
+    @classmethod
+    def of(cls, g: _Group, books: Sequence[_Book]) -> _SharedLegs:
+        k_, n_legs = g.lk.shape
+        index: dict[tuple, list[tuple[int, int]]] = {}
+        for c in range(k_):
+            for i in range(n_legs):
+                key = (g.lk[c, i], g.strike[c, i], g.sign[i], g.carry[c], *g.disc[c])
+                index.setdefault(key, []).append((c, i))
+        holders = list(index.values())
+        leg = np.empty((k_, n_legs), dtype=np.int64)
+        for u, h in enumerate(holders):
+            for c, i in h:
+                leg[c, i] = u
+        cuts = [np.unique(np.concatenate([books[c].smile_k for c, _ in h])) for h in holders]
+        rank = np.zeros((k_, n_legs, max(cu.size for cu in cuts) + 1), dtype=np.int64)
+        first, seg = [], []
+        sm = g.smiles
+        for u, h in enumerate(holders):
+            # each holder's segment in each cell (cell b: b of the cuts are <= k)
+            m = {
+                (c, i): np.concatenate([[0], np.searchsorted(books[c].smile_k, cuts[u], "right")])
+                for c, i in h
+            }
+            start, rows = [0], []
+            for b in range(cuts[u].size + 1):
+                here: dict[tuple[float, float, float], int] = {}
+                for c, i in h:
+                    mb = m[c, i][b]
+                    triple = (sm.slope[c, mb], sm.x0[c, mb], sm.f0[c, mb])
+                    rank[c, i, b] = here.setdefault(triple, len(here))
+                rows.extend(here)
+                start.append(len(rows))
+            first.append(np.array(start))
+            seg.append(np.array(rows, dtype=float).T.reshape(3, -1))
+        return cls(leg, tuple(map(tuple, holders)), tuple(cuts), tuple(first), tuple(seg), rank)
+
+    def prices(
+        self,
+        g: _Group,
+        j: int,
+        x: np.ndarray,
+        shift: np.ndarray,
+        ci: np.ndarray,
+        tk: np.ndarray,
+        want_delta: bool,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(L, Q) prices (and ``|N(d1)|``) at step ``j`` of Q trades of members ``ci`` (sorted)
+        on trades ``tk`` of a block whose log spots and IV changes are ``x``, ``shift`` (T,);
+        each (distinct leg, trade, segment) is priced once."""
+        n_legs, q = self.leg.shape[1], ci.size
+        price = np.empty((n_legs, q))
+        delta = np.empty((n_legs, q)) if want_delta else None
+        cuts_at = np.flatnonzero(ci[1:] != ci[:-1]) + 1
+        runs = {int(ci[a]): (a, b) for a, b in zip((0, *cuts_at), (*cuts_at, q), strict=True)}
+        n_t = x.size
+        mark = np.zeros(n_t, dtype=bool)
+        cell = np.zeros(n_t, dtype=np.intp)
+        at = np.zeros(n_t, dtype=np.intp)  # each trade's first segment in the priced list
+        for u, holders in enumerate(self.holders):
+            mine = [(c, i, *runs[c]) for c, i in holders if c in runs]
+            if not mine:
+                continue
+            c0, i0 = holders[0]
+            mark[:] = False
+            for _, _, a, b in mine:
+                mark[tk[a:b]] = True
+            tl = np.flatnonzero(mark)
+            lk, carry_t = g.lk[c0, i0], g.carry_t[c0, j]
+            cb = np.searchsorted(self.cuts[u], lk - (x[tl] + carry_t), side="right")
+            cell[tl] = cb
+            # the segments of each trade's cell, trade by trade; priced where a holder reads one
+            lo = self.first[u][cb]
+            count = self.first[u][cb + 1] - lo
+            ends = np.cumsum(count)
+            at[tl] = ends - count
+            need = np.zeros(int(ends[-1]), dtype=bool)
+            idx = []
+            for c, i, a, b in mine:
+                t = tk[a:b]
+                ix = at[t] + self.rank[c, i][cell[t]]
+                need[ix] = True
+                idx.append(ix)
+            flat = np.flatnonzero(need)
+            owner = np.repeat(np.arange(tl.size), count)[flat]  # position in tl
+            sz = lo[owner] + (flat - (ends - count)[owner])
+            tz = tl[owner]
+            slope, x0, f0 = self.seg[u]
+            p, d = _bsm(
+                g,
+                j,
+                lk,
+                g.strike[c0, i0],
+                g.sign[i0],
+                carry_t,
+                g.disc[c0, j],
+                x[tz],
+                shift[tz],
+                _linear(slope[sz], x0[sz], f0[sz]),
+            )
+            pos = np.empty(need.size, dtype=np.intp)
+            pos[flat] = np.arange(flat.size)
+            for (_, i, a, b), ix in zip(mine, idx, strict=True):
+                at_p = pos[ix]
+                price[i, a:b] = p[at_p]
+                if delta is not None:
+                    delta[i, a:b] = d[at_p]
+        return price, delta
+
+
+def _strike_at_delta(
+    g: _Group,
+    j: int,
+    ci: np.ndarray,
+    delta: np.ndarray,
+    sign: np.ndarray,
+    x: np.ndarray,
+    shift: np.ndarray,
+) -> np.ndarray:
+    """Log strike (Q,) relative to each trade's entry spot whose ``|N(d1)|`` at step ``j`` is
+    ``delta`` (Q,), at log spot ``x`` (Q,) and ATM IV change ``shift`` (Q,).
+
+    Solves ``sign d1(k) = N^-1(delta)``, ``d1 = -k / v + v / 2``, ``v = sigma(k) sqrt(tau)``
+    with ``sigma(k)`` the trade's smile at ``k = ln(K / F)``, by fixed-point iteration on
+    ``k = v (v / 2 - sign N^-1(delta))`` (the smile's slope times ``sqrt(tau)`` is far below 1,
+    so the map contracts); each trade stops at its first step smaller than 1e-13 (60 at most).
+    """
+    z = ndtri(np.clip(delta, 1e-9, 1.0 - 1e-9))
+    tau = float(g.taus[j])
+    root = math.sqrt(tau)
+    tfs = float(g.tf[j]) * shift
+    # each trade's smile as its own rows of the tables (numpy.interp's arithmetic, see _Smiles)
+    sm = g.smiles
+    node = sm.node[ci]
+    base = np.arange(ci.size) * sm.x0.shape[1]
+    slope, x0, f0 = sm.slope[ci].ravel(), sm.x0[ci].ravel(), sm.f0[ci].ravel()
+    k = np.zeros_like(z)
+    todo = np.ones(z.size, dtype=bool)
+    for _ in range(60):
+        at = base + (k[:, None] >= node).sum(axis=1)
+        sigma = slope[at] * (k - x0[at]) + f0[at] + tfs
+        v = np.maximum(sigma, _IV_FLOOR) * root
+        k_new = v * (0.5 * v - sign * z)
+        done = todo & (np.abs(k_new - k) < 1e-13)
+        k = np.where(todo, k_new, k)
+        todo &= ~done
+        if not todo.any():
+            break
+    return k + x + g.carry[ci] * tau
+
+
+def _defence_step(
+    g: _Group, s: dict, j: int, price: np.ndarray, delta: np.ndarray, x, shift
+) -> tuple[np.ndarray, ...]:
+    """One step of the strangle delta defence (``roll_untested_delta``, ``close_tested_delta``)
+    for the open trades of ``s`` (updated in place).
+
+    Returns the option P&L (legs frozen at their close), the largest ``|N(d1)|`` of the short
+    legs open during the step, the step at which no short leg is left open and the first
+    tested close (``n + 1`` = not yet).
+    """
+    mg = g.management
+    n = g.taus.size - 1
+    never = n + 1
+    live = g.taus[j] > 0
+    short = np.flatnonzero(g.qty < 0)
+    closed = s["closed"]
+    roll = s["roll"]
+    ct = mg.close_tested_delta
+    if ct is not None and live:
+        for i in short:
+            closed[i, (closed[i] == never) & (delta[i] >= ct)] = j
+    if mg.roll_untested_delta is not None and live and j < n:
+        ip, ic = g.roll_legs
+        now = np.flatnonzero(
+            (roll == never) & (np.maximum(delta[ip], delta[ic]) >= mg.roll_untested_delta)
+        )
+        if now.size:
+            u = np.where(delta[ip, now] >= delta[ic, now], ic, ip)  # the untested leg
+            roll[now] = j
+            s["u"][now] = u
+            closed[u, now] = j
+            sgn = g.sign[u]
+            cw = s["ci"][now]
+            # a new leg at the untested leg's entry delta, on the trade's smile at this step
+            lk = _strike_at_delta(g, j, cw, s["d0"][u, now], sgn, x[now], shift[now])
+            strike = np.exp(lk)
+            p_new, _ = _price(g, j, cw, lk, strike, sgn, x[now], shift[now])
+            s["new_lk"][now], s["new_strike"][now], s["new_sign"][now] = lk, strike, sgn
+            s["new_qty"][now] = g.qty[u]
+            s["new_entry"][now] = p_new
+            s["new_held"][now] = p_new
+            aq = np.abs(g.qty)
+            s["roll_share"][now] = aq[u] / aq.sum()
+    new_close = s["new_close"]
+    new_d = np.zeros(roll.size)
+    after = np.flatnonzero(roll < j)
+    if after.size:
+        p_new, d_new = _price(
+            g,
+            j,
+            s["ci"][after],
+            s["new_lk"][after],
+            s["new_strike"][after],
+            s["new_sign"][after],
+            x[after],
+            shift[after],
+        )
+        if ct is not None and live:
+            new_close[after[(new_close[after] == never) & (d_new >= ct)]] = j
+        open_new = j <= new_close[after]
+        s["new_held"][after] = np.where(open_new, p_new, s["new_held"][after])
+        new_d[after] = np.where(open_new, d_new, 0.0)
+        s["new_last"][after] = d_new
+    new_cum = np.where(roll <= j, s["new_qty"] * (s["new_held"] - s["new_entry"]), 0.0)
+    held = np.where(j <= closed, price, s["held"])
+    s["held"] = held
+    cum = (g.qty[:, None] * (held - s["p0"])).sum(axis=0) + new_cum
+    open_d = np.where(j <= closed[short], delta[short], 0.0)
+    dmax = np.maximum(open_d.max(axis=0), new_d)
+    rolled = roll < never
+    all_closed = closed[short].max(axis=0)
+    all_closed = np.where(rolled, np.maximum(all_closed, new_close), all_closed)
+    by_test = closed[short].copy()
+    if rolled.any():  # the untested leg was closed by the roll, not as the tested side
+        w = np.flatnonzero(rolled)
+        by_test[np.searchsorted(short, s["u"][w]), w] = never
+    tested_at = np.minimum(by_test.min(axis=0), new_close)
+    return cum, dmax, all_closed, tested_at
+
+
+def _run(
+    g: _Group,
+    gp: _GroupPaths,
+    ci: np.ndarray,
     pr: np.ndarray,
     e: np.ndarray,
-    bridge,
-    pre_normals: np.ndarray | None = None,
+    warmup: int,
+    months: int,
+    tk: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Simulate Q trades opened on days ``e`` of paths ``pr`` (both (Q,))."""
-    book, taus, n = slot.book, slot.taus, len(slot.taus) - 1
-    mg = slot.management
-    q = pr.size
-    steps = np.arange(n + 1)[:, None]
-    d_all = up.n_days
+    """Simulate Q trades of group members ``ci`` opened on days ``e`` of paths ``pr`` (all (Q,)).
+
+    Step by step from the entry to the forced exit, marking each trade to market as it goes
+    (month sums per trade for trades held over days, the whole trade's sum for 0DTE). A closed
+    trade's later marks are never used, so it leaves the step's arrays (the batch is compacted
+    once ``1 / _COMPACT`` of it has closed). ``tk`` (Q,): each trade's position in its 0DTE
+    block when every member of the batch trades the whole block (legs priced per distinct
+    trade by :class:`_SharedLegs`).
+
+    Returns the per-trade outputs booked by :func:`_record`: close day, gross P&L,
+    reason, days held, costs by component, the defence's flags and the marks' sums.
+    """
+    mg = g.management
+    n = g.taus.size - 1
+    last = g.forced
+    q = ci.size
+    never = n + 1
+    d_all = gp.n_days
+    sign = g.sign[:, None]
+    qty = g.qty[:, None]
+    short = g.qty < 0
+    mask = g.target_mask
+    open_short = short if mask is None else short & ~mask  # after a partial close
+    defence = mg.roll_untested_delta is not None or mg.close_tested_delta is not None
+    watch_delta = mg.delta_exit is not None and short.any()
+    target_p = mg.profit_target
+    row = g.path_row[ci] + pr
+    frac = np.arange(n + 1) / n
+    # the open trades' state (last axis: trades)
+    s: dict[str, np.ndarray] = {
+        "id": np.arange(q),
+        "ci": ci,
+        "gone": np.zeros(q, dtype=bool),  # closed, not yet compacted away
+        "prev": np.zeros(q),  # the mark after the previous step (0 at the entry)
+    }
+    s["strike"] = g.strike[ci].T
+    if not (g.intraday and tk is not None and g.shared is not None):  # priced per trade
+        s["lk"] = g.lk[ci].T
     active = None  # (L, Q) legs traded (0DTE directional variant)
-    cols = None
-    if slot.intraday:
-        scale = slot.money * np.exp(cum_x[pr, e - 1])
+    shared = None  # the shared-leg pricer, for a batch whose members all trade the same days
+    if g.intraday:
+        day = e - 1
+        scale = g.money[ci] * np.exp(gp.cum_x[row, day])
+        # the batch's distinct trades: the first n_t pairs (the block, with ``tk``), else each
+        if tk is None:
+            tk = np.arange(q)
+        else:
+            shared = g.shared
+        n_t = int(tk.max()) + 1
+        rt, dt = row[:n_t], day[:n_t]
         if mg.directional_move is not None:
             # the session's move split at the entry by a Brownian bridge: open -> entry is the
             # first share a of the session, entry -> close the rest (they add to the session)
-            a = slot.pre_share
-            sess = up.session_return[pr, e - 1]
-            sig = up.daily_vol[pr, e - 1] * up.session_scale
-            pre = a * sess + math.sqrt(a * (1.0 - a)) * sig * pre_normals[pr, e - 1]
+            a = g.pre_share
+            sess = gp.session_return[rt, dt]
+            sig = gp.daily_vol[rt, dt] * gp.session_scale[rt]
+            pre = a * sess + math.sqrt(a * (1.0 - a)) * sig * gp.pre[rt, dt]
             move = sess - pre
-            calls = book.sign[:, 0] > 0
-            active = np.ones((calls.size, q), dtype=bool)
-            active[np.ix_(~calls, pre > mg.directional_move)] = False  # up: the call side
-            active[np.ix_(calls, pre < -mg.directional_move)] = False  # down: the put side
+            calls = g.sign > 0
+            act = np.ones((calls.size, n_t), dtype=bool)
+            act[np.ix_(~calls, pre > mg.directional_move)] = False  # up: the call side
+            act[np.ix_(calls, pre < -mg.directional_move)] = False  # down: the put side
+            active = act[:, tk]
+            s["active"] = active
         else:
-            move = up.session_return[pr, e - 1] * slot.life_share
-        vol = up.daily_vol[pr, e - 1] * up.session_scale * slot.life_share
-        frac = steps / n
-        x = frac * move[None, :] + vol[None, :] * bridge[:, pr, e - 1]
-        s0, s1 = up.iv_shift[pr, e - 1], up.iv_shift[pr, e]
-        shift = s0[None, :] + frac * (s1 - s0)[None, :]
-        day_of = np.broadcast_to(e[None, :], (n + 1, q))
+            move = gp.session_return[rt, dt] * g.life_share
+        vol = gp.daily_vol[rt, dt] * gp.session_scale[rt] * g.life_share
+        s0 = gp.iv_shift[rt, dt]
+        ds = gp.iv_shift[rt, e[:n_t]] - s0
+        at_day = rt * gp.bridge.shape[2] + dt
+        s["tk"] = tk
+        s["inc"] = np.zeros(q)  # the trade's P&L, summed step by step
     else:
-        scale = slot.money * np.exp(cum_x[pr, e])
-        cols = np.minimum(e[None, :] + steps, d_all)
-        x = cum_x[pr[None, :], cols] - cum_x[pr, e][None, :]
-        shift = up.iv_shift[pr[None, :], cols]
-        day_of = e[None, :] + steps
-    price, dl = book.legs_value(x, taus, shift, slot.tf)
-    if active is not None:  # legs not traded have no value and no delta
-        price = price * active[:, None, :]
-        dl = dl * active[:, None, :]
-    contrib = book.qty[:, None, None] * price  # (L, n+1, Q)
-    mask = book.target_mask
+        scale = g.money[ci] * np.exp(gp.cum_x[row, e])
+        s["row"], s["e"], s["x0"] = row, e, gp.cum_x[row, e]
+        # month sums of the mark increments: slot w is month (e - warmup) // 21 + w
+        span = (last - 1) // TRADING_DAYS_PER_MONTH + 2
+        s["msum"] = np.zeros((span, q))
+        s["m0"] = (e - warmup) // TRADING_DAYS_PER_MONTH
+
+    s["scale"] = scale
+    block: dict[str, np.ndarray] = {}  # 0DTE: log spot and IV change of the distinct trades
+    if g.twin is not None and shared is None:
+        # a member's twin (same legs, smile and paths) opens and closes the same trades: each
+        # pair is priced as its twin's pair (its source; itself when it has no twin)
+        code = (ci * g.offsets.size + pr) * (gp.n_days + 2) + e
+        want = (g.twin[ci] * g.offsets.size + pr) * (gp.n_days + 2) + e
+        order = np.argsort(code, kind="stable")
+        at = np.minimum(np.searchsorted(code[order], want), q - 1)
+        s["src"] = np.where(code[order][at] == want, order[at], np.arange(q))
+
+    def path(j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Log spot since the entry and ATM IV change of the open trades after step ``j``."""
+        if g.intraday:
+            block["x"] = frac[j] * move + vol * gp.bridge[j].ravel()[at_day]
+            block["shift"] = s0 + frac[j] * ds
+            return block["x"][s["tk"]], block["shift"][s["tk"]]
+        cols = np.minimum(s["e"] + j, d_all)
+        return gp.cum_x[s["row"], cols] - s["x0"], gp.iv_shift[s["row"], cols]
+
+    def legs(j: int, x, shift) -> tuple[np.ndarray, np.ndarray | None]:
+        want_delta = watch_delta or defence or j == n
+        if shared is not None and g.taus[j] > 0:
+            price, dl = shared.prices(
+                g, j, block["x"], block["shift"], s["ci"], s["tk"], want_delta
+            )
+        elif "src" in s:
+            src = s["src"]
+            lead = src == np.arange(src.size)
+            own = np.flatnonzero(lead)
+            price, dl = _price(
+                g, j, s["ci"][own], s["lk"][:, own], s["strike"][:, own], sign, x[own], shift[own]
+            )
+            at = (np.cumsum(lead) - 1)[src]
+            price, dl = price[:, at], dl[:, at]
+        else:
+            lk = s.get("lk")  # (not read at expiry)
+            price, dl = _price(g, j, s["ci"], lk, s["strike"], sign, x, shift)
+        if "active" in s:  # legs not traded have no value and no delta
+            price = price * s["active"]
+            dl = None if dl is None else dl * s["active"]
+        return price, dl
+
+    def underlying(x) -> np.ndarray | None:
+        return g.qty_underlying * (np.exp(x) - 1.0) if g.qty_underlying else None
+
+    # the entry: reference premium (per path: it moves with the vol level)
+    x, shift = path(0)
+    p0, d0 = legs(0, x, shift)
+    contrib = qty * p0
+    under = underlying(x)
     if mask is None:
-        vg = None
-        vr = contrib.sum(axis=0)
+        vr0 = contrib.sum(axis=0)
+        s["vr0"] = vr0 if under is None else vr0 + under
+        s["ref"] = np.abs(s["vr0"])
     else:
-        vg = contrib[mask].sum(axis=0)
-        vr = contrib[~mask].sum(axis=0)
-    if book.qty_underlying:
-        vr = vr + book.qty_underlying * (np.exp(x) - 1.0)
-    if book.short.any():
-        dmax = dl[book.short].max(axis=0)
-        dmax[taus <= 0] = 0.0
-    else:
-        dmax = np.zeros((n + 1, q))
-    open_short = book.short if mask is None else book.short & ~mask  # after a partial close
-    cidx = np.arange(q)
-    target_p = mg.profit_target
-    dfc = None
-    if vg is None:
-        ref = np.abs(vr[0])
-        cum = vr - vr[0]
-        f1 = np.full(q, n + 1)
-        if mg.roll_untested_delta is not None or mg.close_tested_delta is not None:
-            dfc = _defence(slot, x, shift, price, dl)
-            cum = dfc["cum"]
-            if book.qty_underlying:
-                cum = cum + book.qty_underlying * (np.exp(x) - 1.0)
-            dmax = dfc["dmax"]
-    else:
-        ref_g = np.abs(vg[0])
-        pg = vg - vg[0]
-        if target_p is not None:
-            hit = (pg >= target_p * ref_g) & (steps >= 1) & (ref_g > 0)
-            f1 = np.where(hit.any(axis=0), hit.argmax(axis=0), n + 1)
-            at = pg[np.minimum(f1, n), cidx]
-            frozen = np.full(q, target_p) * ref_g if slot.limit_targets else at
+        vg0 = contrib[mask].sum(axis=0)
+        vr0 = contrib[~mask].sum(axis=0)
+        s["vr0"] = vr0 if under is None else vr0 + under
+        s["vg0"], s["ref_g"] = vg0, np.abs(vg0)
+        s["ref"] = np.abs(vg0 + s["vr0"])
+        s["f1"] = np.full(q, never)  # the target legs' close step
+        limit = target_p is not None and g.limit_targets
+        s["frozen"] = np.full(q, target_p) * s["ref_g"] if limit else np.zeros(q)
+    if defence:
+        s["p0"], s["d0"], s["held"] = p0, d0, p0
+        s["closed"] = np.full(p0.shape, never)
+        s["roll"] = np.full(q, never)
+        s["u"] = np.zeros(q, dtype=np.int64)
+        for name in ("new_lk", "new_strike", "new_sign", "new_qty", "new_entry", "new_held"):
+            s[name] = np.zeros(q)
+        s["new_last"] = np.zeros(q)  # the new leg's |N(d1)| at the latest step
+        s["new_close"] = np.full(q, never)
+        s["roll_share"] = np.zeros(q)
+
+    # per trade, filled at its close
+    f = np.zeros(q, dtype=np.int64)
+    reason = np.zeros(q, dtype=np.int64)
+    realized = np.zeros(q)
+    partial = np.zeros(q, dtype=bool)
+    rolled = np.zeros(q, dtype=bool)
+    tested = np.zeros(q, dtype=bool)
+    roll_at = np.full(q, never)
+    roll_share = np.zeros(q)
+    u_leg = np.zeros(q, dtype=np.int64)
+    itm = np.zeros((g.qty.size, q))
+    new_itm = np.zeros(q)
+    booked = np.zeros(q) if g.intraday else np.zeros_like(s["msum"])
+    for j in range(1, last + 1):
+        n_gone = np.count_nonzero(s["gone"])
+        if n_gone == s["gone"].size:
+            break
+        if n_gone and _COMPACT * n_gone >= s["gone"].size:
+            keep = ~s["gone"]
+            s = {name: arr[..., keep] for name, arr in s.items()}
+            if "src" in s:  # positions after the compaction (a pair whose source left: itself)
+                new = np.cumsum(keep) - 1
+                s["src"] = np.where(keep[s["src"]], new[s["src"]], np.arange(s["src"].size))
+        x, shift = path(j)
+        price, dl = legs(j, x, shift)
+        size = x.size
+        under = underlying(x)
+        tested_at = None
+        dmax = None
+        if defence:
+            cum, dmax, all_closed, tested_at = _defence_step(g, s, j, price, dl, x, shift)
+            if under is not None:
+                cum = cum + under
+        elif mask is None:
+            vr = (qty * price).sum(axis=0)
+            if under is not None:
+                vr = vr + under
+            cum = vr - s["vr0"]
+            if watch_delta:
+                dmax = dl[short].max(axis=0)
         else:
-            f1 = np.full(q, n + 1)
-            frozen = np.zeros(q)
-        after = steps >= f1[None, :]
-        cum = np.where(after, frozen[None, :], pg) + (vr - vr[0])
-        ref = np.abs(vg[0] + vr[0])
-        # legs closed by the partial target no longer count for the delta rule
-        if open_short.any():
-            rest = dl[open_short].max(axis=0)
-            rest[taus <= 0] = 0.0
+            contrib = qty * price
+            vg = contrib[mask].sum(axis=0)
+            vr = contrib[~mask].sum(axis=0)
+            if under is not None:
+                vr = vr + under
+            pg = vg - s["vg0"]
+            if target_p is not None:
+                ref_g = s["ref_g"]
+                hit1 = (s["f1"] == never) & (pg >= target_p * ref_g) & (ref_g > 0)
+                s["f1"][hit1] = j
+                if not g.limit_targets:
+                    s["frozen"][hit1] = pg[hit1]
+            after = s["f1"] <= j
+            cum = np.where(after, s["frozen"], pg) + (vr - s["vr0"])
+            if watch_delta:
+                # legs closed by the partial target no longer count for the delta rule
+                rest = dl[open_short].max(axis=0) if open_short.any() else np.zeros(size)
+                dmax = np.where(after, rest, dl[short].max(axis=0))
+        # the exit rules at this step's close
+        ref = s["ref"]
+        hit = np.full(size, j >= g.forced)
+        stop_hit = delta_hit = target_hit = vix_hit = dist_hit = done_hit = None
+        if mg.stop_loss is not None:
+            stop_hit = (cum <= -mg.stop_loss * ref) & (ref > 0)
+            hit |= stop_hit
+        if watch_delta and g.taus[j] > 0:  # (no delta at expiry)
+            delta_hit = dmax >= mg.delta_exit
+            hit |= delta_hit
+        if mask is None and target_p is not None:
+            target_hit = (cum >= target_p * ref) & (ref > 0)
+            hit |= target_hit
+        if mg.vix_exit is not None and not g.intraday:  # a 0DTE trade ends before the close
+            vix_hit = gp.vix[s["row"], np.minimum(s["e"] + j, d_all)] > mg.vix_exit
+            hit |= vix_hit
+        if mg.close_distance is not None:
+            i_n = g.naked_put
+            dist_hit = np.exp(x) * (1.0 - mg.close_distance) <= s["strike"][i_n]
+            if mask is not None and mask[i_n]:  # watched while the naked puts are open
+                dist_hit &= j < s["f1"]
+            hit |= dist_hit
+        if defence:  # every short leg closed by the defence: the trade is over
+            done_hit = j >= all_closed
+            hit |= done_hit
+        hit &= ~s["gone"]
+        mark = cum * s["scale"]
+        closing = np.flatnonzero(hit)
+        if closing.size:
+            ids = s["id"][closing]
+            rs = np.full(ids.size, _EXPIRY if j == n else _TIME)
+            for flag, code in (
+                (done_hit, _TESTED),
+                (dist_hit, _DISTANCE),
+                (vix_hit, _VIX),
+                (delta_hit, _DELTA),
+                (stop_hit, _STOP),
+            ):
+                if flag is not None:
+                    rs = np.where(flag[closing], code, rs)
+            real = cum[closing]
+            if target_hit is not None:
+                is_t = target_hit[closing]
+                rs = np.where(is_t, _TARGET, rs)
+                if g.limit_targets:
+                    real = np.where(is_t, target_p * ref[closing], real)
+            runout = (rs == _TIME) | (rs == _EXPIRY)
+            if mask is not None:
+                part = s["f1"][closing] <= j
+                partial[ids] = part
+                rs = np.where(part & runout, _TARGET, rs)
+            if defence:
+                rolled[ids] = s["roll"][closing] < j
+                tst = tested_at[closing] < j
+                tested[ids] = tst
+                rs = np.where(tst & runout, _TESTED, rs)
+                roll_at[ids] = s["roll"][closing]
+                roll_share[ids] = s["roll_share"][closing]
+                u_leg[ids] = s["u"][closing]
+            if j == n:  # held to expiry: legs that finish in the money are exercised
+                it = dl[:, closing]
+                if mask is not None:  # legs closed by the partial target are not exercised
+                    it = np.where(mask[:, None] & (s["f1"][closing] <= n)[None, :], 0.0, it)
+                if defence:  # legs closed by the defence are not; the new leg may be
+                    it = np.where(s["closed"][:, closing] <= n, 0.0, it)
+                    fresh = (s["roll"] < never) & (s["new_close"] == never)
+                    new_itm[ids] = np.where(fresh, s["new_last"], 0.0)[closing]
+                itm[:, ids] = it
+            f[ids] = j
+            reason[ids] = rs
+            realized[ids] = real
+            mark[closing] = real * s["scale"][closing]
+        # marks to market: the step's increment into the trade's sum (0DTE) or month
+        step = mark - s["prev"]
+        s["prev"] = mark
+        if g.intraday:
+            s["inc"] = s["inc"] + step
         else:
-            rest = np.zeros((n + 1, q))
-        dmax = np.where(after, rest, dmax)
-    cond = np.broadcast_to(steps >= slot.forced, cum.shape).copy()
-    stop_hit = delta_hit = target_hit = vix_hit = dist_hit = done_hit = None
-    if mg.stop_loss is not None:
-        stop_hit = (cum <= -mg.stop_loss * ref) & (ref > 0)
-        cond |= stop_hit
-    if mg.delta_exit is not None and book.short.any():
-        delta_hit = dmax >= mg.delta_exit
-        cond |= delta_hit
-    if vg is None and target_p is not None:
-        target_hit = (cum >= target_p * ref) & (ref > 0)
-        cond |= target_hit
-    if mg.vix_exit is not None and cols is not None:  # a 0DTE trade ends before the VIX closes
-        vix_hit = up.vix[pr[None, :], cols] > mg.vix_exit
-        cond |= vix_hit
-    if mg.close_distance is not None:
-        i_n = book.naked_put
-        dist_hit = np.exp(x) * (1.0 - mg.close_distance) <= book.strike[i_n, 0]
-        if mask is not None and mask[i_n]:  # watched while the naked puts are open
-            dist_hit &= steps < f1[None, :]
-        cond |= dist_hit
-    if dfc is not None:  # every short leg closed by the defence: the trade is over
-        done_hit = steps >= dfc["all_closed"][None, :]
-        cond |= done_hit
-    cond[0] = False
-    f = cond.argmax(axis=0)
-    reason = np.where(f == n, _EXPIRY, _TIME)
-    for hit_, code in ((done_hit, _TESTED), (dist_hit, _DISTANCE), (vix_hit, _VIX)):
-        if hit_ is not None:
-            reason = np.where(hit_[f, cidx], code, reason)
-    if delta_hit is not None:
-        reason = np.where(delta_hit[f, cidx], _DELTA, reason)
-    if stop_hit is not None:
-        reason = np.where(stop_hit[f, cidx], _STOP, reason)
-    realized = cum[f, cidx].copy()
-    if target_hit is not None:
-        is_t = target_hit[f, cidx]
-        reason = np.where(is_t, _TARGET, reason)
-        if slot.limit_targets:
-            realized = np.where(is_t, target_p * ref, realized)
-    partial = f1 <= f
-    if vg is not None:
-        reason = np.where(partial & ((reason == _TIME) | (reason == _EXPIRY)), _TARGET, reason)
-    rolled = tested = np.zeros(q, dtype=bool)
-    if dfc is not None:
-        rolled = dfc["roll"] < f
-        tested = dfc["tested"] < f
-        runout = (reason == _TIME) | (reason == _EXPIRY)
-        reason = np.where(tested & runout, _TESTED, reason)
-    marks = cum * scale[None, :]
-    marks[f, cidx] = realized * scale
-    inc = np.diff(marks, axis=0)
-    inc[steps[1:] > f[None, :]] = 0.0
-    close_day = e if slot.intraday else e + f
-    costs = slot.costs
+            m = (s["e"] + j - warmup - 1) // TRADING_DAYS_PER_MONTH
+            ok = np.flatnonzero((s["e"] + j > warmup) & (m < months))
+            s["msum"][m[ok] - s["m0"][ok], ok] += step[ok]
+        if closing.size:
+            booked[..., ids] = (s["inc"] if g.intraday else s["msum"])[..., closing]
+            s["gone"] = s["gone"] | hit
+
     share = np.ones(q)
     if active is not None:  # costs of the legs traded: their share of the contracts
-        aq = np.abs(book.qty)
+        aq = np.abs(g.qty)
         share = (aq @ active) / aq.sum()
-    c_exit = _per_reason(costs.exit_commission)[reason] * share
-    if costs.exercise_fee:
-        fee = np.asarray(costs.exercise_fee, dtype=float)
-        itm = dl[:, n, :]
-        if mask is not None:  # legs closed by the partial target are not exercised
-            itm = np.where(mask[:, None] & (f1 <= n)[None, :], 0.0, itm)
-        if dfc is not None:  # legs closed by the defence are not exercised; the new leg may be
-            itm = np.where(dfc["closed"] <= n, 0.0, itm)
-        c_exit = c_exit + np.where(f == n, fee @ itm, 0.0)
-        if dfc is not None:
-            c_exit = c_exit + np.where(f == n, fee[dfc["u"]] * dfc["new_itm"], 0.0)
+    c_exit = g.exit_cost[0][ci, reason] * share
+    if np.any(f == n):
+        cuts = np.flatnonzero(ci[1:] != ci[:-1]) + 1
+        for a, b in zip((0, *cuts), (*cuts, q), strict=True):
+            fees = g.costs[ci[a]].exercise_fee
+            if not fees:
+                continue
+            fee = np.asarray(fees, dtype=float)
+            at_n = f[a:b] == n
+            c_exit[a:b] = c_exit[a:b] + np.where(at_n, fee @ itm[:, a:b], 0.0)
+            if defence:
+                c_exit[a:b] = c_exit[a:b] + np.where(at_n, fee[u_leg[a:b]] * new_itm[a:b], 0.0)
     gross_trade = realized * scale
     out = {
-        "inc": inc,
-        "day_of": day_of[1:],
-        "close_day": close_day,
+        "ci": ci,
+        "pr": pr,
+        "e": e,
+        "booked": booked,
+        "close_day": e if g.intraday else e + f,
         "gross": gross_trade,
         "reason": reason,
-        "held": (taus[0] - taus[f]) * 365.0,
+        "held": (g.taus[0] - g.taus[f]) * 365.0,
         "partial": partial,
         "c_exit": c_exit,
-        "s_exit": _per_reason(costs.exit_spread)[reason] * share,
-        "slip": _per_reason(costs.exit_slippage)[reason] * share,
-        "fx": float(costs.fx_cost) * np.abs(gross_trade),
+        "s_exit": g.exit_cost[1][ci, reason] * share,
+        "slip": g.exit_cost[2][ci, reason] * share,
+        "fx": g.fx_cost[ci] * np.abs(gross_trade),
         "share": share,
         "rolled": rolled,
         "tested": tested,
         "one_sided": ~active.all(axis=0) if active is not None else np.zeros(q, dtype=bool),
     }
-    if dfc is not None:
+    if not g.intraday:
+        out["m0"] = (e - warmup) // TRADING_DAYS_PER_MONTH
+    if defence:
         # the roll's two extra fills (close the untested leg, sell the new one), each costed as
         # the leg's share of the structure's entry cost
-        w = 2.0 * np.where(rolled, dfc["roll_share"], 0.0)
-        out["roll_day"] = e + np.minimum(dfc["roll"], n)
-        out["c_roll"] = w * costs.entry_commission
-        out["s_roll"] = w * costs.entry_spread
+        w = 2.0 * np.where(rolled, roll_share, 0.0)
+        out["roll_day"] = e + np.minimum(roll_at, n)
+        out["c_roll"] = w * g.entry_cost[0][ci]
+        out["s_roll"] = w * g.entry_cost[1][ci]
     return out
 
 
@@ -947,140 +1440,120 @@ def _per_reason(values: tuple[float, ...]) -> np.ndarray:
     )
 
 
-def _defence(slot: _Slot, x, shift, price, dl) -> dict[str, np.ndarray]:
-    """The strangle delta defence of Q trades (``roll_untested_delta``, ``close_tested_delta``).
+# --------------------------------------------------------------------------------------------
+# Booking
 
-    Returns the option P&L ``cum`` (S, Q) with each leg frozen at its close step, the largest
-    delta of the short legs open during each step ``dmax`` (S, Q), the roll step ``roll`` (Q,),
-    the first tested-leg close ``tested`` (Q,), the step ``all_closed`` (Q,) at which no short
-    leg is open, ``closed`` (L, Q) close steps of the original legs, the untested leg ``u``
-    (Q,), the new leg's in-the-money flag at expiry ``new_itm`` (Q,) and the untested leg's
-    share of the contracts ``roll_share`` (Q,); ``n + 1`` = never.
+
+@dataclass
+class _Acc:
+    """Accumulators of a group's K members (monthly arrays (K, P, M); trades per batch)."""
+
+    gross: np.ndarray  # (K, P, M)
+    costs: np.ndarray  # (4, K, P, M)
+    opened: np.ndarray  # (K,) trades opened in the reported months
+    open_days: list[float]  # (K,) calendar days held by those trades
+    trades: list[dict[str, np.ndarray]] = field(default_factory=list)
+
+    def by_member(self) -> list[dict[str, np.ndarray]]:
+        """Completed trades of each member, in the order simulated."""
+        k = self.opened.size
+        if not self.trades:
+            return [{} for _ in range(k)]
+        cat = {
+            name: np.concatenate([t[name] for t in self.trades], axis=-1) for name in self.trades[0]
+        }
+        order = np.argsort(cat["ci"], kind="stable")
+        ends = np.cumsum(np.bincount(cat["ci"], minlength=k))
+        starts = np.concatenate([[0], ends[:-1]])
+        cat = {name: arr[..., order] for name, arr in cat.items()}
+        return [
+            {name: arr[..., a:b] for name, arr in cat.items()}
+            for a, b in zip(starts, ends, strict=True)
+        ]
+
+
+def _month_of(day: np.ndarray, warmup: int, months: int) -> np.ndarray:
+    """Month index of trading day ``day`` (1-based), -1 outside the reported months."""
+    m = (day - warmup - 1) // TRADING_DAYS_PER_MONTH
+    return np.where((day > warmup) & (m < months), m, -1)
+
+
+def _book_unique(arr: np.ndarray, slot, day, values, warmup: int, months: int) -> None:
+    """Add ``values`` at (slot = member x path, month of ``day``) into ``arr`` (K, P, M), each
+    bin at most once (one trade per slot in the batch)."""
+    mi = _month_of(day, warmup, months)
+    ok = mi >= 0
+    arr.reshape(-1)[slot[ok] * months + mi[ok]] += values[ok]
+
+
+def _book_block(arr: np.ndarray, slot, day, values, warmup: int, months: int) -> None:
+    """Add ``values`` at (slot = member x path, month of ``day``) into ``arr`` (K, P, M): each
+    bin's values summed in order (``np.bincount``) and then added, over the bins of the
+    batch's members only."""
+    mi = _month_of(day, warmup, months)
+    ok = mi >= 0
+    if np.any(ok):
+        flat = slot[ok] * months + mi[ok]
+        lo, hi = int(flat.min()), int(flat.max()) + 1
+        arr.reshape(-1)[lo:hi] += np.bincount(flat - lo, weights=values[ok], minlength=hi - lo)
+
+
+def _record(acc: _Acc, g: _Group, out: dict, warmup: int, months: int, d_all: int) -> None:
+    """Book one batch of trades into the accumulators.
+
+    Sums into a (member, path, month) bin follow the trades' order, as the monthly sums of one
+    candidate simulated alone: trades held over days have one trade per (member, path) in a
+    batch, so each bin gets one value; 0DTE trades of a block are summed by ``np.bincount``.
     """
-    book, taus, mg = slot.book, slot.taus, slot.management
-    n = taus.size - 1
-    n_legs, _, q = price.shape
-    never = n + 1
-    steps = np.arange(n + 1)[:, None]
-    cidx = np.arange(q)
-    live = (taus > 0)[:, None] & (steps >= 1)  # (S, 1) steps at which the rules are checked
-
-    def first(hit: np.ndarray) -> np.ndarray:
-        return np.where(hit.any(axis=0), hit.argmax(axis=0), never)
-
-    closed = np.full((n_legs, q), never)
-    if mg.close_tested_delta is not None:
-        for i in np.flatnonzero(book.short):
-            closed[i] = first((dl[i] >= mg.close_tested_delta) & live)
-    roll = np.full(q, never)
-    u = np.zeros(q, dtype=np.int64)
-    new_cum = np.zeros((n + 1, q))
-    new_d = np.zeros((n + 1, q))
-    new_close = np.full(q, never)
-    new_itm = np.zeros(q)
-    roll_share = np.zeros(q)
-    if mg.roll_untested_delta is not None:
-        ip, ic = book.roll_legs
-        roll = first((np.maximum(dl[ip], dl[ic]) >= mg.roll_untested_delta) & live & (steps < n))
-        rc = np.minimum(roll, n)
-        did = roll < never
-        u = np.where(dl[ip, rc, cidx] >= dl[ic, rc, cidx], ic, ip)  # the untested leg
-        closed[u[did], cidx[did]] = roll[did]  # a tested close of it would come later
-        if did.any():
-            sign = book.sign[u, 0]
-            # the solve at each trade's own roll step (tau, term factor of that step)
-            lk = np.empty(q)
-            for j in np.unique(rc[did]):
-                sel = did & (rc == j)
-                lk[sel] = book.strike_at_delta(
-                    dl[u[sel], 0, cidx[sel]],
-                    sign[sel],
-                    x[j, sel],
-                    float(taus[j]),
-                    shift[j, sel],
-                    float(slot.tf[j]),
-                )
-            lk[~did] = 0.0
-            p_new, d_new = book.new_leg_value(lk, sign, x, taus, shift, slot.tf)
-            opened = (steps > roll[None, :]) & did[None, :]
-            if mg.close_tested_delta is not None:
-                new_close = first((d_new >= mg.close_tested_delta) & live & opened)
-            new_close = np.where(did, new_close, never)
-            at = np.minimum(steps, new_close[None, :])
-            frozen = np.take_along_axis(p_new, at, axis=0)
-            entry_px = p_new[rc, cidx]
-            qty_u = book.qty[u]
-            new_cum = np.where(steps >= roll[None, :], qty_u * (frozen - entry_px), 0.0)
-            new_d = np.where(opened & (steps <= new_close[None, :]), d_new, 0.0)
-            new_itm = np.where(did & (new_close == never), d_new[n], 0.0)
-            aq = np.abs(book.qty)
-            roll_share = aq[u] / aq.sum()
-    at = np.minimum(steps[None, :, :], closed[:, None, :])  # (L, S, Q)
-    frozen = np.take_along_axis(price, at, axis=1)
-    cum = (book.qty[:, None, None] * (frozen - price[:, :1, :])).sum(axis=0) + new_cum
-    short = np.flatnonzero(book.short)
-    open_d = np.where(steps[None, :, :] <= closed[short][:, None, :], dl[short], 0.0)
-    dmax = np.maximum(open_d.max(axis=0), new_d)
-    dmax[taus <= 0] = 0.0
-    rolled = roll < never
-    all_closed = closed[short].max(axis=0)
-    all_closed = np.where(rolled, np.maximum(all_closed, new_close), all_closed)
-    by_test = closed[short].copy()
-    if rolled.any():  # the untested leg was closed by the roll, not as the tested side
-        pos = np.searchsorted(short, u)
-        by_test[pos[rolled], cidx[rolled]] = never
-    tested = np.minimum(by_test.min(axis=0), new_close)
-    return {
-        "cum": cum,
-        "dmax": dmax,
-        "roll": roll,
-        "tested": tested,
-        "all_closed": all_closed,
-        "closed": closed,
-        "u": u,
-        "new_itm": new_itm,
-        "roll_share": roll_share,
-    }
-
-
-def _record(acc: _Acc, slot: _Slot, pr, e, out, warmup: int, months: int, d_all: int) -> None:
-    """Book one batch of trades into the accumulators."""
-    costs = slot.costs
-    q = pr.size
-    if slot.intraday:
-        _book_into(acc.gross, pr, e, out["inc"].sum(axis=0), warmup, months)
-    else:
-        dd = out["day_of"]
-        pp = np.broadcast_to(pr[None, :], dd.shape)
-        _book_into(acc.gross, pp.ravel(), dd.ravel(), out["inc"].ravel(), warmup, months)
+    _, n_paths, _ = acc.gross.shape
+    ci, pr, e = out["ci"], out["pr"], out["e"]
+    slot = ci * n_paths + pr
     close = out["close_day"]
-    c_entry = np.full(q, costs.entry_commission) * out["share"]
-    s_entry = np.full(q, costs.entry_spread) * out["share"]
-    _book_into(acc.costs[0], pr, e, c_entry, warmup, months)
-    _book_into(acc.costs[1], pr, e, s_entry, warmup, months)
-    _book_into(acc.costs[0], pr, close, out["c_exit"], warmup, months)
-    _book_into(acc.costs[1], pr, close, out["s_exit"], warmup, months)
-    _book_into(acc.costs[2], pr, close, out["slip"], warmup, months)
-    _book_into(acc.costs[3], pr, close, out["fx"], warmup, months)
+    book = _book_block if g.intraday else _book_unique
+    if g.intraday:
+        book(acc.gross, slot, e, out["booked"], warmup, months)
+    else:
+        gross = acc.gross.reshape(-1)
+        for w, values in enumerate(out["booked"]):
+            m = out["m0"] + w
+            ok = (m >= 0) & (m < months)
+            gross[slot[ok] * months + m[ok]] += values[ok]
+    c_entry = g.entry_cost[0][ci] * out["share"]
+    s_entry = g.entry_cost[1][ci] * out["share"]
+    book(acc.costs[0], slot, e, c_entry, warmup, months)
+    book(acc.costs[1], slot, e, s_entry, warmup, months)
+    book(acc.costs[0], slot, close, out["c_exit"], warmup, months)
+    book(acc.costs[1], slot, close, out["s_exit"], warmup, months)
+    book(acc.costs[2], slot, close, out["slip"], warmup, months)
+    book(acc.costs[3], slot, close, out["fx"], warmup, months)
     total = c_entry + s_entry + out["c_exit"] + out["s_exit"] + out["slip"] + out["fx"]
     if "roll_day" in out:
-        _book_into(acc.costs[0], pr, out["roll_day"], out["c_roll"], warmup, months)
-        _book_into(acc.costs[1], pr, out["roll_day"], out["s_roll"], warmup, months)
+        book(acc.costs[0], slot, out["roll_day"], out["c_roll"], warmup, months)
+        book(acc.costs[1], slot, out["roll_day"], out["s_roll"], warmup, months)
         total = total + out["c_roll"] + out["s_roll"]
     done = close <= d_all
-    acc.trade_pnl.append((out["gross"] - total)[done])
-    acc.trade_gross.append(out["gross"][done])
-    acc.trade_days.append(out["held"][done])
-    acc.trade_reason.append(out["reason"][done])
-    acc.trade_partial.append(out["partial"][done])
-    acc.trade_flags.append(np.stack([out["rolled"], out["tested"], out["one_sided"]])[:, done])
+    acc.trades.append(
+        {
+            "ci": ci[done],
+            "pnl": (out["gross"] - total)[done],
+            "gross": out["gross"][done],
+            "days": out["held"][done],
+            "reason": out["reason"][done],
+            "partial": out["partial"][done],
+            "flags": np.stack([out["rolled"], out["tested"], out["one_sided"]])[:, done],
+        }
+    )
     reported = _month_of(e, warmup, months) >= 0
-    acc.opened += int(reported.sum())
-    acc.open_days += float(out["held"][reported].sum())
+    acc.opened += np.bincount(ci[reported], minlength=acc.opened.size)
+    held, cr = out["held"][reported], ci[reported]
+    cuts = np.flatnonzero(cr[1:] != cr[:-1]) + 1
+    for a, b in zip((0, *cuts), (*cuts, cr.size), strict=True):
+        if b > a:  # a member's days held summed as one array (numpy's pairwise sum)
+            acc.open_days[cr[a]] += float(held[a:b].sum())
 
 
-#: 0DTE trades priced per block (bounds the (legs, steps, trades) temporaries: ~6 MB each).
-_TRADE_BLOCK = 16384
+# --------------------------------------------------------------------------------------------
+# Schedules
 
 
 def _bridge(g: np.random.Generator, n: int, n_paths: int, n_days: int) -> np.ndarray:
@@ -1101,67 +1574,94 @@ def _bridge(g: np.random.Generator, n: int, n_paths: int, n_days: int) -> np.nda
     return b
 
 
-def _simulate_slot(
-    slot: _Slot,
-    up: UnderlyingPaths,
-    *,
-    spacing: float,
-    offsets: np.ndarray,
-    warmup: int,
-    months: int,
-    bridge: np.ndarray | None,
-    pre_normals: np.ndarray | None = None,
-) -> _Acc:
-    """Simulate one unit slot of a candidate on every path (see the module notes)."""
-    p_all, d_all = up.log_return.shape
-    cum_x = np.concatenate([np.zeros((p_all, 1)), np.cumsum(up.log_return, axis=1)], axis=1)
-    acc = _Acc(gross=np.zeros((p_all, months)), costs=np.zeros((4, p_all, months)))
-    rows = np.arange(p_all)
-    if slot.intraday:
-        # a 0DTE trade closes on its entry day: the entries are the schedule itself
-        n_max = int(math.ceil(d_all / spacing)) + 1
-        days = np.rint(1 + offsets[None, :] + spacing * np.arange(n_max)[:, None]).astype(np.int64)
-        days = np.maximum.accumulate(days, axis=0)
-        keep = np.concatenate([np.ones((1, p_all), bool), np.diff(days, axis=0) > 0]) & (
-            days <= d_all
-        )
-        if slot.entry_ok is not None:  # filters read at the previous close
-            keep &= slot.entry_ok[rows[None, :], np.minimum(days, d_all) - 1]
-        pr_all = np.broadcast_to(rows[None, :], days.shape)[keep]
-        e_all = days[keep]
-        for a in range(0, pr_all.size, _TRADE_BLOCK):
-            pr, e = pr_all[a : a + _TRADE_BLOCK], e_all[a : a + _TRADE_BLOCK]
-            out = _batch(slot, up, cum_x, pr, e, bridge, pre_normals)
-            _record(acc, slot, pr, e, out, warmup, months, d_all)
+def _simulate_group(g: _Group, gp: _GroupPaths, warmup: int, months: int) -> _Acc:
+    """Simulate every unit slot of the group's members on every path (see the module notes)."""
+    k, p_all, d_all = g.members.size, g.offsets.size, gp.n_days
+    acc = _Acc(
+        gross=np.zeros((k, p_all, months)),
+        costs=np.zeros((4, k, p_all, months)),
+        opened=np.zeros(k, dtype=np.int64),
+        open_days=[0.0] * k,
+    )
+    if g.intraday:
+        for ci, pr, e, tk in _intraday_batches(g, gp):
+            out = _run(g, gp, ci, pr, e, warmup, months, tk)
+            _record(acc, g, out, warmup, months, d_all)
         return acc
-    entry = _allowed(slot, np.rint(offsets).astype(np.int64), offsets, spacing, d_all)
-    while True:
-        live = entry <= d_all - 1
-        if not np.any(live):
-            break
-        pr = rows[live]
-        e = entry[live]
-        out = _batch(slot, up, cum_x, pr, e, None)
-        _record(acc, slot, pr, e, out, warmup, months, d_all)
-        close = out["close_day"]
-        off = offsets[live]
-        # the first scheduled entry strictly after the close
-        i = np.floor((close - off) / spacing) + 1
-        nxt = np.rint(off + i * spacing).astype(np.int64)
-        nxt = np.where(nxt <= close, np.rint(off + (i + 1) * spacing).astype(np.int64), nxt)
-        entry[live] = np.maximum(nxt, close + 1)  # a schedule denser than daily: the next day
-        entry = _allowed(slot, entry, offsets, spacing, d_all)
+    rows = np.arange(p_all)
+    per_batch = max(1, _MAX_TRADES // p_all)
+    for c0 in range(0, k, per_batch):
+        cs = np.arange(c0, min(k, c0 + per_batch))
+        off = np.broadcast_to(g.offsets[None, :], (cs.size, p_all))
+        frow = None if g.filter_row is None else g.filter_row[cs][:, None] + rows[None, :]
+        entry = _allowed(gp, frow, np.rint(off).astype(np.int64), off, g.spacing)
+        while True:  # one trade of each (member, path) slot per batch
+            live = entry <= d_all - 1
+            if not np.any(live):
+                break
+            cc, pp = np.nonzero(live)
+            out = _run(g, gp, cs[cc], pp, entry[cc, pp], warmup, months)
+            _record(acc, g, out, warmup, months, d_all)
+            close = out["close_day"]
+            o = off[cc, pp]
+            # the first scheduled entry strictly after the close
+            i = np.floor((close - o) / g.spacing) + 1
+            nxt = np.rint(o + i * g.spacing).astype(np.int64)
+            nxt = np.where(nxt <= close, np.rint(o + (i + 1) * g.spacing).astype(np.int64), nxt)
+            entry[cc, pp] = np.maximum(nxt, close + 1)  # a schedule denser than daily: next day
+            entry = _allowed(gp, frow, entry, off, g.spacing)
     return acc
 
 
-def _allowed(slot: _Slot, entry: np.ndarray, offsets, spacing: float, d_all: int) -> np.ndarray:
-    """Move each path's next entry past scheduled days the entry filters block (VIX, IV rank):
-    the slot waits for the next scheduled entry."""
-    if slot.entry_ok is None:
+def _intraday_batches(g: _Group, gp: _GroupPaths):
+    """(members, paths, entry days, trades) of the group's 0DTE trades, batch by batch: each
+    member's trades are the schedule itself (a trade closes on its entry day), booked in blocks
+    of ``_TRADE_BLOCK``; a batch holds one block of several members. Without entry filters
+    every member trades the same days: ``trades`` (Q,) is then each pair's position in the
+    block (the members' legs are priced per distinct trade), else None."""
+    p_all, d_all = g.offsets.size, gp.n_days
+    rows = np.arange(p_all)
+    n_max = int(math.ceil(d_all / g.spacing)) + 1
+    days = np.rint(1 + g.offsets[None, :] + g.spacing * np.arange(n_max)[:, None]).astype(np.int64)
+    days = np.maximum.accumulate(days, axis=0)
+    keep = np.concatenate([np.ones((1, p_all), bool), np.diff(days, axis=0) > 0]) & (days <= d_all)
+    paths_of = np.broadcast_to(rows[None, :], days.shape)
+    shared = (paths_of[keep], days[keep])
+    k = g.members.size
+    per_batch = max(1, (_MAX_TRADES if g.shared is None else _MAX_SHARED) // _TRADE_BLOCK)
+    for c0 in range(0, k, per_batch):
+        lists = []
+        for c in range(c0, min(k, c0 + per_batch)):
+            if g.filter_row is None:
+                lists.append(shared)
+            else:  # filters read at the previous close
+                ok = (
+                    keep & gp.entry_ok[g.filter_row[c] + rows[None, :], np.minimum(days, d_all) - 1]
+                )
+                lists.append((paths_of[ok], days[ok]))
+        n_blocks = max(-(-pr.size // _TRADE_BLOCK) for pr, _ in lists)
+        for a in range(0, n_blocks * _TRADE_BLOCK, _TRADE_BLOCK):
+            ci = np.concatenate(
+                [np.full(pr[a : a + _TRADE_BLOCK].size, c0 + i) for i, (pr, _) in enumerate(lists)]
+            )
+            if ci.size:
+                pr = np.concatenate([pr[a : a + _TRADE_BLOCK] for pr, _ in lists])
+                e = np.concatenate([e[a : a + _TRADE_BLOCK] for _, e in lists])
+                tk = None
+                if g.filter_row is None:
+                    n_t = shared[0][a : a + _TRADE_BLOCK].size
+                    tk = np.tile(np.arange(n_t), len(lists))
+                yield ci, pr, e, tk
+
+
+def _allowed(gp: _GroupPaths, frow, entry: np.ndarray, offsets, spacing: float) -> np.ndarray:
+    """Move each slot's next entry past scheduled days the entry filters block (VIX, IV rank):
+    the slot waits for the next scheduled entry. ``frow``: each slot's filter row (or None)."""
+    if frow is None:
         return entry
-    rows = np.arange(entry.size)
+    d_all = gp.n_days
     while True:
-        blocked = (entry <= d_all - 1) & ~slot.entry_ok[rows, np.minimum(entry, d_all)]
+        blocked = (entry <= d_all - 1) & ~gp.entry_ok[frow, np.minimum(entry, d_all)]
         if not blocked.any():
             return entry
         day, off = entry[blocked], offsets[blocked]
@@ -1188,13 +1688,15 @@ def iv_rank(iv: np.ndarray, window: int = 252) -> np.ndarray:
         half); NaN at ``t = 0``.
     """
     iv = np.asarray(iv, dtype=float)
-    below = np.zeros_like(iv)
+    twice = np.zeros(iv.shape, dtype=np.int16)  # 2 x (closes below + half the ties), exact
     count = np.minimum(np.arange(iv.shape[1]), window).astype(float)
     for lag in range(1, min(window, iv.shape[1] - 1) + 1):
         now, then = iv[:, lag:], iv[:, :-lag]
-        below[:, lag:] += (then < now) + 0.5 * (then == now)
+        acc = twice[:, lag:]
+        acc += then < now
+        acc += then <= now
     with np.errstate(invalid="ignore", divide="ignore"):
-        return below / count[None, :]
+        return (twice * 0.5) / count[None, :]
 
 
 #: Fewer trailing closes than this: the IV-rank entry filter does not apply (the path's start).
@@ -1234,6 +1736,10 @@ def simulate_managed(
     limit_targets: bool = True,
 ) -> ManagedResult:
     """Simulate managed trades of K candidates on shared paths and book them into months.
+
+    Candidates that share a strategy's schedule, step grid, management and leg layout are
+    simulated together (their trades priced in the same arrays); each candidate's results are
+    those of simulating it alone.
 
     Parameters
     ----------
@@ -1310,10 +1816,34 @@ def simulate_managed(
         raise ModelError(
             f"paths of {n_days} days cannot hold {warmup} warm-up days and {months} months"
         )
-    bridges: dict[str, np.ndarray] = {}
-    pre: dict[str, np.ndarray] = {}
-    filters: dict[tuple, np.ndarray | None] = {}
-    offsets: dict[str, np.ndarray] = {}
+    market = _Market(paths, seed, n_paths, n_days, intraday_steps)
+    # every candidate's fixed inputs (validated in input order), grouped for the simulation
+    setups = []
+    groups: dict[tuple, list[int]] = {}
+    for j, c in enumerate(candidates):
+        mg = management[j]
+        spacing = TRADING_DAYS_PER_MONTH / float(entries[j])
+        market.offsets(c.strategy)
+        if c.t < _DAY:
+            market.bridge(keys[j], mg.directional_move is not None)
+        fkey = market.entry_filter(keys[j], mg, c.id)
+        book = _Book.of(c, mg)
+        taus = time_grid(c, intraday_steps)
+        forced = _forced_exit_step(c, mg, taus)
+        tc = (costs[j] if costs is not None else None) or TradeCostInputs()
+        setups.append((book, taus, forced, spacing, tc, fkey))
+        mask = None if book.target_mask is None else tuple(book.target_mask)
+        layout = (tuple(book.qty), tuple(book.sign[:, 0]), mask, book.roll_legs, book.naked_put)
+        gkey = (c.strategy, spacing, float(c.t), forced, mg, layout, book.qty_underlying)
+        groups.setdefault(gkey, []).append(j)
+    results: dict[int, tuple[_Acc, int, dict[str, np.ndarray]]] = {}
+    for members in groups.values():
+        if candidates[members[0]].t < _DAY:  # members sharing legs in the same batches
+            members = sorted(members, key=lambda j: _leg_order(keys[j], setups[j][0]))
+        grp, gp = _group(members, candidates, setups, keys, mult, management, market, limit_targets)
+        acc = _simulate_group(grp, gp, warmup, months)
+        for i, (j, trades) in enumerate(zip(members, acc.by_member(), strict=True)):
+            results[j] = (acc, i, trades)
     gross = np.empty((n_paths * months, k))
     cost_arr = np.empty((4, n_paths * months, k))
     stats = np.zeros((k, 8))
@@ -1322,64 +1852,18 @@ def simulate_managed(
     tpm = np.zeros(k)
     occupancy = np.zeros(k)
     for j, c in enumerate(candidates):
-        up = paths[keys[j]]
-        spacing = TRADING_DAYS_PER_MONTH / float(entries[j])
-        okey = f"{c.strategy}"
-        if okey not in offsets:
-            offsets[okey] = _generator(seed, 1, _key(okey)).random(n_paths)
-        bridge = None
-        if c.t < _DAY:
-            bkey = f"{keys[j]}|{intraday_steps}"
-            if bkey not in bridges:
-                bridges[bkey] = _bridge(
-                    _generator(seed, 2, _key(bkey)), intraday_steps, n_paths, n_days
-                )
-            bridge = bridges[bkey]
-            if management[j].directional_move is not None and bkey not in pre:
-                # the open -> entry bridge point of each day (its own stream: adding the
-                # variant changes no other draw)
-                pre[bkey] = _generator(seed, 3, _key(bkey)).standard_normal((n_paths, n_days))
-        mg = management[j]
-        fkey = (keys[j], mg.vix_exit, mg.entry_iv_rank)
-        if fkey not in filters:
-            filters[fkey] = _entry_filter(up, mg, c.id)
-        life = min(1.0, c.t * 365.0 * 24.0 / SESSION_HOURS)
-        tc = (costs[j] if costs is not None else None) or TradeCostInputs()
-        slot = _Slot(
-            book=_Book.of(c, management[j]),
-            taus=time_grid(c, intraday_steps),
-            tf=term_factor(time_grid(c, intraday_steps)),
-            forced=_forced_exit_step(c, management[j], time_grid(c, intraday_steps)),
-            intraday=c.t < _DAY,
-            management=management[j],
-            costs=tc,
-            money=float(mult[j]) * float(c.spot),
-            life_share=math.sqrt(life),
-            limit_targets=limit_targets,
-            pre_share=1.0 - life,
-            entry_ok=filters[fkey],
-        )
-        acc = _simulate_slot(
-            slot,
-            up,
-            spacing=spacing,
-            offsets=offsets[okey] * spacing,
-            warmup=warmup,
-            months=months,
-            bridge=bridge,
-            pre_normals=pre.get(f"{keys[j]}|{intraday_steps}"),
-        )
+        acc, i, trades = results[j]
         f = float(fx_arr[j])
-        gross[:, j] = acc.gross.reshape(-1) * f
-        cost_arr[:, :, j] = acc.costs.reshape(4, -1) * f
-        pnl = np.concatenate(acc.trade_pnl) * f
-        gr = np.concatenate(acc.trade_gross) * f
-        days = np.concatenate(acc.trade_days)
-        reason = np.concatenate(acc.trade_reason).astype(int)
-        partial = np.concatenate(acc.trade_partial)
-        flags[j] = np.concatenate(acc.trade_flags, axis=1).mean(axis=1) if pnl.size else 0.0
-        if pnl.size == 0:
+        gross[:, j] = acc.gross[i].reshape(-1) * f
+        cost_arr[:, :, j] = acc.costs[:, i].reshape(4, -1) * f
+        if not trades or trades["pnl"].size == 0:
             raise ModelError(f"candidate {c.id}: no trade completed on the paths")
+        pnl = trades["pnl"] * f
+        gr = trades["gross"] * f
+        days = trades["days"]
+        reason = trades["reason"].astype(int)
+        partial = trades["partial"]
+        flags[j] = trades["flags"].mean(axis=1)
         win = pnl > 0
         stats[j] = (
             win.mean(),
@@ -1392,8 +1876,8 @@ def simulate_managed(
             partial.mean(),
         )
         exits[j] = np.bincount(reason, minlength=len(EXIT_REASONS)) / pnl.size
-        tpm[j] = acc.opened / (n_paths * months)
-        occupancy[j] = min(1.0, acc.open_days / (n_paths * months * 365.25 / 12.0))
+        tpm[j] = int(acc.opened[i]) / (n_paths * months)
+        occupancy[j] = min(1.0, acc.open_days[i] / (n_paths * months * 365.25 / 12.0))
     costs_total = cost_arr.sum(axis=0)
     net = gross - costs_total
     per_path = net.reshape(n_paths, months, k).mean(axis=1)
@@ -1423,3 +1907,172 @@ def simulate_managed(
         candidate_ids=tuple(c.id for c in candidates),
         description=desc,
     )
+
+
+def _leg_order(key: str, book: _Book) -> tuple:
+    """Sort key putting candidates with the same short legs next to each other."""
+    return (key, tuple(book.lk[book.short]), tuple(book.lk))
+
+
+class _Market:
+    """The simulation's shared random inputs, built on first use and kept for every candidate:
+    entry phases per strategy, 0DTE bridges per path key, entry filters, cumulative returns."""
+
+    def __init__(self, paths, seed: int, n_paths: int, n_days: int, intraday_steps: int):
+        self.paths = paths
+        self.seed = seed
+        self.n_paths = n_paths
+        self.n_days = n_days
+        self.steps = intraday_steps
+        self._offsets: dict[str, np.ndarray] = {}
+        self._bridges: dict[str, np.ndarray] = {}
+        self._pre: dict[str, np.ndarray] = {}
+        self._filters: dict[tuple, np.ndarray | None] = {}
+        self._cum_x: dict[str, np.ndarray] = {}
+
+    def offsets(self, strategy: str) -> np.ndarray:
+        """(P,) entry phase of each path in [0, 1), drawn once per strategy."""
+        if strategy not in self._offsets:
+            self._offsets[strategy] = _generator(self.seed, 1, _key(strategy)).random(self.n_paths)
+        return self._offsets[strategy]
+
+    def bridge(self, key: str, pre: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """0DTE bridges of path key ``key`` and (with ``pre``) its open -> entry normals."""
+        bkey = f"{key}|{self.steps}"
+        if bkey not in self._bridges:
+            self._bridges[bkey] = _bridge(
+                _generator(self.seed, 2, _key(bkey)), self.steps, self.n_paths, self.n_days
+            )
+        if pre and bkey not in self._pre:
+            # the open -> entry bridge point of each day (its own stream: adding the variant
+            # changes no other draw)
+            g = _generator(self.seed, 3, _key(bkey))
+            self._pre[bkey] = g.standard_normal((self.n_paths, self.n_days))
+        return self._bridges[bkey], self._pre.get(bkey)
+
+    def entry_filter(self, key: str, mg: Management, cid: str) -> tuple | None:
+        """The key of the entry filter of ``mg`` on path key ``key`` (None = no filter)."""
+        fkey = (key, mg.vix_exit, mg.entry_iv_rank)
+        if fkey not in self._filters:
+            self._filters[fkey] = _entry_filter(self.paths[key], mg, cid)
+        return None if self._filters[fkey] is None else fkey
+
+    def cum_x(self, key: str) -> np.ndarray:
+        """(P, D + 1) log spot at the close of day ``t`` relative to day 0."""
+        if key not in self._cum_x:
+            lr = self.paths[key].log_return
+            self._cum_x[key] = np.concatenate(
+                [np.zeros((self.n_paths, 1)), np.cumsum(lr, axis=1)], axis=1
+            )
+        return self._cum_x[key]
+
+
+def _group(
+    members: list[int],
+    candidates: Sequence[Candidate],
+    setups: list,
+    keys: list[str],
+    mult: np.ndarray,
+    management: Sequence[Management],
+    market: _Market,
+    limit_targets: bool,
+) -> tuple[_Group, _GroupPaths]:
+    """The :class:`_Group` of candidates ``members`` and their stacked paths."""
+    c0 = candidates[members[0]]
+    book0, taus, forced, spacing, _, _ = setups[members[0]]
+    mg = management[members[0]]
+    books = [setups[j][0] for j in members]
+    tcs = tuple(setups[j][4] for j in members)
+    # path keys and entry filters of the members, stacked
+    gkeys = list(dict.fromkeys(keys[j] for j in members))
+    fkeys = list(dict.fromkeys(setups[j][5] for j in members if setups[j][5] is not None))
+    p_all = market.n_paths
+    ups = [market.paths[u] for u in gkeys]
+    intraday = c0.t < _DAY
+    bridge = pre = None
+    if intraday:
+        parts = [market.bridge(u, mg.directional_move is not None) for u in gkeys]
+        bridge = np.concatenate([b for b, _ in parts], axis=1) if len(parts) > 1 else parts[0][0]
+        if mg.directional_move is not None:
+            pre = np.concatenate([p for _, p in parts], axis=0)
+    gp = _GroupPaths(
+        n_days=market.n_days,
+        cum_x=np.concatenate([market.cum_x(u) for u in gkeys], axis=0),
+        iv_shift=np.concatenate([up.iv_shift for up in ups], axis=0),
+        vix=(np.concatenate([up.vix for up in ups], axis=0) if mg.vix_exit is not None else None),
+        session_return=np.concatenate([up.session_return for up in ups], axis=0),
+        daily_vol=np.concatenate([up.daily_vol for up in ups], axis=0),
+        session_scale=np.repeat([float(up.session_scale) for up in ups], p_all),
+        bridge=bridge,
+        pre=pre,
+        entry_ok=(np.concatenate([market._filters[fk] for fk in fkeys], axis=0) if fkeys else None),
+    )
+    life = min(1.0, c0.t * 365.0 * 24.0 / SESSION_HOURS)
+    t_grid = np.where(taus > 0, taus, 1.0)
+    carry = np.array([b.carry for b in books])
+    rate = np.array([b.rate for b in books])
+    grp = _Group(
+        members=np.asarray(members),
+        taus=taus,
+        tf=term_factor(taus),
+        forced=forced,
+        intraday=intraday,
+        management=mg,
+        limit_targets=limit_targets,
+        spacing=spacing,
+        offsets=market.offsets(c0.strategy) * spacing,
+        life_share=math.sqrt(life),
+        pre_share=1.0 - life,
+        qty=book0.qty,
+        sign=book0.sign[:, 0],
+        target_mask=book0.target_mask,
+        roll_legs=book0.roll_legs,
+        naked_put=book0.naked_put,
+        qty_underlying=book0.qty_underlying,
+        lk=np.stack([b.lk for b in books]),
+        strike=np.stack([b.strike[:, 0] for b in books]),
+        carry=carry,
+        money=np.array([float(mult[j]) * float(candidates[j].spot) for j in members]),
+        smiles=_Smiles.of(books),
+        carry_t=carry[:, None] * t_grid[None, :],
+        disc=np.exp(-rate[:, None] * t_grid[None, :]),
+        root_t=np.sqrt(t_grid),
+        costs=tcs,
+        entry_cost=np.array([[tc.entry_commission for tc in tcs], [tc.entry_spread for tc in tcs]]),
+        exit_cost=np.array(
+            [
+                [_per_reason(getattr(tc, name)) for tc in tcs]
+                for name in ("exit_commission", "exit_spread", "exit_slippage")
+            ]
+        ),
+        fx_cost=np.array([float(tc.fx_cost) for tc in tcs]),
+        path_row=np.array([gkeys.index(keys[j]) * p_all for j in members]),
+        filter_row=(
+            np.array([fkeys.index(setups[j][5]) * p_all for j in members]) if fkeys else None
+        ),
+    )
+    if intraday and not fkeys:  # every member trades the same days: price each leg once
+        grp = replace(grp, shared=_SharedLegs.of(grp, books))
+    else:  # members that differ in size and costs only (ES / MES) trade in lockstep
+        first: dict[tuple, int] = {}
+        twin = np.array(
+            [
+                first.setdefault(
+                    (
+                        grp.path_row[i],
+                        None if grp.filter_row is None else grp.filter_row[i],
+                        grp.lk[i].tobytes(),
+                        grp.strike[i].tobytes(),
+                        grp.carry_t[i].tobytes(),
+                        grp.disc[i].tobytes(),
+                        grp.smiles.nodes[i].tobytes(),
+                        grp.smiles.values[i].tobytes(),
+                    ),
+                    i,
+                )
+                for i in range(len(members))
+            ]
+        )
+        if np.any(twin != np.arange(len(members))):
+            grp = replace(grp, twin=twin)
+    return grp, gp

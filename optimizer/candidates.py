@@ -133,6 +133,13 @@ class CandidateSet:
             cache[("derived", key)] = got
         return got
 
+    def derived_object(self, key: str, compute):
+        """``compute(self)`` (any immutable value), computed once per candidate set."""
+        cache = self._cache()
+        if ("object", key) not in cache:
+            cache[("object", key)] = compute(self)
+        return cache[("object", key)]
+
     def mask(self, column: str, value) -> np.ndarray:
         """Boolean (K,) mask of rows whose ``column`` equals ``value``."""
         return (self.table[column] == value).to_numpy()

@@ -187,7 +187,9 @@ def solve_sizing(
         # that meets every cap).
         while rounds < max_rounds:
             rounds += 1
-            lp = ctx.solve(problem.relaxed(), what=f"{objective.value} (LP relaxation)")
+            # the LP only chooses rows (never reported): highspy directly, without a modelling
+            # layer's compile
+            lp = solve(problem.relaxed(), "highs", ctx.options)
             if not lp.status.has_solution or lp.values is None:
                 break
             new = cuts(lp, rows)

@@ -72,10 +72,14 @@ def expiry_clusters(cs: CandidateSet) -> list[tuple[str, np.ndarray]]:
         ``label`` is ``strategy|group|YYYY-MM-DD``; candidates without an expiry (fixed
         economics) are not clustered.
     """
+    return list(cs.derived_object("expiry_clusters", _expiry_clusters))
+
+
+def _expiry_clusters(cs: CandidateSet) -> tuple[tuple[str, np.ndarray], ...]:
     t = cs.table
     out = []
     if "expiry" not in t:
-        return out
+        return ()
     exp = pd.to_datetime(t["expiry"])
     keys = pd.DataFrame(
         {
@@ -89,8 +93,9 @@ def expiry_clusters(cs: CandidateSet) -> list[tuple[str, np.ndarray]]:
         if len(idx) >= 2:
             mask = np.zeros(len(cs), dtype=bool)
             mask[np.asarray(idx)] = True
+            mask.flags.writeable = False
             out.append((f"{s}|{g}|{e}", mask))
-    return out
+    return tuple(out)
 
 
 def needs_binaries(cs: CandidateSet, limits: Limits) -> bool:
