@@ -568,6 +568,8 @@ def solve_scenario(
             "objective_value": chosen.objective_value,
             "mip_gap": chosen.mip_gap,
             "time_limit": ctx.options.time_limit,
+            "node_limit": ctx.options.node_limit,
+            "stopped_at_limit": [f.reason for f in ctx.fallbacks if f.step in _LIMIT_STEPS],
             "mip_rel_gap": ctx.options.mip_rel_gap,
             "candidates": len(cs),
             "rows": sum(b.m for b in problem.blocks),
@@ -605,6 +607,8 @@ def solve_scenario(
 
 
 _LIMIT_NAMES = {"nodes": "node limit", "time": "wall-clock safety net"}
+#: Fallback steps that record a MILP stopped at a limit (:mod:`optimizer.solving`).
+_LIMIT_STEPS = frozenset({"node_limit", "time_limit", "solver_limit"})
 
 
 def _note_incumbent(ctx: SolveContext, out, what: str) -> None:

@@ -60,6 +60,10 @@ def _pct(x: float | None) -> str:
     return _fmt(x, ".1%")
 
 
+def _nodes(limit: int | None) -> str:
+    return "none" if limit is None else f"{limit:,}"
+
+
 def _gap(g: float | None) -> str:
     return _fmt(g, ".2e")
 
@@ -211,8 +215,10 @@ def render(
     tm = result.timings
     console.print(
         f"[dim]solver {s['backend']} ({s['status']}, book from {escape(s['book_from'])}, "
-        f"MIP gap {_gap(s['mip_gap'])} (limit {s['mip_rel_gap']:g}), time limit "
-        f"{s['time_limit']:g}s); {s['candidates']} candidates, {s['rows']} rows; timings: "
+        f"MIP gap {_gap(s['mip_gap'])} (limit {s['mip_rel_gap']:g}), node limit "
+        f"{_nodes(s.get('node_limit'))}, wall-clock safety net {s['time_limit']:g}s; "
+        f"{len(s.get('stopped_at_limit') or ())} MILPs stopped at a limit); "
+        f"{s['candidates']} candidates, {s['rows']} rows; timings: "
         + ", ".join(f"{k} {val:.2f}s" for k, val in tm.items())
         + "[/]"
     )
