@@ -4,11 +4,13 @@ Builds a random knapsack-like sizing problem of realistic size (default 300 inte
 contract counts, 40 dense rows: a buying-power total, per-strategy caps, two-sided
 greek bands and correlation-group limits) and reports, for each backend, the time to
 compile the ``SizingProblem`` into the backend model and the time of the solver call,
-next to the time of raw HiGHS (highspy, ``passModel`` with the same CSR data, same
-time limit and gap).  Backends: ``cvxpy-highs``, ``pulp-cbc`` and ``highs`` (the
-direct highspy backend, whose overhead over raw HiGHS should be near zero).  Ratios are measured in the same run::
+next to the time of raw HiGHS (highspy, ``passModel`` with the same CSR data, the options
+the highs backend sets; every variable group of the problem, side by side).  Backends:
+``cvxpy-highs``, ``pulp-cbc`` and ``highs`` (the direct highspy backend, whose overhead over
+raw HiGHS should be near zero).  Times are wall seconds; the machine (nproc, CPU model, load
+average) is printed first.  Ratios are measured in the same run::
 
-    /work/venv/bin/python benchmarks/bench_solve.py [--candidates 300] [--rows 40]
+    .venv/bin/python benchmarks/bench_solve.py [--candidates 300] [--rows 40]
         [--seed 1] [--time-limit 60] [--gap 1e-3] [--repeats 3]
 
 Not collected by pytest.
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import highspy
 import numpy as np
@@ -27,6 +31,9 @@ import scipy.sparse as sp
 from optimizer.backends import cvxpy_backend, highs_backend, pulp_backend
 from optimizer.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
 from optimizer.status import SolveOutcome, SolverOptions
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _recording import backend_highs_options, print_machine  # noqa: E402
 
 
 def knapsack_sizing_problem(k: int, m: int, seed: int) -> SizingProblem:
@@ -94,36 +101,57 @@ def knapsack_sizing_problem(k: int, m: int, seed: int) -> SizingProblem:
 
 
 def raw_highs(problem: SizingProblem, options: SolverOptions) -> tuple[float, float, float, str]:
-    """Solve the same matrices with highspy directly.
+    """Solve the same matrices with highspy directly: every variable group, side by side.
+
+    Columns are the groups' elements in group order (integer columns for INTEGER and BINARY
+    groups, continuous otherwise), rows are ``problem.row_names``, the objective constant is
+    HiGHS' objective offset, as in :mod:`optimizer.backends.highs_backend` (the whole model,
+    not only the first group).
 
     Returns
     -------
     tuple
         (build seconds, run seconds, objective, model status name).
     """
+    extra = backend_highs_options(options, mip=problem.is_mip)  # probed once, not timed
     t0 = time.perf_counter()
-    group = problem.variables[0]
-    a = sp.csr_array(problem.matrix(group.name))
+    groups = problem.variables
+    a = sp.csr_array(sp.hstack([problem.matrix(g.name) for g in groups], format="csr"))
     inf = highspy.kHighsInf
     lp = highspy.HighsLp()
-    lp.num_col_ = group.size
+    lp.num_col_ = sum(g.size for g in groups)
     lp.num_row_ = problem.n_rows
-    lp.col_cost_ = np.asarray(problem.objective_vector(group.name), dtype=float)
-    lp.col_lower_ = np.asarray(group.lower, dtype=float)
-    lp.col_upper_ = np.asarray(group.upper, dtype=float)
+    lp.col_cost_ = np.concatenate(
+        [np.asarray(problem.objective_vector(g.name), dtype=float) for g in groups]
+    )
+    lp.col_lower_ = np.concatenate([np.asarray(g.lower, dtype=float) for g in groups])
+    lp.col_upper_ = np.concatenate([np.asarray(g.upper, dtype=float) for g in groups])
+    lp.col_lower_ = np.where(np.isfinite(lp.col_lower_), lp.col_lower_, -inf)
+    lp.col_upper_ = np.where(np.isfinite(lp.col_upper_), lp.col_upper_, inf)
     lp.row_lower_ = np.where(np.isfinite(problem.row_lower), problem.row_lower, -inf)
     lp.row_upper_ = np.where(np.isfinite(problem.row_upper), problem.row_upper, inf)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
     lp.a_matrix_.start_ = a.indptr
     lp.a_matrix_.index_ = a.indices
     lp.a_matrix_.value_ = a.data
-    if group.is_integral:
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * group.size
-    lp.sense_ = highspy.ObjSense.kMaximize
+    if problem.is_mip:
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if g.is_integral else highspy.HighsVarType.kContinuous
+            for g in groups
+            for _ in range(g.size)
+        ]
+    lp.offset_ = float(problem.objective.constant)
+    lp.sense_ = (
+        highspy.ObjSense.kMaximize
+        if problem.objective.sense == "maximize"
+        else highspy.ObjSense.kMinimize
+    )
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(options.time_limit))
     h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
+    for name, value in extra.items():  # + any limit the backend sets
+        h.setOptionValue(name, value)
     h.passModel(lp)
     build = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -179,6 +207,7 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=1e-3)
     parser.add_argument("--repeats", type=int, default=3, help="compile repetitions (median)")
     args = parser.parse_args()
+    print_machine("bench_solve: backend overhead vs raw HiGHS (wall seconds)")
     options = SolverOptions(time_limit=args.time_limit, mip_rel_gap=args.gap)
 
     t0 = time.perf_counter()

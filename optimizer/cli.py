@@ -97,8 +97,28 @@ def _one_line(text: str) -> str:
     return "".join(repr(ch)[1:-1] if ch in _LINE_BREAKS else ch for ch in text)
 
 
+#: Thread-pool sizes the CLI sets before numpy, scipy or pyarrow load, unless the user set them.
+#: The matrices of one solve are small (scenario rows x candidates): a second OpenBLAS/OpenMP
+#: thread gains no wall time and spin-waits between calls; on phase 4 (2-core AMD EPYC, idle)
+#: the CLI took 12.3-13.7 user CPU-s with the libraries' defaults and 10.2-10.6 with one thread,
+#: wall 10.3-11.5 s vs 9.8-10.2 s (``benchmarks/bench_pipeline.py``). Dask workers get the same
+#: from ``distributed`` (its nanny sets ``OMP_NUM_THREADS=1``).
+SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def single_thread_blas() -> None:
+    """Default the BLAS/OpenMP pools to one thread (effective only before numpy is imported)."""
+    for name in SINGLE_THREAD_ENV:
+        os.environ.setdefault(name, "1")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point; user errors become one line on stderr and exit code 2."""
+    """Console entry point; user errors become one line on stderr and exit code 2.
+
+    Sets :data:`SINGLE_THREAD_ENV` to ``1`` where the user has not set them (before any numeric
+    library loads), then runs the typer app.
+    """
+    single_thread_blas()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         code = app(args=argv, standalone_mode=False)
