@@ -141,8 +141,35 @@ class CandidateSet:
         return cache[("object", key)]
 
     def mask(self, column: str, value) -> np.ndarray:
-        """Boolean (K,) mask of rows whose ``column`` equals ``value``."""
-        return (self.table[column] == value).to_numpy()
+        """Boolean (K,) mask of rows whose ``column`` equals ``value`` (pandas ``==``: missing
+        labels never match), computed once per candidate set (read-only; copy to change it)."""
+        cache = self._cache()
+        key = ("mask", column, value)
+        got = cache.get(key)
+        if got is None:
+            got = (self.table[column] == value).to_numpy()
+            got.flags.writeable = False
+            cache[key] = got
+        return got
+
+    def labels(self, column: str) -> np.ndarray:
+        """A label column (``strategy``, ``correlation_group``, ``underlying`` …) as a read-only
+        object array of shape (K,), read once per candidate set."""
+        cache = self._cache()
+        key = ("labels", column)
+        got = cache.get(key)
+        if got is None:
+            got = self.table[column].to_numpy(dtype=object, copy=True)
+            got.flags.writeable = False
+            cache[key] = got
+        return got
+
+    def label_values(self, column: str) -> tuple[str, ...]:
+        """Sorted distinct non-empty string labels of ``column`` (e.g. the correlation groups)."""
+        return self.derived_object(
+            f"label_values:{column}",
+            lambda cs: tuple(sorted({x for x in cs.labels(column) if isinstance(x, str) and x})),
+        )
 
     def with_column(self, name: str, values) -> CandidateSet:
         """A copy with column ``name`` replaced by ``values`` (shape (K,))."""

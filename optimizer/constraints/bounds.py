@@ -61,7 +61,7 @@ def max_positions_weights(cs: CandidateSet, limits: Limits, strategy: str) -> np
     * ``contracts``: 1 per contract over ``n``, whatever its size (the limit as stated);
     * ``structures``: 1 per candidate held, over the binaries ``y``.
     """
-    mine = (cs.table["strategy"] == strategy).to_numpy().astype(float)
+    mine = cs.mask("strategy", strategy).astype(float)
     if limits.position_basis != "units":
         return mine
     return mine * count_weights(cs, limits) / limits.count_reference.get(strategy, 1.0)
@@ -85,15 +85,14 @@ def unlimited_loss(cs: CandidateSet, limits: Limits) -> tuple[np.ndarray, dict[s
         return per_position, {}  # no maximum-loss cap: nothing to keep out
     ml = cs.col("max_loss_per_contract")
     unbounded = ~np.isfinite(ml)
-    strat = cs.table["strategy"].to_numpy()
+    strat = cs.labels("strategy")
     if limits.max_loss_per_position is not None:
         per_position = unbounded & np.isin(strat, list(limits.max_loss_strategies))
     per_group: dict[str, np.ndarray] = {}
     if group_cap:
-        groups = cs.table["correlation_group"]
         counted = ~np.isin(strat, list(limits.group_excluded))
-        for g in sorted({x for x in groups if isinstance(x, str) and x}):
-            mask = (groups == g).to_numpy() & counted & unbounded
+        for g in cs.label_values("correlation_group"):
+            mask = cs.mask("correlation_group", g) & counted & unbounded
             if mask.any():
                 per_group[g] = mask
     return per_position, per_group
@@ -119,7 +118,7 @@ def count_upper_bounds(cs: CandidateSet, limits: Limits, *, money_caps: bool = T
     """
     ub = np.full(len(cs), float(UNCAPPED))
     bp = cs.col("bp_per_contract")
-    strat = cs.table["strategy"].to_numpy()
+    strat = cs.labels("strategy")
     w = count_weights(cs, limits)
     eps = 1e-9
 
@@ -155,10 +154,9 @@ def count_upper_bounds(cs: CandidateSet, limits: Limits, *, money_caps: bool = T
     if not structures:
         if limits.max_total_positions is not None:
             cap(everything, float(limits.max_total_positions), w)
-        groups = cs.table["correlation_group"]
         counted = ~np.isin(strat, list(limits.group_excluded))
         for g, lim in limits.group_limits.items():
-            cap((groups == g).to_numpy() & counted, float(lim), w)
+            cap(cs.mask("correlation_group", g) & counted, float(lim), w)
     if limits.max_loss_per_position is not None and money_caps:
         ml = cs.col("max_loss_per_contract")
         cap(

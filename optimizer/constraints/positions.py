@@ -135,7 +135,7 @@ def positions_part(cs: CandidateSet, limits: Limits) -> Part:
     structures = limits.position_basis == "structures"
     g_count = "y" if structures else "n"
     w = count_weights(cs, limits)
-    strat = cs.table["strategy"].to_numpy()
+    strat = cs.labels("strategy")
     rows = []
     for s, m in limits.max_positions.items():
         if m is None:
@@ -145,13 +145,12 @@ def positions_part(cs: CandidateSet, limits: Limits) -> Part:
         rows.append(("max_positions_total", w, -INF, float(limits.max_total_positions)))
     blocks.append(block("max_positions", "positions", rows, group=g_count))
 
-    groups = cs.table["correlation_group"]
-    counted = ~cs.table["strategy"].isin(limits.group_excluded).to_numpy()
+    counted = ~np.isin(cs.labels("strategy"), list(limits.group_excluded))
     risk, signed = _group_risk_coeffs(cs, limits)
     unlimited, unlimited_in_group = unlimited_loss(cs, limits)
     units, risk_rows = [], []
-    for g in sorted({x for x in groups if isinstance(x, str) and x}):
-        mine = (groups == g).to_numpy() & counted
+    for g in cs.label_values("correlation_group"):
+        mine = cs.mask("correlation_group", g) & counted
         if not mine.any():
             continue
         if g in limits.group_limits:

@@ -164,3 +164,32 @@ def test_error_raised_after_the_lazy_import_is_one_line_and_exit_2(tmp_path):
     assert proc.stdout == ""
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
     assert "missing.yaml" in proc.stderr
+
+
+def test_cli_sets_single_thread_pools_only_where_unset():
+    """``thetaplan`` defaults OMP/OpenBLAS/MKL pools to one thread and keeps a user's setting.
+
+    A fresh interpreter with ``OMP_NUM_THREADS=3`` set and the other two unset runs
+    ``thetaplan --version`` through :func:`optimizer.cli.main`; the environment it leaves is read
+    back.
+    """
+    code = (
+        "import os, json, sys\n"
+        "from optimizer.cli import main, SINGLE_THREAD_ENV\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "env = {k: os.environ.get(k) for k in SINGLE_THREAD_ENV}\n"
+        "print(json.dumps(env))\n"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    }
+    env["OMP_NUM_THREADS"] = "3"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == {"OMP_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
