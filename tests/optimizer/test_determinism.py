@@ -97,6 +97,23 @@ def test_scenario_node_limit_reaches_the_solver_options() -> None:
         load_scenario(FIX / "minimal.yaml", ["solver.node_limit=-1"])
 
 
+def test_scenario_solves_run_one_highs_thread_by_default() -> None:
+    """``solver.threads`` defaults to 1 and reaches HiGHS' own ``threads`` option."""
+    from optimizer.backends import highs_backend
+
+    sc = load_scenario(FIX / "minimal.yaml")
+    assert sc.solver.threads == 1
+    opts = sc.solver.options()
+    assert opts.threads == 1
+    model = highs_backend.compile_problem(market_split(m=2, n=8))
+    out = highs_backend.solve_compiled(model, opts)
+    assert out.status is SolveStatus.OPTIMAL, out
+    assert model.highs.getOptionValue("threads")[1] == 1
+    assert load_scenario(FIX / "minimal.yaml", ["solver.threads=2"]).solver.options().threads == 2
+    with pytest.raises(Exception, match="threads"):
+        load_scenario(FIX / "minimal.yaml", ["solver.threads=0"])
+
+
 # ------------------------------------------------------------------------------------------
 # the whole CLI, alone and on a busy machine
 
