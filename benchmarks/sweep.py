@@ -44,12 +44,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from optimizer.cli import single_thread_blas  # noqa: E402  (imports no numpy)
 
 single_thread_blas()  # the CLI's thread pools (one BLAS/OpenMP thread), before numpy loads
+import pandas as pd  # noqa: E402
 from _recording import (  # noqa: E402
     Recorder,
     StageClock,
