@@ -705,7 +705,27 @@ def min_nlv(
             return math.inf, res.outcome.status
         return res.value, res.outcome.status
 
-    return minimum_nlv(income, target, limits.nlv, income_at_nlv=income_at_nlv, rule=rule)
+    def bound(nlv: float) -> float | None:
+        # the LP relaxation's optimum bounds the MILP's income when the objective is the income
+        # alone (hard allocation walls; a soft band puts a penalty in the objective)
+        c, lim, rk = scaled(nlv)
+        if lim.allocation_mode != "hard":
+            return None
+        out, _ = solve_sizing(
+            c, lim, ObjectiveKind.MAX_INCOME, ctx, risk=rk, chance=False, extra=_relaxed
+        )
+        if out.status is not SolveStatus.OPTIMAL or out.objective_value is None:
+            return None
+        return float(out.objective_value)
+
+    return minimum_nlv(
+        income, target, limits.nlv, income_at_nlv=income_at_nlv, rule=rule, bound_at=bound
+    )
+
+
+def _relaxed(problem):
+    """The continuous relaxation of ``problem`` (``solve_sizing``'s ``extra``)."""
+    return problem.relaxed()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -381,6 +381,7 @@ def minimum_nlv(
     rel_tol: float = 0.008,
     below: float = 0.99,
     rule: str = "",
+    bound_at: Callable[[float], float | None] | None = None,
 ) -> MinNLV:
     """Smallest NLV whose max expected income reaches ``target`` (bisection, then a certificate).
 
@@ -413,6 +414,12 @@ def minimum_nlv(
         Factor of the certificate's second solve.
     rule : str
         The caps' scaling rule, reported with the answer.
+    bound_at : callable | None
+        ``nlv -> upper bound on the max expected income or None`` (the LP relaxation). Where the
+        bound is already below ``target`` the point is decided without the MILP: the search
+        takes the same path (the MILP could only confirm "not reached"), and the certificate's
+        two incomes are always exact MILP optima. Where the search ends with ``none``, the
+        income quoted at the range's end ("at most ...") may be that bound.
 
     Returns
     -------
@@ -421,19 +428,31 @@ def minimum_nlv(
     """
 
     seen: dict[float, tuple[bool | None, float | None]] = {}
+    by_bound: set[float] = set()  # points decided by ``bound_at`` alone
+    count = {"milp": 0, "bound": 0}
 
-    def ok(v: float) -> tuple[bool | None, float | None]:
-        if v not in seen:
-            inc, st = max_income_at(v)
-            if inc is None or (not st.has_solution and not math.isinf(inc)):
-                seen[v] = (None, None)
-            else:
-                seen[v] = (inc >= target * (1 - 1e-9), inc)
+    def ok(v: float, exact: bool = False) -> tuple[bool | None, float | None]:
+        if v in seen and not (exact and v in by_bound):
+            return seen[v]
+        if not exact and bound_at is not None:
+            b = bound_at(v)
+            count["bound"] += 1
+            if b is not None and b < target * (1 - 1e-9):
+                seen[v] = (False, b)
+                by_bound.add(v)
+                return seen[v]
+        by_bound.discard(v)
+        inc, st = max_income_at(v)
+        count["milp"] += 1
+        if inc is None or (not st.has_solution and not math.isinf(inc)):
+            seen[v] = (None, None)
+        else:
+            seen[v] = (inc >= target * (1 - 1e-9), inc)
         return seen[v]
 
     if income_at_nlv is not None:
         seen[nlv] = (income_at_nlv >= target * (1 - 1e-9), income_at_nlv)
-    here, inc0 = ok(nlv)
+    here, inc0 = ok(nlv, exact=True)
     if here is None:
         return MinNLV(None, "undecided", rule, f"solver could not decide at NLV {nlv:,.0f}")
     lo_end, hi_end = nlv / factor, nlv * factor
@@ -481,7 +500,7 @@ def minimum_nlv(
                     "none",
                     rule,
                     f"not reachable with any account up to {factor:g}x the current NLV "
-                    f"({hi_end:,.0f}: at most {inc:,.0f} per month): caps that do not "
+                    f"({hi_end:,.0f}: at most {round(inc):,} per month): caps that do not "
                     f"scale with the account bind",
                 )
             g, step = g * step, step * step
@@ -498,8 +517,8 @@ def minimum_nlv(
             lo = mid
     # certificate: reaches at hi, not at below * hi (lowered while the map is not monotone)
     for _ in range(50):
-        at_ok, at_inc = ok(hi)
-        low_ok, low_inc = ok(hi * below)
+        at_ok, at_inc = ok(hi, exact=True)
+        low_ok, low_inc = ok(hi * below, exact=True)
         if at_ok is None or low_ok is None:
             return MinNLV(None, "undecided", rule, "solver could not decide the certificate")
         if not at_ok:  # cannot happen on a monotone map: the bracket's upper end reached
@@ -509,7 +528,9 @@ def minimum_nlv(
         hi *= below
     else:
         return MinNLV(None, "undecided", rule, "certificate not reached in 50 steps")
-    solves = len(seen) - (income_at_nlv is not None)
+    solves = f"{count['milp']} max-income MILPs"
+    if bound_at is not None and by_bound:
+        solves += f", {len(by_bound)} points decided by the LP bound"
     cert = {
         "nlv": hi,
         "max_income": at_inc,
@@ -521,7 +542,7 @@ def minimum_nlv(
         hi,
         "found",
         rule,
-        f"bisection on NLV ({solves} max-income MILPs), to {1 - below:.0%}: "
+        f"bisection on NLV ({solves}), to {1 - below:.0%}: "
         f"{at_inc:,.0f} per month at {hi:,.0f}, {low_inc:,.0f} at {hi * below:,.0f}",
         cert,
     )

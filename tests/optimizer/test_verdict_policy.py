@@ -308,3 +308,80 @@ def test_scaling_rule_scales_the_tables_limits_only():
     assert la.group_limits == {g: 2 * v for g, v in lb.group_limits.items()}
     assert lo.max_positions == lb.max_positions and lo.group_limits == lb.group_limits
     assert any("scale_with_nlv" in n for n in la.notes)
+
+
+# ----------------------------------------------------------------------------- LP bounds
+def _step_income(threshold: float, rate: float = 0.1):
+    """A monotone max-income map: ``rate`` × NLV above ``threshold``, 0 below (a phase step)."""
+    return lambda v: rate * v if v >= threshold else 0.0
+
+
+@pytest.mark.parametrize("threshold", [60_000.0, 75_000.0, 130_000.0, 1_000_000.0])
+@pytest.mark.parametrize("slack", [0.0, 500.0, 5_000.0])
+def test_min_nlv_lp_bound_prunes_milps_without_changing_the_answer(threshold, slack):
+    """An upper bound that proves "not reached" replaces the MILP there; the answer and its
+    certificate are those of the search without bounds, and the certificate's incomes are the
+    exact map's (never the bound)."""
+    from optimizer.verdict import minimum_nlv
+
+    income = _step_income(threshold)
+    calls = {"milp": 0, "bound": 0}
+
+    def exact(v):
+        calls["milp"] += 1
+        return income(v), SolveStatus.OPTIMAL
+
+    def bound(v):
+        calls["bound"] += 1
+        return income(v) + slack  # a valid upper bound, ``slack`` above the optimum
+
+    target = 10_000.0
+    plain = minimum_nlv(lambda v: (income(v), SolveStatus.OPTIMAL), target, 75_000.0)
+    pruned = minimum_nlv(exact, target, 75_000.0, bound_at=bound)
+    assert pruned.status == plain.status == "found"
+    assert pruned.value == plain.value
+    assert pruned.certificate == plain.certificate
+    # hand check of the certificate against the map itself
+    assert income(pruned.value) >= target > income(0.99 * pruned.value)
+    # every point below the threshold is decided by the bound when the bound is below target
+    plain_milps = int(plain.note.split("(")[1].split(" ")[0])
+    assert calls["milp"] <= plain_milps
+    if threshold > 75_000.0:
+        # the walk up from 75k meets points below the threshold (income 0, bound = slack <
+        # target): decided by the bound, no MILP there
+        assert calls["milp"] < plain_milps
+        assert "decided by the LP bound" in pruned.note
+
+
+def test_min_nlv_lp_bound_says_none_with_the_bound():
+    """Out of reach everywhere: no MILP after the first point, the note quotes the bound."""
+    from optimizer.verdict import minimum_nlv
+
+    calls = {"milp": 0}
+
+    def exact(v):
+        calls["milp"] += 1
+        return 0.0, SolveStatus.OPTIMAL
+
+    out = minimum_nlv(exact, 10_000.0, 75_000.0, bound_at=lambda v: -1e-9)
+    assert out.status == "none"
+    assert calls["milp"] == 1  # the current NLV only (exact: it seeds the search)
+    assert "at most 0 per month" in out.note  # never "-0"
+
+
+def test_min_nlv_point_above_the_bound_is_solved_exactly():
+    """A bound at or above the target proves nothing: the MILP decides the point."""
+    from optimizer.verdict import minimum_nlv
+
+    income = _step_income(200_000.0)
+    seen = []
+
+    def exact(v):
+        seen.append(v)
+        return income(v), SolveStatus.OPTIMAL
+
+    out = minimum_nlv(exact, 10_000.0, 75_000.0, bound_at=lambda v: 1e9)
+    plain = minimum_nlv(lambda v: (income(v), SolveStatus.OPTIMAL), 10_000.0, 75_000.0)
+    assert out.value == plain.value and out.certificate == plain.certificate
+    assert "decided by the LP bound" not in out.note
+    assert len(seen) == int(plain.note.split("(")[1].split(" ")[0])  # every point a MILP
