@@ -403,7 +403,7 @@ def solve_scenario(
         portfolio["costs_per_month"] = None
     binding = ()
     if inc.outcome.status.has_solution and inc.outcome.values is not None:
-        relaxed = ctx.solve(inc.problem.relaxed(), what="LP relaxation")
+        relaxed = ctx.for_lp().solve(inc.problem.relaxed(), what="LP relaxation")
         duals = relaxed.duals if relaxed.status is SolveStatus.OPTIMAL else None
         exact = diagnostics.book_activity(inc.problem, inc.outcome.values, limits, risk)
         binding = binding_caps(inc.problem, inc.outcome.values, duals, exact)

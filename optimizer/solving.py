@@ -65,6 +65,18 @@ class SolveContext:
             self.fallbacks.append(Fallback(*_limit_note(what, out, self.options)))
         return out
 
+    def for_lp(self) -> SolveContext:
+        """The context for a diagnostic LP (e.g. the shadow prices of the caps).
+
+        With the ``cvxpy`` backend, HiGHS solves the LP through highspy directly: cvxpy hands
+        its LPs to the same HiGHS, and its canonicalisation costs ~7x the LP itself on phase 4
+        (``benchmarks/bench_pipeline.py``, section 3). Other backends keep their own solver.
+        Shares this context's options and fallback record.
+        """
+        if self.backend != "cvxpy":
+            return self
+        return SolveContext("highs", self.options, self.fallbacks)
+
     def with_gap(self, mip_rel_gap: float) -> SolveContext:
         """A context sharing this one's fallback record, with another relative MIP gap."""
         opts = dataclasses.replace(self.options, mip_rel_gap=mip_rel_gap)

@@ -168,3 +168,40 @@ def test_same_json_alone_and_beside_two_cpu_bound_processes() -> None:
     assert loaded == alone
     steps = [f["step"] for f in alone["verdict"]["fallbacks"]]
     assert "node_limit" in steps  # the budget did stop MILPs, and it says so
+
+
+def test_diagnostic_lps_of_a_cvxpy_scenario_run_on_highspy() -> None:
+    """``SolveContext.for_lp``: HiGHS directly for the cvxpy backend (same solver, no
+    canonicalisation), the backend itself otherwise; options and fallbacks shared. The LP's
+    optimum and row duals agree with cvxpy's own solve of the same LP."""
+    fallbacks: list = []
+    ctx = SolveContext("cvxpy", SolverOptions(node_limit=50), fallbacks)
+    lp_ctx = ctx.for_lp()
+    assert lp_ctx.backend == "highs" and lp_ctx.options is ctx.options
+    assert lp_ctx.fallbacks is fallbacks
+    for other in ("highs", "pulp"):
+        c = SolveContext(other, SolverOptions())
+        assert c.for_lp() is c
+    # max 3a + 2b + 4c s.t. a + b + c <= 10, a + 2c <= 8, 0 <= a, b, c <= 10. By hand: the
+    # dual min 10 y1 + 8 y2 s.t. y1 >= 2 (b), y1 + y2 >= 3 (a), y1 + 2 y2 >= 4 (c) has the
+    # unique optimum y = (2, 1), value 28 (e.g. a = 0, b = 6, c = 4)
+    x = VariableGroup.build("x", VarKind.CONTINUOUS, 3, upper=10.0)
+    rows = LinearBlock(
+        "caps",
+        "test",
+        {"x": np.array([[1.0, 1.0, 1.0], [1.0, 0.0, 2.0]])},
+        np.array([-np.inf, -np.inf]),
+        np.array([10.0, 8.0]),
+        ("total", "second"),
+    )
+    lp = SizingProblem(
+        (x,), (rows,), Objective("value", "maximize", {"x": np.array([3.0, 2.0, 4.0])})
+    )
+    direct, via_cvxpy = lp_ctx.solve(lp), ctx.solve(lp)
+    assert direct.status is via_cvxpy.status is SolveStatus.OPTIMAL
+    assert direct.objective_value == pytest.approx(via_cvxpy.objective_value, abs=1e-9)
+    assert direct.objective_value == pytest.approx(28.0)
+    assert direct.duals == pytest.approx({"total": 2.0, "second": 1.0})
+    assert direct.duals.keys() == via_cvxpy.duals.keys()
+    for name in direct.duals:
+        np.testing.assert_allclose(direct.duals[name], via_cvxpy.duals[name], atol=1e-9)
