@@ -182,8 +182,8 @@ def resolve_vs_raw(study, tmp: Path, *, limit: int | None = None) -> dict:
         f"{med(m['n']):.0f} LP/MILP solves ({med(m['mip']):.0f} MILPs)"
     )
     print(
-        f"  CPU ratio per point: median {med(ratios):.1f}x, min {min(ratios):.1f}x, "
-        f"max {max(ratios):.1f}x;  ratio of totals {sum(m['cpu']) / sum(m['raw_cpu']):.1f}x"
+        f"  CPU ratio per point: median {med(ratios):.2f}x, min {min(ratios):.1f}x, "
+        f"max {max(ratios):.1f}x;  ratio of totals {sum(m['cpu']) / sum(m['raw_cpu']):.2f}x"
         f"   (goal <= 1.5x)"
     )
     print(
