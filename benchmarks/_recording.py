@@ -620,7 +620,7 @@ class ChildRun:
     stderr: str
     user: float
     sys: float
-    maxrss_mb: float
+    maxrss_mib: float
     wall: float
     timed_out: bool = False
 
@@ -668,7 +668,7 @@ def run_child(
             err.read().decode(errors="replace"),
             ru.ru_utime,
             ru.ru_stime,
-            ru.ru_maxrss / 1024.0,  # kB on Linux
+            ru.ru_maxrss / 1024.0,  # KiB on Linux -> MiB
             wall,
             timed_out,
         )
