@@ -5,12 +5,12 @@ not collected by pytest.
 
 * :func:`print_machine` prints nproc, the CPU model (``/proc/cpuinfo``) and the load average:
   shared machines vary 2-10x in wall time, so every benchmark says where it ran.
-* :class:`Recorder` records every :class:`~optimizer.problem.SizingProblem` handed to a backend
-  (``optimizer.backends.solve`` and the backend modules' ``solve`` / ``solve_compiled``, under
+* :class:`Recorder` records every :class:`~optimizer.solve.problem.SizingProblem` handed to a backend
+  (``optimizer.solve.backends.solve`` and the backend modules' ``solve`` / ``solve_compiled``, under
   every name a module imported them by), with the options, the outcome, the CPU and wall
   seconds of the backend call and the pipeline stage that asked for it (read from the call
   stack: the function :func:`optimizer.pipeline.solve_scenario` called, or the ``what`` label of
-  :meth:`optimizer.solving.SolveContext.solve`).
+  :meth:`optimizer.solve.solving.SolveContext.solve`).
 * :func:`raw_highs_anchor` exports a recorded problem to MPS through highspy
   (``highs_backend.compile_problem(problem).highs.writeModel``), checks that the file reads back
   as the same model (every column with its integrality, bounds, costs, offset and matrix) and
@@ -45,7 +45,7 @@ from types import ModuleType
 
 import numpy as np
 
-from optimizer.status import SolveOutcome, SolverOptions, SolveStatus
+from optimizer.solve.status import SolveOutcome, SolverOptions, SolveStatus
 
 __all__ = [
     "AnchorRun",
@@ -212,22 +212,22 @@ def _stage_of(frame) -> tuple[str, str | None]:
 class Recorder:
     """Record every problem the code hands to a backend (context manager).
 
-    Wraps ``optimizer.backends.solve`` and ``solve`` / ``solve_compiled`` of the cvxpy, highs and
+    Wraps ``optimizer.solve.backends.solve`` and ``solve`` / ``solve_compiled`` of the cvxpy, highs and
     pulp backend modules, replacing every module attribute under ``optimizer`` that is one of
-    them (so ``from optimizer.backends import solve`` in the pipeline's modules is caught too).
+    them (so ``from optimizer.solve.backends import solve`` in the pipeline's modules is caught too).
     Nested calls (``backends.solve`` -> ``cvxpy_backend.solve`` -> ``solve_compiled``) are one
     record, the outermost. The wrappers pass straight through once the recorder has exited.
 
     A call's ``stage`` is the function :func:`optimizer.pipeline.solve_scenario` called that led
     to it (``solve_sizing``, ``max_income``, ``relaxations``, ``minimal_relaxation``,
     ``min_nlv``, ...; :func:`classify` names them), or the ``what`` label when
-    ``solve_scenario`` called :meth:`~optimizer.solving.SolveContext.solve` itself (``LP
+    ``solve_scenario`` called :meth:`~optimizer.solve.solving.SolveContext.solve` itself (``LP
     relaxation``); ``"outside solve_scenario"`` otherwise.
 
     Parameters
     ----------
     keep_problems : bool
-        Keep each :class:`~optimizer.problem.SizingProblem` (needed by the anchor; costs memory).
+        Keep each :class:`~optimizer.solve.problem.SizingProblem` (needed by the anchor; costs memory).
     """
 
     _lock = threading.Lock()
@@ -242,8 +242,8 @@ class Recorder:
 
     # -- patching ------------------------------------------------------------------------
     def _targets(self) -> list[tuple[Callable, str]]:
-        import optimizer.backends as backends
-        from optimizer.backends import cvxpy_backend, highs_backend, pulp_backend
+        import optimizer.solve.backends as backends
+        from optimizer.solve.backends import cvxpy_backend, highs_backend, pulp_backend
 
         out: list[tuple[Callable, str]] = [(backends.solve, "dispatch")]
         for mod in (cvxpy_backend, highs_backend, pulp_backend):
@@ -274,7 +274,7 @@ class Recorder:
         return wrapper
 
     def _record(self, kind, args, kwargs, out, cpu, wall, frame) -> None:
-        from optimizer.problem import SizingProblem
+        from optimizer.solve.problem import SizingProblem
 
         first = args[0] if args else kwargs.get("problem", kwargs.get("model"))
         problem = first if isinstance(first, SizingProblem) else getattr(first, "problem", None)
@@ -374,7 +374,7 @@ def backend_highs_options(options: SolverOptions, mip: bool = True) -> dict[str,
 
     Compiles a one-column problem (integer if ``mip``, else continuous: the backend applies
     MILP-only settings to MILPs only) with
-    :func:`optimizer.backends.highs_backend.compile_problem`, solves it with
+    :func:`optimizer.solve.backends.highs_backend.compile_problem`, solves it with
     ``solve_compiled(model, options)`` and reads every HiGHS option of the model that differs
     from the same probe run with HiGHS' defaults: exactly what the backend applies before a run
     (time limit, gap, threads, node limit, presolve and MIP settings, whatever it adds later),
@@ -383,8 +383,14 @@ def backend_highs_options(options: SolverOptions, mip: bool = True) -> dict[str,
     key = (options, bool(mip))
     if key in _OPTIONS_CACHE:
         return dict(_OPTIONS_CACHE[key])
-    from optimizer.backends import highs_backend
-    from optimizer.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
+    from optimizer.solve.backends import highs_backend
+    from optimizer.solve.problem import (
+        LinearBlock,
+        Objective,
+        SizingProblem,
+        VariableGroup,
+        VarKind,
+    )
 
     kind = VarKind.INTEGER if mip else VarKind.CONTINUOUS
     g = VariableGroup.build("x", kind, 1, upper=np.array([1.0]))
@@ -553,7 +559,7 @@ def raw_highs_anchor(
     """
     import highspy
 
-    from optimizer.backends import highs_backend
+    from optimizer.solve.backends import highs_backend
 
     opts = backend_highs_options(options, mip=bool(problem.is_mip))
     compiled = highs_backend.compile_problem(problem)

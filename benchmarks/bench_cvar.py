@@ -5,7 +5,7 @@ with ``CVaR_99 <= cap`` is solved three ways, all in this run:
 
 1. textbook Rockafellar–Uryasev model through cvxpy + HiGHS (all S scenario rows);
 2. raw HiGHS (highspy) on exactly the same matrices (the reference);
-3. thetaplan's cutting-plane CVaR (``optimizer.solving.solve_sizing``), exact by construction.
+3. thetaplan's cutting-plane CVaR (``optimizer.solve.solving.solve_sizing``), exact by construction.
 
 Each size is run at the stated cap (``--cap``, which may be slack: the max-income book's CVaR can
 be below it) and at half the uncapped max-income book's CVaR (a cap that binds).
@@ -26,15 +26,15 @@ import scipy.sparse as sp
 
 from models.risk import cvar
 from models.scenarios import pnl_matrix
-from optimizer.backends import solve
-from optimizer.formulation import build_problem
-from optimizer.limits import Limits
+from optimizer.formulation.build import build_problem
+from optimizer.inputs.limits import Limits
+from optimizer.inputs.risk_model import RiskData, _maps, _moves, _structures
+from optimizer.inputs.spec import ObjectiveKind, load_scenario
 from optimizer.pipeline import prepare
-from optimizer.problem import SizingProblem, VarKind
-from optimizer.risk_model import RiskData, _maps, _moves, _structures
-from optimizer.solving import SolveContext, solve_sizing
-from optimizer.spec import ObjectiveKind, load_scenario
-from optimizer.status import SolverOptions
+from optimizer.solve.backends import solve
+from optimizer.solve.problem import SizingProblem, VarKind
+from optimizer.solve.solving import SolveContext, solve_sizing
+from optimizer.solve.status import SolverOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ Plain script (not collected by pytest)::
 
 1. The income stage of scenarios (default ``scenarios/tom_king/phase4.yaml``, 89 candidates,
    and ``phase4_wide.yaml``, 1,004): :func:`optimizer.pipeline.prepare` without its cache,
-   with the call it makes to :func:`optimizer.income_model.simulate_income` (paths, trade
+   with the call it makes to :func:`optimizer.inputs.income_model.simulate_income` (paths, trade
    costs and :func:`models.managed.simulate_managed`) timed on its own: CPU seconds
    (``time.process_time``) and wall seconds, best of ``--scenario-repeat`` (default 1), and
    the whole ``prepare`` beside it.
@@ -15,7 +15,7 @@ Plain script (not collected by pytest)::
 2. Cases, one candidate each, on one shared path set of the S&P 500 (filtered historical
    simulation from the shipped VIX and S&P 500 files at VIX 18, or ``--measure lognormal``),
    ``P`` paths x ``D = warm-up + 252`` trading days with the warm-up of
-   :mod:`optimizer.income_model` (21 x ceil(longest life / 21) = 84 days for the 120-DTE
+   :mod:`optimizer.inputs.income_model` (21 x ceil(longest life / 21) = 84 days for the 120-DTE
    LT112), 12 reported months:
 
    * ``zero_dte``: SPX-like 16-delta / 30-point iron condor entered 10:30, expiring 16:00
@@ -132,7 +132,7 @@ def phase4_mix() -> list[tuple[str, object, Management, float, float]]:
 
 
 def sp_paths(measure: str, n_paths: int, n_days: int) -> UnderlyingPaths:
-    """The S&P 500 path set, converted as :mod:`optimizer.income_model` does."""
+    """The S&P 500 path set, converted as :mod:`optimizer.inputs.income_model` does."""
     if measure == "fhs" and VIX_FILE.exists() and SPX_FILE.exists():
         hist = filtered_history(load_vix_history(VIX_FILE), load_index_ohlc(SPX_FILE))
         p = fhs_paths(hist, vix0=VIX0, n_paths=n_paths, n_days=n_days, seed=SEED)
@@ -210,7 +210,7 @@ def ndtr_seconds(n_values: int, repeat: int, chunk: int = 1 << 20) -> float:
 def scenario_income(path: Path, repeat: int) -> dict[str, float]:
     """CPU and wall seconds of the income stage and of the whole ``prepare`` of a scenario."""
     import optimizer.pipeline as pipeline
-    from optimizer.spec import load_scenario
+    from optimizer.inputs.spec import load_scenario
 
     scenario = load_scenario(path)
     best: dict[str, float] = {}

@@ -15,9 +15,9 @@ What is measured (CPU seconds are the stable figure on a shared machine, whose w
 2. **Fresh process.** ``thetaplan solve scenarios/tom_king/phase4.yaml --json`` in
    ``--repeats`` new processes: user + system CPU seconds and peak RSS of each (``os.wait4``),
    and the medians against issue 17's goal (at most 10 CPU-s and 400 MB = 381 MiB). This process runs
-   with the CLI's thread pools (:func:`optimizer.cli.single_thread_blas`) so that sections 1 and
+   with the CLI's thread pools (:func:`optimizer.cli.app.single_thread_blas`) so that sections 1 and
    3 measure what the CLI runs.
-3. **Anchor.** One more solve records every :class:`~optimizer.problem.SizingProblem` handed to
+3. **Anchor.** One more solve records every :class:`~optimizer.solve.problem.SizingProblem` handed to
    a backend (:class:`_recording.Recorder`). Each is exported to MPS by highspy
    (``highs_backend.compile_problem(problem).highs.writeModel``; the file is read back and
    compared with the compiled model: columns with their integrality, bounds, costs, offset,
@@ -64,7 +64,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from optimizer.cli import single_thread_blas  # noqa: E402  (imports no numpy)
+from optimizer.cli.app import single_thread_blas  # noqa: E402  (imports no numpy)
 
 single_thread_blas()  # the CLI's thread pools (one BLAS/OpenMP thread), before numpy loads
 from _recording import (  # noqa: E402
@@ -78,8 +78,8 @@ from _recording import (  # noqa: E402
     spin,
 )
 
+from optimizer.inputs.spec import load_scenario  # noqa: E402
 from optimizer.pipeline import clear_cache, solve_scenario  # noqa: E402
-from optimizer.spec import load_scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
@@ -217,7 +217,9 @@ def _thetaplan() -> list[str]:
     if exe.exists():
         return [str(exe)]
     found = shutil.which("thetaplan")
-    return [found] if found else [sys.executable, "-c", "from optimizer.cli import main; main()"]
+    return (
+        [found] if found else [sys.executable, "-c", "from optimizer.cli.app import main; main()"]
+    )
 
 
 def cli_command(scenario: Path, sets: list[str], *extra: str) -> list[str]:
@@ -428,7 +430,7 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from _recording import Recorder, classify
 from optimizer.pipeline import solve_scenario
-from optimizer.spec import load_scenario
+from optimizer.inputs.spec import load_scenario
 sc = load_scenario(sys.argv[2], json.loads(sys.argv[3]))
 min_nlv = sys.argv[4] == "1"
 c0, w0 = time.process_time(), time.perf_counter()

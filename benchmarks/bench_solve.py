@@ -28,9 +28,9 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.backends import cvxpy_backend, highs_backend, pulp_backend
-from optimizer.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
-from optimizer.status import SolveOutcome, SolverOptions
+from optimizer.solve.backends import cvxpy_backend, highs_backend, pulp_backend
+from optimizer.solve.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
+from optimizer.solve.status import SolveOutcome, SolverOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _recording import backend_highs_options, print_machine  # noqa: E402
@@ -105,7 +105,7 @@ def raw_highs(problem: SizingProblem, options: SolverOptions) -> tuple[float, fl
 
     Columns are the groups' elements in group order (integer columns for INTEGER and BINARY
     groups, continuous otherwise), rows are ``problem.row_names``, the objective constant is
-    HiGHS' objective offset, as in :mod:`optimizer.backends.highs_backend` (the whole model,
+    HiGHS' objective offset, as in :mod:`optimizer.solve.backends.highs_backend` (the whole model,
     not only the first group).
 
     Returns

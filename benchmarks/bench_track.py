@@ -4,7 +4,7 @@
 
 * ledger figures and alerts (``track(..., replan=False)``) for each of the 19 trading days of
   the fixture month (tests/fixtures/ledger), against the bare month-to-date query
-  (:func:`optimizer.ledger.month_to_date`) of the same days;
+  (:func:`optimizer.tracking.ledger.month_to_date`) of the same days;
 * the day-10 re-plan (``track(..., replan=True)``: the plan's solve, the re-plan's solve with
   full diagnostics and the rebalancing MILP) against ``solve_scenario`` of the same re-plan
   scenario (the reference: what the tracker adds to the solve it needs).
@@ -19,9 +19,9 @@ from pathlib import Path
 
 from models.calendar import month_trading_days
 from optimizer import pipeline
-from optimizer.ledger import import_csv, init_ledger, month_to_date
-from optimizer.spec import load_scenario
-from optimizer.tracker import held_positions, replan_scenario, track
+from optimizer.inputs.spec import load_scenario
+from optimizer.tracking.ledger import import_csv, init_ledger, month_to_date
+from optimizer.tracking.tracker import held_positions, replan_scenario, track
 
 FIX = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "ledger"
 

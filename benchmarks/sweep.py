@@ -19,7 +19,7 @@ diagnostics, no minimum-NLV search, expected income per point as in ``sweep_vix_
     :class:`_recording.StageClock`) say what dominates;
 (b) the same points rebuilt from scratch (:func:`optimizer.pipeline.clear_cache` before each)
     vs the cached re-solve: goal ≥ 5× faster (CPU);
-(c) :func:`optimizer.sweep.run_sweep` wall time in process, with 1 and with 2 Dask workers
+(c) :func:`optimizer.studies.sweep.run_sweep` wall time in process, with 1 and with 2 Dask workers
     (``LocalCluster``), results compared (wall only: the workers are other processes).
 
 ``--points N``: (a) on the first ``N`` points (row-major: VIX outer, NLV inner) of the study
@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from optimizer.cli import single_thread_blas  # noqa: E402  (imports no numpy)
+from optimizer.cli.app import single_thread_blas  # noqa: E402  (imports no numpy)
 
 single_thread_blas()  # the CLI's thread pools (one BLAS/OpenMP thread), before numpy loads
 import pandas as pd  # noqa: E402
@@ -59,8 +59,8 @@ from _recording import (  # noqa: E402
 )
 
 from optimizer.pipeline import clear_cache, solve_scenario  # noqa: E402
-from optimizer.study import load_study  # noqa: E402
-from optimizer.sweep import run_sweep  # noqa: E402
+from optimizer.studies.study import load_study  # noqa: E402
+from optimizer.studies.sweep import run_sweep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_400 = ROOT / "scenarios" / "tom_king" / "sweep_vix_account.yaml"
@@ -118,8 +118,8 @@ def resolve_vs_raw(study, tmp: Path, *, limit: int | None = None) -> dict:
     Returns the per-point measurements (``cpu``, ``wall``, ``raw_cpu``, ``raw_wall``, ``n``,
     ``stages``, ``stages_cpu`` for the cached points; ``built`` for the others; ``index``).
     """
-    from optimizer.cli_io import stdout_to_stderr
-    from optimizer.study import expand
+    from optimizer.outputs import stdout_to_stderr
+    from optimizer.studies.study import expand
 
     points = expand(study)
     total_points = len(points)
@@ -232,8 +232,8 @@ def resolve_vs_raw(study, tmp: Path, *, limit: int | None = None) -> dict:
 
 def run(tmp: Path, *, skip_dask: bool) -> None:
     """Measure (a), (b) and (c) (module docstring) on the 3 × 4 grid; files go to ``tmp``."""
-    from optimizer.cli_io import stdout_to_stderr
-    from optimizer.study import expand
+    from optimizer.outputs import stdout_to_stderr
+    from optimizer.studies.study import expand
 
     study = load_study(study_file(tmp))
     m = resolve_vs_raw(study, tmp)

@@ -9,7 +9,7 @@ For every 0DTE candidate of the scenario (default phase 4), priced on the ``sess
 the ``close_to_close`` basis (the convention before issue 16), the income model's expected gross
 and net P&L per trade, win rate and expected monthly income per contract — both on the same
 simulated paths (same seed and path set). Then the issue-15 headline structure (9 XSP condors
-short 0.20 delta, 3-point wings) through :func:`optimizer.zero_dte.variance_basis_report`: both
+short 0.20 delta, 3-point wings) through :func:`optimizer.verdict.zero_dte.variance_basis_report`: both
 bases and the edge against the implied/realized session variance ratio.
 
 Money: GBP per contract unit (USD = GBP / 0.7299 at the scenario's FX).
@@ -23,9 +23,9 @@ import time
 import numpy as np
 import pandas as pd
 
+from optimizer.inputs.spec import load_scenario
 from optimizer.pipeline import prepare
-from optimizer.spec import load_scenario
-from optimizer.zero_dte import variance_basis_report
+from optimizer.verdict.zero_dte import variance_basis_report
 
 PHASE4 = "scenarios/tom_king/phase4.yaml"
 

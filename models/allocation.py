@@ -332,7 +332,7 @@ def tilted_weights(
     A tilt that applies to every strategy (rule ``tk``: VIX >= 50, all ×0.5) cancels under the
     renormalisation: it is a sizing multiplier, not an allocation change. It is therefore not
     applied here; :func:`size_multiplier` returns it (0.5), and
-    :func:`optimizer.allocator.allocation_targets` reports it.
+    :func:`optimizer.tracking.allocator.allocation_targets` reports it.
 
     Parameters
     ----------

@@ -36,7 +36,7 @@ shift at day 0 is 0.
 Simulation (:func:`simulate_garch`): the recursion above on ``(P, D)`` unit-variance
 innovations the caller supplies — resampled standardized residuals of the underlying's own
 fitted model (filtered historical simulation, crude), or a mix with the S&P 500's standardized
-move of the same historical day for the co-movement (:mod:`optimizer.income_model`).
+move of the same historical day for the co-movement (:mod:`optimizer.inputs.income_model`).
 
 Units: daily log returns and variances in decimals (per trading day); vols annualized with
 ``sqrt(252)`` unless said; ``omega`` in decimal^2 (the ``arch`` fit's ``omega`` / 1e4).

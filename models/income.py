@@ -1,7 +1,7 @@
 """Closed-form per-unit income references and the measured realized/implied vol ratio.
 
 The income model of thetaplan is the managed simulation (:mod:`models.managed` on the physical
-measure of :mod:`models.physical`, wired by :mod:`optimizer.income_model`): every income figure
+measure of :mod:`models.physical`, wired by :mod:`optimizer.inputs.income_model`): every income figure
 comes from it. This module keeps
 
 ``theta`` (seed 1's convention, ``income.model: theta``)

@@ -186,7 +186,7 @@ EXIT_REASONS: tuple[str, ...] = (
 _TARGET, _STOP, _TIME, _EXPIRY, _DELTA, _VIX, _TESTED, _DISTANCE = range(8)
 #: Cost column of each exit reason when a :class:`TradeCostInputs` tuple has only the first five
 #: reasons: the defence exits (vix, tested, distance) are closes at the mark under stress,
-#: costed like the delta exit (itself costed like a stop by :mod:`optimizer.income_model`).
+#: costed like the delta exit (itself costed like a stop by :mod:`optimizer.inputs.income_model`).
 _COST_COLUMN: tuple[int, ...] = (0, 1, 2, 3, 4, 4, 4, 4)
 
 #: Cost components reported per month (:attr:`ManagedResult.costs_monthly` columns).

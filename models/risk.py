@@ -5,7 +5,7 @@ the scenario set's horizon, in the account currency.
 
 * ``VaR_alpha``: the smallest loss level ``v`` such that at most ``floor((1 - alpha) S)`` of the
   ``S`` equally likely scenarios lose more than ``v`` — the ``(floor((1-alpha) S) + 1)``-th largest
-  loss. This is the value the exact VaR MILP (``optimizer.constraints.tail_risk``) attains.
+  loss. This is the value the exact VaR MILP (``optimizer.formulation.families.tail_risk``) attains.
 * ``CVaR_alpha``: Rockafellar & Uryasev (2000), ``min_z z + E[(L - z)^+] / (1 - alpha)``; for
   discrete scenarios the minimum is attained at ``z = VaR_alpha`` (the upper alpha-quantile) —
   the mean of the worst ``(1 - alpha)`` tail with the boundary scenario weighted fractionally.

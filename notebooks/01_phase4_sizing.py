@@ -21,7 +21,7 @@ import os
 from rich.console import Console
 
 import optimizer
-from optimizer.commands.solve import render
+from optimizer.cli.commands.solve import render
 
 FAST = os.environ.get("THETAPLAN_NB_FAST") == "1"
 sets = ["income.paths=60", "risk.out_of_sample.n=3000"] if FAST else []

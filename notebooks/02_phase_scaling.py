@@ -19,8 +19,8 @@
 import os
 
 from optimizer import plots
-from optimizer.commands.phases import phase_table, solve_cases
-from optimizer.study import load_study
+from optimizer.studies.phases import phase_table, solve_cases
+from optimizer.studies.study import load_study
 
 FAST = os.environ.get("THETAPLAN_NB_FAST") == "1"
 sets = (

@@ -19,8 +19,8 @@
 import os
 
 from optimizer import plots
-from optimizer.frontier import frontier
-from optimizer.spec import load_scenario
+from optimizer.inputs.spec import load_scenario
+from optimizer.studies.frontier import frontier
 
 FAST = os.environ.get("THETAPLAN_NB_FAST") == "1"
 sets = ["target.success_probability=null"] + (["income.paths=40"] if FAST else [])

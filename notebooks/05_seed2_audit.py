@@ -28,7 +28,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from optimizer.audit import (
+from optimizer.audit.capital_scenarios import (
     claimed_table,
     consistency_checks,
     equity_fan_figure,

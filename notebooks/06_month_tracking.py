@@ -36,10 +36,10 @@ from pathlib import Path
 import pandas as pd
 
 from models.calendar import month_trading_days
-from optimizer.commands.track import report_figures
-from optimizer.ledger import import_csv, init_ledger
-from optimizer.spec import load_scenario
-from optimizer.tracker import track
+from optimizer.cli.commands.track import report_figures
+from optimizer.inputs.spec import load_scenario
+from optimizer.tracking.ledger import import_csv, init_ledger
+from optimizer.tracking.tracker import track
 
 FIX = Path("../tests/fixtures/ledger")
 scenario = load_scenario(FIX / "month_scenario.yaml")

@@ -4,7 +4,7 @@ Python API (the CLI is a thin layer over it)::
 
     import optimizer
     result = optimizer.solve("scenarios/tom_king/phase4.yaml")      # SizingResult
-    table = optimizer.study("scenarios/tom_king/phases.yaml")        # pandas.DataFrame
+    table = optimizer.studies.study("scenarios/tom_king/phases.yaml")        # pandas.DataFrame
 
 Imports are lazy: ``import optimizer`` does not load the solvers.
 """
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from optimizer.result import SizingResult
-    from optimizer.spec import Scenario
+    from optimizer.inputs.spec import Scenario
+    from optimizer.verdict.result import SizingResult
 
 __all__ = ["solve", "study"]
 
@@ -35,7 +35,7 @@ def solve(
     Parameters
     ----------
     scenario : Scenario | str | Path
-        A validated :class:`~optimizer.spec.Scenario` or a scenario YAML file.
+        A validated :class:`~optimizer.inputs.spec.Scenario` or a scenario YAML file.
     overrides : list[str] | None
         ``dotted.path=value`` overrides applied to a file (as ``--set``).
     backend : str | None
@@ -53,8 +53,8 @@ def solve(
     SpecError, DataError
         Invalid scenario or data (solver trouble is a verdict, not an error).
     """
+    from optimizer.inputs.spec import Scenario, load_scenario
     from optimizer.pipeline import solve_scenario
-    from optimizer.spec import Scenario, load_scenario
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, overrides)
     return solve_scenario(sc, backend=backend, min_nlv_search=min_nlv_search)
@@ -74,7 +74,7 @@ def study(
     Parameters
     ----------
     path : str | Path
-        Study YAML (cases or a grid, :mod:`optimizer.study`).
+        Study YAML (cases or a grid, :mod:`optimizer.studies.study`).
     out : str | Path | None
         Parquet file with per-point checkpoints (``<out>.parts/``); default a temporary file.
     workers : int | None
@@ -94,8 +94,8 @@ def study(
     """
     import tempfile
 
-    from optimizer.study import load_study
-    from optimizer.sweep import run_sweep
+    from optimizer.studies.study import load_study
+    from optimizer.studies.sweep import run_sweep
 
     st = load_study(path)
     if out is None:

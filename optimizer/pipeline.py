@@ -15,30 +15,30 @@ import pandas as pd
 
 from models.errors import SpecError
 from models.risk import cvar, value_at_risk
-from optimizer import diagnostics
-from optimizer.candidates import CandidateSet, build_candidate_set, normalized_theta
-from optimizer.income_model import (
+from optimizer.inputs.candidates import CandidateSet, build_candidate_set, normalized_theta
+from optimizer.inputs.income_model import (
     IncomeSimulation,
     cost_breakdown,
     market_key,
     physical_measure,
     simulate_income,
 )
-from optimizer.limits import Limits, allowed_products, resolve_limits
-from optimizer.market import Market, build_market, market_vix
-from optimizer.nlv_rule import rule_for
-from optimizer.result import (
+from optimizer.inputs.limits import Limits, allowed_products, resolve_limits
+from optimizer.inputs.market import Market, build_market, market_vix
+from optimizer.inputs.nlv_rule import NlvRule
+from optimizer.inputs.risk_model import RiskData, build_risk_data, evaluate_out_of_sample
+from optimizer.inputs.spec import Scenario
+from optimizer.solve.solving import SolveContext, counts_of, max_income, solve_sizing
+from optimizer.solve.status import SolveStatus
+from optimizer.verdict import diagnostics
+from optimizer.verdict.result import (
     SizingResult,
     allocation_table,
     portfolio_metrics,
     positions_table,
 )
-from optimizer.risk_model import RiskData, build_risk_data, evaluate_out_of_sample
-from optimizer.risk_report import monthly_quantiles, risk_report, win_rates
-from optimizer.solving import SolveContext, counts_of, max_income, solve_sizing
-from optimizer.spec import Scenario
-from optimizer.status import SolveStatus
-from optimizer.verdict import (
+from optimizer.verdict.risk_report import monthly_quantiles, risk_report, win_rates
+from optimizer.verdict.verdict import (
     Alternative,
     ChanceFinding,
     Fallback,
@@ -52,12 +52,13 @@ from optimizer.verdict import (
     return_on_capital,
     top_cap_clause,
 )
-from optimizer.zero_dte import variance_basis_report
+from optimizer.verdict.zero_dte import variance_basis_report
 
 __all__ = [
     "Prepared",
     "clear_cache",
     "prepare",
+    "rule_for",
     "solve_scenario",
 ]
 
@@ -106,7 +107,7 @@ _PREPARED_SIZE = 2
 def _market_key(scenario: Scenario, phase: int) -> str:
     """What the candidates and the income simulation depend on (not NLV, not the caps).
 
-    :func:`optimizer.income_model.market_key` plus the phase and the products it allows. Buying
+    :func:`optimizer.inputs.income_model.market_key` plus the phase and the products it allows. Buying
     power stated as a fraction of NLV is rescaled by :meth:`CandidateSet.at_nlv`.
     """
     extra = {"phase": phase, "products_by_phase": scenario.positions.products_by_phase}
@@ -115,7 +116,7 @@ def _market_key(scenario: Scenario, phase: int) -> str:
 
 def clear_cache() -> None:
     """Forget the cached candidates, income simulations and risk data (studies reuse them)."""
-    from optimizer import risk_model
+    from optimizer.inputs import risk_model
 
     _PREPARED.clear()
     risk_model.clear_cache()
@@ -190,7 +191,7 @@ def _with_income(cs: CandidateSet, income: IncomeSimulation, rows: list[int]) ->
 
     ``expected_monthly_income_per_contract`` (net of costs), ``..._gross_per_contract``,
     ``costs_per_month_per_contract`` and ``theta_per_day_per_contract`` normalized by the
-    simulated schedule (:func:`optimizer.candidates.normalized_theta`). Fixed-economics rows keep
+    simulated schedule (:func:`optimizer.inputs.candidates.normalized_theta`). Fixed-economics rows keep
     their stated figures (gross = net, no cost line).
     """
     r = income.result
@@ -222,9 +223,9 @@ def solve_scenario(
 ) -> SizingResult:
     """Size a scenario and give its verdict.
 
-    Orchestration only: solving (:mod:`optimizer.solving`), diagnostics
-    (:mod:`optimizer.diagnostics`), the risk report (:mod:`optimizer.risk_report`) and the
-    verdict (:func:`optimizer.verdict.decide`, the one place the status is decided) live in
+    Orchestration only: solving (:mod:`optimizer.solve.solving`), diagnostics
+    (:mod:`optimizer.verdict.diagnostics`), the risk report (:mod:`optimizer.verdict.risk_report`) and the
+    verdict (:func:`optimizer.verdict.verdict.decide`, the one place the status is decided) live in
     their own modules.
 
     Parameters
@@ -607,7 +608,7 @@ def solve_scenario(
 
 
 _LIMIT_NAMES = {"nodes": "node limit", "time": "wall-clock safety net"}
-#: Fallback steps that record a MILP stopped at a limit (:mod:`optimizer.solving`).
+#: Fallback steps that record a MILP stopped at a limit (:mod:`optimizer.solve.solving`).
 _LIMIT_STEPS = frozenset({"node_limit", "time_limit", "solver_limit"})
 
 
@@ -633,7 +634,7 @@ def _alternative(
     reason: str,
     p_in_sample: float | None,
 ) -> Alternative:
-    """An :class:`~optimizer.verdict.Alternative` book, with its out-of-sample P(success)."""
+    """An :class:`~optimizer.verdict.verdict.Alternative` book, with its out-of-sample P(success)."""
     idx = [int(i) for i in np.flatnonzero(counts)]
     p_out = None
     if idx and scenario.risk is not None:
@@ -734,3 +735,39 @@ def _monthly_risk(
     }
     cvar_d = {"value": primary["cvar_out_of_sample"], "confidence": alphas[0]}
     return var_d, cvar_d
+
+
+def rule_for(scenario: Scenario, prep, risk: RiskData | None) -> NlvRule:
+    """The :class:`NlvRule` of a prepared scenario (``positions.scale_with_nlv`` decides it).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario (its VIX is resolved from ``prep`` when not stated).
+    prep : optimizer.pipeline.Prepared
+        Its prepared candidates, caps and market.
+    risk : RiskData | None
+        Its risk data.
+
+    Returns
+    -------
+    NlvRule
+        Candidates, caps and risk data at any account size; a phase whose products differ is
+        prepared (:func:`optimizer.pipeline.prepare`, cached) on first use.
+    """
+    sc = scenario
+    if sc.market.vix is None:
+        sc = sc.model_copy(update={"market": sc.market.model_copy(update={"vix": prep.market.vix})})
+
+    def build(phase: int) -> tuple[CandidateSet, RiskData | None]:
+        from optimizer.inputs.risk_model import build_risk_data
+
+        other = sc.model_copy(update={"account": sc.account.model_copy(update={"phase": phase})})
+        p = prepare(other)
+        rk = None
+        if risk is not None:
+            managed = p.income.result if p.income is not None else None
+            rk = build_risk_data(other, p.candidates, p.market, managed=managed)
+        return p.candidates, rk
+
+    return NlvRule(sc, prep.candidates, prep.limits, risk, bool(sc.positions.scale_with_nlv), build)

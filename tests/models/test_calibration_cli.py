@@ -33,7 +33,7 @@ from models.calibration import (
 )
 from models.errors import DataError
 from models.history import load_index_history, load_vix_history
-from optimizer.cli import app, main
+from optimizer.cli.app import app, main
 
 ROOT = Path(__file__).resolve().parents[2]
 THETAPLAN = Path(sys.executable).with_name("thetaplan")
@@ -51,7 +51,7 @@ def _thetaplan(*args: str) -> subprocess.CompletedProcess:
     cmd = (
         [str(THETAPLAN), *args]
         if THETAPLAN.exists()
-        else [sys.executable, "-c", "from optimizer.cli import main; main()", *args]
+        else [sys.executable, "-c", "from optimizer.cli.app import main; main()", *args]
     )
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600, check=False)
 

@@ -648,7 +648,7 @@ def test_bare_date_expiries_mean_1600():
 
 # --------------------------------------------------------------------------- CLI
 def _app() -> typer.Typer:
-    from optimizer.commands import chain as chain_cmd
+    from optimizer.cli.commands import chain as chain_cmd
 
     app = typer.Typer()
     chain_cmd.register(app)
@@ -699,7 +699,7 @@ def test_cli_chain_spx(tmp_path):
 
 
 def test_cli_chain_spy_without_flags_and_errors_exit_2(capsys):
-    from optimizer.cli import main
+    from optimizer.cli.app import main
 
     res = CliRunner().invoke(_app(), ["chain", str(SPY_FILE)])
     assert res.exit_code == 0, res.output

@@ -50,8 +50,8 @@ from models.costs import (
 from models.errors import DataError, ModelError
 from models.legs import Leg, Right
 from models.strategies import Candidate
-from optimizer.income_model import trade_cost_inputs
-from optimizer.spec import CostsSpec
+from optimizer.inputs.income_model import trade_cost_inputs
+from optimizer.inputs.spec import CostsSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(models.__file__).parent / "data"

@@ -167,7 +167,7 @@ def _payoff(c: Candidate, s_t: np.ndarray) -> np.ndarray:
 
 
 def _up(paths, session_scale: float = 1.0) -> UnderlyingPaths:
-    """models.physical.Paths -> UnderlyingPaths, as optimizer.income_model._sp_paths does."""
+    """models.physical.Paths -> UnderlyingPaths, as optimizer.inputs.income_model._sp_paths does."""
     vix = np.asarray(paths.vix, dtype=float)
     return UnderlyingPaths(
         log_return=paths.log_return,

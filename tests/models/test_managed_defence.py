@@ -48,7 +48,7 @@ from models.managed import (
 from models.physical import lognormal_paths
 from models.pricing import bsm_price
 from models.strategies import Candidate, ExpiryRule, Management, generate_candidates
-from optimizer.spec import ManagementSpec
+from optimizer.inputs.spec import ManagementSpec
 
 VAL = datetime(2026, 1, 30, 10, 30)
 MULT = 100.0

@@ -2,7 +2,7 @@
 
 References: Cboe Margin Manual; FINRA Rule 4210(f)(2) and Regulatory Notice 12-44; domain.md
 section 9 (tastytrade strangle 1,030 and 1-wide vertical 65 examples). The last section tests the
-``thetaplan margin`` position-file loader and command (optimizer/commands/margin.py).
+``thetaplan margin`` position-file loader and command (optimizer/cli/commands/margin.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from models.errors import ModelError, SpecError
 from models.instruments import get_instrument
 from models.legs import Leg, Right
 from models.margin import MarginClass, MarginRequirement, fixed, reg_t
-from optimizer.commands.margin import load_position, register
+from optimizer.cli.commands.margin import load_position, register
 
 C, P, U = Right.CALL, Right.PUT, Right.UNDERLYING
 EQ, IDX = MarginClass.EQUITY, MarginClass.BROAD_BASED_INDEX

@@ -150,10 +150,10 @@ def test_shipped_history_shares_recomputed_independently():
 
 def test_shipped_default_is_the_measurement():
     """models/data/variance_time.csv is the phase-4 history's measurement (regenerate it from
-    ``optimizer.history.variance_time`` when the shipped history changes)."""
+    ``optimizer.inputs.history.variance_time`` when the shipped history changes)."""
     from models.variance_time import default_variance_time
-    from optimizer.history import variance_time
-    from optimizer.spec import load_scenario
+    from optimizer.inputs.history import variance_time
+    from optimizer.inputs.spec import load_scenario
 
     measured = variance_time(load_scenario("scenarios/tom_king/phase4.yaml"))
     shipped = default_variance_time()

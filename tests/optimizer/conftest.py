@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from optimizer.inputs.spec import load_scenario
 from optimizer.pipeline import prepare, solve_scenario
-from optimizer.spec import load_scenario
 
 TK = Path(__file__).resolve().parents[2] / "scenarios" / "tom_king"
 #: Overrides giving phase 4 a non-empty book (see :func:`phase4_run`).

@@ -26,7 +26,7 @@ import models.allocation as allocation_module
 from models.allocation import DEFAULT_WEIGHTS, tilt_factors
 from models.errors import DataError
 from models.instruments import parse_reference_csv
-from optimizer.allocator import (
+from optimizer.tracking.allocator import (
     MIN_TOLERANCE_PRECISION,
     RebalanceStatus,
     allocation_targets,

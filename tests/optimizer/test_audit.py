@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from models.errors import SpecError
-from optimizer.audit import (
+from optimizer.audit.capital_scenarios import (
     claimed_break_even,
     claimed_table,
     consistency_checks,
@@ -20,7 +20,7 @@ from optimizer.audit import (
     load_audit,
     run_audit,
 )
-from optimizer.commands import audit as audit_cmd
+from optimizer.cli.commands import audit as audit_cmd
 
 ROOT = Path(__file__).resolve().parents[2]
 FILE = ROOT / "scenarios" / "quantai" / "capital_scenarios.yaml"
@@ -159,8 +159,8 @@ def test_cli_runner_table_and_plots(tmp_path):
 
 _RUN = (
     "import sys\n"
-    "from optimizer import cli\n"
-    "from optimizer.commands import audit\n"
+    "from optimizer.cli import app as cli\n"
+    "from optimizer.cli.commands import audit\n"
     "names = {c.name for c in cli.app.registered_commands}\n"
     "'audit' in names or audit.register(cli.app)\n"
     "cli.main(sys.argv[1:])\n"

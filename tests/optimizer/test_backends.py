@@ -20,8 +20,15 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimizer.backends import Backend, cvxpy_backend, pulp_backend, solve, write_lp, write_mps
-from optimizer.problem import (
+from optimizer.solve.backends import (
+    Backend,
+    cvxpy_backend,
+    pulp_backend,
+    solve,
+    write_lp,
+    write_mps,
+)
+from optimizer.solve.problem import (
     LinearBlock,
     Objective,
     ObjectiveSense,
@@ -29,7 +36,7 @@ from optimizer.problem import (
     VariableGroup,
     VarKind,
 )
-from optimizer.status import (
+from optimizer.solve.status import (
     CVXPY_STATUS_MAP,
     PULP_STATUS_MAP,
     SolveOutcome,

@@ -25,13 +25,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from optimizer import cli
-from optimizer.candidates import CandidateSet
-from optimizer.formulation import build_problem
+from optimizer.cli import app as cli
+from optimizer.formulation.build import build_problem
+from optimizer.inputs.candidates import CandidateSet
+from optimizer.inputs.spec import ObjectiveKind, load_scenario
 from optimizer.pipeline import prepare
-from optimizer.solving import SolveContext, counts_of, max_income, solve_sizing
-from optimizer.spec import ObjectiveKind, load_scenario
-from optimizer.status import SolverOptions, SolveStatus
+from optimizer.solve.solving import SolveContext, counts_of, max_income, solve_sizing
+from optimizer.solve.status import SolverOptions, SolveStatus
 from tests.optimizer.test_pipeline import _feasible_books, _feasible_by_definition
 
 ROOT = Path(__file__).resolve().parents[2]

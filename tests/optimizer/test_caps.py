@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 from models import phases
-from optimizer.candidates import CandidateSet
-from optimizer.formulation import build_problem
-from optimizer.limits import Limits, resolve_limits
-from optimizer.solving import SolveContext, max_income
-from optimizer.spec import ObjectiveKind, load_scenario
-from optimizer.status import SolverOptions, SolveStatus
+from optimizer.formulation.build import build_problem
+from optimizer.inputs.candidates import CandidateSet
+from optimizer.inputs.limits import Limits, resolve_limits
+from optimizer.inputs.spec import ObjectiveKind, load_scenario
+from optimizer.solve.solving import SolveContext, max_income
+from optimizer.solve.status import SolverOptions, SolveStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 TK = ROOT / "scenarios" / "tom_king"
@@ -267,7 +267,7 @@ def test_soft_allocation_penalty_above_income_keeps_the_band():
 
 
 def test_lifting_the_last_cap_reports_unbounded_not_a_number():
-    from optimizer.diagnostics import relaxations
+    from optimizer.verdict.diagnostics import relaxations
 
     cs = _set([{"strategy": "s", "underlying": "ES"}])
     lim = _limits(target=1000.0)  # only the BP cap bounds the book
@@ -281,8 +281,8 @@ def test_lifting_the_last_cap_reports_unbounded_not_a_number():
 def test_seed_calculator_bp_relaxation_is_unbounded():
     res_limits = resolve_limits(load_scenario(TK / "seed_calculator.yaml"))
     assert res_limits.bp_fraction == pytest.approx(0.35)
-    from optimizer.diagnostics import relaxations
     from optimizer.pipeline import prepare
+    from optimizer.verdict.diagnostics import relaxations
 
     cs, limits, _, _ = prepare(load_scenario(TK / "seed_calculator.yaml"))
     got = {r.cap: r for r in relaxations(cs, limits, CTX)}
@@ -293,7 +293,7 @@ def test_seed_calculator_bp_relaxation_is_unbounded():
 
 
 def test_conflicting_caps_are_named():
-    from optimizer.diagnostics import conflicts
+    from optimizer.verdict.diagnostics import conflicts
 
     # a theta floor no book can meet once max positions forbid every unit
     cs = _set([{"strategy": "s", "underlying": "ES"}])
@@ -304,7 +304,7 @@ def test_conflicting_caps_are_named():
 
 
 def test_consistent_caps_have_no_conflict():
-    from optimizer.diagnostics import conflicts
+    from optimizer.verdict.diagnostics import conflicts
 
     cs = _set([{"strategy": "s", "underlying": "ES"}])
     assert conflicts(cs, _limits(max_positions={"s": 2}), CTX) == ()
@@ -349,8 +349,8 @@ def test_min_nlv_with_bp_stated_as_a_fraction_of_nlv():
 
 @pytest.fixture(scope="module")
 def minimal_relaxed():
-    from optimizer.diagnostics import minimal_relaxation
     from optimizer.pipeline import prepare
+    from optimizer.verdict.diagnostics import minimal_relaxation
 
     sc = load_scenario(ROOT / "tests/fixtures/scenarios/minimal.yaml")
     cs, limits, _, _ = prepare(sc)
@@ -359,8 +359,8 @@ def minimal_relaxed():
 
 
 def _max_income_with(steps, cs, limits):
-    from optimizer.diagnostics import apply_relaxation
-    from optimizer.solving import solve_sizing
+    from optimizer.solve.solving import solve_sizing
+    from optimizer.verdict.diagnostics import apply_relaxation
 
     extra, allowance = apply_relaxation(steps, cs, limits)
     free = dataclasses.replace(limits, bound_counts=False)
@@ -401,7 +401,7 @@ def test_minimal_relaxation_reports_caps_in_their_units(minimal_relaxed):
 
 def test_vix_comes_from_history_at_the_chain_date_and_a_different_one_is_an_error():
     from models.errors import SpecError
-    from optimizer.market import market_vix
+    from optimizer.inputs.market import market_vix
 
     sc = load_scenario(TK / "phase4.yaml", ["market.vix=null"])
     assert market_vix(sc) == pytest.approx(17.44)  # Cboe VIX close 2026-01-30

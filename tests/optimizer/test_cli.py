@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.errors import SpecError, ThetaplanError
-from optimizer.cli import main
-from optimizer.spec import apply_overrides, load_scenario
+from optimizer.cli.app import main
+from optimizer.inputs.spec import apply_overrides, load_scenario
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
 sys.path.insert(0, str(FIX))
@@ -336,7 +336,7 @@ def test_output_flags_fail_before_the_solve(tmp_path, capsys, no_solve, scenario
 
 
 def test_supported_plot_formats_come_from_matplotlib(tmp_path):
-    from optimizer.cli_io import check_plot_path, plot_formats
+    from optimizer.outputs import check_plot_path, plot_formats
 
     assert {"png", "pdf", "svg"} <= set(plot_formats())
     assert check_plot_path(tmp_path / "p.PDF") == tmp_path / "p.PDF"
@@ -390,7 +390,7 @@ def results():
 def _render_text(result, scenario=None, width=80, **kw) -> str:
     from rich.console import Console
 
-    from optimizer.commands.solve import render
+    from optimizer.cli.commands.solve import render
 
     console = Console(width=width, record=True, file=io.StringIO())
     render(result, console, scenario=scenario, **kw)
@@ -437,7 +437,7 @@ def test_render_allocation_disabled_shows_actual_shares_only(results):
 
 
 def test_render_verdict_fields_and_group_limits(results):
-    from optimizer.verdict import BindingCap, Fallback, RelaxationStep
+    from optimizer.verdict.verdict import BindingCap, Fallback, RelaxationStep
 
     result, _ = results["minimal"]
     verdict = dataclasses.replace(
@@ -471,12 +471,12 @@ def test_render_verdict_fields_and_group_limits(results):
 
 
 def test_number_helpers_never_print_negative_zero():
-    from optimizer.commands.solve import _fmt, _money, _pct, horizon_label
+    from optimizer.formatting import fmt, horizon_label, money, pct
 
-    assert _money(-0.4) == "0" and _money(-0.4, "GBP") == "0 GBP"
-    assert _pct(-0.00001) == "0.0%" and _fmt(-0.001, ",.2f") == "0.00"
-    assert _fmt(-0.5, ",.0f") in ("0", "-0") and _fmt(-1.5, ",.0f") == "-2"
-    assert _fmt(-1e-9, ".2e") == "-1.00e-09"
+    assert money(-0.4) == "0" and money(-0.4, "GBP") == "0 GBP"
+    assert pct(-0.00001) == "0.0%" and fmt(-0.001, ",.2f") == "0.00"
+    assert fmt(-0.5, ",.0f") in ("0", "-0") and fmt(-1.5, ",.0f") == "-2"
+    assert fmt(-1e-9, ".2e") == "-1.00e-09"
     assert horizon_label(365 / 252, "historical") == "1 trading day"
     assert horizon_label(5 * 365 / 252, "historical") == "5 trading days"
     assert horizon_label(1.0, "monte_carlo") == "1 calendar day"

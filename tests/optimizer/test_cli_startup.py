@@ -1,9 +1,9 @@
 """``thetaplan --help`` stays light: no numerical, solver, plotting or cluster library is imported.
 
 Every command module imports its heavy dependencies (numpy, pandas, the solvers, matplotlib,
-Dask, pydantic through :mod:`optimizer.spec` …) inside the command body, so that the help pages
+Dask, pydantic through :mod:`optimizer.inputs.spec` …) inside the command body, so that the help pages
 start in a fraction of a second. These checks are deterministic (which modules are loaded, not
-how long it takes): a fresh interpreter imports :mod:`optimizer.cli`, then runs the app with each
+how long it takes): a fresh interpreter imports :mod:`optimizer.cli.app`, then runs the app with each
 help request and records, after each one, the heavy modules found in ``sys.modules``.
 """
 
@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Top-level packages that must not be imported by ``import optimizer.cli`` nor by a help page.
+#: Top-level packages that must not be imported by ``import optimizer.cli.app`` nor by a help page.
 HEAVY = (
     "numpy",
     "pandas",
@@ -74,16 +74,16 @@ def heavy_loaded():
     )
 
 
-import optimizer.cli
+import optimizer.cli.app
 
 sys.argv[0] = "thetaplan"  # the program name of the usage lines
-steps = [{{"args": ["import optimizer.cli"], "code": None, "out": "", "heavy": heavy_loaded()}}]
+steps = [{{"args": ["import optimizer.cli.app"], "code": None, "out": "", "heavy": heavy_loaded()}}]
 for args in HELP_ARGS:
     out = io.StringIO()
     code = None
     with contextlib.redirect_stdout(out):
         try:
-            optimizer.cli.main(list(args))
+            optimizer.cli.app.main(list(args))
         except SystemExit as exc:
             code = exc.code
     steps.append(
@@ -110,7 +110,7 @@ def steps() -> dict[tuple[str, ...], dict]:
 
 
 def test_import_of_the_cli_loads_no_heavy_module(steps):
-    assert steps[("import optimizer.cli",)]["heavy"] == []
+    assert steps[("import optimizer.cli.app",)]["heavy"] == []
 
 
 @pytest.mark.parametrize("args", HELP_ARGS, ids=" ".join)
@@ -154,7 +154,13 @@ def test_error_raised_after_the_lazy_import_is_one_line_and_exit_2(tmp_path):
     # main() still turns the error into one line on stderr and exit code 2
     missing = tmp_path / "missing.yaml"
     proc = subprocess.run(
-        [sys.executable, "-c", "from optimizer.cli import main; main()", "margin", str(missing)],
+        [
+            sys.executable,
+            "-c",
+            "from optimizer.cli.app import main; main()",
+            "margin",
+            str(missing),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -170,12 +176,12 @@ def test_cli_sets_single_thread_pools_only_where_unset():
     """``thetaplan`` defaults OMP/OpenBLAS/MKL pools to one thread and keeps a user's setting.
 
     A fresh interpreter with ``OMP_NUM_THREADS=3`` set and the other two unset runs
-    ``thetaplan --version`` through :func:`optimizer.cli.main`; the environment it leaves is read
+    ``thetaplan --version`` through :func:`optimizer.cli.app.main`; the environment it leaves is read
     back.
     """
     code = (
         "import os, json, sys\n"
-        "from optimizer.cli import main, SINGLE_THREAD_ENV\n"
+        "from optimizer.cli.app import main, SINGLE_THREAD_ENV\n"
         "try:\n"
         "    main(['--version'])\n"
         "except SystemExit:\n"

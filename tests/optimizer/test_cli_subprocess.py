@@ -25,7 +25,7 @@ def _thetaplan(*args: str, columns: int | None = None) -> subprocess.CompletedPr
     cmd = (
         [str(script)]
         if script.exists()
-        else [sys.executable, "-c", "from optimizer.cli import main; main()"]
+        else [sys.executable, "-c", "from optimizer.cli.app import main; main()"]
     )
     env = dict(os.environ)
     env.pop("COLUMNS", None)

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from models.managed import EXIT_REASONS
-from optimizer.income_model import trade_cost_inputs
+from optimizer.inputs.income_model import trade_cost_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 FEES = ROOT / "models" / "data" / "fees.csv"

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optimizer.backends import solve
-from optimizer.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
-from optimizer.solving import SolveContext
-from optimizer.spec import load_scenario
-from optimizer.status import SolverOptions, SolveStatus
+from optimizer.inputs.spec import load_scenario
+from optimizer.solve.backends import solve
+from optimizer.solve.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
+from optimizer.solve.solving import SolveContext
+from optimizer.solve.status import SolverOptions, SolveStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "scenarios"
@@ -99,7 +99,7 @@ def test_scenario_node_limit_reaches_the_solver_options() -> None:
 
 def test_scenario_solves_run_one_highs_thread_by_default() -> None:
     """``solver.threads`` defaults to 1 and reaches HiGHS' own ``threads`` option."""
-    from optimizer.backends import highs_backend
+    from optimizer.solve.backends import highs_backend
 
     sc = load_scenario(FIX / "minimal.yaml")
     assert sc.solver.threads == 1
@@ -128,7 +128,7 @@ def _solve_json(*args: str) -> dict:
     cmd = (
         [str(script)]
         if script.exists()
-        else [sys.executable, "-c", "from optimizer.cli import main; main()"]
+        else [sys.executable, "-c", "from optimizer.cli.app import main; main()"]
     )
     proc = subprocess.run(
         [*cmd, "solve", *args, "--json"],

@@ -1,4 +1,4 @@
-"""The efficient frontier (optimizer.frontier): exact optima, caps met ex post, monotone.
+"""The efficient frontier (optimizer.studies.frontier): exact optima, caps met ex post, monotone.
 
 References: the realized CVaR of each point's book recomputed from the scenario P&L matrix, an
 independent max-income solve at one cap, and monotonicity (a looser cap cannot lower the optimum).
@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from models.risk import cvar
-from optimizer.frontier import frontier
+from optimizer.inputs.risk_model import build_risk_data
+from optimizer.inputs.spec import load_scenario
 from optimizer.pipeline import prepare
-from optimizer.risk_model import build_risk_data
-from optimizer.solving import SolveContext, max_income
-from optimizer.spec import load_scenario
-from optimizer.status import SolverOptions
+from optimizer.solve.solving import SolveContext, max_income
+from optimizer.solve.status import SolverOptions
+from optimizer.studies.frontier import frontier
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
 SETS = ["target.success_probability=null", "income.paths=17"]
@@ -77,7 +77,7 @@ def test_cli_json_is_one_document_through_a_real_process():
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-c", "from optimizer.cli import main; main()"]
+    cmd = [sys.executable, "-c", "from optimizer.cli.app import main; main()"]
     args = ["frontier", str(FIX / "minimal_risk.yaml"), "--json", "--points", "3"]
     for s in SETS:
         args += ["--set", s]

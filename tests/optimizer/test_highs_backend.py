@@ -16,8 +16,8 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 
-from optimizer.backends import Backend, highs_backend, solve
-from optimizer.problem import (
+from optimizer.solve.backends import Backend, highs_backend, solve
+from optimizer.solve.problem import (
     LinearBlock,
     Objective,
     ObjectiveSense,
@@ -25,7 +25,7 @@ from optimizer.problem import (
     VariableGroup,
     VarKind,
 )
-from optimizer.status import HIGHS_STATUS_MAP, SolverOptions, SolveStatus, map_highs_status
+from optimizer.solve.status import HIGHS_STATUS_MAP, SolverOptions, SolveStatus, map_highs_status
 from tests.optimizer.test_backends import (
     FAST,
     assert_consistent,
@@ -442,8 +442,8 @@ def test_update_rejects_structural_changes() -> None:
 
 @pytest.fixture(scope="module")
 def phase4_inputs():
+    from optimizer.inputs.spec import load_scenario
     from optimizer.pipeline import prepare
-    from optimizer.spec import load_scenario
 
     sc = load_scenario(PHASE4)
     cs, limits, _, _ = prepare(sc)
@@ -452,8 +452,8 @@ def phase4_inputs():
 
 def test_phase4_agrees_with_cvxpy_and_nlv_updates_match_fresh_solves(phase4_inputs) -> None:
     """The real use: max-income MILP, then re-solves at other NLVs on one compiled model."""
-    from optimizer.formulation import build_problem
-    from optimizer.spec import ObjectiveKind
+    from optimizer.formulation.build import build_problem
+    from optimizer.inputs.spec import ObjectiveKind
 
     cs, limits = phase4_inputs
     gap = 1e-4  # the scenario's gap; two answers within it differ by at most ~2 gaps

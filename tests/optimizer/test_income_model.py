@@ -1,4 +1,4 @@
-"""The scenario's income model wiring (optimizer.income_model).
+"""The scenario's income model wiring (optimizer.inputs.income_model).
 
 References: correlations of the simulated months (S&P products share one path set), the
 measured WTI beta recomputed by OLS, the lognormal option's label, and the scenario errors.
@@ -13,8 +13,8 @@ import pytest
 
 from models.errors import SpecError
 from models.history import load_index_ohlc, load_wti_history
+from optimizer.inputs.spec import load_scenario
 from optimizer.pipeline import prepare
-from optimizer.spec import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 TK = ROOT / "scenarios" / "tom_king"

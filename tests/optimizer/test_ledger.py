@@ -21,16 +21,16 @@ import typer
 from typer.testing import CliRunner
 
 from models.errors import DataError
-from optimizer import ledger as L
-from optimizer.commands.ledger import register
+from optimizer.cli.commands.ledger import register
+from optimizer.tracking import ledger as L
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ledger"
 ROOT = Path(__file__).resolve().parents[2]
 
-# builds the app the way optimizer.cli does, without depending on the lead's wiring
+# builds the app the way optimizer.cli.app does, without depending on the lead's wiring
 _APP_SRC = (
     "import sys, typer\n"
-    "from optimizer.commands.ledger import register\n"
+    "from optimizer.cli.commands.ledger import register\n"
     "from models.errors import ThetaplanError\n"
     "app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)\n"
     "@app.callback()\n"

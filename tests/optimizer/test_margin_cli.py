@@ -27,9 +27,9 @@ from models.legs import Leg, Right
 from models.portfolio_margin import portfolio_margin
 from models.span import span_margin
 from models.strategies import Candidate
-from optimizer.candidates import _margin
-from optimizer.commands.margin import load_position, position_requirement, register
-from optimizer.spec import MarginSpec
+from optimizer.cli.commands.margin import load_position, position_requirement, register
+from optimizer.inputs.candidates import _margin
+from optimizer.inputs.spec import MarginSpec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "positions"
 THETAPLAN = Path(sys.executable).with_name("thetaplan")
@@ -50,7 +50,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     cmd = (
         [str(THETAPLAN), *args]
         if THETAPLAN.exists()
-        else [sys.executable, "-c", "from optimizer.cli import main; main()", *args]
+        else [sys.executable, "-c", "from optimizer.cli.app import main; main()", *args]
     )
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
@@ -155,7 +155,7 @@ def test_portfolio_refuses_futures(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# optimizer.candidates._margin wiring
+# optimizer.inputs.candidates._margin wiring
 # ---------------------------------------------------------------------------------------------
 
 

@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 
 from models.managed import book_drawdowns
 from models.risk import cvar
-from optimizer.backends import solve
-from optimizer.constraints.tail_risk import drawdown_part
+from optimizer.formulation.families.tail_risk import drawdown_part
+from optimizer.inputs.spec import load_scenario
 from optimizer.pipeline import prepare, solve_scenario
-from optimizer.problem import Objective, SizingProblem, VariableGroup, VarKind
-from optimizer.spec import load_scenario
-from optimizer.status import SolverOptions
+from optimizer.solve.backends import solve
+from optimizer.solve.problem import Objective, SizingProblem, VariableGroup, VarKind
+from optimizer.solve.status import SolverOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "scenarios"

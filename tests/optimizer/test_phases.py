@@ -22,19 +22,13 @@ import pytest
 import yaml
 from rich.console import Console
 
-from optimizer.cli import main
-from optimizer.commands.phases import (
-    CURVE_MULTIPLES,
-    CaseRun,
-    income_curve,
-    min_nlv_text,
-    phase_table,
-    render_phases,
-)
-from optimizer.commands.solve import _money, relaxation_text
+from optimizer.cli.app import main
+from optimizer.cli.commands.phases import min_nlv_text, render_phases
+from optimizer.formatting import money, relaxation_text
+from optimizer.inputs.spec import load_scenario
 from optimizer.pipeline import clear_cache, solve_scenario
-from optimizer.spec import load_scenario
-from optimizer.study import load_study
+from optimizer.studies.phases import CURVE_MULTIPLES, CaseRun, income_curve, phase_table
+from optimizer.studies.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 TK = ROOT / "scenarios" / "tom_king"
@@ -133,7 +127,7 @@ def test_phases_progress_goes_to_stderr(tk):
 def test_phase_table_renders_the_results_in_80_columns(tk):
     cases, _, separate, _ = tk
     study = load_study(TK / "phases.yaml")
-    from optimizer.study import expand
+    from optimizer.studies.study import expand
 
     runs = [CaseRun(p, r) for p, r in zip(expand(study), separate, strict=True)]
     buf = io.StringIO()
@@ -283,7 +277,7 @@ def test_json_stdout_is_exactly_one_document(tmp_path):
         "solve: {diagnostics: light, min_nlv: false}\n"
     )
     script = Path(sys.executable).parent / "thetaplan"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "optimizer.cli"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "optimizer.cli.app"]
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     proc = subprocess.run(
         [*cmd, "phases", str(study), "--json"],
@@ -305,7 +299,7 @@ def test_many_cases_are_split_into_blocks_that_fit(tk):
     """Six cases at 80 columns: blocks of at most four, every case shown once, nothing cut."""
     _, _, separate, _ = tk
     study = load_study(TK / "phases.yaml")
-    from optimizer.study import expand
+    from optimizer.studies.study import expand
 
     points = expand(study)
     runs = [CaseRun(p, r) for p, r in zip(points, separate, strict=True)]
@@ -325,5 +319,5 @@ def test_many_cases_are_split_into_blocks_that_fit(tk):
     # searched: a money figure when found under positions.scale_with_nlv, else "none"
     first = table.iloc[0]
     assert min_nlv_text(first) == (
-        _money(first["min_nlv"]) if np.isfinite(first["min_nlv"]) else "none"
+        money(first["min_nlv"]) if np.isfinite(first["min_nlv"]) else "none"
     )

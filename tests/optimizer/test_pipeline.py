@@ -25,15 +25,15 @@ from models.legs import Right
 from models.margin import reg_t
 from models.phases import position_units
 from models.pricing import bsm_greeks
-from optimizer.backends import solve
-from optimizer.candidates import CandidateSet
-from optimizer.formulation import build_problem
-from optimizer.limits import Limits
+from optimizer.formulation.build import build_problem
+from optimizer.inputs.candidates import CandidateSet
+from optimizer.inputs.limits import Limits
+from optimizer.inputs.spec import ObjectiveKind, load_scenario
 from optimizer.pipeline import prepare, solve_scenario
-from optimizer.solving import SolveContext, max_income
-from optimizer.spec import ObjectiveKind, load_scenario
-from optimizer.status import SolverOptions, SolveStatus
-from optimizer.verdict import VerdictStatus
+from optimizer.solve.backends import solve
+from optimizer.solve.solving import SolveContext, max_income
+from optimizer.solve.status import SolverOptions, SolveStatus
+from optimizer.verdict.verdict import VerdictStatus
 from tests.optimizer.conftest import PHASE4_BOOK
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,9 +217,9 @@ def test_minimum_nlv_brackets_the_target():
 
 # ----------------------------------------------------------------------------- brute force
 #
-# The reference below is written from the documented definitions (optimizer/spec.py
+# The reference below is written from the documented definitions (optimizer/inputs/spec.py
 # PositionsSpec / CorrelationSpec, domain.md §5–6, models/data/README.md), not from the
-# formulation: it imports nothing from optimizer.constraints or optimizer.formulation and counts
+# formulation: it imports nothing from optimizer.formulation.families or optimizer.formulation.build and counts
 # positions straight from the candidate table (strategy, underlying, correlation_group, expiry,
 # contracts). ``Limits`` is read only for the numbers the caps state.
 
@@ -579,8 +579,8 @@ def test_seed_calculator_optimum_by_enumeration():
 
 @pytest.mark.parametrize("seed", range(3))
 def test_relaxations_match_brute_force_without_each_cap(seed):
-    from optimizer.diagnostics import relaxations
-    from optimizer.solving import SolveContext
+    from optimizer.solve.solving import SolveContext
+    from optimizer.verdict.diagnostics import relaxations
 
     rng = np.random.default_rng(seed)
     cs = _tiny_set(rng)

@@ -30,9 +30,9 @@ import pulp
 import pytest
 from pulp import constants as c
 
-from optimizer.backends import Backend, pulp_backend, solve
-from optimizer.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
-from optimizer.status import SolverOptions, SolveStatus, map_pulp_status
+from optimizer.solve.backends import Backend, pulp_backend, solve
+from optimizer.solve.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
+from optimizer.solve.status import SolverOptions, SolveStatus, map_pulp_status
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -310,9 +310,9 @@ def test_real_cbc_integer_infeasible_is_infeasible() -> None:
 SUBPROCESS_CODE = """
 import json, math
 import numpy as np
-from optimizer.backends import Backend, solve
-from optimizer.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
-from optimizer.status import SolverOptions
+from optimizer.solve.backends import Backend, solve
+from optimizer.solve.problem import LinearBlock, Objective, SizingProblem, VariableGroup, VarKind
+from optimizer.solve.status import SolverOptions
 
 # Market split with slacks: every x has a feasible completion (s = slack), so the
 # problem is feasible, but the LP bound is 0 and no zero-slack split exists.

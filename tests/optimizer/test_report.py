@@ -18,12 +18,12 @@ import pytest
 from PIL import Image
 
 from models.errors import SpecError
-from optimizer.cli import main
-from optimizer.commands import report as report_mod
-from optimizer.commands.phases import curve_nlvs
-from optimizer.commands.solve import relaxation_text
+from optimizer.cli.app import main
+from optimizer.cli.commands import report as report_mod
+from optimizer.formatting import relaxation_text
+from optimizer.inputs.spec import load_scenario
 from optimizer.pipeline import clear_cache, solve_scenario
-from optimizer.spec import load_scenario
+from optimizer.studies.phases import curve_nlvs
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "scenarios"
@@ -424,7 +424,7 @@ def test_write_report_is_atomic(tmp_path, monkeypatch):
     def fail(src, dst):
         raise OSError(28, "No space left on device")
 
-    import optimizer.cli_io as cli_io  # the report is written by cli_io.atomic_write
+    import optimizer.outputs as cli_io  # the report is written by cli_io.atomic_write
 
     monkeypatch.setattr(cli_io.os, "replace", fail)
     with pytest.raises(SpecError, match="--out: cannot write .*No space left"):

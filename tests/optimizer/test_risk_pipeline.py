@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from models.risk import cvar, value_at_risk
-from optimizer.cli import main
+from optimizer.cli.app import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "scenarios"

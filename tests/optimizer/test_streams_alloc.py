@@ -1,4 +1,4 @@
-"""Allocation LP across return streams (optimizer.streams_alloc) against brute force."""
+"""Allocation LP across return streams (optimizer.audit.streams_alloc) against brute force."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from models.risk import cvar
-from optimizer.streams_alloc import allocation_problem, drawdowns, optimize_allocation
+from optimizer.audit.streams_alloc import allocation_problem, drawdowns, optimize_allocation
 
 
 def _scenarios(seed=0, p=60, m=12):

@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 
 from models.errors import SpecError
-from optimizer import sweep as sw
 from optimizer.pipeline import clear_cache, solve_scenario
-from optimizer.study import expand, load_study
+from optimizer.studies import sweep as sw
+from optimizer.studies.study import expand, load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "scenarios"
@@ -52,7 +52,7 @@ def _run_cli(*args: str, log: Path | None = None, delay: float = 0.0) -> subproc
     """
     code = (
         "import sys, time\n"
-        "import optimizer.sweep as sw\n"
+        "import optimizer.studies.sweep as sw\n"
         f"LOG, DELAY = {str(log) if log else None!r}, {delay!r}\n"
         "solve = sw.solve_point\n"
         "def logged(point, options, swept):\n"
@@ -63,7 +63,7 @@ def _run_cli(*args: str, log: Path | None = None, delay: float = 0.0) -> subproc
         "    time.sleep(DELAY)\n"
         "    return row\n"
         "sw.solve_point = logged\n"
-        "from optimizer.commands.sweep import main\n"
+        "from optimizer.cli.commands.sweep import main\n"
         "main(sys.argv[1:])\n"
     )
     return subprocess.Popen(
@@ -267,7 +267,7 @@ def test_resume_skips_checkpointed_points(baseline, tmp_path, monkeypatch):
 
 def test_plot_writes_a_heatmap_png(baseline, tmp_path):
     pytest.importorskip("optimizer.plots")
-    from optimizer.commands.sweep import main
+    from optimizer.cli.commands.sweep import main
 
     out, png = tmp_path / "p.parquet", tmp_path / "heat.png"
     with pytest.raises(SystemExit) as exc:
@@ -278,7 +278,7 @@ def test_plot_writes_a_heatmap_png(baseline, tmp_path):
 
 
 def test_plot_path_is_checked_before_solving(tmp_path, capsys):
-    from optimizer.commands.sweep import main
+    from optimizer.cli.commands.sweep import main
 
     out = tmp_path / "p.parquet"
     with pytest.raises(SystemExit) as exc:

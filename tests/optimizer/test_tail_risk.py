@@ -20,17 +20,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.risk import cvar, success_probability, value_at_risk
-from optimizer.backends import solve
-from optimizer.candidates import CandidateSet
-from optimizer.constraints.chance import chance_cvar_part, chance_saa_part
-from optimizer.constraints.tail_risk import cvar_part, var_part
-from optimizer.formulation import build_problem
-from optimizer.limits import Limits
-from optimizer.problem import Objective, SizingProblem, VariableGroup, VarKind
-from optimizer.risk_model import RiskData
-from optimizer.solving import SolveContext, solve_sizing
-from optimizer.spec import ObjectiveKind
-from optimizer.status import SolverOptions, SolveStatus
+from optimizer.formulation.build import build_problem
+from optimizer.formulation.families.chance import chance_cvar_part, chance_saa_part
+from optimizer.formulation.families.tail_risk import cvar_part, var_part
+from optimizer.inputs.candidates import CandidateSet
+from optimizer.inputs.limits import Limits
+from optimizer.inputs.risk_model import RiskData
+from optimizer.inputs.spec import ObjectiveKind
+from optimizer.solve.backends import solve
+from optimizer.solve.problem import Objective, SizingProblem, VariableGroup, VarKind
+from optimizer.solve.solving import SolveContext, solve_sizing
+from optimizer.solve.status import SolverOptions, SolveStatus
 
 OPTS = SolverOptions(time_limit=60, mip_rel_gap=1e-9)
 
@@ -67,7 +67,7 @@ def test_cvar_lp_equals_ex_post(seed, alpha, s):
 
 
 def _has_highs() -> bool:
-    from optimizer import backends
+    from optimizer.solve import backends
 
     return "highs" in getattr(backends, "BACKENDS", ()) or hasattr(backends, "highs_backend")
 
@@ -84,7 +84,7 @@ def test_var_milp_equals_empirical_quantile(seed, alpha):
     v = VariableGroup("v", VarKind.CONTINUOUS, np.array([-1e9]), np.array([1e9]), ("v",))
     rows = part.blocks[0]
     # rows: -P n - M z <= cap(0)  ->  -P n - M z - v <= 0
-    from optimizer.problem import LinearBlock
+    from optimizer.solve.problem import LinearBlock
 
     shifted = LinearBlock(
         name=rows.name,
@@ -253,7 +253,7 @@ def test_chance_parts_shapes():
 @settings(max_examples=40, deadline=None)
 def test_hopeless_and_big_m_bounds_are_valid(seed, target):
     """The month bounds used to drop rows and size big-M hold for every book within the caps."""
-    from optimizer.constraints.chance import _worst_month, hopeless_months
+    from optimizer.formulation.families.chance import _worst_month, hopeless_months
 
     rng = np.random.default_rng(seed)
     r = rng.normal(20, 80, size=(30, 4))
@@ -283,7 +283,7 @@ def test_budget_bounds_are_valid_and_tighter(seed, target, budget, free):
     Reference: enumeration of every integer book within the count bounds that meets the
     budget row (the rule as written), against the knapsack bounds used for the chance rows.
     """
-    from optimizer.constraints.chance import _worst_month, hopeless_months
+    from optimizer.formulation.families.chance import _worst_month, hopeless_months
 
     rng = np.random.default_rng(seed)
     r = rng.normal(20, 80, size=(30, 4))

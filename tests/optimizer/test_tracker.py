@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from optimizer import pipeline
-from optimizer.ledger import import_csv, init_ledger
-from optimizer.spec import load_scenario
-from optimizer.tracker import track
+from optimizer.inputs.spec import load_scenario
+from optimizer.tracking.ledger import import_csv, init_ledger
+from optimizer.tracking.tracker import track
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "ledger"
 CSV = FIX / "month_2026-02.csv"
@@ -364,7 +364,7 @@ def test_held_position_count_is_fixed_from_below(scenario):
             ],
         }
     ]
-    from optimizer.spec import HeldPositionSpec
+    from optimizer.inputs.spec import HeldPositionSpec
 
     sc = scenario.model_copy(update={"held": [HeldPositionSpec(**h) for h in held]})
     res = pipeline.solve_scenario(sc, diagnostics_level="light", min_nlv_search=False)
@@ -378,7 +378,7 @@ def test_held_position_count_is_fixed_from_below(scenario):
 
 def test_bad_held_position_names_the_field(scenario):
     from models.errors import SpecError
-    from optimizer.spec import HeldPositionSpec
+    from optimizer.inputs.spec import HeldPositionSpec
 
     h = HeldPositionSpec(
         strategy="lt112",
@@ -419,7 +419,7 @@ def test_cli_track_json_is_one_document(ledger, tmp_path):
 def test_cli_track_report_and_errors(ledger, tmp_path, capsys):
     from typer.testing import CliRunner
 
-    from optimizer.cli import app
+    from optimizer.cli.app import app
 
     db, _ = ledger
     runner = CliRunner()
@@ -432,7 +432,7 @@ def test_cli_track_report_and_errors(ledger, tmp_path, capsys):
     assert "feb_income.png" in text and "feb_allocation.png" in text
     assert (tmp_path / "feb_income.png").read_bytes()[:4] == b"\x89PNG"
     assert html.read_text().count("data:image/png;base64,") == 2
-    from optimizer.cli import main
+    from optimizer.cli.app import main
 
     for args, msg in (
         (["--as-of", "2026-02-31"], "--as-of: '2026-02-31' is not a YYYY-MM-DD date"),
@@ -460,7 +460,7 @@ def test_month_to_date_counts_only_this_months_change(tmp_path):
         "A,mark,2026-02-05,,,,,-2.00,,,,,\n"
         "A,close,2026-02-10,,,,,-1.00,,,,2,\n"
     )
-    from optimizer.ledger import month_to_date
+    from optimizer.tracking.ledger import month_to_date
 
     conn = init_ledger(tmp_path / "two.db")
     import_csv(conn, p)
@@ -505,7 +505,7 @@ def test_open_trades_the_plan_cannot_price_are_alerts_not_errors(tmp_path, scena
 
 def test_written_replan_scenario_reads_back_equal(day10_with_scenario, tmp_path):
     """``--write-scenario``: the YAML of the re-plan scenario loads back to the same scenario."""
-    from optimizer.spec import scenario_to_yaml
+    from optimizer.inputs.spec import scenario_to_yaml
 
     rep, sc = day10_with_scenario
     path = tmp_path / "elsewhere" / "replan.yaml"  # not beside the fixture: paths are absolute

@@ -15,13 +15,13 @@ import math
 import numpy as np
 import pytest
 
-from optimizer.diagnostics import apply_relaxation
+from optimizer.inputs.risk_model import build_risk_data
+from optimizer.inputs.spec import ObjectiveKind, load_scenario
 from optimizer.pipeline import solve_scenario
-from optimizer.risk_model import build_risk_data
-from optimizer.solving import SolveContext, max_income, solve_sizing
-from optimizer.spec import ObjectiveKind, load_scenario
-from optimizer.status import SolveOutcome, SolverOptions, SolveStatus
-from optimizer.verdict import ChanceFinding, VerdictStatus, cap_costs, decide
+from optimizer.solve.solving import SolveContext, max_income, solve_sizing
+from optimizer.solve.status import SolveOutcome, SolverOptions, SolveStatus
+from optimizer.verdict.diagnostics import apply_relaxation
+from optimizer.verdict.verdict import ChanceFinding, VerdictStatus, cap_costs, decide
 from tests.optimizer.conftest import PHASE4_BOOK, TK
 
 CTX = SolveContext("cvxpy", SolverOptions(time_limit=120, mip_rel_gap=1e-6))
@@ -221,7 +221,7 @@ def test_cap_costs_sorted_and_named_in_the_verdict(phase4_run):
 
 
 def test_cap_costs_order_unbounded_first_unsolved_last():
-    from optimizer.diagnostics import Relaxation
+    from optimizer.verdict.diagnostics import Relaxation
 
     rel = (
         Relaxation("a", 10.0, "optimal", None),
@@ -271,7 +271,7 @@ def test_text_output_leads_with_the_three_lines(phase4_run):
 
     from rich.console import Console
 
-    from optimizer.commands.solve import render
+    from optimizer.cli.commands.solve import render
 
     sc, _, res = phase4_run
     buf = io.StringIO()
@@ -289,7 +289,7 @@ def test_text_output_leads_with_the_three_lines(phase4_run):
 
 def test_scaling_rule_scales_the_tables_limits_only():
     """Phase 4 at £150k: the table's count caps × 2 (150k / 75k); a stated limit stays."""
-    from optimizer.limits import resolve_limits
+    from optimizer.inputs.limits import resolve_limits
 
     base = load_scenario(TK / "phase4.yaml", PHASE4_BOOK)
     at = load_scenario(
@@ -322,7 +322,7 @@ def test_min_nlv_lp_bound_prunes_milps_without_changing_the_answer(threshold, sl
     """An upper bound that proves "not reached" replaces the MILP there; the answer and its
     certificate are those of the search without bounds, and the certificate's incomes are the
     exact map's (never the bound)."""
-    from optimizer.verdict import minimum_nlv
+    from optimizer.verdict.verdict import minimum_nlv
 
     income = _step_income(threshold)
     calls = {"milp": 0, "bound": 0}
@@ -355,7 +355,7 @@ def test_min_nlv_lp_bound_prunes_milps_without_changing_the_answer(threshold, sl
 
 def test_min_nlv_lp_bound_says_none_with_the_bound():
     """Out of reach everywhere: no MILP after the first point, the note quotes the bound."""
-    from optimizer.verdict import minimum_nlv
+    from optimizer.verdict.verdict import minimum_nlv
 
     calls = {"milp": 0}
 
@@ -371,7 +371,7 @@ def test_min_nlv_lp_bound_says_none_with_the_bound():
 
 def test_min_nlv_point_above_the_bound_is_solved_exactly():
     """A bound at or above the target proves nothing: the MILP decides the point."""
-    from optimizer.verdict import minimum_nlv
+    from optimizer.verdict.verdict import minimum_nlv
 
     income = _step_income(200_000.0)
     seen = []

@@ -13,12 +13,12 @@ import math
 import numpy as np
 import pytest
 
-from optimizer.candidates import build_candidate_set
-from optimizer.history import fhs_history as _filtered
-from optimizer.history import variance_time
-from optimizer.market import build_market
-from optimizer.spec import load_scenario
-from optimizer.zero_dte import variance_basis_report
+from optimizer.inputs.candidates import build_candidate_set
+from optimizer.inputs.history import fhs_history as _filtered
+from optimizer.inputs.history import variance_time
+from optimizer.inputs.market import build_market
+from optimizer.inputs.spec import load_scenario
+from optimizer.verdict.zero_dte import variance_basis_report
 
 PHASE4 = "scenarios/tom_king/phase4.yaml"
 

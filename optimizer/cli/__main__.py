@@ -1,0 +1,5 @@
+"""``python -m optimizer.cli``: the ``thetaplan`` command."""
+
+from optimizer.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Studies: many solves from one base scenario (cases, grids, sweeps on Dask, frontiers, phases)."""

@@ -1,0 +1,667 @@
+"""Run a study's points: tidy results, per-point checkpoints, resume, sequential or on Dask.
+
+:func:`run_sweep` solves every point of a :class:`optimizer.studies.study.Study` and returns one row per
+point (``index``, ``name``, one column per swept dotted path, then :data:`RESULT_COLUMNS`). Each finished point is checkpointed as its own one-row Parquet file in
+``<out>.parts/`` (written to a temporary file, synced, then renamed with :func:`os.replace`, so a
+part is either absent or complete); at the end the parts are combined into ``out`` (atomically
+too) and the folder is removed. A killed sweep (even ``SIGKILL``) loses only the points being
+solved at that moment; ``resume=True`` solves the points that have no part yet (and those whose
+part recorded an error) and never duplicates one: a part is named by the point's index and a
+hash of :func:`optimizer.studies.study.point_key`, and the combined table takes exactly one part per
+index. ``<out>.parts/manifest.json`` holds the study's name, its point keys and a digest of
+every point's scenario and of the solve options, so resuming a *different* (or edited) study
+into the same folder is an error.
+
+Execution:
+
+* sequential (default): in this process, the points of one market (everything but the account
+  size and the caps, :func:`optimizer.pipeline._market_key`) one after another, so
+  :func:`optimizer.pipeline.prepare` builds each market's candidates and income simulation once;
+* ``workers=N``: a :class:`distributed.LocalCluster` of ``N`` single-threaded worker processes;
+  ``scheduler=ADDRESS``: an existing Dask cluster. The client keeps one market group running per
+  worker: a group's points are submitted one task at a time, each pinned to the worker that
+  solved the previous one (its cache holds the group's market), and a worker that finishes a
+  group starts the next one (when none is left, it takes the back half of the longest running
+  group). Each point's result reaches the client — and its checkpoint — as soon as it is
+  solved.
+
+Results do not depend on the worker or the order a point is solved in: the income model and the
+out-of-sample draws are seeded, and the cached market is what a fresh build returns
+(``tests/optimizer/test_sweep.py`` compares a sequential and a 2-worker run, and rows against
+single :func:`optimizer.pipeline.solve_scenario` calls).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from models.errors import SpecError
+from optimizer.outputs import atomic_write
+from optimizer.studies.study import Point, SolveOptions, Study, expand, load_study, point_key
+
+__all__ = [
+    "COLUMNS",
+    "RESULT_COLUMNS",
+    "group_points",
+    "parts_dir",
+    "result_row",
+    "run_sweep",
+    "solve_point",
+]
+
+log = logging.getLogger(__name__)
+
+#: Per-point result columns, after ``index``, ``name`` and one column per swept dotted path.
+#: Money in the account currency per month unless stated; probabilities and fractions in [0, 1].
+RESULT_COLUMNS: tuple[str, ...] = (
+    "status",  # verdict status: FEASIBLE / INFEASIBLE / UNKNOWN (None when the point failed)
+    "max_income",  # max expected monthly income under the caps (net of costs)
+    "achievement",  # max_income / target
+    "chosen_income",  # expected monthly income (net) of the book returned
+    "success_probability",  # P(month ≥ target) of the book, out of sample
+    "success_probability_in_sample",  # the same on the months the solve used
+    "cvar",  # CVaR of the book at the first risk.cvar confidence (money), in sample; NaN: no risk
+    "bp_used_pct",  # buying power used, fraction of NLV (0.156 = 15.6%)
+    "income_gross",  # expected monthly income of the book before costs
+    "costs_per_month",  # total expected monthly costs of the book (NaN: no income model costs)
+    "error",  # None, or "<ExceptionType>: <first line of the message>"
+    "seconds",  # wall time of the point's solve (worker side)
+)
+
+#: Columns of a sweep without swept paths (cases); a grid has ``index, name, *swept, ...``.
+COLUMNS: tuple[str, ...] = ("index", "name", *RESULT_COLUMNS)
+
+_MANIFEST = "manifest.json"
+_LOCK = ".lock"
+_FORMAT = 1
+#: At the end of a Dask sweep, an idle worker splits a running group with at least this many
+#: points left (rebuilding its market costs about one fresh point).
+_SPLIT_MIN = 4
+
+
+# ----------------------------------------------------------------------------- one point
+def _num(x: Any) -> float:
+    """``float(x)``; NaN for None or anything that is not a number."""
+    if x is None:
+        return math.nan
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def result_row(result: Any) -> dict[str, Any]:
+    """The tabulated figures of a :class:`optimizer.verdict.result.SizingResult` (no index, no timing).
+
+    Returns
+    -------
+    dict[str, Any]
+        :data:`RESULT_COLUMNS` except ``error`` and ``seconds``; money in the account currency
+        (per month for incomes and costs), NaN where the solve produced no figure.
+    """
+    v, pf = result.verdict, result.portfolio
+    cvar = pf.get("cvar")
+    costs = pf.get("costs_per_month")
+    return {
+        "status": v.status.value,
+        "max_income": _num(v.max_income),
+        "achievement": _num(v.achievement),
+        "chosen_income": _num(v.chosen_income),
+        "success_probability": _num(v.success_probability),
+        "success_probability_in_sample": _num(v.success_probability_in_sample),
+        "cvar": _num(cvar.get("in_sample", cvar.get("value"))) if cvar else math.nan,
+        "bp_used_pct": _num(pf.get("bp_used_pct")),
+        "income_gross": _num(pf.get("expected_monthly_income_gross")),
+        "costs_per_month": _num(costs.get("total")) if costs else math.nan,
+    }
+
+
+def _empty_result() -> dict[str, Any]:
+    return {c: (None if c == "status" else math.nan) for c in RESULT_COLUMNS[:-2]}
+
+
+def _row_head(point: Point, swept: Sequence[str]) -> dict[str, Any]:
+    return {"index": point.index, "name": point.name, **{p: point.values.get(p) for p in swept}}
+
+
+def solve_point(point: Point, options: SolveOptions, swept: Sequence[str]) -> dict[str, Any]:
+    """Solve one point and return its row; an exception becomes the row's ``error``.
+
+    Parameters
+    ----------
+    point : Point
+        The study point (its validated scenario).
+    options : SolveOptions
+        The study's ``solve`` section (diagnostics level, minimum-NLV search).
+    swept : Sequence[str]
+        Swept dotted paths: one column each, holding the point's value.
+
+    Returns
+    -------
+    dict[str, Any]
+        ``index``, ``name``, the swept values and :data:`RESULT_COLUMNS`.
+    """
+    from optimizer.pipeline import solve_scenario
+
+    row = _row_head(point, swept)
+    t0 = time.perf_counter()
+    try:
+        result = solve_scenario(
+            point.scenario,
+            min_nlv_search=options.min_nlv,
+            diagnostics_level=options.diagnostics,
+        )
+    except Exception as exc:  # a failing point is a result: the sweep goes on
+        log.debug("point %d failed", point.index, exc_info=True)
+        row.update(_empty_result(), error=_one_line(exc))
+    else:
+        row.update(result_row(result), error=None)
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def _error_row(point: Point, swept: Sequence[str], exc: BaseException) -> dict[str, Any]:
+    return {**_row_head(point, swept), **_empty_result(), "error": _one_line(exc), "seconds": 0.0}
+
+
+# ----------------------------------------------------------------------------- grouping
+def _group_key(point: Point) -> str:
+    from optimizer.inputs.limits import phase_of
+    from optimizer.pipeline import _market_key
+
+    try:
+        phase = phase_of(point.scenario)
+    except Exception:  # the solve will report it; group the point on its own values
+        return json.dumps(point.values, sort_keys=True, default=str)
+    return _market_key(point.scenario, phase)
+
+
+def group_points(points: Sequence[Point]) -> list[list[Point]]:
+    """Points that share a market (all but account size and caps), in index order.
+
+    Groups are ordered by their first point; solving a group's points one after another in one
+    process builds its candidates and income simulation once (:func:`optimizer.pipeline.prepare`).
+    """
+    groups: dict[str, list[Point]] = {}
+    for p in sorted(points, key=lambda p: p.index):
+        groups.setdefault(_group_key(p), []).append(p)
+    return list(groups.values())
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def parts_dir(out: str | Path) -> Path:
+    """The checkpoint folder of an output file: ``<out>.parts``."""
+    out = Path(out)
+    return out.with_name(out.name + ".parts")
+
+
+def _digest(text: str, n: int = 16) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def _part_name(point: Point) -> str:
+    return f"{point.index:05d}-{_digest(point_key(point))}.parquet"
+
+
+def _manifest(study: Study, points: Sequence[Point]) -> dict[str, Any]:
+    scenarios = hashlib.sha256()
+    for p in points:
+        scenarios.update(p.scenario.model_dump_json().encode())
+    scenarios.update(study.solve.model_dump_json().encode())
+    return {
+        "format": _FORMAT,
+        "study": study.name,
+        "points": [point_key(p) for p in points],
+        "scenarios": scenarios.hexdigest(),
+    }
+
+
+class _Checkpoints:
+    """The parts folder of one sweep: manifest, lock, one Parquet file per finished point."""
+
+    def __init__(self, out: Path, study: Study, points: Sequence[Point]):
+        self.out = out
+        self.dir = parts_dir(out)
+        self.manifest = _manifest(study, points)
+        self._lock_fd: int | None = None
+
+    def preflight(self, resume: bool) -> None:
+        """Refuse to overwrite or to mix studies (before anything is solved)."""
+        if not resume:
+            if self.dir.exists():
+                raise SpecError(
+                    f"--out: {self.dir} exists (an interrupted sweep); use --resume to continue "
+                    "it, or remove the folder"
+                )
+            if self.out.exists():
+                raise SpecError(
+                    f"--out: {self.out} exists; remove it or choose another --out "
+                    "(--resume continues an interrupted sweep)"
+                )
+            return
+        if not self.dir.exists():
+            if self.out.exists():
+                raise SpecError(
+                    f"--resume: {self.out} exists and there is no {self.dir.name} folder: the "
+                    "sweep is complete (remove the file to run it again)"
+                )
+            return
+        if not self.dir.is_dir():
+            raise SpecError(f"--resume: {self.dir} is not a folder")
+        try:
+            found = json.loads((self.dir / _MANIFEST).read_text())
+        except (OSError, ValueError) as exc:
+            raise SpecError(
+                f"--resume: {self.dir} has no readable {_MANIFEST} ({type(exc).__name__}): "
+                "not the checkpoint folder of a sweep"
+            ) from None
+        if found.get("study") != self.manifest["study"] or found.get("points") != list(
+            self.manifest["points"]
+        ):
+            raise SpecError(
+                f"--resume: {self.dir} holds the checkpoints of another study "
+                f"({found.get('study')!r}, {len(found.get('points') or [])} points), not "
+                f"{self.manifest['study']!r} ({len(self.manifest['points'])} points)"
+            )
+        if found.get("scenarios") != self.manifest["scenarios"]:
+            raise SpecError(
+                f"--resume: {self.dir} was written by another version of study "
+                f"{self.manifest['study']!r} (its scenarios or solve options changed)"
+            )
+
+    def open(self) -> None:
+        """Create the folder and manifest, and take the folder's lock (one sweep at a time)."""
+        self.dir.mkdir(exist_ok=True)
+        self._lock()
+        for stale in self.dir.glob(".*.tmp"):  # writes cut short by a killed run
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        text = json.dumps(self.manifest, indent=1)
+        path = self.dir / _MANIFEST
+        if not path.exists() or path.read_text() != text:
+            atomic_write(path, lambda p: p.write_text(text))
+
+    def _lock(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return
+        fd = os.open(self.dir / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise SpecError(f"--out: another sweep is writing to {self.dir}") from None
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Release the lock."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def done(self, points: Sequence[Point]) -> dict[int, dict[str, Any]]:
+        """Rows of the points that have a part without an error (index → row)."""
+        rows: dict[int, dict[str, Any]] = {}
+        for p in points:
+            path = self.dir / _part_name(p)
+            if not path.exists():
+                continue
+            try:
+                row = pd.read_parquet(path).iloc[0].to_dict()
+            except Exception as exc:  # unreadable part: solve the point again
+                log.warning("ignoring unreadable checkpoint %s (%s)", path, exc)
+                continue
+            if pd.isna(row.get("error")):
+                rows[p.index] = row
+        return rows
+
+    def write(self, point: Point, row: dict[str, Any]) -> None:
+        """Checkpoint one finished point (atomic)."""
+        frame = _arrow_safe(pd.DataFrame([row]))
+        atomic_write(self.dir / _part_name(point), lambda p: frame.to_parquet(p, index=False))
+
+    def combine(self, points: Sequence[Point], columns: Sequence[str]) -> pd.DataFrame:
+        """One row per point from its part, sorted by index, written atomically to ``out``."""
+        frames = [pd.read_parquet(self.dir / _part_name(p)) for p in points]
+        df = pd.concat(frames, ignore_index=True)[list(columns)]
+        df = _arrow_safe(df.sort_values("index", kind="stable").reset_index(drop=True))
+        atomic_write(self.out, lambda p: df.to_parquet(p, index=False))
+        # what the file holds (dtypes as read back), text columns with None where missing
+        df = pd.read_parquet(self.out)
+        for col in ("status", "error"):
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+        return df
+
+    def remove(self) -> None:
+        """Delete the parts folder (after :meth:`combine`)."""
+        self.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _arrow_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns that mix value types (a swept path taking ``null`` and numbers, or text and
+    numbers) become text, so that Parquet can store them; uniform columns are kept as they are."""
+    out = df
+    for col in df.columns:
+        if df[col].dtype != object:
+            continue
+        kinds = {type(v) for v in df[col] if v is not None}
+        if len(kinds) > 1 and not kinds <= {int, float, bool}:
+            if out is df:
+                out = df.copy()
+            out[col] = [None if v is None else str(v) for v in df[col]]
+    return out
+
+
+# ----------------------------------------------------------------------------- progress
+class _NoProgress:
+    def advance(self, n: int = 1, errors: int = 0) -> None:
+        pass
+
+
+class _Progress:
+    """A rich progress bar on standard error counting points (elapsed, ETA)."""
+
+    def __init__(self, bar: Any, task: Any):
+        self.bar, self.task, self.errors = bar, task, 0
+
+    def advance(self, n: int = 1, errors: int = 0) -> None:
+        self.errors += errors
+        note = f"[red]{self.errors} failed[/]" if self.errors else ""
+        self.bar.update(self.task, advance=n, note=note)
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, title: str, total: int, done: int) -> Iterator[Any]:
+    if not enabled:
+        yield _NoProgress()
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("points"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=Console(stderr=True),
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    with bar:
+        # points done by an earlier run count as done, but not in the rate (ETA) estimate
+        task = bar.add_task(escape(title), total=total, completed=done, note="")
+        yield _Progress(bar, task)
+
+
+def _warm_highs() -> None:
+    """Create one HiGHS instance, so its once-per-process banner is printed now (to stderr)."""
+    from optimizer.outputs import stdout_to_stderr
+
+    with stdout_to_stderr(), contextlib.suppress(ImportError):
+        import highspy
+
+        highspy.Highs()
+
+
+# ----------------------------------------------------------------------------- executors
+def _run_sequential(groups, todo, options, swept, store, bar) -> None:
+    from optimizer.outputs import stdout_to_stderr
+
+    with stdout_to_stderr():
+        for group in groups:
+            for point in group:
+                if point.index not in todo:
+                    continue
+                row = solve_point(point, options, swept)
+                store.write(point, row)
+                bar.advance(1, errors=row["error"] is not None)
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str, level: int) -> Iterator[None]:
+    """Raise a logger's level inside the block (Dask's INFO lines would break the progress bar)."""
+    logger = logging.getLogger(name)
+    old = logger.level
+    logger.setLevel(max(level, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+@contextlib.contextmanager
+def _restored_environ() -> Iterator[None]:
+    """Undo the environment changes of a local cluster's nannies (they export the workers'
+    ``OMP_NUM_THREADS=1`` … into *this* process, and every later subprocess would inherit them)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for k in set(os.environ) - set(saved):
+            del os.environ[k]
+        for k, v in saved.items():
+            if os.environ.get(k) != v:
+                os.environ[k] = v
+
+
+def _dask_task(point: Point, options: SolveOptions, swept: Sequence[str]):
+    """Worker side: solve one point; return its row and the worker's address."""
+    from distributed import get_worker
+
+    from optimizer.outputs import stdout_to_stderr
+
+    with stdout_to_stderr():
+        row = solve_point(point, options, swept)
+    return row, get_worker().address
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client: of a new local cluster (``workers`` processes) or of ``scheduler``.
+
+    Workers are started and have printed their HiGHS banner before the block (so before the
+    progress bar); Dask's INFO logging is silenced and the local cluster's environment changes
+    are undone when the block ends.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_quiet_logger("distributed", logging.ERROR))
+        stack.enter_context(_restored_environ())
+        if scheduler is None:
+            # glibc's eager trimming (Dask's default MALLOC_TRIM_THRESHOLD_=65536) makes the income
+            # simulation's large temporary arrays fault their pages in again and again: ~1.6x
+            # slower per point; BLAS stays single-threaded (one worker per core)
+            stack.enter_context(
+                dask.config.set(
+                    {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+                )
+            )
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            )
+        client = stack.enter_context(Client(cluster if cluster is not None else scheduler))
+        client.run(_warm_highs)
+        yield client
+
+
+def _run_dask(client, groups, todo, options, swept, store, bar) -> None:
+    """Solve on ``client``: one market group running per worker (see the module docstring)."""
+    from distributed import as_completed
+
+    pending = deque(deque(p for p in g if p.index in todo) for g in groups)
+    pending = deque(g for g in pending if g)
+    if not pending:
+        return
+    # one point at a time per worker process: prepare()'s cache is process-local and not
+    # shared between threads
+    slots = max(1, len(client.nthreads()))
+    run = uuid.uuid4().hex[:8]
+    ac = as_completed()
+    meta: dict[Any, tuple[Point, deque]] = {}
+
+    def submit(group: deque, where: str | None) -> None:
+        point = group.popleft()
+        fut = client.submit(
+            _dask_task,
+            point,
+            options,
+            list(swept),
+            key=f"sweep-{run}-{point.index:05d}",
+            pure=False,
+            # the worker that holds the group's market in its cache; another one if it is gone
+            **({"workers": [where], "allow_other_workers": True} if where else {}),
+        )
+        meta[fut.key] = (point, group)
+        ac.add(fut)
+
+    for _ in range(min(slots, len(pending))):
+        submit(pending.popleft(), None)
+    for fut in ac:
+        point, group = meta.pop(fut.key)
+        where = None
+        try:
+            row, where = fut.result()
+        except Exception as exc:  # lost worker, unpicklable result …: the point failed
+            row = _error_row(point, swept, exc)
+        fut.release()
+        store.write(point, row)
+        bar.advance(1, errors=row["error"] is not None)
+        if group:
+            submit(group, where)
+        elif pending:
+            submit(pending.popleft(), where)
+        else:  # the tail: an idle worker takes the back half of the longest running group
+            running = [g for _, g in meta.values()]
+            donor = max(running, key=len, default=None)
+            if donor is not None and len(donor) >= _SPLIT_MIN:
+                back = deque(donor.pop() for _ in range(len(donor) // 2))
+                back.reverse()
+                submit(back, where)
+
+
+# ----------------------------------------------------------------------------- API
+def run_sweep(
+    study: Study | str | Path,
+    *,
+    out: str | Path,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Solve every point of a study, checkpointing each one, and write the tidy table to ``out``.
+
+    Parameters
+    ----------
+    study : Study | str | Path
+        A loaded study, or a study file (:func:`optimizer.studies.study.load_study`).
+    out : str | Path
+        Parquet file of the results; checkpoints go to ``<out>.parts/`` (removed at the end).
+    workers : int | None
+        Solve on a local Dask cluster of this many single-threaded worker processes.
+    scheduler : str | None
+        Address of an existing Dask scheduler (``tcp://host:8786``); exclusive with ``workers``.
+    resume : bool
+        Continue an interrupted sweep: points with a checkpoint are not solved again (points that
+        recorded an error are). Without it an existing ``out`` or parts folder is an error.
+    progress : bool
+        Show a progress bar (points done, elapsed, ETA) on standard error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point, sorted by ``index`` (shape ``(n_points, 2 + n_swept + 12)``):
+        ``index``, ``name``, one column per swept dotted path (its value), then
+        :data:`RESULT_COLUMNS`. Money in the account currency (monthly for incomes and costs).
+
+    Raises
+    ------
+    SpecError
+        Before anything is solved: bad ``workers``/``scheduler``, an unwritable ``out``, an
+        existing output or parts folder without ``resume``, a parts folder of another study.
+    """
+    from optimizer.outputs import check_output_path
+
+    if workers is not None and scheduler is not None:
+        raise SpecError("--workers and --scheduler: give one of them, not both")
+    if workers is not None and workers < 1:
+        raise SpecError(f"--workers: expected at least 1, got {workers}")
+    if not isinstance(study, Study):
+        study = load_study(study)
+    out = check_output_path(Path(out), "--out")
+    points = expand(study)
+    swept = study.swept
+    columns = ("index", "name", *swept, *RESULT_COLUMNS)
+    store = _Checkpoints(out, study, points)
+    store.preflight(resume)
+    store.open()
+    try:
+        done = store.done(points) if resume else {}
+        todo = {p.index for p in points} - set(done)
+        groups = group_points(points)
+        log.info(
+            "sweep %r: %d points in %d market groups, %d to solve",
+            study.name,
+            len(points),
+            len(groups),
+            len(todo),
+        )
+        with contextlib.ExitStack() as stack:
+            client = None
+            if todo and (workers is not None or scheduler is not None):
+                client = stack.enter_context(_dask_client(workers, scheduler))
+            elif todo:
+                _warm_highs()
+            with _progress(progress, study.name, len(points), len(points) - len(todo)) as bar:
+                if client is None:
+                    _run_sequential(groups, todo, study.solve, swept, store, bar)
+                else:
+                    _run_dask(client, groups, todo, study.solve, swept, store, bar)
+        df = store.combine(points, columns)
+    except BaseException:
+        store.close()
+        raise
+    store.remove()
+    return df
