@@ -15,7 +15,7 @@ into the same folder is an error.
 Execution:
 
 * sequential (default): in this process, the points of one market (everything but the account
-  size and the caps, :func:`optimizer.pipeline._market_key`) one after another, so
+  size and the caps, :func:`optimizer.pipeline.prepare._market_key`) one after another, so
   :func:`optimizer.pipeline.prepare` builds each market's candidates and income simulation once;
 * ``workers=N``: a :class:`distributed.LocalCluster` of ``N`` single-threaded worker processes;
   ``scheduler=ADDRESS``: an existing Dask cluster. The client keeps one market group running per
@@ -186,7 +186,7 @@ def _error_row(point: Point, swept: Sequence[str], exc: BaseException) -> dict[s
 # ----------------------------------------------------------------------------- grouping
 def _group_key(point: Point) -> str:
     from optimizer.inputs.limits import phase_of
-    from optimizer.pipeline import _market_key
+    from optimizer.pipeline.prepare import _market_key
 
     try:
         phase = phase_of(point.scenario)

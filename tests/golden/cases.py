@@ -47,7 +47,7 @@ def strip_timings(doc):
 def _run(args: list[str]) -> dict | list:
     from typer.testing import CliRunner
 
-    from optimizer.cli import app
+    from optimizer.cli.app import app
 
     res = CliRunner().invoke(app, args)
     if res.exit_code != 0:
@@ -77,7 +77,7 @@ def _track(tmp: Path) -> dict | list:
     ):
         from typer.testing import CliRunner
 
-        from optimizer.cli import app
+        from optimizer.cli.app import app
 
         res = CliRunner().invoke(app, args)
         if res.exit_code != 0:
