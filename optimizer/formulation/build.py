@@ -7,23 +7,19 @@ implied by the position and buying-power caps (they only tighten the formulation
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
+from optimizer.formulation.families import registry
 from optimizer.formulation.families._rows import Part
-from optimizer.formulation.families.allocation import allocation_part
 from optimizer.formulation.families.bounds import (
     UNCAPPED,
     count_upper_bounds,
     held_counts,
     max_positions_weights,
 )
-from optimizer.formulation.families.buying_power import bp_caps, buying_power_blocks
+from optimizer.formulation.families.buying_power import bp_caps
 from optimizer.formulation.families.chance import chance_cvar_part, chance_saa_part
-from optimizer.formulation.families.greeks import greeks_blocks
-from optimizer.formulation.families.leverage import leverage_blocks
-from optimizer.formulation.families.positions import positions_part
 from optimizer.formulation.families.tail_risk import (
     alpha_tag,
     cvar_part,
@@ -39,7 +35,6 @@ from optimizer.inputs.spec import ObjectiveKind
 from optimizer.solve.problem import Objective, SizingProblem, VariableGroup, VarKind
 
 __all__ = [
-    "FAMILIES",
     "UNCAPPED",
     "build_problem",
     "count_upper_bounds",
@@ -47,25 +42,6 @@ __all__ = [
     "budget_caps",
     "unit_caps",
 ]
-
-
-def _as_part(blocks_of: Callable) -> Callable[[CandidateSet, Limits], Part]:
-    def part(cs: CandidateSet, limits: Limits) -> Part:
-        return Part(blocks=tuple(blocks_of(cs, limits)))
-
-    part.__name__ = blocks_of.__name__.replace("_blocks", "_part")
-    part.__doc__ = blocks_of.__doc__
-    return part
-
-
-#: The constraint families, one interface ``(candidates, limits) -> Part``, in row order.
-FAMILIES: tuple[Callable[[CandidateSet, Limits], Part], ...] = (
-    allocation_part,
-    _as_part(buying_power_blocks),
-    _as_part(leverage_blocks),
-    _as_part(greeks_blocks),
-    positions_part,
-)
 
 
 def unit_caps(cs: CandidateSet, limits: Limits) -> list[tuple[np.ndarray, float]]:
@@ -182,7 +158,7 @@ def build_problem(
     n = VariableGroup(
         name="n", kind=VarKind.INTEGER, lower=held_counts(cs), upper=ub, labels=cs.ids
     )
-    parts = [family(cs, limits) for family in FAMILIES]
+    parts = [family.part(cs, limits) for family in registry() if family.part is not None]
     if risk is not None:
         parts += risk_parts(cs, risk, limits, ub, chance=chance, cvar_rows=cvar_rows)
     if ObjectiveKind(objective) is ObjectiveKind.MIN_BP:

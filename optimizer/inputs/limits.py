@@ -7,6 +7,7 @@ re-solve the same scenario at another account size (``Limits.at_nlv``) without r
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from models import phases as phase_tables
 from models.errors import ModelError, SpecError
@@ -106,6 +107,9 @@ class Limits:
         ``saa`` or ``cvar``.
     target : float | None
         Monthly income target, account currency (used by the chance family).
+    extra : dict[str, Any]
+        The scenario's ``caps:`` section: settings of the cap families that own one, by
+        section name (each family validates its own, :class:`~optimizer.formulation.families.CapFamily`).
     """
 
     nlv: float
@@ -143,6 +147,7 @@ class Limits:
     success_probability: float | None = None
     chance_method: str = "saa"
     target: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def at_nlv(self, nlv: float) -> Limits:
         """The same caps for another account size (phase and counts unchanged)."""
@@ -390,6 +395,7 @@ def resolve_limits(scenario: Scenario) -> Limits:
         chance_method=scenario.target.chance.method,
         target=scenario.target.monthly_income,
         notes=tuple(notes),
+        extra=dict(scenario.caps),
     )
 
 

@@ -815,6 +815,10 @@ class Scenario(_Strict):
     risk: RiskSpec | None = None
     held: list[HeldPositionSpec] = Field(default_factory=list)
     tracking: TrackingSpec = TrackingSpec()
+    #: Settings of the cap families that own a section (one module each in
+    #: :mod:`optimizer.formulation.families`, e.g. ``caps: {vega: {max_fraction: 0.01}}``);
+    #: validated by the family's own model when the scenario is prepared.
+    caps: dict[str, dict[str, Any]] = Field(default_factory=dict)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")

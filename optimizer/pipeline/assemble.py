@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from models.risk import cvar, value_at_risk
+from optimizer.formulation.families import registry
 from optimizer.inputs.income_model import cost_breakdown, physical_measure
 from optimizer.inputs.limits import Limits
 from optimizer.inputs.risk_model import RiskData, evaluate_out_of_sample
@@ -308,7 +309,7 @@ def assemble(
 
 def _limits_report(limits: Limits) -> dict:
     """The caps in force, as reported in ``SizingResult.limits`` and the JSON."""
-    return {
+    out = {
         "phase": limits.phase,
         "bp_fraction": limits.bp_fraction,
         "bp_source": limits.bp_source,
@@ -331,6 +332,13 @@ def _limits_report(limits: Limits) -> dict:
         "stress_cap": limits.stress_cap,
         "success_probability": limits.success_probability,
     }
+    for family in registry():
+        settings = family.settings_of(limits)
+        if settings is not None:
+            out[family.section] = (
+                family.report(settings) if family.report else settings.model_dump(mode="json")
+            )
+    return out
 
 
 def _monthly_risk(

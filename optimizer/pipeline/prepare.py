@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer.formulation.families import check_sections
 from optimizer.inputs.candidates import CandidateSet, build_candidate_set, normalized_theta
 from optimizer.inputs.income_model import (
     IncomeSimulation,
@@ -100,6 +101,7 @@ def prepare(scenario: Scenario, *, cache: bool = True) -> Prepared:
         scenario = scenario.model_copy(
             update={"market": scenario.market.model_copy(update={"vix": market_vix(scenario)})}
         )
+    check_sections(scenario.caps)
     limits = resolve_limits(scenario)
     key = _market_key(scenario, limits.phase) if cache else None
     if key is not None and key in _PREPARED:

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 
 from models.risk import cvar
 from optimizer.formulation.build import budget_caps, build_problem, count_upper_bounds, unit_caps
+from optimizer.formulation.families import RowUnit, registry
 from optimizer.formulation.families.allocation import basis_column
 from optimizer.formulation.families.chance import success_rows
 from optimizer.formulation.families.tail_risk import alpha_tag
@@ -84,55 +85,9 @@ class Relaxation:
     achievement: float | None
 
 
-#: label -> (is active for these limits, how the limits change when it is lifted)
-_FAMILIES: tuple[tuple[str, Callable[[Limits], bool], Callable[[Limits], dict]], ...] = (
-    (
-        "allocation (40/35/25 ± tol)",
-        lambda lim: lim.allocation_tolerance is not None,
-        lambda lim: {"allocation_tolerance": None},
-    ),
-    (
-        "buying power (total and per strategy)",
-        lambda lim: True,
-        lambda lim: {"bp_fraction": INF, "strategy_bp_caps": {}},
-    ),
-    (
-        "max positions (per strategy and total)",
-        lambda lim: (
-            any(v is not None for v in lim.max_positions.values())
-            or lim.max_total_positions is not None
-        ),
-        lambda lim: {
-            "max_positions": dict.fromkeys(lim.max_positions),
-            "max_total_positions": None,
-        },
-    ),
-    (
-        "correlation-group unit limits",
-        lambda lim: bool(lim.group_limits),
-        lambda lim: {"group_limits": {}},
-    ),
-    (
-        "correlation-group risk caps",
-        lambda lim: lim.group_risk_cap is not None,
-        lambda lim: {"group_risk_cap": None},
-    ),
-    (
-        "one position per expiry",
-        lambda lim: lim.one_per_expiry,
-        lambda lim: {"one_per_expiry": False},
-    ),
-    (
-        "max loss per position",
-        lambda lim: lim.max_loss_per_position is not None,
-        lambda lim: {"max_loss_per_position": None},
-    ),
-    ("leverage", lambda lim: lim.leverage is not None, lambda lim: {"leverage": None}),
-    ("Greek bounds", lambda lim: bool(lim.greeks), lambda lim: {"greeks": {}}),
-    ("CVaR caps", lambda lim: bool(lim.cvar_caps), lambda lim: {"cvar_caps": ()}),
-    ("VaR caps", lambda lim: bool(lim.var_caps), lambda lim: {"var_caps": ()}),
-    ("stress-loss cap", lambda lim: lim.stress_cap is not None, lambda lim: {"stress_cap": None}),
-)
+def _lifts() -> list:
+    """Every family's caps as the one-family relaxations lift them, in table order."""
+    return sorted((lift for f in registry() for lift in f.lifts), key=lambda lift: lift.rank)
 
 
 def relaxations(
@@ -153,10 +108,11 @@ def relaxations(
     """
     out = []
     target = limits.target or math.nan
-    for label, active, change in _FAMILIES:
-        if not active(limits):
+    for lift in _lifts():
+        if not lift.active(limits):
             continue
-        res = max_income(cs, dataclasses.replace(limits, **change(limits)), ctx, risk=risk)
+        label = lift.label
+        res = max_income(cs, dataclasses.replace(limits, **lift.lifted(limits)), ctx, risk=risk)
         if books is not None and res.outcome.status.has_solution and not res.unbounded:
             books[label] = np.rint(res.outcome.values["n"]).astype(int)
         if res.unbounded:
@@ -179,28 +135,24 @@ def relaxations(
 # Joint minimal relaxation (elastic MILP)
 # ----------------------------------------------------------------------------------------------
 
-#: Families whose rows are caps the elastic programme may raise.
-RELAXABLE_FAMILIES = frozenset({"buying_power", "leverage", "allocation", "positions", "tail_risk"})
 #: Blocks that are structural rules, not caps with a size (never relaxed).
 FIXED_BLOCKS = frozenset({"one_per_expiry"})
 
-_NLV_ROWS = (
-    "bp_total",
-    "bp_cap[",
-    "group_risk[",
-    "leverage",
-    "cvar_",
-    "monthly_cvar_",
-    "max_drawdown_",
-    "stress[",
-    "max_loss[",
-)
-#: Rows whose needed bound is beyond solvency above 100% of NLV: buying power (no broker extends
-#: more buying power than the account's equity: Reg-T and portfolio margin both cap the
-#: requirement at the equity, FINRA Rule 4210(d)/(g)) ...
-_BP_ROWS = ("bp_total", "bp_cap[")
-#: ... and losses at or above 100% of NLV: the account would be wiped out (insolvency).
-_LOSS_ROWS = ("cvar_", "monthly_cvar_", "max_drawdown_", "var_", "stress[")
+
+def _relaxable_families() -> frozenset[str]:
+    """Families whose rows are caps the elastic programme may raise (``CapFamily.relaxable``)."""
+    return frozenset(f.name for f in registry() if f.relaxable)
+
+
+def _row_unit(row: str) -> RowUnit:
+    """How a cap row reads (its family's :class:`RowUnit`; a count when no family says)."""
+    for f in registry():
+        for ru in f.rows:
+            if row.startswith(ru.prefixes):
+                return ru
+    return RowUnit(())
+
+
 #: How :func:`minimal_relaxation` with ``solvent`` starts its note when no solvent set exists.
 NO_SOLVENT_SET = "no solvent set of caps reaches the target"
 #: Largest loss bound a solvent relaxation may ask for, fraction of NLV ("at or above 100%" is
@@ -224,9 +176,10 @@ def beyond_solvency(row: str, needed_fraction: float) -> bool:
         BP rows above 100% of NLV, loss rows (stress, VaR, CVaR, monthly CVaR, drawdown CVaR)
         at or above 100% of NLV; ``False`` for every other row.
     """
-    if row.startswith(_BP_ROWS):
+    solvency = _row_unit(row).solvency
+    if solvency == "bp":
         return needed_fraction > 1.0 + 1e-9
-    if row.startswith(_LOSS_ROWS):
+    if solvency == "loss":
         return needed_fraction >= _SOLVENT_LOSS
     return False
 
@@ -235,15 +188,16 @@ def _solvent_room(row: str, side: str, bound: float, nlv: float) -> float:
     """Largest slack a solvent relaxation allows on ``row`` (money; ``inf`` = no limit)."""
     if side != "upper":
         return INF
-    if row.startswith(_BP_ROWS):
+    solvency = _row_unit(row).solvency
+    if solvency == "bp":
         return max(nlv - bound, 0.0)
-    if row.startswith(_LOSS_ROWS):
+    if solvency == "loss":
         return max(_SOLVENT_LOSS * nlv - bound, 0.0)
     return INF
 
 
 def _is_relaxable(b: LinearBlock, limits: Limits) -> bool:
-    if b.family not in RELAXABLE_FAMILIES or b.name in FIXED_BLOCKS:
+    if b.family not in _relaxable_families() or b.name in FIXED_BLOCKS:
         return False
     if b.name.startswith("var_"):  # exact VaR: a count of scenarios, not a money cap
         return False
@@ -251,11 +205,7 @@ def _is_relaxable(b: LinearBlock, limits: Limits) -> bool:
 
 
 def _unit_of(row: str) -> str:
-    if row.startswith("alloc_"):
-        return "share of income"
-    if row.startswith(_NLV_ROWS):
-        return "fraction of NLV"
-    return "units"
+    return _row_unit(row).unit
 
 
 def _floor(row: str, limits: Limits) -> float:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from optimizer.formulation.families._family import CapFamily, Family, Lift, RowUnit
 from optimizer.formulation.families._rows import INF, Part, block
 from optimizer.inputs.candidates import CandidateSet
 from optimizer.inputs.limits import Limits
 from optimizer.solve.problem import LinearBlock, VariableGroup, VarKind
 
-__all__ = ["allocation_blocks", "allocation_part", "basis_column"]
+__all__ = ["FAMILY", "allocation_blocks", "allocation_part", "basis_column"]
 
 
 def basis_column(basis: str) -> str:
@@ -106,3 +107,20 @@ def allocation_part(cs: CandidateSet, limits: Limits) -> Part:
         blocks=(soft,),
         objective_terms=(("alloc_dev", -limits.allocation_penalty * np.ones(m)),),
     )
+
+
+#: Allocation rows read as shares of expected income; the minimal relaxation may widen them.
+FAMILY = CapFamily(
+    name=Family.ALLOCATION,
+    part=allocation_part,
+    lifts=(
+        Lift(
+            "allocation (40/35/25 ± tol)",
+            lambda lim: lim.allocation_tolerance is not None,
+            lambda lim: {"allocation_tolerance": None},
+            rank=10,
+        ),
+    ),
+    relaxable=True,
+    rows=(RowUnit(("alloc_",), "share of income"),),
+)

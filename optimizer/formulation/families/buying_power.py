@@ -7,14 +7,17 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from optimizer.formulation.families._rows import INF, block
+from optimizer.formulation.families._family import CapFamily, Family, Lift, RowUnit
+from optimizer.formulation.families._rows import INF, Part, block
 from optimizer.inputs.candidates import CandidateSet
 from optimizer.inputs.limits import Limits
 from optimizer.solve.problem import LinearBlock
 
-__all__ = ["bp_caps", "buying_power_blocks"]
+__all__ = ["FAMILY", "bp_caps", "buying_power_blocks", "buying_power_part"]
 
 
 def bp_caps(cs: CandidateSet, limits: Limits) -> list[tuple[str, np.ndarray, float]]:
@@ -35,3 +38,25 @@ def buying_power_blocks(cs: CandidateSet, limits: Limits) -> list[LinearBlock]:
     """Rows ``bp_total`` and ``bp_cap[s]`` (account currency)."""
     rows = [(name, cost, -INF, cap) for name, cost, cap in bp_caps(cs, limits)]
     return [block("buying_power", "buying_power", rows)]
+
+
+def buying_power_part(cs: CandidateSet, limits: Limits) -> Part:
+    """The buying-power rows as a :class:`~optimizer.formulation.families._rows.Part`."""
+    return Part(blocks=tuple(buying_power_blocks(cs, limits)))
+
+
+#: Total and per-strategy BP caps, fractions of NLV, bounded by solvency when relaxed.
+FAMILY = CapFamily(
+    name=Family.BUYING_POWER,
+    part=buying_power_part,
+    lifts=(
+        Lift(
+            "buying power (total and per strategy)",
+            lambda lim: True,
+            lambda lim: {"bp_fraction": math.inf, "strategy_bp_caps": {}},
+            rank=20,
+        ),
+    ),
+    relaxable=True,
+    rows=(RowUnit(("bp_total", "bp_cap["), "fraction of NLV", "bp"),),
+)

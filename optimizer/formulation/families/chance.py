@@ -19,11 +19,12 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from optimizer.formulation.families._family import CapFamily, Family
 from optimizer.formulation.families._rows import INF
 from optimizer.formulation.families.tail_risk import Part, cvar_part
 from optimizer.solve.problem import LinearBlock, VariableGroup, VarKind
 
-__all__ = ["chance_cvar_part", "chance_saa_part", "hopeless_months", "success_rows"]
+__all__ = ["FAMILY", "chance_cvar_part", "chance_saa_part", "hopeless_months", "success_rows"]
 
 
 def _budget_bound(
@@ -204,3 +205,8 @@ def chance_saa_part(
 def chance_cvar_part(monthly: np.ndarray, target: float, probability: float) -> Part:
     """CVaR surrogate: ``CVaR_p(target - R n) <= 0`` (row ``chance_cvar``)."""
     return cvar_part(monthly, probability, 0.0, name="chance_cvar", offset=target)
+
+
+#: P(month ≥ target) ≥ p (built from the income model's months in
+#: :func:`optimizer.formulation.build.risk_parts`); never relaxed as a cap.
+FAMILY = CapFamily(name=Family.CHANCE)

@@ -5,12 +5,13 @@ Rows ``greek[cash_delta]`` etc.: ``lo <= sum_k g_k n_k <= hi`` in the account cu
 
 from __future__ import annotations
 
-from optimizer.formulation.families._rows import block
+from optimizer.formulation.families._family import CapFamily, Family, Lift
+from optimizer.formulation.families._rows import Part, block
 from optimizer.inputs.candidates import CandidateSet
 from optimizer.inputs.limits import Limits
 from optimizer.solve.problem import LinearBlock
 
-__all__ = ["greeks_blocks", "GREEK_COLUMNS"]
+__all__ = ["FAMILY", "GREEK_COLUMNS", "greeks_blocks", "greeks_part"]
 
 #: Bound name -> CandidateSet column.
 GREEK_COLUMNS = {
@@ -28,3 +29,18 @@ def greeks_blocks(cs: CandidateSet, limits: Limits) -> list[LinearBlock]:
     ]
     b = block("greeks", "greeks", rows)
     return [b] if b is not None else []
+
+
+def greeks_part(cs: CandidateSet, limits: Limits) -> Part:
+    """The Greek rows as a :class:`~optimizer.formulation.families._rows.Part`."""
+    return Part(blocks=tuple(greeks_blocks(cs, limits)))
+
+
+#: Portfolio Greek bounds (account currency); not raised by the minimal relaxation.
+FAMILY = CapFamily(
+    name=Family.GREEKS,
+    part=greeks_part,
+    lifts=(
+        Lift("Greek bounds", lambda lim: bool(lim.greeks), lambda lim: {"greeks": {}}, rank=90),
+    ),
+)

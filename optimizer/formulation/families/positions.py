@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from optimizer.formulation.families._family import CapFamily, Family, Lift, RowUnit
 from optimizer.formulation.families._rows import INF, Part, block
 from optimizer.formulation.families.bounds import (
     count_upper_bounds,
@@ -55,6 +56,7 @@ from optimizer.inputs.limits import Limits
 from optimizer.solve.problem import LinearBlock, VariableGroup, VarKind
 
 __all__ = [
+    "FAMILY",
     "count_weights",
     "expiry_clusters",
     "link_block",
@@ -222,3 +224,50 @@ def link_block(upper: np.ndarray) -> LinearBlock:
         upper=np.zeros(k),
         row_names=tuple(f"position_link[{i}]" for i in range(k)),
     )
+
+
+#: Position counts, correlation groups, one per expiry and max loss per position.
+FAMILY = CapFamily(
+    name=Family.POSITIONS,
+    part=positions_part,
+    lifts=(
+        Lift(
+            "max positions (per strategy and total)",
+            lambda lim: (
+                any(v is not None for v in lim.max_positions.values())
+                or lim.max_total_positions is not None
+            ),
+            lambda lim: {
+                "max_positions": dict.fromkeys(lim.max_positions),
+                "max_total_positions": None,
+            },
+            rank=30,
+        ),
+        Lift(
+            "correlation-group unit limits",
+            lambda lim: bool(lim.group_limits),
+            lambda lim: {"group_limits": {}},
+            rank=40,
+        ),
+        Lift(
+            "correlation-group risk caps",
+            lambda lim: lim.group_risk_cap is not None,
+            lambda lim: {"group_risk_cap": None},
+            rank=50,
+        ),
+        Lift(
+            "one position per expiry",
+            lambda lim: lim.one_per_expiry,
+            lambda lim: {"one_per_expiry": False},
+            rank=60,
+        ),
+        Lift(
+            "max loss per position",
+            lambda lim: lim.max_loss_per_position is not None,
+            lambda lim: {"max_loss_per_position": None},
+            rank=70,
+        ),
+    ),
+    relaxable=True,
+    rows=(RowUnit(("group_risk[", "max_loss["), "fraction of NLV"),),
+)

@@ -27,10 +27,11 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from optimizer.formulation.families._family import CapFamily, Family, Lift, RowUnit
 from optimizer.formulation.families._rows import INF, Part
 from optimizer.solve.problem import LinearBlock, VariableGroup, VarKind
 
-__all__ = ["Part", "alpha_tag", "cvar_part", "drawdown_part", "stress_part", "var_part"]
+__all__ = ["FAMILY", "Part", "alpha_tag", "cvar_part", "drawdown_part", "stress_part", "var_part"]
 
 
 def alpha_tag(alpha: float) -> str:
@@ -237,3 +238,25 @@ def drawdown_part(path_months: np.ndarray, alpha: float, cap: float) -> Part:
     )
     cap_row = _ru_cap_row(name, n_p, n_p, alpha, cap)
     return Part((zeta, u), (rows, cap_row))
+
+
+#: CVaR, VaR, stress and drawdown caps, built from the risk data
+#: (:func:`optimizer.formulation.build.risk_parts`); losses stay below 100% of NLV when relaxed.
+FAMILY = CapFamily(
+    name=Family.TAIL_RISK,
+    lifts=(
+        Lift("CVaR caps", lambda lim: bool(lim.cvar_caps), lambda lim: {"cvar_caps": ()}, rank=100),
+        Lift("VaR caps", lambda lim: bool(lim.var_caps), lambda lim: {"var_caps": ()}, rank=110),
+        Lift(
+            "stress-loss cap",
+            lambda lim: lim.stress_cap is not None,
+            lambda lim: {"stress_cap": None},
+            rank=120,
+        ),
+    ),
+    relaxable=True,
+    rows=(
+        RowUnit(("cvar_", "monthly_cvar_", "max_drawdown_", "stress["), "fraction of NLV", "loss"),
+        RowUnit(("var_",), "units", "loss"),
+    ),
+)
