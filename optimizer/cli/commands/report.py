@@ -851,7 +851,7 @@ def render_html(doc: dict) -> str:
 
     import jinja2
 
-    text = files("optimizer").joinpath("templates", "report.html.j2").read_text("utf-8")
+    text = files("optimizer.cli").joinpath("templates", "report.html.j2").read_text("utf-8")
     env = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )

@@ -148,7 +148,7 @@ def validate_section(family: CapFamily, raw: Mapping[str, Any] | Any) -> Any:
     Raises
     ------
     SpecError
-        ``caps.<section>.<field>: <message>`` for the first error.
+        ``caps.<section>.<field>: <message>``, every error on one line (``; ``-separated).
     """
     from pydantic import ValidationError
 
@@ -157,6 +157,8 @@ def validate_section(family: CapFamily, raw: Mapping[str, Any] | Any) -> Any:
     try:
         return family.settings.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        path = ".".join(str(p) for p in ("caps", family.section, *err["loc"]))
-        raise SpecError(f"{path}: {err['msg']}") from None
+        parts = [
+            ".".join(str(p) for p in ("caps", family.section, *err["loc"])) + f": {err['msg']}"
+            for err in e.errors()
+        ]
+        raise SpecError("; ".join(parts)) from None
