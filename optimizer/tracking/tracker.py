@@ -42,10 +42,10 @@ from datetime import date
 
 import numpy as np
 
-from models import phases as phase_tables
 from models.calendar import month_trading_days
 from models.errors import SpecError
 from optimizer.inputs.spec import HeldPositionSpec, Scenario
+from optimizer.tracking.alerts import alert, drawdown_alerts, exposure_alerts, progress_alerts
 from optimizer.tracking.ledger import month_to_date_series, open_trades, quote_on
 
 __all__ = ["MonthDay", "as_of_market", "held_positions", "replan_scenario", "track"]
@@ -198,10 +198,6 @@ def as_of_market(
     return dataclasses.replace(market, surfaces=moved), when, how
 
 
-def _alert(code: str, severity: str, message: str, **extra) -> dict:
-    return {"code": code, "severity": severity, "message": message, **extra}
-
-
 def track(
     conn: sqlite3.Connection,
     scenario: Scenario,
@@ -245,9 +241,7 @@ def track(
     DataError
         The month is outside the trading calendar's years.
     """
-    from optimizer.inputs.candidates import held_rows
     from optimizer.inputs.limits import resolve_limits
-    from optimizer.pipeline import prepare, solve_scenario
 
     cfg = scenario.tracking
     nlv = float(scenario.account.net_liq)
@@ -260,68 +254,161 @@ def track(
     # the elapsed trading days and, when it is not one, the as-of date itself
     series = _series(conn, elapsed if elapsed and elapsed[-1] == as_of else [*elapsed, as_of])
     now = series[-1]
-    mtd, realized, unrealized, total = now.split, now.realized, now.unrealized, now.total
+    total = now.total
     series = series[: len(elapsed)]
     vix, vix_source = _vix_at(conn, scenario, as_of)
     at_vix = scenario.model_copy(update={"market": scenario.market.model_copy(update={"vix": vix})})
     limits = resolve_limits(at_vix)
     weights = dict(limits.weights)  # phase renormalization and VIX tilts at the as-of VIX
-    tol = scenario.allocation.tolerance
     shares = {k: now.per_strategy.get(k, 0.0) / total for k in weights} if total > 0 else {}
-    alerts: list[dict] = []
-
-    # --- progress against the pro-rata target and the allocation band
-    if e > 0 and pro_rata > 0 and total < pro_rata * (1.0 - cfg.behind_threshold):
+    alerts = progress_alerts(scenario, cfg, weights, shares, total, pro_rata, e, n)
+    dd_alerts, dd = drawdown_alerts(series, nlv, vix, vix_source)
+    alerts += dd_alerts
+    held, rows, counts, valued, when, held_alerts = _priced_positions(conn, scenario, as_of, vix)
+    alerts += held_alerts
+    bp_used, bp_cap, expo_alerts = exposure_alerts(rows, counts, limits, nlv, vix)
+    alerts += expo_alerts
+    stale = (as_of - scenario.valuation_time.date()).days
+    if stale > cfg.stale_market_days:
         alerts.append(
-            _alert(
-                "behind_pro_rata",
-                "warning",
-                f"month-to-date income {total:,.0f} is {1 - total / pro_rata:.0%} below the "
-                f"pro-rata target {pro_rata:,.0f} ({e} of {n} trading days)",
-                value=total,
-                limit=pro_rata * (1.0 - cfg.behind_threshold),
+            alert(
+                "stale_market",
+                "info",
+                f"the scenario's market is of {scenario.valuation_time:%Y-%m-%d} ({stale} days "
+                "before the as-of date): the re-plan prices on it (open positions: "
+                f"{valued})",
             )
         )
-    share_basis = total > 0 and total >= cfg.min_share_basis * pro_rata
-    if scenario.allocation.enabled and e >= cfg.min_days_for_shares and share_basis:
-        for k, w in weights.items():
-            sh = shares.get(k, 0.0)
-            if abs(sh - w) > tol + 1e-12:
-                alerts.append(
-                    _alert(
-                        "allocation_band",
-                        "warning",
-                        f"{k}: {sh * total:,.0f} of {total:,.0f} month-to-date income "
-                        f"({sh:.0%}), band {w - tol:.0%}–{w + tol:.0%}",
-                        strategy=k,
-                        value=sh,
-                        limit=[w - tol, w + tol],
-                    )
-                )
+    theta_now = float(
+        sum(r["theta_greek_per_contract"] * c for r, c in zip(rows, counts, strict=True))
+    )
 
-    # --- drawdown protocol and escalation levels
-    equity = nlv + np.array([0.0] + [s.total for s in series])
-    peak = np.maximum.accumulate(equity)
-    dd = float(1.0 - equity[-1] / peak[-1])
-    day_loss = float(-(equity[-1] - equity[-2]) / nlv) if len(equity) > 1 else 0.0
-    steps = phase_tables.drawdown_protocol()
-    for kind, measure, label in (
-        ("drawdown", dd, f"drawdown {dd:.1%} from the month's peak equity"),
-        ("daily_loss", day_loss, f"loss of {day_loss:.1%} of NLV on the day"),
-        ("vix", vix, f"VIX {vix:.2f} ({vix_source})"),
-    ):
-        hit = [s for s in steps if s.kind == kind and measure >= s.threshold]
-        if hit:
-            s = hit[-1]
-            alerts.append(
-                _alert(kind, s.severity, f"{label}: {s.action}", value=measure, limit=s.threshold)
-            )
+    report: dict = {
+        "as_of": as_of.isoformat(),
+        "currency": scenario.account.currency,
+        "target": target,
+        "trading_days": {"month": n, "elapsed": e, "remaining": remaining},
+        "pro_rata_target": pro_rata,
+        "month_to_date": _month_to_date_doc(now, series, weights, shares, target, n),
+        "vix": {"value": vix, "source": vix_source},
+        "valuation": {"time": when.isoformat(), "open_positions": valued},
+        "allocation": _targets(scenario, target, vix),
+        "buying_power": {"used": bp_used, "cap": bp_cap, "cap_fraction": limits.bp_fraction},
+        "drawdown": dd,
+        "open_positions": _open_positions_doc(held, rows),
+        "theta_per_day": {"now": theta_now, "plan": None},
+        "alerts": alerts,
+        "replan": None,
+        "rebalance": None,
+    }
+    if not replan:
+        return report
+    _replan(report, scenario, held, plan, total, (n, remaining), diagnostics_level, on_replan)
+    return report
 
-    # --- the open positions on the scenario's market: buying power, groups, theta
+
+def _replan(
+    report: dict,
+    scenario: Scenario,
+    held: list,
+    plan,
+    total: float,
+    days: tuple[int, int],
+    diagnostics_level: str,
+    on_replan,
+) -> None:
+    """Fill ``report``'s plan theta, ``replan`` and ``rebalance`` (the rest of the month's solve).
+
+    ``days`` is ``(trading days in the month, trading days remaining)``.
+    """
+    from optimizer.pipeline import solve_scenario
+
+    n, remaining = days
+    target = float(scenario.target.monthly_income or 0.0)
+    if plan is None:
+        plan = solve_scenario(scenario, diagnostics_level="light", min_nlv_search=False)
+    report["theta_per_day"]["plan"] = float(plan.portfolio["theta_per_day"])
+    remaining_target = target - total
+    if remaining == 0:
+        report["replan"] = {
+            "status": "month_over",
+            "message": "no trading day left in the month",
+            "remaining_target": remaining_target,
+        }
+        return
+    if remaining_target <= 0:
+        report["replan"] = {
+            "status": "target_met",
+            "message": f"month-to-date income {total:,.0f} already meets the target",
+            "remaining_target": remaining_target,
+        }
+        return
+    run_rate = remaining_target * n / remaining
+    sc = replan_scenario(scenario, held, run_rate)
+    if on_replan is not None:
+        on_replan(sc)
+    res = solve_scenario(sc, diagnostics_level=diagnostics_level, min_nlv_search=False)
+    report["replan"] = replan_report(res, remaining_target, run_rate, remaining / n)
+    report["rebalance"] = _rebalance(sc, res)
+
+
+def _month_to_date_doc(
+    now, series: list, weights: dict, shares: dict, target: float, n: int
+) -> dict:
+    """The ``month_to_date`` document: totals, per strategy (share against weight), per day."""
+    mtd = now.split
+    realized, unrealized, total = now.realized, now.unrealized, now.total
+    return {
+        "realized": realized,
+        "unrealized": unrealized,
+        "total": total,
+        "per_strategy": {
+            k: {
+                "realized": mtd.get(k, {}).get("realized", 0.0),
+                "unrealized": mtd.get(k, {}).get("unrealized", 0.0),
+                "share": shares.get(k) if shares else None,
+                "weight": weights.get(k),
+            }
+            for k in sorted(set(weights) | set(mtd))
+        },
+        "daily": [
+            {
+                "date": s.day.isoformat(),
+                "total": s.total,
+                "realized": s.realized,
+                "per_strategy": s.per_strategy,
+                "pro_rata_target": target * (i + 1) / n,
+            }
+            for i, s in enumerate(series)
+        ],
+    }
+
+
+def _open_positions_doc(held: list, rows: list[dict]) -> list[dict]:
+    """The ``open_positions`` document: per priced position, its BP and theta per day (money)."""
+    return [
+        {
+            "id": h.id,
+            "strategy": h.strategy,
+            "underlying": h.underlying,
+            "contracts": h.contracts,
+            "bp": r["bp_per_contract"] * h.contracts,
+            "theta_per_day": r["theta_greek_per_contract"] * h.contracts,
+        }
+        for h, r in zip(held, rows, strict=True)
+    ]
+
+
+def _priced_positions(conn: sqlite3.Connection, scenario: Scenario, as_of: date, vix: float):
+    """The open positions priced on the as-of market: ``(held, rows, counts, valued, when, alerts)``."""
+    from optimizer.inputs.candidates import held_rows
+    from optimizer.pipeline import prepare
+
+    alerts: list[dict] = []
     held, skipped = held_positions(conn, as_of, scenario.strategies)
     for sk in skipped:
         alerts.append(
-            _alert(
+            alert(
                 "unknown_strategy",
                 "warning",
                 f"open trade {sk['id']}: strategy {sk['strategy']!r} is not in the scenario "
@@ -340,7 +427,7 @@ def track(
         except SpecError as exc:
             why = re.sub(r"^held\.0(\.\w+)?: ", "", str(exc))
             alerts.append(
-                _alert(
+                alert(
                     "unpriced_position",
                     "warning",
                     f"open trade {h.id} ({h.strategy} {h.underlying}): {why}; left out of the "
@@ -352,153 +439,7 @@ def track(
         rows.append(r[0])
         counts.append(h.contracts)
     held = priced
-    bp_used = float(sum(r["bp_per_contract"] * c for r, c in zip(rows, counts, strict=True)))
-    bp_cap = limits.bp_fraction * nlv
-    if bp_used > bp_cap + 1e-6:
-        alerts.append(
-            _alert(
-                "bp_above_cap",
-                "critical",
-                f"buying power of the open positions {bp_used:,.0f} ({bp_used / nlv:.1%} of NLV) "
-                f"is above the cap {bp_cap:,.0f} ({limits.bp_fraction:.1%}) at VIX {vix:.2f}",
-                value=bp_used,
-                limit=bp_cap,
-            )
-        )
-    units: dict[str, float] = {}
-    risk: dict[str, float] = {}
-    for r, c in zip(rows, counts, strict=True):
-        g = r["correlation_group"]
-        if not g:
-            continue
-        if r["strategy"] not in limits.group_excluded:
-            u = 1.0
-            if limits.position_basis == "units":
-                u = phase_tables.position_units(r["underlying"])
-            units[g] = units.get(g, 0.0) + u * c
-        risk[g] = risk.get(g, 0.0) + r["cash_delta_per_contract"] * c
-    for g, u in sorted(units.items()):
-        lim = limits.group_limits.get(g)
-        if lim is not None and u > lim + 1e-9:
-            alerts.append(
-                _alert(
-                    "correlation_group",
-                    "critical",
-                    f"group {g}: {u:g} positions open, limit {lim}",
-                    group=g,
-                    value=u,
-                    limit=lim,
-                )
-            )
-    if limits.group_risk_cap is not None:
-        cap = limits.group_risk_cap * nlv
-        for g, v in sorted(risk.items()):
-            if abs(v) > cap + 1e-6:
-                alerts.append(
-                    _alert(
-                        "group_risk",
-                        "critical",
-                        f"group {g}: cash delta {v:,.0f} beyond ±{cap:,.0f} "
-                        f"({limits.group_risk_cap:.0%} of NLV)",
-                        group=g,
-                        value=v,
-                        limit=cap,
-                    )
-                )
-    stale = (as_of - scenario.valuation_time.date()).days
-    if stale > cfg.stale_market_days:
-        alerts.append(
-            _alert(
-                "stale_market",
-                "info",
-                f"the scenario's market is of {scenario.valuation_time:%Y-%m-%d} ({stale} days "
-                "before the as-of date): the re-plan prices on it (open positions: "
-                f"{valued})",
-            )
-        )
-    theta_now = float(
-        sum(r["theta_greek_per_contract"] * c for r, c in zip(rows, counts, strict=True))
-    )
-
-    report: dict = {
-        "as_of": as_of.isoformat(),
-        "currency": scenario.account.currency,
-        "target": target,
-        "trading_days": {"month": n, "elapsed": e, "remaining": remaining},
-        "pro_rata_target": pro_rata,
-        "month_to_date": {
-            "realized": realized,
-            "unrealized": unrealized,
-            "total": total,
-            "per_strategy": {
-                k: {
-                    "realized": mtd.get(k, {}).get("realized", 0.0),
-                    "unrealized": mtd.get(k, {}).get("unrealized", 0.0),
-                    "share": shares.get(k) if shares else None,
-                    "weight": weights.get(k),
-                }
-                for k in sorted(set(weights) | set(mtd))
-            },
-            "daily": [
-                {
-                    "date": s.day.isoformat(),
-                    "total": s.total,
-                    "realized": s.realized,
-                    "per_strategy": s.per_strategy,
-                    "pro_rata_target": target * (i + 1) / n,
-                }
-                for i, s in enumerate(series)
-            ],
-        },
-        "vix": {"value": vix, "source": vix_source},
-        "valuation": {"time": when.isoformat(), "open_positions": valued},
-        "allocation": _targets(scenario, target, vix),
-        "buying_power": {"used": bp_used, "cap": bp_cap, "cap_fraction": limits.bp_fraction},
-        "drawdown": dd,
-        "open_positions": [
-            {
-                "id": h.id,
-                "strategy": h.strategy,
-                "underlying": h.underlying,
-                "contracts": h.contracts,
-                "bp": r["bp_per_contract"] * h.contracts,
-                "theta_per_day": r["theta_greek_per_contract"] * h.contracts,
-            }
-            for h, r in zip(held, rows, strict=True)
-        ],
-        "theta_per_day": {"now": theta_now, "plan": None},
-        "alerts": alerts,
-        "replan": None,
-        "rebalance": None,
-    }
-    if not replan:
-        return report
-    if plan is None:
-        plan = solve_scenario(scenario, diagnostics_level="light", min_nlv_search=False)
-    report["theta_per_day"]["plan"] = float(plan.portfolio["theta_per_day"])
-    remaining_target = target - total
-    if remaining == 0:
-        report["replan"] = {
-            "status": "month_over",
-            "message": "no trading day left in the month",
-            "remaining_target": remaining_target,
-        }
-        return report
-    if remaining_target <= 0:
-        report["replan"] = {
-            "status": "target_met",
-            "message": f"month-to-date income {total:,.0f} already meets the target",
-            "remaining_target": remaining_target,
-        }
-        return report
-    run_rate = remaining_target * n / remaining
-    sc = replan_scenario(scenario, held, run_rate)
-    if on_replan is not None:
-        on_replan(sc)
-    res = solve_scenario(sc, diagnostics_level=diagnostics_level, min_nlv_search=False)
-    report["replan"] = replan_report(res, remaining_target, run_rate, remaining / n)
-    report["rebalance"] = _rebalance(sc, res)
-    return report
+    return held, rows, counts, valued, when, alerts
 
 
 def _targets(scenario: Scenario, target: float, vix: float) -> dict:
