@@ -83,20 +83,35 @@ already in the ledger, a close already applied and an existing (trade, date) mar
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import math
 import os
-import re
 import sqlite3
-import sys
-import time
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 from models.errors import DataError
+from optimizer.tracking.ledger_csv import (
+    _IB_REQUIRED,
+    _TP_REQUIRED,
+    ImportErrors,
+    ImportSummary,
+    _Close,
+    _Open,
+    _parse_ibkr,
+    _parse_thetaplan,
+    _Quote,
+    _read_csv,
+    _RowError,
+)
+from optimizer.tracking.ledger_queries import (
+    marks_on,
+    month_to_date,
+    month_to_date_series,
+    open_trades,
+    quote_on,
+    realized_pnl,
+    trade_values,
+)
 
 __all__ = [
     "MIGRATIONS",
@@ -185,9 +200,6 @@ MIGRATIONS: list[str] = [
 
 #: Schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
-
-#: Env var (seconds): sleep after every insert of an import, for fault-injection tests only.
-SLOW_WRITE_ENV = "THETAPLAN_LEDGER_SLOW_WRITE"
 
 _BUSY_TIMEOUT_S = 60.0
 
@@ -289,443 +301,6 @@ def open_ledger(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-# ----------------------------------------------------------------------------- parsing
-
-
-class ImportErrors(DataError):
-    """Bad rows of an import: ``errors`` is a list of ``(line, reason)``; nothing was written."""
-
-    def __init__(self, name: str, errors: list[tuple[int, str]]):
-        self.name = name
-        self.errors = sorted(errors)
-        super().__init__(f"{name}: {len(self.errors)} bad row(s); nothing imported")
-
-    def lines(self, limit: int = 20) -> list[str]:
-        """``"error: NAME line N: reason"`` lines, at most ``limit`` then ``… and K more``."""
-        out = [f"error: {self.name} line {ln}: {msg}" for ln, msg in self.errors[:limit]]
-        if len(self.errors) > limit:
-            out.append(f"… and {len(self.errors) - limit} more")
-        return out
-
-
-@dataclass
-class ImportSummary:
-    """What an import wrote (counts of rows) or why it wrote nothing."""
-
-    trades: int = 0
-    closes: int = 0
-    marks: int = 0
-    quotes: int = 0
-    skipped: int = 0
-    already_imported: bool = False
-    sha256: str = ""
-
-    def line(self) -> str:
-        """One-line human summary."""
-        s = f"imported {self.trades} trades, {self.marks} marks, {self.quotes} quotes"
-        s += f" ({self.closes} closes"
-        s += f", {self.skipped} skipped as already in the ledger)"
-        if self.already_imported:
-            s += "; file already imported"
-        return s
-
-
-@dataclass
-class _Open:
-    line: int
-    ext: str
-    account: str
-    strategy: str
-    underlying: str
-    opened_at: str
-    contracts: int
-    price: float
-    multiplier: float
-    currency: str
-    fx: float
-    fees: float
-    legs: list[tuple[str, float | None, str | None, float]]
-
-
-@dataclass
-class _Close:
-    line: int
-    ext: str  # the trade's external id (thetaplan) or None-matching (ibkr: matched by legs)
-    close_ext: str
-    closed_at: str
-    price: float
-    contracts: int | None
-    fees: float
-    fx: float | None
-    # ibkr: match by legs
-    underlying: str | None = None
-    legs: list[tuple[str, float | None, str | None, float]] = field(default_factory=list)
-
-
-@dataclass
-class _Mark:
-    line: int
-    ext: str
-    date: str
-    mark: float
-    fx: float | None
-
-
-@dataclass
-class _Quote:
-    line: int
-    date: str
-    symbol: str
-    price: float
-    ext: str = ""
-
-
-class _RowError(Exception):
-    pass
-
-
-def _num(s: str, col: str) -> float:
-    try:
-        x = float(s)
-    except ValueError:
-        raise _RowError(f"{col}: {s!r} is not a number") from None
-    if not math.isfinite(x):
-        raise _RowError(f"{col}: {s!r} is not a finite number")
-    return x
-
-
-def _int_pos(s: str, col: str) -> int:
-    x = _num(s, col)
-    if x != int(x):
-        raise _RowError(f"{col}: {s!r} is not a whole number")
-    if x <= 0:
-        raise _RowError(f"{col}: {s!r} must be positive")
-    return int(x)
-
-
-def _iso(s: str, col: str, *, date_only: bool = False) -> str:
-    s = s.strip()
-    try:
-        if date_only:
-            return date.fromisoformat(s).isoformat()
-        if len(s) == 10:
-            return date.fromisoformat(s).isoformat()
-        return datetime.fromisoformat(s).isoformat()
-    except ValueError:
-        kind = "date (YYYY-MM-DD)" if date_only else "ISO timestamp"
-        raise _RowError(f"{col}: {s!r} is not an {kind}") from None
-
-
-_LEG = re.compile(r"^([+-]?\d+(?:\.\d+)?)([CPU])(\d+(?:\.\d+)?)?(?:@(\S+))?$")
-
-
-def _legs(s: str) -> list[tuple[str, float | None, str | None, float]]:
-    out = []
-    for part in [p.strip() for p in s.split(";") if p.strip()]:
-        m = _LEG.match(part)
-        if not m:
-            raise _RowError(f"legs: {part!r} is not <qty><C|P><strike>@<YYYY-MM-DD> or <qty>U")
-        qty, right, strike, expiry = float(m[1]), m[2], m[3], m[4]
-        if qty == 0:
-            raise _RowError(f"legs: {part!r} has quantity 0")
-        if right == "U":
-            if strike or expiry:
-                raise _RowError(f"legs: {part!r}: an underlying leg has no strike or expiry")
-            out.append(("U", None, None, qty))
-        else:
-            if not strike or not expiry:
-                raise _RowError(f"legs: {part!r}: an option leg needs a strike and @expiry")
-            out.append((right, float(strike), _iso(expiry, "legs expiry", date_only=True), qty))
-    if not out:
-        raise _RowError("legs: missing (an open needs at least one leg)")
-    return out
-
-
-def _need(row: dict[str, str], col: str) -> str:
-    v = (row.get(col) or "").strip()
-    if not v:
-        raise _RowError(f"{col}: missing")
-    return v
-
-
-def _opt(row: dict[str, str], col: str) -> str:
-    return (row.get(col) or "").strip()
-
-
-_TP_REQUIRED = ("trade_id", "event", "timestamp", "price")
-
-
-def _parse_thetaplan(rows, errors, bad_ids):
-    events = []
-    for line, row in rows:
-        try:
-            ev = _need(row, "event").lower()
-            if ev == "quote":
-                price = _num(_need(row, "price"), "price")
-                if price <= 0:
-                    raise _RowError("price: a quote must be positive")
-                events.append(
-                    _Quote(
-                        line,
-                        _iso(_need(row, "timestamp")[:10], "timestamp", date_only=True),
-                        _need(row, "underlying").upper(),
-                        price,
-                    )
-                )
-                continue
-            ext = _need(row, "trade_id")
-            if ev == "open":
-                fx = _num(_opt(row, "fx_to_account") or "1", "fx_to_account")
-                if fx <= 0:
-                    raise _RowError("fx_to_account: must be positive")
-                fees = _num(_opt(row, "fees") or "0", "fees")
-                if fees < 0:
-                    raise _RowError("fees: must not be negative (money paid)")
-                mult = _num(_need(row, "multiplier"), "multiplier")
-                if mult <= 0:
-                    raise _RowError("multiplier: must be positive")
-                events.append(
-                    _Open(
-                        line,
-                        ext,
-                        _need(row, "account"),
-                        _need(row, "strategy"),
-                        _need(row, "underlying"),
-                        _iso(_need(row, "timestamp"), "timestamp"),
-                        _int_pos(_need(row, "contracts"), "contracts"),
-                        _num(_need(row, "price"), "price"),
-                        mult,
-                        _need(row, "currency").upper(),
-                        fx,
-                        fees,
-                        _legs(_need(row, "legs")),
-                    )
-                )
-            elif ev == "close":
-                c = _opt(row, "contracts")
-                fx = _opt(row, "fx_to_account")
-                fees = _num(_opt(row, "fees") or "0", "fees")
-                if fees < 0:
-                    raise _RowError("fees: must not be negative (money paid)")
-                fxv = _num(fx, "fx_to_account") if fx else None
-                if fxv is not None and fxv <= 0:
-                    raise _RowError("fx_to_account: must be positive")
-                events.append(
-                    _Close(
-                        line,
-                        ext,
-                        ext,
-                        _iso(_need(row, "timestamp"), "timestamp"),
-                        _num(_need(row, "price"), "price"),
-                        _int_pos(c, "contracts") if c else None,
-                        fees,
-                        fxv,
-                    )
-                )
-            elif ev == "mark":
-                fx = _opt(row, "fx_to_account")
-                fxv = _num(fx, "fx_to_account") if fx else None
-                if fxv is not None and fxv <= 0:
-                    raise _RowError("fx_to_account: must be positive")
-                events.append(
-                    _Mark(
-                        line,
-                        ext,
-                        _iso(_need(row, "timestamp")[:10], "timestamp", date_only=True),
-                        _num(_need(row, "price"), "price"),
-                        fxv,
-                    )
-                )
-            else:
-                raise _RowError(f"event: {ev!r} is not open, close, mark or quote")
-        except _RowError as exc:
-            errors.append((line, str(exc)))
-            if _opt(row, "trade_id"):
-                bad_ids.add(_opt(row, "trade_id"))
-    return events
-
-
-_IB_REQUIRED = (
-    "IBOrderID",
-    "TradeID",
-    "DateTime",
-    "UnderlyingSymbol",
-    "Put/Call",
-    "Strike",
-    "Expiry",
-    "Quantity",
-    "TradePrice",
-    "Multiplier",
-    "CurrencyPrimary",
-    "FXRateToBase",
-    "IBCommission",
-    "Open/CloseIndicator",
-)
-
-
-def _ib_time(s: str) -> str:
-    s = s.strip()
-    for fmt in ("%Y%m%d;%H%M%S", "%Y-%m-%d;%H:%M:%S", "%Y%m%d %H%M%S", "%Y%m%d"):
-        try:
-            return datetime.strptime(s, fmt).isoformat()
-        except ValueError:
-            pass
-    return _iso(s.replace(";", "T"), "DateTime")
-
-
-def _ib_expiry(s: str) -> str:
-    s = s.strip()
-    try:
-        return datetime.strptime(s, "%Y%m%d").date().isoformat()
-    except ValueError:
-        return _iso(s, "Expiry", date_only=True)
-
-
-def _parse_ibkr(rows, errors, strategy, bad_ids):
-    groups: dict[str, list[tuple[int, dict]]] = {}
-    for line, row in rows:
-        try:
-            oid = _need(row, "IBOrderID")
-        except _RowError as exc:
-            errors.append((line, str(exc)))
-            continue
-        groups.setdefault(oid, []).append((line, row))
-    events = []
-    for oid, members in groups.items():
-        first = members[0][0]
-        parsed = []
-        bad = False
-        for line, row in members:
-            try:
-                oc = _need(row, "Open/CloseIndicator").upper()
-                if oc not in ("O", "C"):
-                    raise _RowError(f"Open/CloseIndicator: {oc!r} is not O or C")
-                _need(row, "TradeID")
-                pc = _opt(row, "Put/Call").upper()
-                if pc not in ("", "C", "P"):
-                    raise _RowError(f"Put/Call: {pc!r} is not C, P or empty")
-                qty = _num(_need(row, "Quantity"), "Quantity")
-                if qty == 0 or qty != int(qty):
-                    raise _RowError(f"Quantity: {qty!r} must be a non-zero whole number")
-                fx = _num(_need(row, "FXRateToBase"), "FXRateToBase")
-                if fx <= 0:
-                    raise _RowError("FXRateToBase: must be positive")
-                mult = _num(_need(row, "Multiplier"), "Multiplier")
-                if mult <= 0:
-                    raise _RowError("Multiplier: must be positive")
-                if pc:
-                    leg = (
-                        pc,
-                        _num(_need(row, "Strike"), "Strike"),
-                        _ib_expiry(_need(row, "Expiry")),
-                    )
-                else:
-                    leg = ("U", None, None)
-                parsed.append(
-                    dict(
-                        line=line,
-                        oc=oc,
-                        leg=leg,
-                        qty=int(qty),
-                        price=_num(_need(row, "TradePrice"), "TradePrice"),
-                        mult=mult,
-                        ccy=_need(row, "CurrencyPrimary").upper(),
-                        fx=fx,
-                        comm=_num(_opt(row, "IBCommission") or "0", "IBCommission"),
-                        und=_need(row, "UnderlyingSymbol"),
-                        when=_ib_time(_need(row, "DateTime")),
-                        account=_opt(row, "ClientAccountID"),
-                        strategy=_opt(row, "Strategy") or (strategy or ""),
-                    )
-                )
-            except _RowError as exc:
-                errors.append((line, str(exc)))
-                bad = True
-        if bad:
-            bad_ids.update("und:" + _opt(row, "UnderlyingSymbol") for _, row in members)
-            continue
-        try:
-            for key, what in (
-                ("oc", "Open/CloseIndicator"),
-                ("ccy", "CurrencyPrimary"),
-                ("mult", "Multiplier"),
-                ("und", "UnderlyingSymbol"),
-                ("account", "ClientAccountID"),
-                ("strategy", "Strategy"),
-            ):
-                if len({p[key] for p in parsed}) > 1:
-                    raise _RowError(f"order {oid}: its rows differ in {what}")
-            qty_by_leg: dict[tuple, int] = {}
-            for p in parsed:
-                qty_by_leg[p["leg"]] = qty_by_leg.get(p["leg"], 0) + p["qty"]
-            if any(q == 0 for q in qty_by_leg.values()):
-                raise _RowError(f"order {oid}: a leg nets to quantity 0")
-            contracts = math.gcd(*(abs(q) for q in qty_by_leg.values()))
-            credit = -sum(p["qty"] * p["price"] for p in parsed) / contracts
-            legs = [
-                (k[0], k[1], k[2], q / contracts) for k, q in sorted(qty_by_leg.items(), key=str)
-            ]
-            fees = -sum(p["comm"] for p in parsed)
-            when = min(p["when"] for p in parsed)
-            p0 = parsed[0]
-            if p0["oc"] == "O":
-                if not p0["strategy"]:
-                    raise _RowError(
-                        f"order {oid}: no strategy (add a Strategy column or pass --strategy)"
-                    )
-                events.append(
-                    _Open(
-                        first,
-                        oid,
-                        p0["account"],
-                        p0["strategy"],
-                        p0["und"],
-                        when,
-                        contracts,
-                        credit,
-                        p0["mult"],
-                        p0["ccy"],
-                        p0["fx"],
-                        fees,
-                        legs,
-                    )
-                )
-            else:
-                events.append(
-                    _Close(first, "", oid, when, credit, contracts, fees, p0["fx"], p0["und"], legs)
-                )
-        except _RowError as exc:
-            errors.append((first, str(exc)))
-            bad = True
-        if bad:  # closes on this underlying may belong to this order: not re-reported
-            bad_ids.update("und:" + _opt(row, "UnderlyingSymbol") for _, row in members)
-    events.sort(key=lambda e: (e.opened_at if isinstance(e, _Open) else e.closed_at, e.line))
-    return events
-
-
-def _read_csv(data: bytes, name: str, required: tuple[str, ...], errors):
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportErrors(name, [(1, f"not UTF-8 text ({exc.reason})")]) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise ImportErrors(name, [(1, f"missing column(s): {', '.join(missing)}")])
-    reader.fieldnames = header
-    rows = []
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            errors.append((line, f"{len(row[None])} more field(s) than the header"))
-            continue
-        if all(not (v or "").strip() for v in row.values()):
-            continue
-        rows.append((line, row))
-    return rows
-
-
 # ----------------------------------------------------------------------------- writing
 
 
@@ -789,7 +364,6 @@ def import_csv(
         and not (isinstance(e, _Close) and e.underlying and "und:" + e.underlying in bad_ids)
     ]
 
-    slow = float(os.environ.get(SLOW_WRITE_ENV, "0") or 0)
     summary = ImportSummary(sha256=sha)
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -797,7 +371,7 @@ def import_csv(
             conn.execute("ROLLBACK")
             summary.already_imported = True
             return summary
-        _apply(conn, events, fmt, sha, errors, summary, slow)
+        _apply(conn, events, fmt, sha, errors, summary)
         if errors:
             raise ImportErrors(name, errors)
         conn.execute(
@@ -812,13 +386,7 @@ def import_csv(
     return summary
 
 
-def _tick(slow: float) -> None:
-    if slow > 0:
-        print("ledger: inserted", file=sys.stderr, flush=True)
-        time.sleep(slow)
-
-
-def _apply(conn, events, source, sha, errors, summary, slow) -> None:
+def _apply(conn, events, source, sha, errors, summary) -> None:
     for ev in events:
         try:
             if isinstance(ev, _Open):
@@ -854,7 +422,6 @@ def _apply(conn, events, source, sha, errors, summary, slow) -> None:
                     [(cur.lastrowid, *leg) for leg in ev.legs],
                 )
                 summary.trades += 1
-                _tick(slow)
             elif isinstance(ev, _Close):
                 if source == "ibkr":
                     done = conn.execute(
@@ -904,7 +471,6 @@ def _apply(conn, events, source, sha, errors, summary, slow) -> None:
                     ),
                 )
                 summary.closes += 1
-                _tick(slow)
             elif isinstance(ev, _Quote):
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO quotes (date, symbol, price) VALUES (?, ?, ?)",
@@ -929,7 +495,6 @@ def _apply(conn, events, source, sha, errors, summary, slow) -> None:
                 )
                 if cur.rowcount:
                     summary.marks += 1
-                    _tick(slow)
                 else:
                     summary.skipped += 1
         except _RowError as exc:
@@ -949,195 +514,3 @@ def _match_ibkr(conn, ev: _Close):
         if _legs_key([tuple(r) for r in legs]) == want:
             return t
     return None
-
-
-# ----------------------------------------------------------------------------- queries
-
-
-def _d(x: date | str) -> str:
-    return x.isoformat()[:10] if isinstance(x, date) else str(x)[:10]
-
-
-def open_trades(conn: sqlite3.Connection, as_of: date | str) -> list[dict]:
-    """Trades open at the end of ``as_of``: opened on or before it, not closed by then.
-
-    Returns
-    -------
-    list of dict
-        One dict per trade (every ``trades`` column) with ``legs``: a list of
-        ``{right, strike, expiry, quantity}``; ordered by ``opened_at``.
-    """
-    d = _d(as_of)
-    rows = conn.execute(
-        "SELECT * FROM trades WHERE substr(opened_at, 1, 10) <= ?"
-        " AND (closed_at IS NULL OR substr(closed_at, 1, 10) > ?) ORDER BY opened_at, id",
-        (d, d),
-    ).fetchall()
-    out = []
-    for r in rows:
-        t = dict(r)
-        t["legs"] = [
-            dict(x)
-            for x in conn.execute(
-                "SELECT right, strike, expiry, quantity FROM legs WHERE trade_id = ? ORDER BY id",
-                (r["id"],),
-            )
-        ]
-        out.append(t)
-    return out
-
-
-def realized_pnl(conn: sqlite3.Connection, start: date | str, end: date | str) -> dict[str, float]:
-    """Realized P&L per strategy of trades closed in ``[start, end]`` (dates inclusive).
-
-    ``((open_price + close_price) * contracts * multiplier - fees) * fx_to_account``, money in
-    the account currency (see the module docstring for the sign convention).
-
-    Returns
-    -------
-    dict
-        ``{strategy: pnl}``; strategies with no close in the window are absent.
-    """
-    rows = conn.execute(
-        "SELECT strategy, SUM(((open_price + close_price) * contracts * multiplier - fees)"
-        " * fx_to_account) AS pnl FROM trades WHERE closed_at IS NOT NULL"
-        " AND substr(closed_at, 1, 10) BETWEEN ? AND ? GROUP BY strategy ORDER BY strategy",
-        (_d(start), _d(end)),
-    ).fetchall()
-    return {r["strategy"]: float(r["pnl"]) for r in rows}
-
-
-def marks_on(conn: sqlite3.Connection, on: date | str) -> list[dict]:
-    """Marks dated ``on``: ``{trade_id, external_id, strategy, mark, fx_to_account,
-    unrealized}`` with ``unrealized = (open_price + mark) * contracts * multiplier * fx``
-    (account currency, fees excluded), for trades still open at the end of that date."""
-    d = _d(on)
-    rows = conn.execute(
-        "SELECT m.trade_id, t.external_id, t.strategy, m.mark, m.fx_to_account,"
-        " (t.open_price + m.mark) * t.contracts * t.multiplier * m.fx_to_account AS unrealized"
-        " FROM marks m JOIN trades t ON t.id = m.trade_id WHERE m.date = ?"
-        " AND (t.closed_at IS NULL OR substr(t.closed_at, 1, 10) > ?) ORDER BY m.trade_id",
-        (d, d),
-    ).fetchall()
-    return [dict(r) for r in rows]
-
-
-def quote_on(
-    conn: sqlite3.Connection, symbol: str, on: date | str, *, max_age_days: int = 5
-) -> tuple[str, float] | None:
-    """The latest quote of ``symbol`` dated on or before ``on``, at most ``max_age_days`` old.
-
-    Returns
-    -------
-    (date, price) or None
-        ISO date and close of the quote; ``None`` when there is none that recent.
-    """
-    d = _d(on)
-    row = conn.execute(
-        "SELECT date, price FROM quotes WHERE symbol = ? AND date <= ? ORDER BY date DESC LIMIT 1",
-        (symbol.upper(), d),
-    ).fetchone()
-    if row is None:
-        return None
-    age = (date.fromisoformat(d) - date.fromisoformat(row["date"])).days
-    return (row["date"], float(row["price"])) if age <= max_age_days else None
-
-
-def trade_values(conn: sqlite3.Connection, on: date | str) -> list[dict]:
-    """Every trade opened on or before ``on`` with its P&L since the open at the end of ``on``.
-
-    A trade closed by then carries its realized P&L ``((open + close) × contracts × multiplier −
-    fees) × fx`` (every fee of the trade included); an open trade its unrealized P&L at its
-    latest mark dated on or before ``on``, ``(open + mark) × contracts × multiplier × fx_mark``
-    (fees excluded until the close; 0 when it has no mark yet: valued at its open price).
-    Money in the account currency.
-
-    Returns
-    -------
-    list of dict
-        ``{id, external_id, strategy, underlying, opened_at, closed_at, closed, pnl,
-        marked_on}`` ordered by open time; ``closed`` says whether ``pnl`` is realized.
-    """
-    d = _d(on)
-    rows = conn.execute(
-        "SELECT t.*, (SELECT m.mark FROM marks m WHERE m.trade_id = t.id AND m.date <= ?"
-        " ORDER BY m.date DESC LIMIT 1) AS mark, (SELECT m.fx_to_account FROM marks m"
-        " WHERE m.trade_id = t.id AND m.date <= ? ORDER BY m.date DESC LIMIT 1) AS mark_fx,"
-        " (SELECT m.date FROM marks m WHERE m.trade_id = t.id AND m.date <= ?"
-        " ORDER BY m.date DESC LIMIT 1) AS mark_date"
-        " FROM trades t WHERE substr(t.opened_at, 1, 10) <= ? ORDER BY t.opened_at, t.id",
-        (d, d, d, d),
-    ).fetchall()
-    out = []
-    for r in rows:
-        closed = r["closed_at"] is not None and r["closed_at"][:10] <= d
-        size = r["contracts"] * r["multiplier"]
-        if closed:
-            pnl = ((r["open_price"] + r["close_price"]) * size - r["fees"]) * r["fx_to_account"]
-        elif r["mark"] is not None:
-            pnl = (r["open_price"] + r["mark"]) * size * r["mark_fx"]
-        else:
-            pnl = 0.0
-        out.append(
-            {
-                "id": r["id"],
-                "external_id": r["external_id"],
-                "strategy": r["strategy"],
-                "underlying": r["underlying"],
-                "opened_at": r["opened_at"],
-                "closed_at": r["closed_at"] if closed else None,
-                "closed": closed,
-                "pnl": float(pnl),
-                "marked_on": None if closed else r["mark_date"],
-            }
-        )
-    return out
-
-
-def month_to_date(conn: sqlite3.Connection, as_of: date | str) -> dict[str, dict[str, float]]:
-    """Month-to-date income per strategy, marked to market, account currency.
-
-    For every trade, the change of its P&L since the open (:func:`trade_values`) between the end
-    of the previous month and the end of ``as_of``: a trade opened before the month counts only
-    what it made this month (from its last mark of the previous month, or its open price when it
-    had none). The change is ``realized`` when the trade closed by ``as_of`` and ``unrealized``
-    when it is still open.
-
-    Returns
-    -------
-    dict
-        ``{strategy: {"realized": float, "unrealized": float}}`` for every strategy with a trade
-        that counts (opened before ``as_of`` and not closed before the month).
-    """
-    return month_to_date_series(conn, [as_of])[0]
-
-
-def month_to_date_series(
-    conn: sqlite3.Connection, days: list[date | str]
-) -> list[dict[str, dict[str, float]]]:
-    """:func:`month_to_date` at each of ``days`` (the previous month's baseline read once per
-    month, not once per day).
-
-    Returns
-    -------
-    list of dict
-        One ``{strategy: {"realized", "unrealized"}}`` mapping per day, in order.
-    """
-    bases: dict[str, dict] = {}
-    out = []
-    for day in days:
-        d = date.fromisoformat(_d(day))
-        prev = date.fromordinal(d.replace(day=1).toordinal() - 1).isoformat()
-        if prev not in bases:
-            bases[prev] = {t["id"]: t for t in trade_values(conn, prev)}
-        base = bases[prev]
-        acc: dict[str, dict[str, float]] = {}
-        for t in trade_values(conn, d):
-            b = base.get(t["id"])
-            if b is not None and b["closed"]:
-                continue  # closed before the month
-            change = t["pnl"] - (b["pnl"] if b is not None else 0.0)
-            row = acc.setdefault(t["strategy"], {"realized": 0.0, "unrealized": 0.0})
-            row["realized" if t["closed"] else "unrealized"] += change
-        out.append(acc)
-    return out

@@ -1,8 +1,9 @@
 """The SQLite trade ledger: schema migrations, validated all-or-nothing CSV import, queries.
 
 Concurrency and crash safety are checked with real processes: two importers at once, and an
-importer SIGKILLed in the middle of its write transaction (slowed down by the
-``THETAPLAN_LEDGER_SLOW_WRITE`` hook).
+importer SIGKILLed in the middle of its write transaction (slowed down by a sqlite trace
+callback that the test's subprocess installs when ``THETAPLAN_TEST_SLOW_WRITE`` is set: it
+announces and sleeps before every trade insert).
 """
 
 from __future__ import annotations
@@ -27,9 +28,23 @@ from optimizer.tracking import ledger as L
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ledger"
 ROOT = Path(__file__).resolve().parents[2]
 
-# builds the app the way optimizer.cli.app does, without depending on the lead's wiring
+#: Env var of the subprocess below (seconds): sleep before every trade insert (fault injection).
+SLOW_WRITE_ENV = "THETAPLAN_TEST_SLOW_WRITE"
+
+# builds the app the way optimizer.cli.app does, without depending on the lead's wiring; with
+# SLOW_WRITE_ENV set, every ledger connection announces and sleeps before each trade insert
 _APP_SRC = (
-    "import sys, typer\n"
+    "import os, sys, time, typer\n"
+    "from optimizer.tracking import ledger as _ledger\n"
+    "_slow = float(os.environ.get('THETAPLAN_TEST_SLOW_WRITE', '0') or 0)\n"
+    "def _trace(stmt):\n"
+    "    if stmt.lstrip().upper().startswith('INSERT INTO TRADES'):\n"
+    "        print('ledger: inserted', file=sys.stderr, flush=True); time.sleep(_slow)\n"
+    "if _slow:\n"
+    "    _connect = _ledger._connect\n"
+    "    def _slow_connect(path):\n"
+    "        conn = _connect(path); conn.set_trace_callback(_trace); return conn\n"
+    "    _ledger._connect = _slow_connect\n"
     "from optimizer.cli.commands.ledger import register\n"
     "from models.errors import ThetaplanError\n"
     "app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)\n"
@@ -397,7 +412,7 @@ def test_cli_subprocess_bad_rows_capped_at_20(tmp_path):
 def test_two_processes_importing_at_once(db, tmp_path):
     a = _write_opens(tmp_path / "a.csv", "A", 8)
     b = _write_opens(tmp_path / "b.csv", "B", 8)
-    env = {L.SLOW_WRITE_ENV: "0.05"}
+    env = {SLOW_WRITE_ENV: "0.05"}
     procs = [
         _proc("ledger", "import", str(db), str(f), env=env) for f in (a, b, a, b)
     ]  # two different files, each imported twice at the same time
@@ -418,7 +433,7 @@ def test_sigkill_mid_write_leaves_ledger_unchanged(db, tmp_path):
     conn.close()
     before = _counts(db)
     f = _write_opens(tmp_path / "big.csv", "K", 30)
-    p = _proc("ledger", "import", str(db), str(f), env={L.SLOW_WRITE_ENV: "0.2"})
+    p = _proc("ledger", "import", str(db), str(f), env={SLOW_WRITE_ENV: "0.2"})
     seen = 0
     deadline = time.monotonic() + 30
     while seen < 3 and time.monotonic() < deadline:
