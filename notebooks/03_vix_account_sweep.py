@@ -42,7 +42,7 @@ study = {
 }
 path = Path(tempfile.mkdtemp()) / "study_03.yaml"
 path.write_text(yaml.safe_dump(study))
-df = optimizer.studies.study(path)
+df = optimizer.study(path)
 df[["market.vix", "account.net_liq", "status", "max_income", "achievement", "bp_used_pct"]]
 
 # %%

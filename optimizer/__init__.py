@@ -4,7 +4,7 @@ Python API (the CLI is a thin layer over it)::
 
     import optimizer
     result = optimizer.solve("scenarios/tom_king/phase4.yaml")      # SizingResult
-    table = optimizer.studies.study("scenarios/tom_king/phases.yaml")        # pandas.DataFrame
+    table = optimizer.study("scenarios/tom_king/phases.yaml")        # pandas.DataFrame
 
 Imports are lazy: ``import optimizer`` does not load the solvers.
 """
