@@ -243,26 +243,8 @@ def _weights(scenario: Scenario, maxpos: dict[str, int | None]) -> tuple[dict[st
     return out, note
 
 
-def resolve_limits(scenario: Scenario) -> Limits:
-    """Resolve every cap of ``scenario`` for its account phase and VIX level.
-
-    BP: ``buying_power.max_fraction`` if given; ``auto`` = the phase BP band for phases 1–3 and the
-    VIX table for phase 4 (domain.md §4, "phase BP targets override VIX in lower phases"), at the
-    chosen ``vix_bound``; then scaled by ``1 - reserve`` (``reserve: table`` = the TK-PDF 20%
-    emergency reserve, the formula form ``account × multiplier × 0.8``).
-
-    Positions: the phase's max positions per strategy (converted to full-size units when the
-    table states them in a micro contract), the total cap by phase, per-group limits
-    ``min(group limit, phase limit)`` (domain.md §6), and the VIX > 30 protocol (strategies that
-    sell calls get max positions 0).
-
-    Raises
-    ------
-    SpecError
-        Unknown strategy key in the max-positions table, missing GBP rate, bad renormalization.
-    """
-    phase = phase_of(scenario)
-    notes: list[str] = []
+def _bp_cap(scenario: Scenario, phase: int) -> tuple[float, str]:
+    """The total BP cap (fraction of NLV) and where it comes from (see :func:`resolve_limits`)."""
     bp = scenario.buying_power
     vix = scenario.market.vix
     if bp.max_fraction == "auto":
@@ -283,7 +265,16 @@ def resolve_limits(scenario: Scenario) -> Limits:
     if reserve:
         src += f", × (1 − {reserve:.0%} reserve)"
         frac = frac * (1.0 - reserve)
+    return frac, src
+
+
+def _max_positions(
+    scenario: Scenario, phase: int, notes: list[str]
+) -> tuple[dict[str, int | None], dict[str, float]]:
+    """Per strategy: max positions (phase table or stated; the VIX crisis protocol applied) and
+    the size of the contract the number counts (``count_reference``); notes appended."""
     basis = scenario.positions.count
+    vix = scenario.market.vix
     crisis_vix, blocked = phase_tables.vix_crisis_protocol()
     maxpos: dict[str, int | None] = {}
     reference: dict[str, float] = {}
@@ -310,6 +301,66 @@ def resolve_limits(scenario: Scenario) -> Limits:
                 f"{name}: VIX {vix:g} > {crisis_vix:g} protocol, put selling only "
                 f"({s.template} blocked)"
             )
+    return maxpos, reference
+
+
+def _scaled_counts(
+    scenario: Scenario,
+    phase: int,
+    maxpos: dict[str, int | None],
+    total: int | None,
+    group_limits: dict[str, int],
+    notes: list[str],
+) -> tuple[dict, int | float | None, dict]:
+    """The phase tables' count caps × :func:`count_scale` (``positions.scale_with_nlv``); caps
+    the scenario states stay as stated; a note when they move."""
+    pos = scenario.positions
+    cg = pos.correlation_groups
+    factor = count_scale(scenario, phase)
+    if factor == 1.0:
+        return maxpos, total, group_limits
+    maxpos = {
+        n: (m * factor if m is not None and scenario.strategies[n].max_positions == "phase" else m)
+        for n, m in maxpos.items()
+    }
+    if pos.max_total == "phase" and total is not None:
+        total = total * factor
+    if cg.limit == "phase":
+        group_limits = {g: v * factor for g, v in group_limits.items()}
+    notes.append(
+        f"positions.scale_with_nlv: phase-{phase} count caps × {factor:.3g} "
+        f"(NLV GBP {nlv_gbp(scenario):,.0f} / the phase-{phase} floor GBP "
+        f"{phase_tables.get_phase(phase).nlv_low_gbp:,.0f}; max positions, total and "
+        "correlation-group limits; the tables stop at phase 4, the proportional rule is "
+        "thetaplan's assumption)"
+    )
+    return maxpos, total, group_limits
+
+
+def resolve_limits(scenario: Scenario) -> Limits:
+    """Resolve every cap of ``scenario`` for its account phase and VIX level.
+
+    BP: ``buying_power.max_fraction`` if given; ``auto`` = the phase BP band for phases 1–3 and the
+    VIX table for phase 4 (domain.md §4, "phase BP targets override VIX in lower phases"), at the
+    chosen ``vix_bound``; then scaled by ``1 - reserve`` (``reserve: table`` = the TK-PDF 20%
+    emergency reserve, the formula form ``account × multiplier × 0.8``).
+
+    Positions: the phase's max positions per strategy (converted to full-size units when the
+    table states them in a micro contract), the total cap by phase, per-group limits
+    ``min(group limit, phase limit)`` (domain.md §6), and the VIX > 30 protocol (strategies that
+    sell calls get max positions 0).
+
+    Raises
+    ------
+    SpecError
+        Unknown strategy key in the max-positions table, missing GBP rate, bad renormalization.
+    """
+    phase = phase_of(scenario)
+    notes: list[str] = []
+    bp = scenario.buying_power
+    frac, src = _bp_cap(scenario, phase)
+    basis = scenario.positions.count
+    maxpos, reference = _max_positions(scenario, phase, notes)
     weights, note = _weights(scenario, maxpos)
     cg = scenario.positions.correlation_groups
     group_limits: dict[str, int] = {}
@@ -331,27 +382,9 @@ def resolve_limits(scenario: Scenario) -> Limits:
     }
     pos = scenario.positions
     total = phase_tables.max_total_positions(phase) if pos.max_total == "phase" else pos.max_total
-    factor = count_scale(scenario, phase)
-    if factor != 1.0:  # the tables' limits scale; limits the scenario states stay as stated
-        maxpos = {
-            n: (
-                m * factor
-                if m is not None and scenario.strategies[n].max_positions == "phase"
-                else m
-            )
-            for n, m in maxpos.items()
-        }
-        if pos.max_total == "phase" and total is not None:
-            total = total * factor
-        if cg.limit == "phase":
-            group_limits = {g: v * factor for g, v in group_limits.items()}
-        notes.append(
-            f"positions.scale_with_nlv: phase-{phase} count caps × {factor:.3g} "
-            f"(NLV GBP {nlv_gbp(scenario):,.0f} / the phase-{phase} floor GBP "
-            f"{phase_tables.get_phase(phase).nlv_low_gbp:,.0f}; max positions, total and "
-            "correlation-group limits; the tables stop at phase 4, the proportional rule is "
-            "thetaplan's assumption)"
-        )
+    maxpos, total, group_limits = _scaled_counts(
+        scenario, phase, maxpos, total, group_limits, notes
+    )
     al = scenario.allocation
     risk = scenario.risk
     return Limits(
