@@ -133,7 +133,6 @@ def _chance_policy(
     cs, limits = prep.candidates, prep.limits
     target = scenario.target.monthly_income
     p_req = limits.success_probability
-    alternatives: list[Alternative] = []
     out, max_p, p_upper = diagnostics.max_probability(cs, limits, risk, ctx)
     proven = chosen.status is SolveStatus.INFEASIBLE or p_upper < p_req
     bound_s = (
@@ -177,6 +176,41 @@ def _chance_policy(
             )
         )
         max_p = float(np.mean(np.asarray(risk.monthly) @ counts >= target))
+    note, max_p, alternatives = _chance_note(
+        scenario, prep, risk, out, (max_p, p_upper, proven), counts, bound_s
+    )
+    return BookChoice(
+        outcome=chosen,
+        problem=problem,
+        counts=counts,
+        book_from=book_from,
+        chance_ok=False,
+        chance=ChanceFinding(p_req, met=False, proven=proven, note=note),
+        max_probability=max_p,
+        alternatives=tuple(alternatives),
+        notes=(note,),
+    )
+
+
+def _chance_note(
+    scenario: Scenario,
+    prep: Prepared,
+    risk: RiskData,
+    out: SolveOutcome | None,
+    search: tuple[float, float, bool],
+    counts: np.ndarray,
+    bound_s: str,
+) -> tuple[str, float, list[Alternative]]:
+    """The chance finding's note, the highest probability found and the max-probability book.
+
+    ``search`` is ``(highest in-sample probability found, its proven upper bound, whether the
+    required probability is proven unreachable)``; ``counts`` the headline book (K,).
+    """
+    max_p, p_upper, proven = search
+    cs = prep.candidates
+    target = scenario.target.monthly_income
+    p_req = prep.limits.success_probability
+    alternatives: list[Alternative] = []
     reach = "is not reachable" if proven else "was not reached within the limits"
     # the headline book meets every cap: its own in-sample probability is a lower bound on
     # the highest one, whatever a limit-stopped search found
@@ -227,17 +261,7 @@ def _chance_policy(
             f"target in {p_head:.1%} of the sample months (a lower bound on the highest "
             f"probability)"
         )
-    return BookChoice(
-        outcome=chosen,
-        problem=problem,
-        counts=counts,
-        book_from=book_from,
-        chance_ok=False,
-        chance=ChanceFinding(p_req, met=False, proven=proven, note=note),
-        max_probability=max_p,
-        alternatives=tuple(alternatives),
-        notes=(note,),
-    )
+    return note, max_p, alternatives
 
 
 def _note_incumbent(ctx: SolveContext, out, what: str) -> None:
