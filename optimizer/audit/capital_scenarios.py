@@ -218,6 +218,101 @@ def _assumptions(
     return out
 
 
+def _audit_regime(spec: AuditSpec):
+    """The two-state VIX regime chain fitted to the audit's history window (``None`` without)."""
+    if spec.regime is None:
+        return None
+    path = spec.resolve(spec.regime.history)
+    return fit_regime(
+        load_vix_history(path),
+        spec.regime.threshold,
+        start=None if spec.regime.start is None else spec.regime.start.isoformat(),
+        end=None if spec.regime.end is None else spec.regime.end.isoformat(),
+        source=path.name,
+    )
+
+
+def _break_even(
+    spec: AuditSpec,
+    stated: dict,
+    no_edge: dict,
+    regime,
+    be_paths: int,
+    rng_seed: int,
+    tick: Callable[[str], None],
+) -> dict:
+    """Break-even capital: claimed (the seed's formula) and recomputed, stated and no-edge."""
+    tick("break-even (stated)")
+    be, be_note = simulated_break_even(spec, stated, regime=regime, paths=be_paths, seed=rng_seed)
+    tick("break-even (no edge)")
+    be0, be0_note = simulated_break_even(
+        spec, no_edge, regime=regime, paths=be_paths, seed=rng_seed
+    )
+    return {
+        "claimed": claimed_break_even(spec),
+        "recomputed": be,
+        "recomputed_no_edge": be0,
+        "claimed_note": "financial_projection_validator.py: (itemised costs + 0.2% × $100k) / "
+        "monthly rate at 28% × 0.92",
+        "recomputed_note": be_note,
+        "recomputed_no_edge_note": be0_note,
+    }
+
+
+def _optimized_rows(
+    spec: AuditSpec,
+    stated: dict,
+    levels: list[float],
+    n_paths: int,
+    rng_seed: int,
+    regime,
+    tick: Callable[[str], None],
+) -> list[OptimizedRow]:
+    """Per capital level and objective: the allocation LP and the re-simulation of its mix."""
+    sim_spec = spec.simulation
+    optimized: list[OptimizedRow] = []
+    opt = spec.optimizer
+    names = list(stated)
+    caps = [min(opt.max_allocation, 1.0)] * len(names)
+    exposure = [stated[n].exposure for n in names]
+    for cap in levels:
+        tick(f"allocation LP ${cap:,.0f}")
+        months = _standalone_months(
+            spec, stated, cap, paths=min(opt.paths, n_paths), seed=rng_seed, regime=regime
+        )
+        for objective in opt.objectives:
+            res = optimize_allocation(
+                months,
+                names,
+                exposure=exposure,
+                max_allocation=caps,
+                leverage_cap=spec.risk.leverage_cap,
+                cost_fraction=spec.itemised_costs / cap,
+                cvar_alpha=opt.cvar.alpha if opt.cvar else 0.95,
+                cvar_cap=opt.cvar.cap if opt.cvar else None,
+                drawdown_alpha=opt.drawdown.alpha if opt.drawdown else 0.9,
+                drawdown_cap=opt.drawdown.cap if opt.drawdown else None,
+                objective=objective,
+            )
+            resim = None
+            if res.status == "optimal":
+                mix = {n: float(a) for n, a in zip(names, res.allocation, strict=True) if a > 1e-9}
+                if mix:
+                    sim = _simulate_mix(
+                        spec,
+                        stated,
+                        mix,
+                        cap,
+                        paths=n_paths,
+                        months=sim_spec.months,
+                        seed=rng_seed + 1,
+                        regime=regime,
+                    )
+                    resim = _row(sim, mix, spec.target_monthly)
+            optimized.append(OptimizedRow(cap, res, resim))
+    return optimized
+
+
 def run_audit(
     spec: AuditSpec,
     *,
@@ -263,16 +358,7 @@ def run_audit(
             progress(what, step, total)
         step += 1
 
-    regime = None
-    if spec.regime is not None:
-        path = spec.resolve(spec.regime.history)
-        regime = fit_regime(
-            load_vix_history(path),
-            spec.regime.threshold,
-            start=None if spec.regime.start is None else spec.regime.start.isoformat(),
-            end=None if spec.regime.end is None else spec.regime.end.isoformat(),
-            source=path.name,
-        )
+    regime = _audit_regime(spec)
     stated, how = derive_streams(spec, variant="stated")
     no_edge, _ = derive_streams(spec, variant="no_edge")
     checks = consistency_checks(spec, regime.stationary if regime is not None else None)
@@ -299,66 +385,12 @@ def run_audit(
             fan[variant][cap] = _fan(sim)
             first[variant][cap] = sim.monthly_net[:, 0].copy()
 
-    be_paths = min(sim_spec.break_even_paths, n_paths)
-    tick("break-even (stated)")
-    be, be_note = simulated_break_even(spec, stated, regime=regime, paths=be_paths, seed=rng_seed)
-    tick("break-even (no edge)")
-    be0, be0_note = simulated_break_even(
-        spec, no_edge, regime=regime, paths=be_paths, seed=rng_seed
+    break_even = _break_even(
+        spec, stated, no_edge, regime, min(sim_spec.break_even_paths, n_paths), rng_seed, tick
     )
-    break_even = {
-        "claimed": claimed_break_even(spec),
-        "recomputed": be,
-        "recomputed_no_edge": be0,
-        "claimed_note": "financial_projection_validator.py: (itemised costs + 0.2% × $100k) / "
-        "monthly rate at 28% × 0.92",
-        "recomputed_note": be_note,
-        "recomputed_no_edge_note": be0_note,
-    }
-
-    optimized: list[OptimizedRow] = []
-    if do_opt:
-        opt = spec.optimizer
-        names = list(stated)
-        caps = [min(opt.max_allocation, 1.0)] * len(names)
-        exposure = [stated[n].exposure for n in names]
-        for cap in levels:
-            tick(f"allocation LP ${cap:,.0f}")
-            months = _standalone_months(
-                spec, stated, cap, paths=min(opt.paths, n_paths), seed=rng_seed, regime=regime
-            )
-            for objective in opt.objectives:
-                res = optimize_allocation(
-                    months,
-                    names,
-                    exposure=exposure,
-                    max_allocation=caps,
-                    leverage_cap=spec.risk.leverage_cap,
-                    cost_fraction=spec.itemised_costs / cap,
-                    cvar_alpha=opt.cvar.alpha if opt.cvar else 0.95,
-                    cvar_cap=opt.cvar.cap if opt.cvar else None,
-                    drawdown_alpha=opt.drawdown.alpha if opt.drawdown else 0.9,
-                    drawdown_cap=opt.drawdown.cap if opt.drawdown else None,
-                    objective=objective,
-                )
-                resim = None
-                if res.status == "optimal":
-                    mix = {
-                        n: float(a) for n, a in zip(names, res.allocation, strict=True) if a > 1e-9
-                    }
-                    if mix:
-                        sim = _simulate_mix(
-                            spec,
-                            stated,
-                            mix,
-                            cap,
-                            paths=n_paths,
-                            months=sim_spec.months,
-                            seed=rng_seed + 1,
-                            regime=regime,
-                        )
-                        resim = _row(sim, mix, spec.target_monthly)
-                optimized.append(OptimizedRow(cap, res, resim))
+    optimized = (
+        _optimized_rows(spec, stated, levels, n_paths, rng_seed, regime, tick) if do_opt else []
+    )
     if progress is not None:
         progress("done", total, total)
     return AuditResult(
