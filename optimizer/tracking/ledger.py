@@ -96,6 +96,7 @@ from optimizer.tracking.ledger_csv import (
     ImportErrors,
     ImportSummary,
     _Close,
+    _Mark,
     _Open,
     _parse_ibkr,
     _parse_thetaplan,
@@ -387,118 +388,129 @@ def import_csv(
 
 
 def _apply(conn, events, source, sha, errors, summary) -> None:
+    """Write each event inside the caller's transaction; a row error is kept, not raised."""
+    write = {_Open: _write_open, _Close: _write_close, _Quote: _write_quote, _Mark: _write_mark}
     for ev in events:
         try:
-            if isinstance(ev, _Open):
-                row = conn.execute(
-                    "SELECT id FROM trades WHERE source = ? AND external_id = ?", (source, ev.ext)
-                ).fetchone()
-                if row:
-                    summary.skipped += 1
-                    continue
-                cur = conn.execute(
-                    "INSERT INTO trades (account, strategy, underlying, opened_at, contracts,"
-                    " open_price, multiplier, currency, fx_to_account, fees, external_id, source,"
-                    " source_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        ev.account,
-                        ev.strategy,
-                        ev.underlying,
-                        ev.opened_at,
-                        ev.contracts,
-                        ev.price,
-                        ev.multiplier,
-                        ev.currency,
-                        ev.fx,
-                        ev.fees,
-                        ev.ext,
-                        source,
-                        sha,
-                    ),
-                )
-                conn.executemany(
-                    "INSERT INTO legs (trade_id, right, strike, expiry, quantity)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [(cur.lastrowid, *leg) for leg in ev.legs],
-                )
-                summary.trades += 1
-            elif isinstance(ev, _Close):
-                if source == "ibkr":
-                    done = conn.execute(
-                        "SELECT id FROM trades WHERE source = ? AND close_external_id = ?",
-                        (source, ev.close_ext),
-                    ).fetchone()
-                    if done:
-                        summary.skipped += 1
-                        continue
-                    t = _match_ibkr(conn, ev)
-                    if t is None:
-                        raise _RowError(
-                            f"close without open: order {ev.close_ext} matches no open "
-                            f"{ev.underlying} trade with the opposite legs"
-                        )
-                else:
-                    t = conn.execute(
-                        "SELECT * FROM trades WHERE source = ? AND external_id = ?",
-                        (source, ev.ext),
-                    ).fetchone()
-                    if t is None:
-                        raise _RowError(f"close without open: trade_id {ev.ext!r} was never opened")
-                    if t["closed_at"] is not None:
-                        if t["closed_at"] == ev.closed_at and t["close_price"] == ev.price:
-                            summary.skipped += 1
-                            continue
-                        raise _RowError(
-                            f"trade_id {ev.ext!r} is already closed (at {t['closed_at']})"
-                        )
-                if ev.contracts is not None and ev.contracts != t["contracts"]:
-                    raise _RowError(
-                        f"close of {ev.contracts} contracts, trade has {t['contracts']} "
-                        "(partial closes are not supported)"
-                    )
-                if ev.closed_at < t["opened_at"]:
-                    raise _RowError(f"close at {ev.closed_at} before the open ({t['opened_at']})")
-                conn.execute(
-                    "UPDATE trades SET closed_at = ?, close_price = ?, fees = fees + ?,"
-                    " fx_to_account = ?, close_external_id = ? WHERE id = ?",
-                    (
-                        ev.closed_at,
-                        ev.price,
-                        ev.fees,
-                        ev.fx if ev.fx is not None else t["fx_to_account"],
-                        ev.close_ext,
-                        t["id"],
-                    ),
-                )
-                summary.closes += 1
-            elif isinstance(ev, _Quote):
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO quotes (date, symbol, price) VALUES (?, ?, ?)",
-                    (ev.date, ev.symbol, ev.price),
-                )
-                if cur.rowcount:
-                    summary.quotes += 1
-                else:
-                    summary.skipped += 1
-            else:
-                t = conn.execute(
-                    "SELECT * FROM trades WHERE source = ? AND external_id = ?", (source, ev.ext)
-                ).fetchone()
-                if t is None:
-                    raise _RowError(f"mark for trade_id {ev.ext!r} that was never opened")
-                if ev.date < t["opened_at"][:10]:
-                    raise _RowError(f"mark on {ev.date} before the open ({t['opened_at']})")
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO marks (trade_id, date, mark, fx_to_account)"
-                    " VALUES (?, ?, ?, ?)",
-                    (t["id"], ev.date, ev.mark, ev.fx if ev.fx is not None else t["fx_to_account"]),
-                )
-                if cur.rowcount:
-                    summary.marks += 1
-                else:
-                    summary.skipped += 1
+            write[type(ev)](conn, ev, source, sha, summary)
         except _RowError as exc:
             errors.append((ev.line, str(exc)))
+
+
+def _write_open(conn, ev, source: str, sha: str, summary: ImportSummary) -> None:
+    """An opened trade and its legs (skipped when the same external id is in the ledger)."""
+    row = conn.execute(
+        "SELECT id FROM trades WHERE source = ? AND external_id = ?", (source, ev.ext)
+    ).fetchone()
+    if row:
+        summary.skipped += 1
+        return
+    cur = conn.execute(
+        "INSERT INTO trades (account, strategy, underlying, opened_at, contracts,"
+        " open_price, multiplier, currency, fx_to_account, fees, external_id, source,"
+        " source_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            ev.account,
+            ev.strategy,
+            ev.underlying,
+            ev.opened_at,
+            ev.contracts,
+            ev.price,
+            ev.multiplier,
+            ev.currency,
+            ev.fx,
+            ev.fees,
+            ev.ext,
+            source,
+            sha,
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO legs (trade_id, right, strike, expiry, quantity) VALUES (?, ?, ?, ?, ?)",
+        [(cur.lastrowid, *leg) for leg in ev.legs],
+    )
+    summary.trades += 1
+
+
+def _write_close(conn, ev, source: str, sha: str, summary: ImportSummary) -> None:
+    """A close: matched to its open (IBKR: the opposite legs), checked, and written."""
+    if source == "ibkr":
+        done = conn.execute(
+            "SELECT id FROM trades WHERE source = ? AND close_external_id = ?",
+            (source, ev.close_ext),
+        ).fetchone()
+        if done:
+            summary.skipped += 1
+            return
+        t = _match_ibkr(conn, ev)
+        if t is None:
+            raise _RowError(
+                f"close without open: order {ev.close_ext} matches no open "
+                f"{ev.underlying} trade with the opposite legs"
+            )
+    else:
+        t = conn.execute(
+            "SELECT * FROM trades WHERE source = ? AND external_id = ?",
+            (source, ev.ext),
+        ).fetchone()
+        if t is None:
+            raise _RowError(f"close without open: trade_id {ev.ext!r} was never opened")
+        if t["closed_at"] is not None:
+            if t["closed_at"] == ev.closed_at and t["close_price"] == ev.price:
+                summary.skipped += 1
+                return
+            raise _RowError(f"trade_id {ev.ext!r} is already closed (at {t['closed_at']})")
+    if ev.contracts is not None and ev.contracts != t["contracts"]:
+        raise _RowError(
+            f"close of {ev.contracts} contracts, trade has {t['contracts']} "
+            "(partial closes are not supported)"
+        )
+    if ev.closed_at < t["opened_at"]:
+        raise _RowError(f"close at {ev.closed_at} before the open ({t['opened_at']})")
+    conn.execute(
+        "UPDATE trades SET closed_at = ?, close_price = ?, fees = fees + ?,"
+        " fx_to_account = ?, close_external_id = ? WHERE id = ?",
+        (
+            ev.closed_at,
+            ev.price,
+            ev.fees,
+            ev.fx if ev.fx is not None else t["fx_to_account"],
+            ev.close_ext,
+            t["id"],
+        ),
+    )
+    summary.closes += 1
+
+
+def _write_quote(conn, ev, source: str, sha: str, summary: ImportSummary) -> None:
+    """A close of a symbol on a date (an existing one is kept)."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO quotes (date, symbol, price) VALUES (?, ?, ?)",
+        (ev.date, ev.symbol, ev.price),
+    )
+    if cur.rowcount:
+        summary.quotes += 1
+    else:
+        summary.skipped += 1
+
+
+def _write_mark(conn, ev, source: str, sha: str, summary: ImportSummary) -> None:
+    """A mark of an open trade on a date (an existing one is kept)."""
+    t = conn.execute(
+        "SELECT * FROM trades WHERE source = ? AND external_id = ?", (source, ev.ext)
+    ).fetchone()
+    if t is None:
+        raise _RowError(f"mark for trade_id {ev.ext!r} that was never opened")
+    if ev.date < t["opened_at"][:10]:
+        raise _RowError(f"mark on {ev.date} before the open ({t['opened_at']})")
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO marks (trade_id, date, mark, fx_to_account) VALUES (?, ?, ?, ?)",
+        (t["id"], ev.date, ev.mark, ev.fx if ev.fx is not None else t["fx_to_account"]),
+    )
+    if cur.rowcount:
+        summary.marks += 1
+    else:
+        summary.skipped += 1
 
 
 def _match_ibkr(conn, ev: _Close):
