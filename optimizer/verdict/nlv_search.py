@@ -98,86 +98,24 @@ def minimum_nlv(
         ``status`` ``found`` (with the certificate), ``none`` or ``undecided``.
     """
 
-    seen: dict[float, tuple[bool | None, float | None]] = {}
-    by_bound: set[float] = set()  # points decided by ``bound_at`` alone
-    count = {"milp": 0, "bound": 0}
-
-    def ok(v: float, exact: bool = False) -> tuple[bool | None, float | None]:
-        if v in seen and not (exact and v in by_bound):
-            return seen[v]
-        if not exact and bound_at is not None:
-            b = bound_at(v)
-            count["bound"] += 1
-            if b is not None and b < target * (1 - 1e-9):
-                seen[v] = (False, b)
-                by_bound.add(v)
-                return seen[v]
-        by_bound.discard(v)
-        inc, st = max_income_at(v)
-        count["milp"] += 1
-        if inc is None or (not st.has_solution and not math.isinf(inc)):
-            seen[v] = (None, None)
-        else:
-            seen[v] = (inc >= target * (1 - 1e-9), inc)
-        return seen[v]
-
+    oracle = _Oracle(target, max_income_at, bound_at)
     if income_at_nlv is not None:
-        seen[nlv] = (income_at_nlv >= target * (1 - 1e-9), income_at_nlv)
-    here, inc0 = ok(nlv, exact=True)
+        oracle.seen[nlv] = (income_at_nlv >= target * (1 - 1e-9), income_at_nlv)
+    here, inc0 = oracle(nlv, exact=True)
     if here is None:
         return MinNLV(None, "undecided", rule, f"solver could not decide at NLV {nlv:,.0f}")
-    lo_end, hi_end = nlv / factor, nlv * factor
     # first guess: income roughly proportional to NLV when the caps scale with it; then a walk
     # with steps 10%, 21%, 46%, ... (each the square of the last) until the boundary is
     # bracketed or the range's end is reached
     guess = nlv * target / inc0 if inc0 is not None and 0 < inc0 < math.inf else None
-    step = 1.1
-    if here:
-        hi, lo = nlv, lo_end
-        g = guess * step if guess is not None and guess < nlv else nlv / step
-        while True:
-            g = min(max(g, lo_end), hi)
-            r, _ = ok(g)
-            if r is None:
-                return MinNLV(None, "undecided", rule, f"solver could not decide at NLV {g:,.0f}")
-            if not r:
-                lo = g
-                break
-            hi = g
-            if g <= lo_end:
-                return MinNLV(
-                    lo_end,
-                    "found",
-                    rule,
-                    f"reachable already at {lo_end:,.0f} (lower end of the search range, "
-                    f"1/{factor:g} of the current NLV)",
-                )
-            g, step = g / step, step * step
-    else:
-        lo, hi = nlv, hi_end
-        g = guess / step if guess is not None and guess > nlv else nlv * step
-        while True:
-            g = max(min(g, hi_end), lo)
-            r, inc = ok(g)
-            if r is None:
-                return MinNLV(None, "undecided", rule, f"solver could not decide at NLV {g:,.0f}")
-            if r:
-                hi = g
-                break
-            lo = g
-            if g >= hi_end:
-                return MinNLV(
-                    None,
-                    "none",
-                    rule,
-                    f"not reachable with any account up to {factor:g}x the current NLV "
-                    f"({hi_end:,.0f}: at most {round(inc):,} per month): caps that do not "
-                    f"scale with the account bind",
-                )
-            g, step = g * step, step * step
-    while hi / lo - 1 > rel_tol and len(seen) < 80:
+    walk = _walk_down if here else _walk_up
+    bracket = walk(oracle, nlv, factor, guess, rule)
+    if isinstance(bracket, MinNLV):
+        return bracket
+    lo, hi = bracket
+    while hi / lo - 1 > rel_tol and len(oracle.seen) < 80:
         mid = math.sqrt(lo * hi)
-        r, _ = ok(mid)
+        r, _ = oracle(mid)
         if r is None:
             return MinNLV(
                 None, "undecided", rule, f"bisection stopped: solver could not decide at {mid:,.0f}"
@@ -186,10 +124,94 @@ def minimum_nlv(
             hi = mid
         else:
             lo = mid
-    # certificate: reaches at hi, not at below * hi (lowered while the map is not monotone)
+    return _certificate(oracle, hi, below, target, rule)
+
+
+class _Oracle:
+    """Whether the target is reached at an NLV, each point solved once (the LP bound first)."""
+
+    def __init__(self, target, max_income_at, bound_at) -> None:
+        self.target, self.max_income_at, self.bound_at = target, max_income_at, bound_at
+        self.seen: dict[float, tuple[bool | None, float | None]] = {}
+        self.by_bound: set[float] = set()  # points decided by ``bound_at`` alone
+        self.milps = 0
+
+    def __call__(self, v: float, exact: bool = False) -> tuple[bool | None, float | None]:
+        """``(reached, max income)`` at NLV ``v``; ``(None, None)`` when the solver cannot say."""
+        target, seen = self.target, self.seen
+        if v in seen and not (exact and v in self.by_bound):
+            return seen[v]
+        if not exact and self.bound_at is not None:
+            b = self.bound_at(v)
+            if b is not None and b < target * (1 - 1e-9):
+                seen[v] = (False, b)
+                self.by_bound.add(v)
+                return seen[v]
+        self.by_bound.discard(v)
+        inc, st = self.max_income_at(v)
+        self.milps += 1
+        if inc is None or (not st.has_solution and not math.isinf(inc)):
+            seen[v] = (None, None)
+        else:
+            seen[v] = (inc >= target * (1 - 1e-9), inc)
+        return seen[v]
+
+
+def _walk_down(oracle: _Oracle, nlv: float, factor: float, guess, rule: str):
+    """Reached at ``nlv``: walk down to a point that is not; ``(lo, hi)`` or the answer."""
+    lo_end, step = nlv / factor, 1.1
+    hi = nlv
+    g = guess * step if guess is not None and guess < nlv else nlv / step
+    while True:
+        g = min(max(g, lo_end), hi)
+        r, _ = oracle(g)
+        if r is None:
+            return MinNLV(None, "undecided", rule, f"solver could not decide at NLV {g:,.0f}")
+        if not r:
+            return g, hi
+        hi = g
+        if g <= lo_end:
+            return MinNLV(
+                lo_end,
+                "found",
+                rule,
+                f"reachable already at {lo_end:,.0f} (lower end of the search range, "
+                f"1/{factor:g} of the current NLV)",
+            )
+        g, step = g / step, step * step
+
+
+def _walk_up(oracle: _Oracle, nlv: float, factor: float, guess, rule: str):
+    """Not reached at ``nlv``: walk up to a point that is; ``(lo, hi)`` or the answer."""
+    hi_end, step = nlv * factor, 1.1
+    lo = nlv
+    g = guess / step if guess is not None and guess > nlv else nlv * step
+    while True:
+        g = max(min(g, hi_end), lo)
+        r, inc = oracle(g)
+        if r is None:
+            return MinNLV(None, "undecided", rule, f"solver could not decide at NLV {g:,.0f}")
+        if r:
+            return lo, g
+        lo = g
+        if g >= hi_end:
+            return MinNLV(
+                None,
+                "none",
+                rule,
+                f"not reachable with any account up to {factor:g}x the current NLV "
+                f"({hi_end:,.0f}: at most {round(inc):,} per month): caps that do not "
+                f"scale with the account bind",
+            )
+        g, step = g * step, step * step
+
+
+def _certificate(oracle: _Oracle, hi: float, below: float, target: float, rule: str) -> MinNLV:
+    """The answer with its certificate: reached at ``hi``, not at ``below × hi`` (both exact
+    MILPs; ``hi`` lowered while the map is not monotone)."""
     for _ in range(50):
-        at_ok, at_inc = ok(hi, exact=True)
-        low_ok, low_inc = ok(hi * below, exact=True)
+        at_ok, at_inc = oracle(hi, exact=True)
+        low_ok, low_inc = oracle(hi * below, exact=True)
         if at_ok is None or low_ok is None:
             return MinNLV(None, "undecided", rule, "solver could not decide the certificate")
         if not at_ok:  # cannot happen on a monotone map: the bracket's upper end reached
@@ -199,9 +221,9 @@ def minimum_nlv(
         hi *= below
     else:
         return MinNLV(None, "undecided", rule, "certificate not reached in 50 steps")
-    solves = f"{count['milp']} max-income MILPs"
-    if bound_at is not None and by_bound:
-        solves += f", {len(by_bound)} points decided by the LP bound"
+    solves = f"{oracle.milps} max-income MILPs"
+    if oracle.bound_at is not None and oracle.by_bound:
+        solves += f", {len(oracle.by_bound)} points decided by the LP bound"
     cert = {
         "nlv": hi,
         "max_income": at_inc,
