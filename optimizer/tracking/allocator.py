@@ -422,6 +422,45 @@ def _fmt_shares(shares: Mapping[str, float], names: Sequence[str]) -> str:
     )
 
 
+def _out_of_band(before: dict, over, under, income0: float) -> str:
+    """What is outside the band: strategies over and under it, a negative book income."""
+    return "; ".join(
+        part
+        for part in (
+            f"over: {_fmt_shares(before, over)}" if over else "",
+            f"under: {_fmt_shares(before, under)}" if under else "",
+            f"book income {income0:,.2f}/month is negative" if income0 < 0 else "",
+        )
+        if part
+    )
+
+
+def _least_bp_then_income(
+    ctx: SolveContext, book: _Book, problem: SizingProblem, first: SolveOutcome
+) -> np.ndarray:
+    """The adds (K,): among the least-BP solutions, the one with the most added income.
+
+    Lexicographic: the least BP of ``first`` becomes a row (with a 1e-9 relative allowance)
+    and the added income is maximized under it; ``first``'s adds when that solve fails.
+    """
+    least_bp = float(first.objective_value)
+    cap = least_bp + 1e-9 * max(1.0, least_bp)
+    second_problem = problem.with_blocks(
+        LinearBlock(
+            name="bp_least",
+            family="buying_power",
+            terms={ADD: book.bp[None, :]},
+            lower=np.array([-np.inf]),
+            upper=np.array([cap]),
+            row_names=("bp_least",),
+        )
+    ).with_objective(
+        Objective(name="added_income", sense=ObjectiveSense.MAXIMIZE, terms={ADD: book.income})
+    )
+    second = _solve(ctx, second_problem, "max income at least BP")
+    return _values(second if second is not None else first)
+
+
 def rebalance(
     strategy: Sequence[str],
     income: Sequence[float] | np.ndarray,
@@ -540,15 +579,7 @@ def rebalance(
         )
 
     problem = _problem(book, book.tolerance)
-    out_of_band = "; ".join(
-        part
-        for part in (
-            f"over: {_fmt_shares(before, over)}" if over else "",
-            f"under: {_fmt_shares(before, under)}" if under else "",
-            f"book income {income0:,.2f}/month is negative" if income0 < 0 else "",
-        )
-        if part
-    )
+    out_of_band = _out_of_band(before, over, under, income0)
     first = _solve(ctx, problem, "least BP")
     if first is None:
         min_tol, reason = _min_tolerance(book, ctx)
@@ -564,22 +595,7 @@ def rebalance(
             min_tol,
             f"infeasible: no adds within {limits} restore the {pts} band ({out_of_band}); {tail}",
         )
-    least_bp = float(first.objective_value)
-    cap = least_bp + 1e-9 * max(1.0, least_bp)
-    second_problem = problem.with_blocks(
-        LinearBlock(
-            name="bp_least",
-            family="buying_power",
-            terms={ADD: book.bp[None, :]},
-            lower=np.array([-np.inf]),
-            upper=np.array([cap]),
-            row_names=("bp_least",),
-        )
-    ).with_objective(
-        Objective(name="added_income", sense=ObjectiveSense.MAXIMIZE, terms={ADD: book.income})
-    )
-    second = _solve(ctx, second_problem, "max income at least BP")
-    adds = _values(second if second is not None else first)
+    adds = _least_bp_then_income(ctx, book, problem, first)
     after = book.shares(book.held + adds)
     if not adds.any():  # held book within the solver's feasibility tolerance
         return advice(
