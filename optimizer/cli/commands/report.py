@@ -69,31 +69,10 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- cases study
-def build_cases_report(study: Study, runs: Sequence[CaseRun], *, source: str) -> dict:
-    """The report document of a study with cases: phase table, bars and income-vs-NLV curves.
-
-    Parameters
-    ----------
-    study : Study
-        The study.
-    runs : sequence of CaseRun
-        Its solved cases (with curves for the income-vs-NLV plot), in file order.
-    source : str
-        The input file, for the footer.
-
-    Returns
-    -------
-    dict
-        The template's ``doc`` (see :func:`build_scenario_report`); tables ``phases`` and
-        ``income-vs-nlv-table``.
-    """
+def _phase_rows(t) -> tuple[list[tuple[str, bool]], list[list]]:
+    """Columns ``(header, numeric)`` and rows of the report's phase table (:func:`phase_table`)."""
     import numpy as np
 
-    from optimizer import plots
-
-    t = phase_table(runs)
-    ccys = list(dict.fromkeys(t["currency"]))
-    ccy = ccys[0] if len(ccys) == 1 else ""
     cols = [
         ("case", False),
         ("NLV", True),
@@ -136,6 +115,70 @@ def build_cases_report(study: Study, runs: Sequence[CaseRun], *, source: str) ->
                 {"lines": r["relaxation"] or [r["relaxation_short"]]},
             ]
         )
+    return cols, rows
+
+
+def _curves_section(t, curves, ccy: str, unit: str) -> dict:
+    """The income-vs-NLV section: every case's curve and its table."""
+    from optimizer import plots
+
+    fig = plots.income_vs_nlv(
+        curves,
+        dict(zip(t["case"], t["target"], strict=True)),
+        ccy=ccy,
+        current=dict(zip(t["case"], t["nlv"], strict=True)),
+        min_nlv={c: m for c, m in zip(t["case"], t["min_nlv"], strict=True) if m == m},
+    )
+    crow = [
+        [c["case"], money(c["nlv"]), f"{c['multiple']:g}×", money(c["max_income"])]
+        for c in curves.to_dict(orient="records")
+    ]
+    return _income_vs_nlv_section(
+        fig,
+        "Max expected monthly income (net of costs) at other account sizes "
+        "under each case's caps moved with the account "
+        "(positions.scale_with_nlv: caps stated as fractions of NLV scale; "
+        "phases by NLV, count caps × NLV / £75k above phase 4), up to the "
+        "minimum NLV found (dotted); each point an exact max-income MILP.",
+        _table(
+            "income-vs-nlv-table",
+            f"Max expected monthly income by account size ({unit})",
+            [
+                ("case", False),
+                ("NLV", True),
+                ("× case NLV", True),
+                ("max income / month", True),
+            ],
+            crow,
+        ),
+    )
+
+
+def build_cases_report(study: Study, runs: Sequence[CaseRun], *, source: str) -> dict:
+    """The report document of a study with cases: phase table, bars and income-vs-NLV curves.
+
+    Parameters
+    ----------
+    study : Study
+        The study.
+    runs : sequence of CaseRun
+        Its solved cases (with curves for the income-vs-NLV plot), in file order.
+    source : str
+        The input file, for the footer.
+
+    Returns
+    -------
+    dict
+        The template's ``doc`` (see :func:`build_scenario_report`); tables ``phases`` and
+        ``income-vs-nlv-table``.
+    """
+
+    from optimizer import plots
+
+    t = phase_table(runs)
+    ccys = list(dict.fromkeys(t["currency"]))
+    ccy = ccys[0] if len(ccys) == 1 else ""
+    cols, rows = _phase_rows(t)
     unit = f"money in {ccy}" if ccy else "money in each case's currency"
     blocks = [
         _table(
@@ -165,38 +208,7 @@ def build_cases_report(study: Study, runs: Sequence[CaseRun], *, source: str) ->
         )
     ]
     if not curves.empty:
-        fig = plots.income_vs_nlv(
-            curves,
-            dict(zip(t["case"], t["target"], strict=True)),
-            ccy=ccy,
-            current=dict(zip(t["case"], t["nlv"], strict=True)),
-            min_nlv={c: m for c, m in zip(t["case"], t["min_nlv"], strict=True) if m == m},
-        )
-        crow = [
-            [c["case"], money(c["nlv"]), f"{c['multiple']:g}×", money(c["max_income"])]
-            for c in curves.to_dict(orient="records")
-        ]
-        sections.append(
-            _income_vs_nlv_section(
-                fig,
-                "Max expected monthly income (net of costs) at other account sizes "
-                "under each case's caps moved with the account "
-                "(positions.scale_with_nlv: caps stated as fractions of NLV scale; "
-                "phases by NLV, count caps × NLV / £75k above phase 4), up to the "
-                "minimum NLV found (dotted); each point an exact max-income MILP.",
-                _table(
-                    "income-vs-nlv-table",
-                    f"Max expected monthly income by account size ({unit})",
-                    [
-                        ("case", False),
-                        ("NLV", True),
-                        ("× case NLV", True),
-                        ("max income / month", True),
-                    ],
-                    crow,
-                ),
-            )
-        )
+        sections.append(_curves_section(t, curves, ccy, unit))
     counts = t["status"].value_counts()
     return {
         "title": study.name,
