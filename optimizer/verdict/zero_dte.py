@@ -87,6 +87,79 @@ def _break_even(ratios: Sequence[float], edge: Sequence[float]) -> float | None:
     return None
 
 
+def _zero_dte_positions(scenario: Scenario, cs: CandidateSet, counts: np.ndarray):
+    """The book's 0DTE positions ``[(row, candidate, strategy spec)]`` and ``"book"``; without
+    one, the 0DTE candidate of highest expected income and ``"best_candidate"``; ``None`` when
+    the scenario has no 0DTE candidate."""
+
+    def intraday(c: Candidate | None):
+        if c is None:
+            return None
+        spec = scenario.strategies[c.strategy]
+        if spec.expiry is None or spec.expiry.intraday_hours is None or spec.template == "custom":
+            return None
+        return spec
+
+    held = [
+        (i, c, spec)
+        for i, cid in enumerate(cs.ids)
+        if counts[i] > 0 and (spec := intraday(c := cs.structures.get(cid))) is not None
+    ]
+    source = "book"
+    if not held:  # no 0DTE position: the 0DTE candidate with the highest expected income
+        pool = [
+            (i, c, spec)
+            for i, cid in enumerate(cs.ids)
+            if (spec := intraday(c := cs.structures.get(cid))) is not None
+        ]
+        if not pool:
+            return None
+        inc = cs.col("expected_monthly_income_per_contract")
+        held = [max(pool, key=lambda x: inc[x[0]])]
+        source = "best_candidate"
+    return held, source
+
+
+def _variants(
+    scenario: Scenario,
+    market: Market,
+    cs: CandidateSet,
+    held: list,
+    ratios: Sequence[float],
+) -> tuple[dict, list[dict], list]:
+    """Per position: the structure on both variance bases and re-priced at each ratio.
+
+    Returns the structures by id, their candidate rows and the plan
+    ``[(row, candidate, variants by basis, today's ratio, [(ratio, structure)])]``.
+    """
+    structs: dict[str, Candidate] = {}
+    rows: list[dict] = []
+    plan = []
+    for i, c, spec in held:
+        hours = float(spec.expiry.intraday_hours)
+        base = cs.table.iloc[i].to_dict()
+        own = spec.expiry.variance_basis
+        variants = {own: dataclasses.replace(c, id=f"{c.id} [{own}]")}  # the candidate itself
+        other = "close_to_close" if own == "session" else "session"
+        v = _same_params(scenario, market, c, other)
+        if v is not None:
+            variants[other] = v
+        ref = variants.get(own)
+        realized = _realized_session_variance(scenario, market, hours)
+        rho0 = None
+        sens = []
+        if ref is not None and realized > 0:
+            rho0 = ref.atm_iv**2 * ref.t / realized
+            grid = sorted({*(float(r) for r in ratios), rho0})
+            for r in grid:
+                sens.append((r, _scaled(ref, math.sqrt(r / rho0), f"rho={r:.6g}")))
+        for cand in [*variants.values(), *(s for _, s in sens)]:
+            structs[cand.id] = cand
+            rows.append({**base, "id": cand.id})
+        plan.append((i, c, variants, rho0, sens))
+    return structs, rows, plan
+
+
 def variance_basis_report(
     scenario: Scenario,
     market: Market,
@@ -125,57 +198,11 @@ def variance_basis_report(
         Missing histories for the ``session`` basis (from :func:`optimizer.inputs.candidates.variance_time`).
     """
     counts = np.asarray(counts, dtype=float)
-
-    def intraday(c: Candidate | None):
-        if c is None:
-            return None
-        spec = scenario.strategies[c.strategy]
-        if spec.expiry is None or spec.expiry.intraday_hours is None or spec.template == "custom":
-            return None
-        return spec
-
-    held = [
-        (i, c, spec)
-        for i, cid in enumerate(cs.ids)
-        if counts[i] > 0 and (spec := intraday(c := cs.structures.get(cid))) is not None
-    ]
-    source = "book"
-    if not held:  # no 0DTE position: the 0DTE candidate with the highest expected income
-        pool = [
-            (i, c, spec)
-            for i, cid in enumerate(cs.ids)
-            if (spec := intraday(c := cs.structures.get(cid))) is not None
-        ]
-        if not pool:
-            return None
-        inc = cs.col("expected_monthly_income_per_contract")
-        held = [max(pool, key=lambda x: inc[x[0]])]
-        source = "best_candidate"
-    structs: dict[str, Candidate] = {}
-    rows: list[dict] = []
-    plan = []
-    for i, c, spec in held:
-        hours = float(spec.expiry.intraday_hours)
-        base = cs.table.iloc[i].to_dict()
-        own = spec.expiry.variance_basis
-        variants = {own: dataclasses.replace(c, id=f"{c.id} [{own}]")}  # the candidate itself
-        other = "close_to_close" if own == "session" else "session"
-        v = _same_params(scenario, market, c, other)
-        if v is not None:
-            variants[other] = v
-        ref = variants.get(own)
-        realized = _realized_session_variance(scenario, market, hours)
-        rho0 = None
-        sens = []
-        if ref is not None and realized > 0:
-            rho0 = ref.atm_iv**2 * ref.t / realized
-            grid = sorted({*(float(r) for r in ratios), rho0})
-            for r in grid:
-                sens.append((r, _scaled(ref, math.sqrt(r / rho0), f"rho={r:.6g}")))
-        for cand in [*variants.values(), *(s for _, s in sens)]:
-            structs[cand.id] = cand
-            rows.append({**base, "id": cand.id})
-        plan.append((i, c, variants, rho0, sens))
+    picked = _zero_dte_positions(scenario, cs, counts)
+    if picked is None:
+        return None
+    held, source = picked
+    structs, rows, plan = _variants(scenario, market, cs, held, ratios)
     mini = CandidateSet(pd.DataFrame(rows).reset_index(drop=True), structs, currency=cs.currency)
     sim = simulate_income(scenario, mini, market).result
     at = {cid: j for j, cid in enumerate(mini.ids)}
