@@ -25,8 +25,9 @@ ALLOWED: dict[str, str] = {
         "a typer command: its body is the option signature (one Annotated parameter per flag)"
     ),
     "optimizer/solve/backends/pulp_backend.py:solve_compiled": (
-        "CBC's outcome table in one place: every status/limit/incumbent combination of PuLP's "
-        "status codes mapped to the shared SolveStatus, tested case by case"
+        "one CBC run end to end: the command-line solver call, its log read back, and PuLP's "
+        "status codes with the log's result line mapped to the shared SolveStatus, bound and "
+        "gap; each branch is a CBC outcome tested in tests/optimizer/test_pulp_status.py"
     ),
     "optimizer/tracking/ledger_csv.py:_parse_ibkr": (
         "one CSV format's row validation, column by column, with every error kept (IB Flex)"

@@ -85,6 +85,40 @@ def _sim_table(title: str, rows: list[SimulatedRow], console: Console, target: f
     print_table(console, t)
 
 
+def _render_allocations(result: AuditResult, console: Console) -> None:
+    """The allocation LP per capital level and objective, re-simulated at account level."""
+    t = house_table(
+        "Allocation (obj. mean: max expected monthly return; Kelly: max expected log "
+        "growth; leverage, CVaR of the month and CVaR-of-drawdown caps; net m1, P≥target and "
+        "P(kill) within 12 months re-simulated at account level)"
+    )
+    t.add_column("capital", no_wrap=True)
+    t.add_column("obj.", no_wrap=True)
+    t.add_column("allocation", min_width=16)
+    t.add_column("mean/mo", justify="right")
+    t.add_column("log/mo", justify="right")
+    t.add_column("net m1", justify="right")
+    t.add_column("P≥target", justify="right")
+    t.add_column("P(kill)", justify="right")
+    for o in result.optimized:
+        a = o.allocation
+        alloc = ", ".join(
+            f"{n} {v:.0%}" for n, v in zip(a.labels, a.allocation, strict=True) if v > 1e-6
+        )
+        s = o.simulated
+        t.add_row(
+            f"${o.capital:,.0f}",
+            "Kelly" if a.objective == "log_growth" else "mean",
+            escape(alloc or "—") if a.status == "optimal" else escape(a.status),
+            pct(a.expected_monthly_return),
+            fmt(a.expected_log_growth, ".3f"),
+            money(s.mean_net_monthly) if s else "—",
+            pct(s.p_net_ge_target) if s else "—",
+            pct(s.p_kill_switch_12m) if s else "—",
+        )
+    print_table(console, t)
+
+
 def render_audit(result: AuditResult, console: Console) -> None:
     """Print the audit: claimed, checks, simulated (two variants), break-even, LP, assumptions."""
     ccy = result.currency
@@ -140,36 +174,7 @@ def render_audit(result: AuditResult, console: Console) -> None:
     print_table(console, t)
 
     if result.optimized:
-        t = house_table(
-            "Allocation (obj. mean: max expected monthly return; Kelly: max expected log "
-            "growth; leverage, CVaR of the month and CVaR-of-drawdown caps; net m1, P≥target and "
-            "P(kill) within 12 months re-simulated at account level)"
-        )
-        t.add_column("capital", no_wrap=True)
-        t.add_column("obj.", no_wrap=True)
-        t.add_column("allocation", min_width=16)
-        t.add_column("mean/mo", justify="right")
-        t.add_column("log/mo", justify="right")
-        t.add_column("net m1", justify="right")
-        t.add_column("P≥target", justify="right")
-        t.add_column("P(kill)", justify="right")
-        for o in result.optimized:
-            a = o.allocation
-            alloc = ", ".join(
-                f"{n} {v:.0%}" for n, v in zip(a.labels, a.allocation, strict=True) if v > 1e-6
-            )
-            s = o.simulated
-            t.add_row(
-                f"${o.capital:,.0f}",
-                "Kelly" if a.objective == "log_growth" else "mean",
-                escape(alloc or "—") if a.status == "optimal" else escape(a.status),
-                pct(a.expected_monthly_return),
-                fmt(a.expected_log_growth, ".3f"),
-                money(s.mean_net_monthly) if s else "—",
-                pct(s.p_net_ge_target) if s else "—",
-                pct(s.p_kill_switch_12m) if s else "—",
-            )
-        print_table(console, t)
+        _render_allocations(result, console)
 
     console.print("[bold]Assumptions[/]", highlight=False)
     for a in result.assumptions:

@@ -66,6 +66,46 @@ def _table(title: str) -> Table:
     )
 
 
+def _render_replays(cal, s: dict, console: Console) -> None:
+    """The replay tables: expected P&L per trade with its intervals, win rate and mean loss."""
+    rt = _table(
+        "Expected P&L per trade, replay of every entry day vs model (bp of entry spot; 95% CI: "
+        "Newey-West with lag = holding days, and sd/sqrt(n_eff) with n_eff = entries / holding "
+        f"days; {s['replay_paths']:,} model paths, seed {s['replay_seed']})"
+    )
+    cols = ("structure", "credit", "replay", "NW CI", "n_eff CI", "FHS", "± se", "in", "logn")
+    for col in cols:
+        rt.add_column(col, justify="left" if col == "structure" else "right", no_wrap=True)
+    wt = _table("Win rate and mean loss when losing (bp of entry spot)")
+    cols = ("structure", "days", "entries", "n_eff", "win% replay", "FHS", "loss replay", "FHS")
+    for col in cols:
+        wt.add_column(col, justify="left" if col == "structure" else "right", no_wrap=True)
+    for name, r in cal.replays.iterrows():
+        rt.add_row(
+            str(name),
+            _bp(r["credit"]),
+            _bp(r["replay"]),
+            f"[{_bp(r['ci_low'])}, {_bp(r['ci_high'])}]",
+            f"[{_bp(r['ci_neff_low'])}, {_bp(r['ci_neff_high'])}]",
+            _bp(r["fhs"]),
+            _bp(r["fhs_se"]),
+            _yes(bool(r["fhs_in_ci"])),
+            _bp(r["lognormal"]),
+        )
+        wt.add_row(
+            str(name),
+            str(int(r["n_days"])),
+            f"{int(r['n_entries']):,}",
+            f"{r['n_eff']:.1f}",
+            f"{100 * r['replay_win']:.1f}",
+            f"{100 * r['fhs_win']:.1f}",
+            _bp(r["replay_loss"]),
+            _bp(r["fhs_loss"]),
+        )
+    console.print(rt)
+    console.print(wt)
+
+
 def render_calibration(cal: Calibration, console: Console) -> None:
     """Print the evaluated window, the tail table, the replay table and the coverage."""
     s = cal.settings
@@ -108,42 +148,7 @@ def render_calibration(cal: Calibration, console: Console) -> None:
         )
     console.print(t)
 
-    rt = _table(
-        "Expected P&L per trade, replay of every entry day vs model (bp of entry spot; 95% CI: "
-        "Newey-West with lag = holding days, and sd/sqrt(n_eff) with n_eff = entries / holding "
-        f"days; {s['replay_paths']:,} model paths, seed {s['replay_seed']})"
-    )
-    cols = ("structure", "credit", "replay", "NW CI", "n_eff CI", "FHS", "± se", "in", "logn")
-    for col in cols:
-        rt.add_column(col, justify="left" if col == "structure" else "right", no_wrap=True)
-    wt = _table("Win rate and mean loss when losing (bp of entry spot)")
-    cols = ("structure", "days", "entries", "n_eff", "win% replay", "FHS", "loss replay", "FHS")
-    for col in cols:
-        wt.add_column(col, justify="left" if col == "structure" else "right", no_wrap=True)
-    for name, r in cal.replays.iterrows():
-        rt.add_row(
-            str(name),
-            _bp(r["credit"]),
-            _bp(r["replay"]),
-            f"[{_bp(r['ci_low'])}, {_bp(r['ci_high'])}]",
-            f"[{_bp(r['ci_neff_low'])}, {_bp(r['ci_neff_high'])}]",
-            _bp(r["fhs"]),
-            _bp(r["fhs_se"]),
-            _yes(bool(r["fhs_in_ci"])),
-            _bp(r["lognormal"]),
-        )
-        wt.add_row(
-            str(name),
-            str(int(r["n_days"])),
-            f"{int(r['n_entries']):,}",
-            f"{r['n_eff']:.1f}",
-            f"{100 * r['replay_win']:.1f}",
-            f"{100 * r['fhs_win']:.1f}",
-            _bp(r["replay_loss"]),
-            _bp(r["fhs_loss"]),
-        )
-    console.print(rt)
-    console.print(wt)
+    _render_replays(cal, s, console)
     console.print(
         f"[bold]coverage[/bold]: FHS inside the realized 95% CI in {cov['tails_inside']} of "
         f"{cov['tails_total']} tail cells and {cov['replays_inside']} of "
