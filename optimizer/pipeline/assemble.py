@@ -304,6 +304,7 @@ def assemble(
             else None
         ),
         monthly_pnl=monthly_oos,
+        diagnostics="full" if full else "light",
     )
 
 

@@ -19,6 +19,7 @@ from optimizer.pipeline.prepare import Prepared, rule_for
 from optimizer.solve.solving import MaxIncome, SolveContext, counts_of, max_income
 from optimizer.solve.status import SolveStatus
 from optimizer.verdict import diagnostics
+from optimizer.verdict.relaxation import no_solvent_set
 from optimizer.verdict.verdict import (
     BindingCap,
     CapCost,
@@ -217,7 +218,7 @@ def diagnose(
                     f"; the smallest cap relaxation goes beyond solvency ({beyond}); a solvent "
                     f"one exists ({len(solvent)} caps raised, see solvent_relaxation)"
                 )
-            elif solvent_note.startswith(diagnostics.NO_SOLVENT_SET):
+            elif no_solvent_set(solvent):
                 message += f"; no solvent set of caps reaches the target ({beyond} needed)"
         else:
             solvent, solvent_note = minimal, "the smallest relaxation is solvent"

@@ -211,17 +211,18 @@ def solve_cases(
 
 
 def _relaxation_summary(result: SizingResult) -> tuple[list[str], str]:
+    from optimizer.verdict.verdict import VerdictStatus
+
     v = result.verdict
     steps = [relaxation_text(s) for s in (v.minimal_relaxation or ())]
-    note = str(v.minimal_relaxation_note or "")
     if steps:
         short = f"{len(steps)} cap{'s' if len(steps) != 1 else ''}"
     elif v.conflicts:
         short = "caps conflict"
-    elif note.startswith("not needed"):
-        short = "not needed"
-    elif note.startswith("not computed"):
+    elif result.diagnostics != "full":
         short = "not computed"
+    elif v.status is VerdictStatus.FEASIBLE:
+        short = "not needed"
     else:
         short = "none found"
     return steps, short

@@ -305,6 +305,17 @@ def _cvar_allowance(rows: list[_ElasticRow], limits: Limits):
     return allowance
 
 
+class _NoSolventSet(tuple):
+    """The empty relaxation of a solvent search that found no solvent set (typed, not text)."""
+
+    __slots__ = ()
+
+
+def no_solvent_set(steps: tuple) -> bool:
+    """Whether ``steps`` is a solvent search's answer that no solvent set of caps exists."""
+    return isinstance(steps, _NoSolventSet)
+
+
 def minimal_relaxation(
     cs: CandidateSet,
     limits: Limits,
@@ -371,7 +382,7 @@ def minimal_relaxation(
     )
     if not out.status.has_solution or out.values is None:
         if out.status is SolveStatus.INFEASIBLE and solvent:
-            return (), (
+            return _NoSolventSet(), (
                 f"{NO_SOLVENT_SET}: with BP ≤ 100% of NLV and every stress, VaR and CVaR loss "
                 "below 100% of NLV the elastic MILP is infeasible"
             )

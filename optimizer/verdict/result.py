@@ -217,6 +217,8 @@ class SizingResult:
         candidate id, per contract unit, account currency.
     monthly_pnl : ndarray | None
         Out-of-sample monthly P&L samples of the chosen book (for the distribution plot).
+    diagnostics : str
+        ``full`` or ``light``: the diagnostics the solve ran (not in the JSON; studies read it).
     """
 
     scenario: str
@@ -236,6 +238,7 @@ class SizingResult:
     zero_dte: dict | None = None
     scenario_pnl: pd.DataFrame | None = None
     monthly_pnl: np.ndarray | None = None
+    diagnostics: str = "full"
 
     def to_dict(self) -> dict:
         """JSON-ready mapping (keys: scenario, verdict, portfolio, positions, allocation, …)."""
