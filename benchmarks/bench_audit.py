@@ -32,7 +32,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from models.history import load_vix_history  # noqa: E402
+from models.market.history import load_vix_history  # noqa: E402
 from models.streams import fit_regime, simulate_equity  # noqa: E402
 from optimizer.audit.capital_scenarios import (  # noqa: E402
     derive_streams,

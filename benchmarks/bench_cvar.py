@@ -24,8 +24,8 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from models.measure.scenarios import pnl_matrix
 from models.risk import cvar
-from models.scenarios import pnl_matrix
 from optimizer.formulation.build import build_problem
 from optimizer.inputs.limits import Limits
 from optimizer.inputs.risk_model import RiskData, _maps, _moves, _structures

@@ -8,7 +8,7 @@ Plain script (not collected by pytest)::
 1. The income stage of scenarios (default ``scenarios/tom_king/phase4.yaml``, 89 candidates,
    and ``phase4_wide.yaml``, 1,004): :func:`optimizer.pipeline.prepare` without its cache,
    with the call it makes to :func:`optimizer.inputs.income_model.simulate_income` (paths, trade
-   costs and :func:`models.managed.simulate_managed`) timed on its own: CPU seconds
+   costs and :func:`models.measure.managed.simulate_managed`) timed on its own: CPU seconds
    (``time.process_time``) and wall seconds, best of ``--scenario-repeat`` (default 1), and
    the whole ``prepare`` beside it.
 
@@ -27,7 +27,7 @@ Plain script (not collected by pytest)::
      30-delta exit.
 
    For each: the best of ``--repeat`` CPU and wall times of
-   :func:`models.managed.simulate_managed`, the path-days it covers (``P x D``) per CPU
+   :func:`models.measure.managed.simulate_managed`, the path-days it covers (``P x D``) per CPU
    second, the option-leg repricings it performed (counted in a separate, untimed run by
    wrapping the engine's pricing kernel: each leg is priced from its trade's entry to its
    close, no further), and the reference measured in the same run: two
@@ -54,11 +54,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.special import ndtr  # noqa: E402
 
-import models.managed as managed  # noqa: E402
-from models.chain import synthetic_surface  # noqa: E402
-from models.history import load_index_ohlc, load_vix_history  # noqa: E402
-from models.managed import UnderlyingPaths, simulate_managed, trading_steps  # noqa: E402
-from models.physical import fhs_paths, filtered_history, lognormal_paths  # noqa: E402
+import models.measure.managed as managed  # noqa: E402
+from models.market.chain import synthetic_surface  # noqa: E402
+from models.market.history import load_index_ohlc, load_vix_history  # noqa: E402
+from models.measure.managed import UnderlyingPaths, simulate_managed, trading_steps  # noqa: E402
+from models.measure.physical import fhs_paths, filtered_history, lognormal_paths  # noqa: E402
 from models.strategies import ExpiryRule, Management, generate_candidates  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

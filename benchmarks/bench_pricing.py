@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import QuantLib as ql
 
-from models.pricing import bsm_greeks, bsm_price, implied_vol
+from models.market.pricing import bsm_greeks, bsm_price, implied_vol
 
 CHAIN_NAME = "spx_yahoo_chain_2026-01-30.csv.gz"
 REPO = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ buckets [0,15), [15,20), [20,30), 30+ and thresholds -5%, -10%, -20% (simple ret
 historical frequency over overlapping windows 1990-01-02 .. 2023-12-28 with a 95% Wilson interval
 on ``n_eff = n / h`` windows, next to
 
-* the filtered historical simulation (:func:`models.physical.fhs_paths`, mean block 21 days),
+* the filtered historical simulation (:func:`models.measure.physical.fhs_paths`, mean block 21 days),
   paths started at VIX levels resampled from the bucket's historical start days;
-* the lognormal alternative (:func:`models.physical.lognormal_paths`) at the same levels with
+* the lognormal alternative (:func:`models.measure.physical.lognormal_paths`) at the same levels with
   the measured realized/implied ratio (:func:`models.income.measure_vol_ratio`, 0.861).
 
 Section 2 (:func:`pnl_replay_table`): the expected P&L per trade of a short put (5% OTM, 30
@@ -21,13 +21,13 @@ short put 50 points below, two naked puts 12% OTM, 120 days) at fixed moneyness,
 and the LT112 under the TK rules (naked puts closed at 90% of their credit, all closed at 21 DTE):
 the direct historical replay (every entry day 1990-2023, leg IVs = the shipped 2026-01-30 SPX
 skew shifted by ``term_factor x`` the VIX change from 17.44; mean with a Newey-West 95% interval)
-against the income model (:func:`models.managed.simulate_managed` on FHS paths started at the
+against the income model (:func:`models.measure.managed.simulate_managed` on FHS paths started at the
 replay's VIX levels) and the lognormal, with win rates and mean losses
-(:mod:`models.replay`). Money per MES unit (x 5 USD x 6,939.03) is printed beside.
+(:mod:`models.measure.replay`). Money per MES unit (x 5 USD x 6,939.03) is printed beside.
 
 In-sample: the FHS residual pool is the same 1990-2023 history.
 
-A thin wrapper of :mod:`models.calibration` (the code of ``thetaplan calibrate``, which prints
+A thin wrapper of :mod:`models.measure.calibration` (the code of ``thetaplan calibrate``, which prints
 the same numbers as rich tables and ``--json``, on any S&P 500 / VIX history): this script keeps
 the README's wide text layout, money per MES unit and the lognormal's details.
 """
@@ -39,8 +39,9 @@ import time
 
 import pandas as pd
 
-from models import replay
-from models.calibration import (
+from models.market.history import load_index_history, load_vix_history
+from models.measure import replay
+from models.measure.calibration import (
     DEFAULT_MEAN_BLOCK,
     DEFAULT_PATHS,
     DEFAULT_REPLAY_PATHS,
@@ -54,7 +55,6 @@ from models.calibration import (
     replay_table,
     tail_table,
 )
-from models.history import load_index_history, load_vix_history
 
 
 def _inputs(model: CalibrationModel | None):
@@ -68,7 +68,7 @@ def return_tail_table(
     mean_block: float = DEFAULT_MEAN_BLOCK,
     model: CalibrationModel | None = None,
 ) -> pd.DataFrame:
-    """The calibration table (:func:`models.calibration.tail_table` on the shipped data).
+    """The calibration table (:func:`models.measure.calibration.tail_table` on the shipped data).
 
     Returns
     -------
@@ -107,13 +107,13 @@ def pnl_replay_table(
     mean_block: float = DEFAULT_MEAN_BLOCK,
     model: CalibrationModel | None = None,
 ) -> pd.DataFrame:
-    """Replay against the model (:func:`models.calibration.replay_table` on the shipped data).
+    """Replay against the model (:func:`models.measure.calibration.replay_table` on the shipped data).
 
     Returns
     -------
     pd.DataFrame
         One row per structure (``short_put``, ``iron_condor``, ``lt112``, ``lt112_tk``); P&L in
-        units of the entry spot (see :func:`models.replay.pnl_replay_table` for the columns).
+        units of the entry spot (see :func:`models.measure.replay.pnl_replay_table` for the columns).
     """
     model, close, vix, window = _inputs(model)
     return replay_table(

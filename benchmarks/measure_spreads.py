@@ -4,7 +4,7 @@ Plain script (not collected by pytest)::
 
     .venv/bin/python benchmarks/measure_spreads.py [--check] [--out PATH]
 
-Reads the two chains of ``scenarios/data`` through :func:`models.chain.load_chain` (its filters
+Reads the two chains of ``scenarios/data`` through :func:`models.market.chain.load_chain` (its filters
 drop zero-bid, zero-ask and crossed quotes, placeholder IVs and quotes without a parity forward):
 
 * ``spx_yahoo_chain_2026-01-30.csv.gz`` (Yahoo Finance, after the 2026-01-30 close, SPX and SPXW
@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.chain import load_chain  # noqa: E402
 from models.costs import build_half_spread_table, half_spread_csv  # noqa: E402
+from models.market.chain import load_chain  # noqa: E402
 
 DATA = ROOT / "scenarios" / "data"
 OUT = ROOT / "models" / "data" / "half_spreads.csv"

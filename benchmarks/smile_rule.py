@@ -4,12 +4,12 @@ Plain script (not collected by pytest)::
 
     .venv/bin/python benchmarks/smile_rule.py
 
-Prints, for every shipped real chain (``models.smile_rule.SHIPPED_CHAINS``) and the reference
+Prints, for every shipped real chain (``models.market.smile_rule.SHIPPED_CHAINS``) and the reference
 chain itself: the session's VIX close, the listed expiry used (DTE), the real credit (mid-price
 IVs) and the credit under the replay's rule (the 2026-01-30 smile shifted by
 ``term_factor(t) (VIX - 17.44) / 100``), in index points per share, and their ratio. Then the
-candidate VIX-shaped rules: the fitted :class:`~models.smile_rule.ShapeRule` judged by
-leave-one-date-out, and the unfitted :class:`~models.smile_rule.ScaledSmileRule` (p = 1), each
+candidate VIX-shaped rules: the fitted :class:`~models.market.smile_rule.ShapeRule` judged by
+leave-one-date-out, and the unfitted :class:`~models.market.smile_rule.ScaledSmileRule` (p = 1), each
 scored by the mean ``|ln(credit ratio)|`` over the non-reference chains.
 """
 
@@ -20,8 +20,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from models.history import load_vix_history
-from models.smile_rule import (
+from models.market.history import load_vix_history
+from models.market.smile_rule import (
     DATA_DIR,
     SHIPPED_CHAINS,
     VIX_FILE,

@@ -6,7 +6,7 @@ Plain script (not collected by pytest)::
 
 90-DTE short strangles (put 5-7 delta, call 5-6 delta; smile of ``scenarios/tom_king/phase4.yaml``
 for CL: skew -0.08, curvature 0.03) under the TK rules (50% profit target, 21 DTE, 30-delta
-exit), zero rates, Black-76 on the price history (:mod:`models.replay`, section "Futures
+exit), zero rates, Black-76 on the price history (:mod:`models.measure.replay`, section "Futures
 strangles"):
 
 * replay: crude on the shipped WTI spot history 1986-2019 (FRED DCOILWTICO; spot stands in for
@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models import futures_vol as fv
-from models import replay
-from models.history import load_wti_history
+from models.market import futures_vol as fv
+from models.market.history import load_wti_history
+from models.measure import replay
 
 REPO = Path(__file__).resolve().parents[1]
 WTI_FILE = REPO / "scenarios" / "data" / "wti_spot_fred_DCOILWTICO_1986-2019.csv.gz"
@@ -56,7 +56,7 @@ def _specs(skew: float, curvature: float) -> list[replay.StrangleSpec]:
 def crude_table(
     n_paths: int = 20_000, seed: int = 20_260_130, step: int = 1, ratio: float | None = None
 ) -> pd.DataFrame:
-    """The crude strangle table (:func:`models.replay.strangle_replay_table`) on WTI."""
+    """The crude strangle table (:func:`models.measure.replay.strangle_replay_table`) on WTI."""
     params = fv.load_params()["crude"]
     if ratio is not None:
         params = dataclasses.replace(params, iv_rv_ratio=float(ratio))

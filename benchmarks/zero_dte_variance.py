@@ -5,7 +5,7 @@ Plain script (not collected by pytest)::
     .venv/bin/python benchmarks/zero_dte_variance.py [--scenario F.yaml] [--paths N]
 
 For every 0DTE candidate of the scenario (default phase 4), priced on the ``session`` basis
-(implied variance with the overnight/weekend share removed, :mod:`models.variance_time`) and on
+(implied variance with the overnight/weekend share removed, :mod:`models.market.variance_time`) and on
 the ``close_to_close`` basis (the convention before issue 16), the income model's expected gross
 and net P&L per trade, win rate and expected monthly income per contract — both on the same
 simulated paths (same seed and path set). Then the issue-15 headline structure (9 XSP condors

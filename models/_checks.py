@@ -1,5 +1,5 @@
-"""Argument checks shared by the margin models (:mod:`models.margin`, :mod:`models.span`,
-:mod:`models.portfolio_margin`): one wording for every bad-input error."""
+"""Argument checks shared by the margin models (:mod:`models.margin.reg_t`, :mod:`models.margin.span`,
+:mod:`models.margin.portfolio`): one wording for every bad-input error."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Closed-form per-unit income references and the measured realized/implied vol ratio.
 
-The income model of thetaplan is the managed simulation (:mod:`models.managed` on the physical
-measure of :mod:`models.physical`, wired by :mod:`optimizer.inputs.income_model`): every income figure
+The income model of thetaplan is the managed simulation (:mod:`models.measure.managed` on the physical
+measure of :mod:`models.measure.physical`, wired by :mod:`optimizer.inputs.income_model`): every income figure
 comes from it. This module keeps
 
 ``theta`` (seed 1's convention, ``income.model: theta``)
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from models.legs import Right
-from models.pricing import black76_price
+from models.market.pricing import black76_price
 from models.strategies import Candidate
 
 __all__ = [
@@ -143,7 +143,7 @@ def monthly_income(
     life_days = candidate.t * 365.0
     if model is IncomeModel.MANAGED:
         raise ValueError(
-            "the managed model prices candidates jointly: use models.managed.simulate_managed"
+            "the managed model prices candidates jointly: use models.measure.managed.simulate_managed"
         )
     if model is IncomeModel.THETA:
         return theta_per_day * exposure_days(life_days, entries_per_month, days_per_month)

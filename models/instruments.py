@@ -26,8 +26,8 @@ from importlib import resources
 from typing import TypeVar
 
 from models.errors import DataError, ModelError
-from models.margin import MarginClass
-from models.portfolio_margin import PMClass
+from models.margin.portfolio import PMClass
+from models.margin.reg_t import MarginClass
 
 __all__ = [
     "parse_reference_csv",

@@ -1,7 +1,7 @@
 """Strategy templates, strike rules and candidate generation.
 
 A *strategy template* is data: a tuple of :class:`LegTemplate` (right, signed quantity, strike rule).
-Strike rules resolve against a vol surface (:class:`models.chain.SmileSurface` or a synthetic one):
+Strike rules resolve against a vol surface (:class:`models.market.chain.SmileSurface` or a synthetic one):
 
 * ``delta``: the listed strike whose Black-Scholes |delta| (surface IV at that strike) is nearest a
   target, on the OTM side of the forward;
@@ -33,8 +33,8 @@ import numpy as np
 
 from models.errors import ModelError
 from models.legs import Leg, Right
-from models.pricing import bsm_greeks
-from models.variance_time import VarianceTime, session_variance_scale
+from models.market.pricing import bsm_greeks
+from models.market.variance_time import VarianceTime, session_variance_scale
 
 __all__ = [
     "Candidate",
@@ -55,7 +55,7 @@ __all__ = [
 
 
 class VolSurface(Protocol):
-    """What strike rules and valuation need from a chain (see :mod:`models.chain`)."""
+    """What strike rules and valuation need from a chain (see :mod:`models.market.chain`)."""
 
     spot: float
     valuation_time: datetime
@@ -174,7 +174,7 @@ class Management:
         0DTE: when the move from the open to the entry exceeds this fraction up (down), trade only
         the structure's call (put) legs instead of the whole condor (TK Friday 0DTE).
 
-    The defence rules are off when ``None``; :mod:`models.managed` documents how each is applied.
+    The defence rules are off when ``None``; :mod:`models.measure.managed` documents how each is applied.
     """
 
     profit_target: float | None = None
@@ -419,7 +419,7 @@ def intraday_expiry(
     The chain's first listed expiry carries the market's variance for the trading sessions up to it
     (on a Friday-after-close chain, the Monday expiry covers one session plus the weekend). A 0DTE
     trade entered ``hours`` before the close of a session sees ``hours / session_hours`` of one
-    session's variance. Two bases (:mod:`models.variance_time`):
+    session's variance. Two bases (:mod:`models.market.variance_time`):
 
     * ``session`` (``variance_time`` given): the first expiry's variance is spread over its
       trading days by their measured close-to-close variance (a day after a weekend carries

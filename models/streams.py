@@ -193,7 +193,7 @@ def fit_regime(
     Parameters
     ----------
     history : pd.Series
-        Daily closes indexed by date (e.g. :func:`models.history.load_vix_history`).
+        Daily closes indexed by date (e.g. :func:`models.market.history.load_vix_history`).
     threshold : float
         Regime when the close is strictly above it.
     start, end : str, optional

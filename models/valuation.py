@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.legs import Right
-from models.pricing import bsm_greeks
+from models.market.pricing import bsm_greeks
 from models.strategies import Candidate
 
 __all__ = ["UnitMetrics", "unit_metrics", "payoff_at_expiry", "max_loss_at_expiry"]

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from models.errors import SpecError
-from models.history import load_vix_history
+from models.market.history import load_vix_history
 from models.streams import (
     EquitySimulation,
     RegimeChain,

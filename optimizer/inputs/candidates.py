@@ -26,8 +26,9 @@ from models.errors import ModelError, SpecError
 from models.income import IncomeModel, monthly_income
 from models.instruments import get_instrument
 from models.legs import Right
-from models.margin import fixed as fixed_margin
-from models.margin import reg_t
+from models.margin.reg_t import fixed as fixed_margin
+from models.margin.reg_t import reg_t
+from models.market.variance_time import VarianceTime, default_variance_time
 from models.strategies import (
     Candidate,
     ExpiryRule,
@@ -38,7 +39,6 @@ from models.strategies import (
     price_structure,
 )
 from models.valuation import unit_metrics
-from models.variance_time import VarianceTime, default_variance_time
 from optimizer.inputs.candidate_set import CandidateSet
 from optimizer.inputs.history import variance_time as measured_variance_time
 from optimizer.inputs.market import Market, fx_rate
@@ -116,7 +116,7 @@ def _custom_legs(spec: StrategySpec) -> list[LegTemplate]:
 
 
 def variance_time(scenario: Scenario, spec: StrategySpec) -> VarianceTime | None:
-    """Variance-time shares for a strategy's 0DTE pricing (:mod:`models.variance_time`).
+    """Variance-time shares for a strategy's 0DTE pricing (:mod:`models.market.variance_time`).
 
     ``None`` (the ``close_to_close`` basis) for non-intraday expiries, ``variance_basis:
     close_to_close``, and the managed model on the lognormal measure (no overnight gaps, so both
@@ -196,8 +196,8 @@ def _margin(spec: StrategySpec, c: Candidate, inst, scenario: Scenario) -> tuple
         )
         return req.amount, inst.currency, req.rule
     if m.model in ("span", "portfolio"):
-        from models.portfolio_margin import portfolio_margin
-        from models.span import span_margin
+        from models.margin.portfolio import portfolio_margin
+        from models.margin.span import span_margin
 
         if m.model == "span":
             req = span_margin(

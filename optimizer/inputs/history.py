@@ -2,18 +2,18 @@
 
 One owner for what the income model, the candidates (0DTE variance time) and the risk scenarios
 read from ``market.history``: the OHLC file, the FHS measure
-(:func:`models.physical.filtered_history`) and the variance-time shares
-(:mod:`models.variance_time`), cached by file and window.
+(:func:`models.measure.physical.filtered_history`) and the variance-time shares
+(:mod:`models.market.variance_time`), cached by file and window.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from models import physical
 from models.errors import SpecError
-from models.history import load_index_ohlc, load_vix_history
-from models.variance_time import VarianceTime, measure_variance_time
+from models.market.history import load_index_ohlc, load_vix_history
+from models.market.variance_time import VarianceTime, measure_variance_time
+from models.measure import physical
 from optimizer.inputs.spec import Scenario
 
 __all__ = ["fhs_history", "index_ohlc", "session_scale", "variance_time"]
@@ -77,7 +77,7 @@ def _variance_time(vix_path: str, index_path: str, start, end) -> VarianceTime:
 
 
 def variance_time(scenario: Scenario) -> VarianceTime:
-    """The variance-time shares of the scenario's history (:mod:`models.variance_time`).
+    """The variance-time shares of the scenario's history (:mod:`models.market.variance_time`).
 
     The session share is the FHS measure's own ``session_scale ** 2``; the day variances by
     nights before the open are measured on the same window (``income.history_start`` /

@@ -1,7 +1,7 @@
 """The scenario's income model: physical-measure paths, trade costs and the managed simulation.
 
-Wires :mod:`models.physical` (filtered historical simulation or the light-tailed lognormal),
-:mod:`models.costs` (fees, spreads, slippage, FX) and :mod:`models.managed` (managed trades,
+Wires :mod:`models.measure.physical` (filtered historical simulation or the light-tailed lognormal),
+:mod:`models.costs` (fees, spreads, slippage, FX) and :mod:`models.measure.managed` (managed trades,
 months by mark to market) for a scenario's candidates. The result feeds every income figure:
 the per-contract expected monthly income (net of costs) the objective maximizes, the monthly
 samples of the chance constraint and of the monthly risk caps, P(month >= target) and the win
@@ -11,7 +11,7 @@ Paths: one set for the S&P 500 (SPX, SPXW, XSP, SPY, ES, MES share it: common ra
 a sell-off hits the 0DTE condors and the LT112 ladder together), and one per other underlying.
 A futures underlying with a row in ``models/data/futures_vol.csv`` (CL/MCL, GC/MGC, ZB, 6E;
 ``risk.underlyings.<sym>.vol_model: auto|garch``) has its own conditional vol, a GARCH(1,1) with
-Student-t innovations (:mod:`models.futures_vol`; crude fitted on the shipped WTI history, the
+Student-t innovations (:mod:`models.market.futures_vol`; crude fitted on the shipped WTI history, the
 others stated parameters), started at today's ATM IV of its synthetic surface, and an IV that
 follows its own conditional vol (implied/realized ratio x conditional vol). Its daily innovation
 comes from the same historical day as the S&P 500 path: with ``history: wti`` and the FHS
@@ -34,11 +34,12 @@ import numpy as np
 import pandas as pd
 
 from models import costs as cost_model
-from models import futures_vol, physical
 from models.errors import SpecError
-from models.history import load_wti_history
 from models.instruments import get_instrument
-from models.managed import (
+from models.market import futures_vol
+from models.market.history import load_wti_history
+from models.measure import physical
+from models.measure.managed import (
     COST_COMPONENTS,
     EXIT_REASONS,
     ManagedResult,
@@ -244,12 +245,12 @@ def _garch_paths(
 
     Innovation of day ``t``: with ``history: wti`` and the FHS measure, WTI's own standardized
     GARCH residual of the historical day the S&P 500 path drew for ``t``
-    (``days``, :attr:`models.physical.Paths.day`); where WTI has no return that day (after
+    (``days``, :attr:`models.measure.physical.Paths.day`); where WTI has no return that day (after
     2019-01-03, holidays), and for the other futures, ``corr x`` the S&P 500's standardized
     move of the day ``+ sqrt(1 - corr^2) x`` an independent draw (WTI's residual pool, else
     Student-t with the row's ``nu``). The variance starts at today's ATM IV (the synthetic
     surface's ``atm_iv``; else the long-run variance) and follows
-    :func:`models.futures_vol.simulate_garch`; the IV shift is ``ratio x`` the change of the
+    :func:`models.market.futures_vol.simulate_garch`; the IV shift is ``ratio x`` the change of the
     conditional vol. Rows of stated (unfitted) parameters get their long-run variance anchored
     at today's (``omega = h_0 (1 - alpha - beta)``): clustering without a drift toward an assumed
     level; fitted rows (crude) keep their fitted long-run level.
@@ -272,7 +273,7 @@ def _garch_paths(
         indep = pool[g.integers(0, pool.size, size=(n_paths, n_days))]
         src = f"WTI's own GARCH residuals; else S&P 500 move x corr {corr:.3g} + WTI residual"
         if scenario.income.measure == "fhs" and days is not None:
-            # the historical days the S&P 500 paths drew (models.physical.Paths.day)
+            # the historical days the S&P 500 paths drew (models.measure.physical.Paths.day)
             own = zw.reindex(fhs_history(scenario).dates).to_numpy()[days]
             src = (
                 "WTI's own GARCH residual of the S&P 500 path's historical day; after "

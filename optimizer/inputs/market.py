@@ -1,7 +1,7 @@
 """Market state of a scenario: one vol surface per product, FX, VIX, measured vol ratio.
 
-Raw files are parsed by :mod:`models.chain` (this module only asks it to); surfaces for derived
-and synthetic products come from :mod:`models.surfaces` and :func:`models.chain.synthetic_surface`.
+Raw files are parsed by :mod:`models.market.chain` (this module only asks it to); surfaces for derived
+and synthetic products come from :mod:`models.market.surfaces` and :func:`models.market.chain.synthetic_surface`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.chain import load_chain, synthetic_surface
 from models.errors import DataError, SpecError
-from models.history import load_index_history, load_vix_history
 from models.income import VolRatio, measure_vol_ratio
 from models.instruments import get_instrument
+from models.market.chain import load_chain, synthetic_surface
+from models.market.history import load_index_history, load_vix_history
+from models.market.surfaces import ScaledSurface, VixShiftedSurface
 from models.strategies import VolSurface
-from models.surfaces import ScaledSurface, VixShiftedSurface
 from optimizer.inputs.spec import Scenario
 
 __all__ = ["Market", "build_market", "fx_rate", "market_vix", "recorded_vix"]
@@ -42,7 +42,7 @@ class Market:
     vol_ratio_source : str
         How ``vol_ratio`` was obtained (measured window and estimator, or "stated in scenario").
     filter_reports : dict[str, dict]
-        Per chain, the quote-filter counts from :mod:`models.chain`.
+        Per chain, the quote-filter counts from :mod:`models.market.chain`.
     quotes : dict[str, pd.DataFrame]
         Per chain product, its kept quotes (``expiry, strike, right, bid, ask, mid,
         open_interest``; per share) for trading costs and liquidity filters. Derived and
@@ -113,7 +113,7 @@ def build_market(scenario: Scenario) -> Market:
     SpecError
         A chain file is missing (message names the field), or an unknown product symbol.
     DataError
-        A chain file cannot be used (from :mod:`models.chain`).
+        A chain file cannot be used (from :mod:`models.market.chain`).
     """
     m = scenario.market
     surfaces: dict[str, VolSurface] = {}

@@ -1,6 +1,6 @@
 """Risk data of a scenario: market-scenario P&L, stress P&L and the income model's months.
 
-Builds, from :mod:`models.scenarios`, the 1-day market-scenario matrices the tail-risk family
+Builds, from :mod:`models.measure.scenarios`, the 1-day market-scenario matrices the tail-risk family
 needs (0DTE positions repriced over their own session only), carries the income model's monthly
 samples (:mod:`optimizer.inputs.income_model`) for the chance and monthly-risk families (all per
 contract unit, account currency, common random numbers across candidates), and re-evaluates a
@@ -22,9 +22,9 @@ from functools import lru_cache
 import numpy as np
 
 from models.errors import SpecError
-from models.history import load_index_history, load_vix_history
-from models.managed import ManagedResult
-from models.scenarios import (
+from models.market.history import load_index_history, load_vix_history
+from models.measure.managed import ManagedResult
+from models.measure.scenarios import (
     MarketMoves,
     UnderlyingMap,
     historical_moves,
@@ -170,7 +170,7 @@ def _moves(scenario: Scenario, maps, market: Market, *, kind: str, n: int, seed:
         seed=seed,
         dof=mc.dof,
         # share of the close-to-close variance in the regular session, measured on the S&P 500
-        # (models.physical.filtered_history: session_scale**2)
+        # (models.measure.physical.filtered_history: session_scale**2)
         session_fraction=session_scale(scenario) ** 2,
     )
 

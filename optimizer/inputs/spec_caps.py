@@ -201,7 +201,7 @@ class UnderlyingRiskSpec(_Strict):
     daily returns; ``vol`` is still the residual's size.
 
     ``vol_model`` (income model only): ``garch`` gives the underlying its own GARCH(1,1)-t
-    conditional vol from ``models/data/futures_vol.csv`` (:mod:`models.futures_vol`), started at
+    conditional vol from ``models/data/futures_vol.csv`` (:mod:`models.market.futures_vol`), started at
     today's ATM IV, with IV = implied/realized ratio x its conditional vol (``iv_beta`` and
     ``vol`` are then unused; ``corr`` links its innovation to the S&P 500's move of the same
     historical day, except with ``history: wti``, where WTI's own residual of that day is used);

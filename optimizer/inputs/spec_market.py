@@ -90,7 +90,7 @@ class MarketSpec(_Strict):
     ``history.vix``; a stated value must equal it (:func:`optimizer.inputs.market.market_vix`) unless
     ``vix_rule`` says how the chains' smiles move to it: ``sticky_moneyness`` (every IV + the VIX
     change × the square-root-of-time term factor, at fixed log-moneyness) or ``proportional``
-    (every IV × the VIX ratio) — :class:`models.surfaces.VixShiftedSurface`. Studies that sweep
+    (every IV × the VIX ratio) — :class:`models.market.surfaces.VixShiftedSurface`. Studies that sweep
     ``market.vix`` set it.
     """
 
@@ -135,7 +135,7 @@ class TargetSpec(_Strict):
 
 
 class IncomeSpec(_Strict):
-    """The income model (:mod:`models.managed` on paths of :mod:`models.physical`).
+    """The income model (:mod:`models.measure.managed` on paths of :mod:`models.measure.physical`).
 
     ``model``: ``managed`` — managed trades (the strategies' management rules; hold to expiry is
     the rule ``management: {}``) on shared daily paths of the physical measure, months marked to

@@ -20,9 +20,9 @@ class MarginSpec(_Strict):
     """Buying-power model of a strategy.
 
     ``reg_t``: Cboe/FINRA strategy-based. ``span``: SPAN-like 16-scenario risk array for futures
-    options (``models.span``, parameters from ``models/data/span_parameters.csv``).
+    options (``models.margin.span``, parameters from ``models/data/span_parameters.csv``).
     ``portfolio``: TIMS-style worst loss over 10 moves, standalone per unit
-    (``models.portfolio_margin``). ``fixed``: ``per_unit`` (per symbol, in ``currency``) or
+    (``models.margin.portfolio``). ``fixed``: ``per_unit`` (per symbol, in ``currency``) or
     ``pct_of_nlv`` per unit.
     """
 
@@ -43,7 +43,7 @@ class ManagementSpec(_Strict):
 
     ``target_legs``: option legs (0-based) the profit target closes, the others stay open
     (LT112: ``[2]``, the naked puts); ``delta_exit``: close all when a short leg's |delta|
-    reaches it. The defence rules (domain.md §3–4, off when absent; :mod:`models.managed`):
+    reaches it. The defence rules (domain.md §3–4, off when absent; :mod:`models.measure.managed`):
     ``roll_untested_delta`` (strangles 0.20: roll the untested side once),
     ``close_tested_delta`` (0.25: close the tested leg), ``vix_exit`` (30: close all and open
     nothing while the VIX closes above it), ``entry_iv_rank`` (0.30: skip entries below this
@@ -86,7 +86,7 @@ class ExpirySpec(_Strict):
     """Exactly one of ``dte``, ``date``, ``intraday_hours``.
 
     ``variance_basis`` (intraday expiries only) says how a 0DTE trade's implied variance is read
-    off the chain's first listed expiry (:mod:`models.variance_time`): ``session`` (default)
+    off the chain's first listed expiry (:mod:`models.market.variance_time`): ``session`` (default)
     removes the overnight and weekend variance with the variance-time model measured from the
     S&P 500 history, so the implied session variance is on the footing of the realized session
     move the income model uses; ``close_to_close`` attributes the first expiry's whole variance

@@ -24,7 +24,7 @@ point's values, to the base (or case) scenario file, and validated: an invalid p
 naming the study field (``grid.axes.market.vix[3]: …``) before anything is solved. Sweeping
 ``market.vix`` sets ``market.vix_rule`` (default ``proportional``: every IV × the VIX ratio), so
 the option prices move with the VIX, not only the VIX-table caps
-(:class:`models.surfaces.VixShiftedSurface`). ``sticky_moneyness`` (IV + the VIX change × the
+(:class:`models.market.surfaces.VixShiftedSurface`). ``sticky_moneyness`` (IV + the VIX change × the
 square-root-of-time term factor) is the other rule; composed with the 0DTE session clock (a 0DTE
 trade's variance is read off the first listed expiry, three calendar days away on a Friday
 chain, then scaled to 5.5 hours) it moves a 0DTE IV by about 6.6 × the VIX change in vol

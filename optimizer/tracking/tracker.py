@@ -152,7 +152,7 @@ def as_of_market(
 ) -> tuple:
     """The scenario's market carried to the close of ``as_of`` for valuing open positions.
 
-    Every surface becomes a :class:`models.surfaces.MovedSurface` at 16:00 on ``as_of``: its
+    Every surface becomes a :class:`models.market.surfaces.MovedSurface` at 16:00 on ``as_of``: its
     price from the ledger's quote of the symbol (latest within 5 days), else, for the S&P 500
     products (SPX, XSP, ES, MES …), the SPX quote × the product's ratio to SPX, else unchanged;
     the S&P 500 products' implied vols × ``vix / market.vix`` (the ``proportional`` VIX rule),
@@ -167,7 +167,7 @@ def as_of_market(
     import dataclasses
     from datetime import datetime, time
 
-    from models.surfaces import MovedSurface
+    from models.market.surfaces import MovedSurface
     from optimizer.inputs.income_model import SP500_FAMILY
 
     when = datetime.combine(as_of, time(16, 0))

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from models.managed import EXIT_REASONS, ManagedResult
+from models.measure.managed import EXIT_REASONS, ManagedResult
 from models.risk import book_pnl, cvar, success_probability, value_at_risk
 from optimizer.inputs.candidates import CandidateSet
 from optimizer.inputs.risk_model import OutOfSample, RiskData

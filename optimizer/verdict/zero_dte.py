@@ -1,7 +1,7 @@
 """The 0DTE sleeve under both variance bases, and its edge against the implied/realized ratio.
 
 A 0DTE trade's implied variance is read off the chain's first listed expiry
-(:mod:`models.variance_time`): on the ``session`` basis (default) with the overnight and weekend
+(:mod:`models.market.variance_time`): on the ``session`` basis (default) with the overnight and weekend
 variance removed by the measured variance-time model, on the ``close_to_close`` basis with all of
 it attributed to the session. The realized move the income model gives the trade is the session's
 own open-to-close move on both. This module prices the book's 0DTE structures (the same strategy
@@ -264,7 +264,7 @@ def variance_basis_report(
         },
         "note": (
             "0DTE structures with the book's strategy parameters priced on both variance bases "
-            "(models.variance_time) and simulated on one common path set; sensitivity: the "
+            "(models.market.variance_time) and simulated on one common path set; sensitivity: the "
             "session-basis structure re-priced at implied/realized session variance ratios"
         ),
     }

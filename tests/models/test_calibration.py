@@ -3,7 +3,7 @@
 For each horizon (1, 21, 82 trading days), starting-VIX bucket ([0,15), [15,20), [20,30), 30+)
 and threshold (-5%, -10%, -20% simple return), the historical frequency over overlapping windows
 1990-01-02 .. 2023-12-28 has a 95% Wilson interval on ``n_eff = n / h`` windows
-(:func:`models.physical.historical_tail_frequencies`). FHS paths (40,000 per cell, seeded) start
+(:func:`models.measure.physical.historical_tail_frequencies`). FHS paths (40,000 per cell, seeded) start
 at VIX levels resampled from the bucket's historical start days.
 
 Cells asserted: every cell with windows, except those with no historical event and
@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.history import load_index_history, load_index_ohlc, load_vix_history
 from models.income import measure_vol_ratio
-from models.physical import (
+from models.market.history import load_index_history, load_index_ohlc, load_vix_history
+from models.measure.physical import (
     filtered_history,
     historical_tail_frequencies,
     tail_calibration,

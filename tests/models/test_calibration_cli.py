@@ -24,15 +24,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from models.calibration import (
+from models.errors import DataError
+from models.market.history import load_index_history, load_vix_history
+from models.measure.calibration import (
     SHIPPED_INDEX,
     SHIPPED_VIX,
     calibrate,
     evaluation_window,
     fit_model,
 )
-from models.errors import DataError
-from models.history import load_index_history, load_vix_history
 from optimizer.cli.app import app, main
 
 ROOT = Path(__file__).resolve().parents[2]

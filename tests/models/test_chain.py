@@ -1,4 +1,4 @@
-"""Tests for models.chain: loaders, parity forwards, filtering, IV/Greeks, surfaces, CLI command."""
+"""Tests for models.market.chain: loaders, parity forwards, filtering, IV/Greeks, surfaces, CLI command."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from models.chain import (
+from models.errors import DataError, ModelError
+from models.market.chain import (
     FILTER_REASONS,
     QUOTE_COLUMNS,
     ChainSurface,
@@ -29,9 +30,8 @@ from models.chain import (
     read_quotes,
     synthetic_surface,
 )
-from models.chain._time import parse_cboe_download_time
-from models.errors import DataError, ModelError
-from models.pricing import bsm_greeks, bsm_price
+from models.market.chain._time import parse_cboe_download_time
+from models.market.pricing import bsm_greeks, bsm_price
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "scenarios" / "data"

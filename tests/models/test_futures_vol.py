@@ -1,9 +1,9 @@
-"""Futures conditional vol (models.futures_vol) and the strangle replay (models.replay, issue 16).
+"""Futures conditional vol (models.market.futures_vol) and the strangle replay (models.measure.replay, issue 16).
 
 References: ``arch``'s own maximum-likelihood fit on the shipped WTI history, the GARCH
 unconditional-variance formula, the sample autocorrelation of squared returns, the
-:func:`models.physical.fhs_paths` day draws, and the managed engine itself
-(:func:`models.managed.simulate_managed`) for the strangle marking.
+:func:`models.measure.physical.fhs_paths` day draws, and the managed engine itself
+(:func:`models.measure.managed.simulate_managed`) for the strangle marking.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import futures_vol as fv
-from models import replay
-from models.history import load_index_ohlc, load_vix_history, load_wti_history
-from models.managed import UnderlyingPaths, simulate_managed
-from models.physical import bootstrap_days, fhs_paths, filtered_history
+from models.market import futures_vol as fv
+from models.market.history import load_index_ohlc, load_vix_history, load_wti_history
+from models.measure import replay
+from models.measure.managed import UnderlyingPaths, simulate_managed
+from models.measure.physical import bootstrap_days, fhs_paths, filtered_history
 from models.strategies import Management
 
 DATA = Path(__file__).resolve().parents[2] / "scenarios" / "data"

@@ -1,9 +1,9 @@
-"""The income model: managed trades on shared daily paths, months by mark to market (models.managed).
+"""The income model: managed trades on shared daily paths, months by mark to market (models.measure.managed).
 
 References, none of them the engine's own code path:
 
 * the Black-76 expectation of the payoff under the lognormal measure (closed form,
-  :func:`models.income.expected_pnl_at_expiry` and :func:`models.pricing.black76_price`);
+  :func:`models.income.expected_pnl_at_expiry` and :func:`models.market.pricing.black76_price`);
 * the empirical terminal distribution of the same filtered-historical-simulation path set,
   recomputed here from the daily log returns;
 * Black-Scholes marks recomputed here from the documented sticky-moneyness rule (linear smile
@@ -39,12 +39,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from models.chain import synthetic_surface
 from models.errors import ModelError
-from models.history import load_index_ohlc, load_vix_history
 from models.income import expected_pnl_at_expiry
 from models.legs import Right
-from models.managed import (
+from models.market.chain import synthetic_surface
+from models.market.history import load_index_ohlc, load_vix_history
+from models.market.pricing import black76_price, bsm_price
+from models.measure.managed import (
     COST_COMPONENTS,
     EXIT_REASONS,
     ManagedResult,
@@ -55,8 +56,7 @@ from models.managed import (
     time_grid,
     trading_steps,
 )
-from models.physical import fhs_paths, filtered_history, lognormal_paths
-from models.pricing import black76_price, bsm_price
+from models.measure.physical import fhs_paths, filtered_history, lognormal_paths
 from models.strategies import Candidate, ExpiryRule, Management, generate_candidates
 
 DATA = Path(__file__).resolve().parents[2] / "scenarios" / "data"
@@ -167,7 +167,7 @@ def _payoff(c: Candidate, s_t: np.ndarray) -> np.ndarray:
 
 
 def _up(paths, session_scale: float = 1.0) -> UnderlyingPaths:
-    """models.physical.Paths -> UnderlyingPaths, as optimizer.inputs.income_model._sp_paths does."""
+    """models.measure.physical.Paths -> UnderlyingPaths, as optimizer.inputs.income_model._sp_paths does."""
     vix = np.asarray(paths.vix, dtype=float)
     return UnderlyingPaths(
         log_return=paths.log_return,

@@ -1,8 +1,8 @@
-"""The defence rules of the managed income model (models.managed, issue 16).
+"""The defence rules of the managed income model (models.measure.managed, issue 16).
 
 Every case is a hand-built deterministic path set (a few paths and days) on which the rule's
 effect is worked out here, independently of the engine: Black-Scholes prices from
-:func:`models.pricing.bsm_price`, forward deltas ``N(d1)`` from scipy, strikes at a delta by
+:func:`models.market.pricing.bsm_price`, forward deltas ``N(d1)`` from scipy, strikes at a delta by
 ``scipy.optimize.brentq``, the documented grid ``tau_j = t (n - j) / n`` and the documented
 0DTE split of the session's move at the entry.
 
@@ -32,10 +32,11 @@ from pydantic import ValidationError
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from models.chain import synthetic_surface
 from models.errors import ModelError
 from models.legs import Right
-from models.managed import (
+from models.market.chain import synthetic_surface
+from models.market.pricing import bsm_price
+from models.measure.managed import (
     EXIT_REASONS,
     MIN_RANK_CLOSES,
     ManagedResult,
@@ -45,8 +46,7 @@ from models.managed import (
     simulate_managed,
     trading_steps,
 )
-from models.physical import lognormal_paths
-from models.pricing import bsm_price
+from models.measure.physical import lognormal_paths
 from models.strategies import Candidate, ExpiryRule, Management, generate_candidates
 from optimizer.inputs.spec import ManagementSpec
 
@@ -272,7 +272,7 @@ def test_low_iv_rank_delays_the_entry_to_the_next_allowed_day():
     days 22-25 (IV percentile 0: entries skipped) and jumps to +0.03 on day 26 (percentile 1).
     The second trade is sold on day 26: its premium is priced with the +0.03 shift (times the
     term factor of its expiry), not with day 22's -0.001."""
-    from models.scenarios import term_factor
+    from models.measure.scenarios import term_factor
 
     c = _cand("cash_secured_put", {"short_delta": [0.25]}, dte=30)
     n = trading_steps(c.t)

@@ -1,6 +1,6 @@
 """The managed income model's fast paths against straightforward references.
 
-:func:`models.managed.simulate_managed` simulates candidates that share a strategy's schedule,
+:func:`models.measure.managed.simulate_managed` simulates candidates that share a strategy's schedule,
 grid and management together: their trades are priced step by step in the same arrays, a
 closed trade leaves the arrays, the step grid stops at the forced exit, and 0DTE condors that
 trade the same days price each distinct leg once per trade and smile segment. None of that may
@@ -15,7 +15,7 @@ change a number. These tests check
   months by mark to market, entry and exit costs) matches the engine to 1e-9;
 * the shared-leg pricer gives the same bits as pricing every member's legs on its own smile;
 * the strike solved at a delta by the defence's roll has that delta;
-* :func:`models.managed.iv_rank` matches its definition counted by brute force.
+* :func:`models.measure.managed.iv_rank` matches its definition counted by brute force.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import numpy as np
 import pytest
 from scipy.special import ndtr
 
-import models.managed as managed
-from models.chain import synthetic_surface
-from models.managed import (
+import models.measure.managed as managed
+from models.market.chain import synthetic_surface
+from models.measure.managed import (
     EXIT_REASONS,
     TradeCostInputs,
     UnderlyingPaths,
@@ -39,8 +39,8 @@ from models.managed import (
     time_grid,
     trading_steps,
 )
-from models.physical import lognormal_paths
-from models.scenarios import term_factor
+from models.measure.physical import lognormal_paths
+from models.measure.scenarios import term_factor
 from models.strategies import Candidate, ExpiryRule, Management, generate_candidates
 
 VAL = datetime(2026, 1, 30, 10, 30)

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from models.errors import ModelError, SpecError
 from models.instruments import get_instrument
 from models.legs import Leg, Right
-from models.margin import MarginClass, MarginRequirement, fixed, reg_t
+from models.margin.reg_t import MarginClass, MarginRequirement, fixed, reg_t
 from optimizer.cli.commands.margin import load_position, register
 
 C, P, U = Right.CALL, Right.PUT, Right.UNDERLYING

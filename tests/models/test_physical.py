@@ -1,4 +1,4 @@
-"""Filtered historical simulation (models.physical).
+"""Filtered historical simulation (models.measure.physical).
 
 References: closes and VIX levels copied by hand from the shipped CSV rows, OLS by numpy.polyfit
 on independently aligned data, the stationary bootstrap's geometric block law, the lognormal
@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from models.history import load_index_ohlc, load_vix_history, load_wti_history
 from models.income import measure_vol_ratio
-from models.physical import (
+from models.market.history import load_index_ohlc, load_vix_history, load_wti_history
+from models.measure.physical import (
     EWMA_WARMUP,
     VIX_CLIP,
     FilteredHistory,

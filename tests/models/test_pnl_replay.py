@@ -2,7 +2,7 @@
 
 Acceptance criterion of the issue: "the model's expected P&L of a short put, an iron condor and
 an LT112 at fixed moneyness equals a direct historical replay (every entry date, IV from VIX and
-the shipped skew) within its CI" (:mod:`models.replay`).
+the shipped skew) within its CI" (:mod:`models.measure.replay`).
 
 Setup: short put 0.95 and iron condor 0.95/0.925 puts, 1.05/1.075 calls (30 days = 21 trading
 days); LT112 +1P 0.93, -1P 0.92279, -2P 0.88 (120 days = 83 trading days by the engine's
@@ -48,12 +48,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.chain import load_chain
-from models.history import load_index_history, load_index_ohlc, load_vix_history
 from models.income import measure_vol_ratio
 from models.legs import Right
-from models.physical import filtered_history
-from models.replay import (
+from models.market.chain import load_chain
+from models.market.history import load_index_history, load_index_ohlc, load_vix_history
+from models.measure.physical import filtered_history
+from models.measure.replay import (
     REFERENCE_SPOT,
     REFERENCE_VIX,
     TK_LT112,

@@ -1,9 +1,9 @@
-"""Portfolio margin (models.portfolio_margin): valuation points, worst loss and the minimum.
+"""Portfolio margin (models.margin.portfolio): valuation points, worst loss and the minimum.
 
 Ranges typed from FINRA Rule 4210(g)(2)(F): high-cap broad-based index -8% / +6%, other broad
 index +/-10%, equity +/-15%, 10 equidistant points (5 per side), minimum $.375 x multiplier per
 option contract. Theoretical values come from QuantLib's Black formula on the forward
-``S exp((r - q) t)`` (= Black-Scholes-Merton), independent of models.pricing.
+``S exp((r - q) t)`` (= Black-Scholes-Merton), independent of models.market.pricing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from models.errors import ModelError
 from models.instruments import get_instrument
 from models.legs import Leg, Right
-from models.portfolio_margin import (
+from models.margin.portfolio import (
     PMClass,
     pm_minimum,
     pm_move_pnl,

@@ -1,4 +1,4 @@
-"""Tests of models.pricing against independent references.
+"""Tests of models.market.pricing against independent references.
 
 References: QuantLib (AnalyticEuropeanEngine, BlackCalculator, blackFormula,
 blackFormulaImpliedStdDev), Hull's textbook examples, put-call parity, central finite differences
@@ -22,7 +22,7 @@ import QuantLib as ql
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.pricing import (
+from models.market.pricing import (
     IV_REASONS,
     Greeks,
     IVResult,

@@ -21,7 +21,7 @@ from models.instruments import (
     all_instruments,
     get_instrument,
 )
-from models.margin import MarginClass
+from models.margin.reg_t import MarginClass
 from models.phases import (
     STRATEGIES,
     correlation_groups,

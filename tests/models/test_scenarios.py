@@ -1,6 +1,6 @@
 """Market moves (historical, Monte Carlo, stress) and full repricing into P&L.
 
-References: Black-Scholes written out here with scipy.stats.norm (not models.pricing), closes read
+References: Black-Scholes written out here with scipy.stats.norm (not models.market.pricing), closes read
 straight from the shipped S&P 500 / VIX files, put-call parity, hand-picked windows.
 """
 
@@ -21,10 +21,9 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 
 from models.errors import DataError
-from models.history import load_index_history, load_index_ohlc, load_vix_history
 from models.legs import Leg, Right
-from models.risk import cvar
-from models.scenarios import (
+from models.market.history import load_index_history, load_index_ohlc, load_vix_history
+from models.measure.scenarios import (
     MarketMoves,
     UnderlyingMap,
     estimate_iv_sensitivity,
@@ -36,6 +35,7 @@ from models.scenarios import (
     stress_moves,
     term_factor,
 )
+from models.risk import cvar
 from models.strategies import Candidate
 
 DATA = Path(__file__).resolve().parents[2] / "scenarios" / "data"
@@ -521,7 +521,7 @@ def test_stress_losses_series():
 
 def test_models_never_import_a_solver():
     code = (
-        "import sys, models.scenarios; "
+        "import sys, models.measure.scenarios; "
         "bad = [m for m in ('cvxpy', 'pulp', 'highspy', 'optimizer') if m in sys.modules]; "
         "assert not bad, bad"
     )

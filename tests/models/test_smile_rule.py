@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.replay import REFERENCE_VIX, chain_smile, fixed_moneyness_structures, leg_ivs
-from models.smile_rule import (
+from models.market.smile_rule import (
     REFERENCE_CHAIN,
     SHIPPED_CHAINS,
     ScaledSmileRule,
@@ -27,6 +26,7 @@ from models.smile_rule import (
     reference_surface,
     vix_close,
 )
+from models.measure.replay import REFERENCE_VIX, chain_smile, fixed_moneyness_structures, leg_ivs
 
 VIX = {
     "2023-04-10": 18.97,

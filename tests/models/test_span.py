@@ -1,9 +1,9 @@
-"""SPAN-like futures-option margin (models.span): risk array worked with an independent Black-76.
+"""SPAN-like futures-option margin (models.margin.span): risk array worked with an independent Black-76.
 
 The scenario table, the ES / MES parameters (models/data/span_parameters.csv: price scan 250
 points, vol scan 5 vol points, short option minimum 200 / 20, intra-commodity 200 / 20 USD) and
 the 33% extreme-move cover are typed here from the CME SPAN methodology, not read from the code.
-Option values come from QuantLib's ``blackFormula`` (Black 1976), independent of models.pricing.
+Option values come from QuantLib's ``blackFormula`` (Black 1976), independent of models.market.pricing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from models.errors import ModelError
 from models.instruments import InstrumentKind, all_instruments
 from models.legs import Leg, Right
-from models.span import (
+from models.margin.span import (
     N_SCENARIOS,
     all_span_parameters,
     span_margin,

@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from models.chain import synthetic_surface
 from models.errors import ModelError
 from models.income import (
     IncomeModel,
@@ -27,7 +26,8 @@ from models.income import (
     monthly_income,
 )
 from models.legs import Right
-from models.pricing import bsm_price
+from models.market.chain import synthetic_surface
+from models.market.pricing import bsm_price
 from models.strategies import (
     ExpiryRule,
     generate_candidates,
@@ -61,7 +61,7 @@ def _one(surface, template_name, grid, dte):
 
 
 def _bs_delta(surface, k, t, call):
-    from models.pricing import bsm_greeks
+    from models.market.pricing import bsm_greeks
 
     r = -math.log(float(surface.discount_factor(t))) / t
     return float(bsm_greeks(surface.spot, k, t, r, r, 0.20, call).delta)
@@ -331,7 +331,7 @@ def test_measure_vol_ratio_recovers_known_ratio():
 def test_vol_ratio_from_shipped_history():
     from pathlib import Path
 
-    from models.history import load_index_history, load_vix_history
+    from models.market.history import load_index_history, load_vix_history
 
     data = Path(__file__).resolve().parents[2] / "scenarios" / "data"
     res = measure_vol_ratio(

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.chain import synthetic_surface
-from models.surfaces import MovedSurface
+from models.market.chain import synthetic_surface
+from models.market.surfaces import MovedSurface
 
 T0 = datetime(2026, 1, 30, 16, 0)
 

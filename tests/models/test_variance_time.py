@@ -1,6 +1,6 @@
 """Variance time: the 0DTE session variance read off the first listed expiry.
 
-References: the rule of models/variance_time.py worked by hand on calendar examples (weekend,
+References: the rule of models/market/variance_time.py worked by hand on calendar examples (weekend,
 holiday, intraday valuation), a synthetic history whose day variances are known, and the shipped
 history's shares recomputed independently with plain pandas.
 """
@@ -17,14 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.errors import ModelError
-from models.history import load_index_ohlc, load_vix_history
-from models.strategies import intraday_expiry
-from models.variance_time import (
+from models.market.history import load_index_ohlc, load_vix_history
+from models.market.variance_time import (
     VarianceTime,
     measure_variance_time,
     session_variance_scale,
     trading_days_between,
 )
+from models.strategies import intraday_expiry
 from tests.models.test_strategies import _Listed
 
 DATA = "scenarios/data/"
@@ -151,7 +151,7 @@ def test_shipped_history_shares_recomputed_independently():
 def test_shipped_default_is_the_measurement():
     """models/data/variance_time.csv is the phase-4 history's measurement (regenerate it from
     ``optimizer.inputs.history.variance_time`` when the shipped history changes)."""
-    from models.variance_time import default_variance_time
+    from models.market.variance_time import default_variance_time
     from optimizer.inputs.history import variance_time
     from optimizer.inputs.spec import load_scenario
 

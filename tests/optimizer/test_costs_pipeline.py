@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.managed import EXIT_REASONS
+from models.measure.managed import EXIT_REASONS
 from optimizer.inputs.income_model import trade_cost_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,7 +205,7 @@ def test_monthly_cost_line_of_the_book(book):
         entry = tc.entry_commission + tc.entry_spread
         per_trade += float(sim.roll_fraction[k]) * 2.0 * share * entry
         # the 0DTE directional variant trades one spread (2 of the condor's 4 legs) on
-        # one-sided days and pays that share of the costs (models/managed.py)
+        # one-sided days and pays that share of the costs (models/measure/managed.py)
         per_trade *= 1.0 - 0.5 * float(sim.one_sided_fraction[k])
         hand = fx * tpm * per_trade
         model = float(np.asarray(sim.costs_monthly[k])[:3].sum())

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from models.errors import SpecError
-from models.history import load_index_ohlc, load_wti_history
+from models.market.history import load_index_ohlc, load_wti_history
 from optimizer.inputs.spec import load_scenario
 from optimizer.pipeline import prepare
 
@@ -48,7 +48,7 @@ def test_sp500_products_share_one_path_set(phase4):
 
 def test_wti_beta_is_measured_from_the_shipped_history():
     """history: wti — beta and correlation to the S&P 500 by OLS on daily log returns 1990-2019."""
-    from models.physical import wti_residuals
+    from models.measure.physical import wti_residuals
 
     wti = load_wti_history(DATA / "wti_spot_fred_DCOILWTICO_1986-2019.csv.gz")
     close = load_index_ohlc(DATA / "sp500_gspc_daily_ohlcv_1927-12-30_2023-12-28.csv.gz")["close"]

@@ -3,7 +3,7 @@
 The JSON document must be the only thing on stdout (checked through CliRunner and a real
 subprocess of the installed ``thetaplan`` entry point); errors stay one ``error: ...`` line on
 stderr with exit code 2. The candidate ``_margin`` tests check that ``margin.model: span`` and
-``portfolio`` reach models.span / models.portfolio_margin with the candidate's own IVs, time
+``portfolio`` reach models.margin.span / models.margin.portfolio with the candidate's own IVs, time
 and rates.
 """
 
@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 from models.errors import ModelError, SpecError
 from models.instruments import get_instrument
 from models.legs import Leg, Right
-from models.portfolio_margin import portfolio_margin
-from models.span import span_margin
+from models.margin.portfolio import portfolio_margin
+from models.margin.span import span_margin
 from models.strategies import Candidate
 from optimizer.cli.commands.margin import load_position, position_requirement, register
 from optimizer.inputs.candidates import _margin
@@ -136,7 +136,7 @@ def test_position_file_selects_portfolio_with_iv_implied_from_price(tmp_path):
     req = position_requirement(pos)
     assert req.rule.startswith("portfolio margin high_cap_broad_index")
     # re-deriving with the implied vol gives the same requirement
-    from models.pricing import implied_vol
+    from models.market.pricing import implied_vol
 
     iv = float(implied_vol(30.0, 5000.0, 4800.0, 30 / 365, 1.0, False).iv)
     direct = portfolio_margin(pos.legs, 5000, 100, "high_cap_broad_index", ivs=iv, t=30 / 365)
@@ -217,8 +217,8 @@ def test_candidate_matrix_helpers_match_the_standalone_functions():
     # rows of the (n_candidates, n_moves) matrices the book-level epigraph will use
     import numpy as np
 
-    from models.portfolio_margin import candidate_pm_move_pnl, pm_move_pnl
-    from models.span import candidate_span_risk_array, span_risk_array
+    from models.margin.portfolio import candidate_pm_move_pnl, pm_move_pnl
+    from models.margin.span import candidate_span_risk_array, span_risk_array
 
     exp = datetime(2025, 3, 21, 16)
     es = _candidate("ES", [Leg(Right.PUT, 4900, exp, -1, 40.0)], [0.2], 5000.0)

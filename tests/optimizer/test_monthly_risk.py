@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.managed import book_drawdowns
+from models.measure.managed import book_drawdowns
 from models.risk import cvar
 from optimizer.formulation.families.tail_risk import drawdown_part
 from optimizer.inputs.spec import load_scenario

@@ -22,9 +22,9 @@ import pytest
 
 from models.instruments import get_instrument
 from models.legs import Right
-from models.margin import reg_t
+from models.margin.reg_t import reg_t
+from models.market.pricing import bsm_greeks
 from models.phases import position_units
-from models.pricing import bsm_greeks
 from optimizer.formulation.build import build_problem
 from optimizer.inputs.candidates import CandidateSet
 from optimizer.inputs.limits import Limits

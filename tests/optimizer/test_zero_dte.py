@@ -1,7 +1,7 @@
 """The 0DTE sleeve on both variance bases (issue 16): the report's figures recomputed by hand.
 
 References: the implied/realized ratio from the surface's own total variance and the FHS
-measure's daily vol (hand formula of models/variance_time.py), common random numbers (the
+measure's daily vol (hand formula of models/market/variance_time.py), common random numbers (the
 sensitivity row at today's ratio is the session-basis structure itself), the sleeve totals from
 the per-contract rows.
 """
@@ -56,7 +56,7 @@ def test_variance_ratio_by_hand(report):
     vt = variance_time(sc)
     surface = market.surfaces["XSP"]
     first = min(e for e in surface.listed_expiries() if e > surface.valuation_time)
-    # Friday close -> Monday expiry: one day after a weekend (models/variance_time.py)
+    # Friday close -> Monday expiry: one day after a weekend (models/market/variance_time.py)
     scale = vt.session_share * (5.5 / 6.5) / vt.day_long_gap
     w_first = float(surface.total_variance(pick.forward, surface.time_to_expiry(first)))
     implied = pick.atm_iv**2 * pick.t

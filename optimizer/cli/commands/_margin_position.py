@@ -21,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, m
 from models.errors import ModelError, SpecError
 from models.instruments import get_instrument
 from models.legs import Leg, Right
-from models.margin import MarginClass, MarginRequirement, reg_t
-from models.portfolio_margin import PMClass, portfolio_margin
-from models.pricing import implied_vol
-from models.span import span_margin
+from models.margin.portfolio import PMClass, portfolio_margin
+from models.margin.reg_t import MarginClass, MarginRequirement, reg_t
+from models.margin.span import span_margin
+from models.market.pricing import implied_vol
 from optimizer.inputs.spec import read_yaml_mapping
 
 __all__ = [
@@ -279,8 +279,8 @@ def position_requirement(position: Position) -> MarginRequirement:
     Returns
     -------
     MarginRequirement
-        Per unit, instrument currency (see :func:`models.margin.reg_t`,
-        :func:`models.span.span_margin`, :func:`models.portfolio_margin.portfolio_margin`).
+        Per unit, instrument currency (see :func:`models.margin.reg_t.reg_t`,
+        :func:`models.margin.span.span_margin`, :func:`models.margin.portfolio.portfolio_margin`).
 
     Raises
     ------

@@ -1,6 +1,6 @@
 """``thetaplan calibrate``: the physical measure's tail probabilities and structure replays against history.
 
-Renders only: every number comes from :mod:`models.calibration`. The model (filtered historical
+Renders only: every number comes from :mod:`models.measure.calibration`. The model (filtered historical
 simulation) is fitted on its own window, the shipped 1990-01-02 .. 2023-12-28 history; the
 realized side comes from ``--index-history`` / ``--vix-history`` (default: the shipped files)
 restricted to ``--from`` / ``--to`` and to the two files' common dates. With the defaults the
@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from models.calibration_defaults import (
+from models.measure.calibration_defaults import (
     DEFAULT_MEAN_BLOCK,
     DEFAULT_PATHS,
     DEFAULT_REPLAY_PATHS,
@@ -31,8 +31,8 @@ from models.calibration_defaults import (
 )
 from optimizer.outputs import stdout_to_stderr
 
-if TYPE_CHECKING:  # models.calibration (pandas, scipy) is imported when the command runs
-    from models.calibration import Calibration
+if TYPE_CHECKING:  # models.measure.calibration (pandas, scipy) is imported when the command runs
+    from models.measure.calibration import Calibration
 
 __all__ = ["calibrate_command", "register", "render_calibration"]
 
@@ -206,7 +206,7 @@ def calibrate_command(
     ] = False,
 ) -> None:
     """Tail probabilities and structure replays of the model (fitted 1990-2023) on any history."""
-    from models.calibration import calibrate
+    from models.measure.calibration import calibrate
 
     t0, c0 = time.perf_counter(), time.process_time()
     with stdout_to_stderr() as stdout:  # stray native output must not mix with the document

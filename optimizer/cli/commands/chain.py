@@ -1,6 +1,6 @@
 """``thetaplan chain PATH``: load an option chain, print its smile summary, export per-contract IV/Greeks.
 
-Renders only: every number comes from :mod:`models.chain`. Bad input raises
+Renders only: every number comes from :mod:`models.market.chain`. Bad input raises
 :class:`~models.errors.DataError` with one readable line (the CLI maps it to exit code 2).
 """
 
@@ -18,19 +18,19 @@ from rich.table import Table
 from models.errors import DataError
 from optimizer.outputs import stdout_to_stderr
 
-if TYPE_CHECKING:  # models.chain (numpy, pandas, scipy) is imported when the command runs
-    from models.chain import OptionChain
+if TYPE_CHECKING:  # models.market.chain (numpy, pandas, scipy) is imported when the command runs
+    from models.market.chain import OptionChain
 
 __all__ = ["chain_command", "register", "OUTPUT_COLUMNS"]
 
 #: Columns of the ``--output`` CSV, one row per kept contract (built on first access: it
-#: derives from :data:`models.chain.QUOTE_COLUMNS`).
+#: derives from :data:`models.market.chain.QUOTE_COLUMNS`).
 OUTPUT_COLUMNS: list[str]
 
 
 def _output_columns() -> list[str]:
     """Columns of the ``--output`` CSV, one row per kept contract (:data:`OUTPUT_COLUMNS`)."""
-    from models.chain import QUOTE_COLUMNS
+    from models.market.chain import QUOTE_COLUMNS
 
     return ["underlying", "valuation_time", "spot"] + [c for c in QUOTE_COLUMNS if c != "symbol"]
 
@@ -38,7 +38,7 @@ def _output_columns() -> list[str]:
 def __getattr__(name: str) -> Any:
     """``OUTPUT_COLUMNS``, the columns of the ``--output`` CSV, built on first access.
 
-    It derives from :data:`models.chain.QUOTE_COLUMNS`; importing :mod:`models.chain` (numpy,
+    It derives from :data:`models.market.chain.QUOTE_COLUMNS`; importing :mod:`models.market.chain` (numpy,
     pandas, scipy) only then keeps ``import optimizer.cli.app`` light.
     """
     if name == "OUTPUT_COLUMNS":
@@ -191,7 +191,7 @@ def chain_command(
     """Load an option chain: parity forwards, IV and Greeks from mids, smile summary per expiry."""
     import numpy as np
 
-    from models.chain import FORMATS, load_chain
+    from models.market.chain import FORMATS, load_chain
 
     if format not in FORMATS:
         raise DataError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")

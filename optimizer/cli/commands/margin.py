@@ -18,8 +18,8 @@ price to ``underlying_price``. Any validation failure raises :class:`SpecError` 
 naming the field path (``legs.1.strike: ...``); the CLI maps it to exit code 2.
 
 ``model`` selects the margin model (default ``reg_t``): ``span`` (futures options,
-:func:`models.span.span_margin`; ``underlying_price`` is the futures price) or ``portfolio``
-(:func:`models.portfolio_margin.portfolio_margin`). Both reprice the legs, so they need
+:func:`models.margin.span.span_margin`; ``underlying_price`` is the futures price) or ``portfolio``
+(:func:`models.margin.portfolio.portfolio_margin`). Both reprice the legs, so they need
 ``valuation_time`` and an implied volatility per option leg: ``iv`` on the leg (decimal), or
 implied from its ``price`` (Black-76 on the futures price for ``span``, on the forward
 ``S exp((r - q) t)`` for ``portfolio``). ``--json`` prints one JSON document
@@ -48,7 +48,7 @@ from models.errors import ModelError, SpecError
 if TYPE_CHECKING:  # pydantic and the margin models: imported when the command runs
     from datetime import datetime
 
-    from models.margin import MarginRequirement
+    from models.margin.reg_t import MarginRequirement
     from optimizer.cli.commands._margin_position import (
         Position,
         load_position,

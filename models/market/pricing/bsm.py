@@ -11,7 +11,7 @@ Hull, *Options, Futures and Other Derivatives*, 9th ed., sections 15.8 and 17.4:
     p = K e^{-rT} N(-d_2) - S e^{-qT} N(-d_1),
 
 which is the Black formula on the forward :math:`F = S e^{(r-q)T}` discounted by
-:math:`e^{-rT}` (the kernel shared with :mod:`models.pricing.black76`).
+:math:`e^{-rT}` (the kernel shared with :mod:`models.market.pricing.black76`).
 
 Units: prices per share, ``t`` in years (calendar days / 365, hours / 8760), ``rate`` and
 ``div_yield`` continuously compounded decimals, ``sigma`` annualized decimal.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from models.pricing._common import (
+from models.market.pricing._common import (
     DAYS_PER_YEAR,
     Greeks,
     as_float,

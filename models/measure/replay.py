@@ -1,7 +1,7 @@
 """Direct historical replay of fixed-moneyness option structures, against the income model.
 
-The acceptance check of the income model (:mod:`models.managed` on filtered-historical-simulation
-paths, :mod:`models.physical`): its expected P&L per trade of a structure at fixed moneyness must
+The acceptance check of the income model (:mod:`models.measure.managed` on filtered-historical-simulation
+paths, :mod:`models.measure.physical`): its expected P&L per trade of a structure at fixed moneyness must
 equal the average P&L of the same structure entered on every historical day, within the
 replay's confidence interval.
 
@@ -17,21 +17,21 @@ Structures (:func:`fixed_moneyness_structures`)
       (:data:`TK_LT112`: the naked puts closed at 90% of their credit, everything at 21 DTE).
 
     A structure with ``t = days / 365`` years lives ``n = round(252 t)`` trading days — the
-    engine's rule (:func:`models.managed.trading_steps`): 21 for 30 days, **83** for 120 days
-    (120 x 252 / 365 = 82.85; the calibration horizon of :mod:`models.physical` rounds it to 82).
+    engine's rule (:func:`models.measure.managed.trading_steps`): 21 for 30 days, **83** for 120 days
+    (120 x 252 / 365 = 82.85; the calibration horizon of :mod:`models.measure.physical` rounds it to 82).
     The replay holds for the same ``n`` so both sides measure the same trade.
 Shipped skew and the IV rule
     ``sigma_chain(k)``: the implied vol of the SPX chain of 2026-01-30
-    (``scenarios/data/spx_yahoo_chain_2026-01-30.csv.gz``, :func:`models.chain.load_chain`) at
+    (``scenarios/data/spx_yahoo_chain_2026-01-30.csv.gz``, :func:`models.market.chain.load_chain`) at
     the structure's tenor ``t`` and log-moneyness ``k = ln(K / F(t))``, i.e. read at strike
     ``F(t) m`` (:func:`chain_smile`). On a day with VIX close ``V`` a leg's IV is
     ``max(sigma_chain(ln m) + term_factor(t) (V - V_ref) / 100, 0.01)`` with the reference VIX
-    ``V_ref = 17.44`` (Cboe close 2026-01-30) and :func:`models.scenarios.term_factor` the
+    ``V_ref = 17.44`` (Cboe close 2026-01-30) and :func:`models.measure.scenarios.term_factor` the
     square-root-of-time scale (1 at 30 days, 0.5 at 120 days): the engine's sticky-moneyness rule
-    (:mod:`models.managed`) with the IV shift measured from the reference day.
+    (:mod:`models.measure.managed`) with the IV shift measured from the reference day.
 Direct historical replay (:func:`replay_hold_to_expiry`)
     For every S&P 500 trading day ``d`` in 1990-01-02 .. 2023-12-28 whose window ``d .. d + n``
-    lies inside that range and that has a VIX close (:func:`models.physical.window_returns`):
+    lies inside that range and that has a VIX close (:func:`models.measure.physical.window_returns`):
     enter at the close ``S_d`` with VIX ``V_d``; price the legs by Black-Scholes with forward =
     spot and rate 0 at the IVs above; settle at intrinsic value at the close ``n`` trading days
     later. P&L per unit of the structure per share, relative to the entry spot::
@@ -52,7 +52,7 @@ Direct historical replay (:func:`replay_hold_to_expiry`)
     trade for trade (``tests/models/test_pnl_replay.py``), so a model/replay difference is the
     measure's alone.
 Model (:func:`model_trade_pnl`, :func:`model_hold_to_expiry`)
-    The engine itself: :func:`models.managed.simulate_managed` with one trade per path entered at
+    The engine itself: :func:`models.measure.managed.simulate_managed` with one trade per path entered at
     the close of day 0 (``entries_per_month = 1000``: schedule spacing 0.021 days, so the
     rounded entry day is 0 on every path; ``D = n`` days, so no second trade completes), the
     structure's management (``Management()``: hold to expiry), no costs. The candidate's legs carry the chain smile at
@@ -60,8 +60,8 @@ Model (:func:`model_trade_pnl`, :func:`model_hold_to_expiry`)
     IV shift is measured from the reference VIX, ``iv_shift = (vix - V_ref) / 100`` — so a path
     starting at VIX 30 enters at the shifted smile exactly like a replay day at VIX 30. Starting
     VIX levels are the replay's entry-day closes resampled with replacement. Paths: filtered
-    historical simulation (:func:`models.physical.fhs_paths`) or the light-tailed lognormal
-    (:func:`models.physical.lognormal_paths` with vol = VIX x the measured realized/implied ratio,
+    historical simulation (:func:`models.measure.physical.fhs_paths`) or the light-tailed lognormal
+    (:func:`models.measure.physical.lognormal_paths` with vol = VIX x the measured realized/implied ratio,
     :func:`models.income.measure_vol_ratio`). The model's standard error is the engine's
     ``expected_trade_se`` (independent paths). ``daily_vol = VIX / 100 / sqrt(252)`` only
     scales the engine's intraday bridge of 0DTE trades, unused here.
@@ -96,16 +96,16 @@ import pandas as pd
 from numpy.random import PCG64, Generator, SeedSequence
 
 from models.legs import Leg, Right
-from models.managed import UnderlyingPaths, simulate_managed, trading_steps
-from models.physical import (
+from models.market.pricing import black76_price
+from models.measure.managed import UnderlyingPaths, simulate_managed, trading_steps
+from models.measure.physical import (
     FilteredHistory,
     Paths,
     fhs_paths,
     lognormal_paths,
     window_returns,
 )
-from models.pricing import black76_price
-from models.scenarios import term_factor
+from models.measure.scenarios import term_factor
 from models.strategies import Candidate, Management
 
 __all__ = [
@@ -252,7 +252,7 @@ class FixedStructure:
 
     @property
     def n_days(self) -> int:
-        """Trading days held, ``round(252 t)`` (:func:`models.managed.trading_steps`)."""
+        """Trading days held, ``round(252 t)`` (:func:`models.measure.managed.trading_steps`)."""
         return trading_steps(self.t)
 
     @property
@@ -346,7 +346,7 @@ def chain_smile(surface, structure: FixedStructure) -> tuple[float, np.ndarray]:
 
     Parameters
     ----------
-    surface : models.chain.surface.SmileSurface
+    surface : models.market.chain.surface.SmileSurface
         E.g. ``load_chain(...).surface()`` of the shipped SPX chain.
     structure : FixedStructure
 
@@ -609,9 +609,9 @@ def replay_hold_to_expiry(
     ----------
     structure : FixedStructure
     close : pd.Series
-        S&P 500 closes (:func:`models.history.load_index_history`).
+        S&P 500 closes (:func:`models.market.history.load_index_history`).
     vix : pd.Series
-        VIX closes (:func:`models.history.load_vix_history`).
+        VIX closes (:func:`models.market.history.load_vix_history`).
     base_ivs : np.ndarray
         (L,) leg IVs at the reference VIX (:func:`chain_smile`).
     reference_vix : float
@@ -778,7 +778,7 @@ def replay_managed(
 def _windows(close: pd.Series, vix: pd.Series, n: int, start, end):
     """Entry days and their ``(N, n + 1)`` closes and VIX closes over the holding window.
 
-    Entry days as :func:`models.physical.window_returns` (a VIX close on the entry day, the exit
+    Entry days as :func:`models.measure.physical.window_returns` (a VIX close on the entry day, the exit
     close inside ``[start, end]``); VIX closes inside the window carry the last close over at
     most 5 missing days.
     """
@@ -859,7 +859,7 @@ def model_trade_pnl(
 ) -> list[PnlStats]:
     """The income model's P&L per trade of structures entered at day 0, under their own rules.
 
-    Runs :func:`models.managed.simulate_managed` on ``UnderlyingPaths(log_return,
+    Runs :func:`models.measure.managed.simulate_managed` on ``UnderlyingPaths(log_return,
     iv_shift = (vix - reference_vix) / 100, session_return, daily_vol = vix / 100 / sqrt(252),
     session_scale)`` with each structure's ``management``, no costs, multiplier 1,
     ``entries_per_month = 1000`` (every path's first entry at day 0), ``warmup_days = 0`` and
@@ -984,7 +984,7 @@ def model_hold_to_expiry(
 #
 # Separate section: the 90-DTE short strangles of the futures underlyings (CL/MCL on WTI),
 # IV = implied/realized ratio x the underlying's own GARCH conditional vol
-# (:mod:`models.futures_vol`), strikes by delta at each entry, the TK rules (profit target,
+# (:mod:`models.market.futures_vol`), strikes by delta at each entry, the TK rules (profit target,
 # exit DTE, delta exit). The same marking function prices the historical windows and the
 # simulated GARCH paths, so a replay/model difference is the measure's alone.
 
@@ -1005,7 +1005,7 @@ class StrangleSpec:
     put_delta, call_delta : float
         |Forward delta| of the short put and call at entry (0.06 = 6 delta).
     skew, curvature : float
-        The smile of :class:`models.chain.surface.SyntheticSurface`:
+        The smile of :class:`models.market.chain.surface.SyntheticSurface`:
         ``iv = atm (1 + skew x + curvature x^2)``, ``x = ln(K/F) / (atm sqrt(t))``.
     management : Management
         Exit rules (default :data:`TK_STRANGLE`).
@@ -1094,7 +1094,7 @@ def strangle_trades(spec: StrangleSpec, x: np.ndarray, iv: np.ndarray) -> pd.Dat
     entry smile, linear in ``k`` through the put, ATM and call nodes (flat beyond), read at the
     leg's current ``k = ln(K / F_0) - x_j``, plus ``term_factor(tau_j) (iv_j - iv_0)``, floored
     at 0.01; intrinsic value at ``tau = 0``. Rules at each close ``j >= 1``, as
-    :func:`models.managed.simulate_managed`: the profit target ``p`` fills at ``p x credit``; a
+    :func:`models.measure.managed.simulate_managed`: the profit target ``p`` fills at ``p x credit``; a
     stop ``s`` closes at the mark when P&L <= ``-s x credit``; ``delta_exit d`` closes at the mark
     when either short leg's ``|N(d1)| >= d`` (0 at expiry); ``exit_dte`` at the mark of the
     forced step; otherwise settlement at expiry. A target hit on the same close as another rule
@@ -1254,9 +1254,9 @@ def replay_strangle(
 ) -> tuple[pd.DataFrame, StrangleStats]:
     """Replay short strangles on an underlying's own price history, IV from its GARCH vol.
 
-    Conditional variance ``h`` by :func:`models.futures_vol.garch_filter` with ``params`` over the
+    Conditional variance ``h`` by :func:`models.market.futures_vol.garch_filter` with ``params`` over the
     whole history; the ATM IV at the close of day ``d`` is ``ratio sqrt(252 h_{d+1})``
-    (:func:`models.futures_vol.implied_vol`). A trade is entered at the close of every
+    (:func:`models.market.futures_vol.implied_vol`). A trade is entered at the close of every
     ``step``-th day ``d`` (after ``warmup`` days, in ``[start, end]``) whose window ``d .. d +
     n`` lies in the history, and marked on the historical closes and IVs of the window by
     :func:`strangle_trades`. The price history stands in for the futures (spot WTI for CL:
@@ -1281,7 +1281,7 @@ def replay_strangle(
     tuple[pd.DataFrame, StrangleStats]
         Trades (:func:`strangle_trades` columns, indexed by entry date) and their statistics.
     """
-    from models.futures_vol import garch_filter, implied_vol
+    from models.market.futures_vol import garch_filter, implied_vol
 
     c = pd.Series(close, dtype=float)
     c = c[c.notna() & (c > 0)].sort_index()
@@ -1322,7 +1322,7 @@ def model_strangle(
 
     ``n_paths`` starting IVs are drawn with replacement from ``atm_iv`` (the replay's entry
     levels); each path starts at ``h = (iv / ratio)^2 / 252``
-    (:func:`models.futures_vol.start_variance`) and runs :func:`models.futures_vol.simulate_garch`
+    (:func:`models.market.futures_vol.start_variance`) and runs :func:`models.market.futures_vol.simulate_garch`
     for ``n`` days with innovations resampled iid from ``pool`` (unit-variance standardized
     residuals: filtered historical simulation) or Student-t (``nu``); the IV path is
     ``ratio sqrt(252 h)``. ``vol_model="constant"``: the same innovations at the constant
@@ -1333,7 +1333,7 @@ def model_strangle(
     tuple[pd.DataFrame, StrangleStats]
         Trades (:func:`strangle_trades`) and statistics with iid standard errors.
     """
-    from models.futures_vol import implied_vol, simulate_garch, start_variance, t_innovations
+    from models.market.futures_vol import implied_vol, simulate_garch, start_variance, t_innovations
 
     g = Generator(PCG64(SeedSequence(seed)))
     iv0 = g.choice(np.asarray(atm_iv, dtype=float), size=n_paths, replace=True)
@@ -1367,7 +1367,7 @@ def strangle_candidate(
 ) -> Candidate:
     """The strangle at ATM IV ``atm_iv`` as an engine candidate (spot = forward = 1, DF 1).
 
-    Lets :func:`models.managed.simulate_managed` mark the same trade as
+    Lets :func:`models.measure.managed.simulate_managed` mark the same trade as
     :func:`strangle_trades` (``tests/models/test_futures_vol.py`` checks they agree).
     """
     legs_ = strangle_legs(spec, np.array([float(atm_iv)]))
@@ -1504,7 +1504,7 @@ def pnl_replay_table(
     close, vix : pd.Series
         S&P 500 and VIX closes.
     hist : FilteredHistory
-        FHS residual pool (:func:`models.physical.filtered_history`).
+        FHS residual pool (:func:`models.measure.physical.filtered_history`).
     surface : SmileSurface
         The shipped chain's surface (the skew).
     vol_ratio : float

@@ -230,9 +230,9 @@ def wti_residuals(
     Parameters
     ----------
     wti : pd.Series
-        WTI spot closes, USD/bbl (:func:`models.history.load_wti_history`).
+        WTI spot closes, USD/bbl (:func:`models.market.history.load_wti_history`).
     sp_close : pd.Series
-        S&P 500 closes (:func:`models.history.load_index_history`).
+        S&P 500 closes (:func:`models.market.history.load_index_history`).
     lam : float
         EWMA decay factor.
     start, end : date-like, optional
@@ -519,9 +519,9 @@ def filtered_history(
     Parameters
     ----------
     vix : pd.Series
-        Cboe VIX daily closes (index points) (:func:`models.history.load_vix_history`).
+        Cboe VIX daily closes (index points) (:func:`models.market.history.load_vix_history`).
     ohlc : pd.DataFrame
-        S&P 500 ``open, high, low, close`` (:func:`models.history.load_index_ohlc`).
+        S&P 500 ``open, high, low, close`` (:func:`models.market.history.load_index_ohlc`).
     start, end : date-like, optional
         Sample window of the days ``d``.
     ewma_lambda : float
@@ -921,9 +921,9 @@ def window_returns(
     Parameters
     ----------
     hist_close : pd.Series
-        S&P 500 closes (:func:`models.history.load_index_history`).
+        S&P 500 closes (:func:`models.market.history.load_index_history`).
     vix : pd.Series
-        VIX closes (:func:`models.history.load_vix_history`).
+        VIX closes (:func:`models.market.history.load_vix_history`).
     horizon : int
         Trading days, ``>= 1``.
     start, end : date-like

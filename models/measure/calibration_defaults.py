@@ -1,7 +1,7 @@
 """Default sample sizes and seeds of the calibration (``thetaplan calibrate``).
 
 Plain constants with no import, so that the command line can show them as option defaults
-without loading :mod:`models.calibration` (pandas, scipy). :mod:`models.calibration` re-exports
+without loading :mod:`models.measure.calibration` (pandas, scipy). :mod:`models.measure.calibration` re-exports
 them; use them from there.
 """
 

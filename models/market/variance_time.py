@@ -4,7 +4,7 @@ A 0DTE trade is entered during a session and expires at its close, but the short
 chain quoted after the close lists is the next session's close (on a Friday chain, Monday's), and
 its implied variance covers the *whole* interval to it: the overnight (or weekend) gap before the
 next open **and** the session. The realized move the income model gives a 0DTE trade is the
-session's own open-to-close move (:attr:`models.physical.FilteredHistory.session_z`, variance
+session's own open-to-close move (:attr:`models.measure.physical.FilteredHistory.session_z`, variance
 share ``c**2`` of a close-to-close day). Pricing the trade at the first expiry's whole variance
 per session therefore compares implied variance that includes the gap with realized variance
 that does not (the ``close_to_close`` basis, kept for comparison).
@@ -29,7 +29,7 @@ of that session as ``c**2 * remaining / 6.5``). The ``close_to_close`` basis is
 sessions).
 
 Measured on the shipped ``^GSPC`` and Cboe VIX files: ``c**2 = 0.755`` (usable opening prints
-2008–2010 and 2014–2023, see :func:`models.physical.filtered_history`), ``v(1) = 0.975`` and
+2008–2010 and 2014–2023, see :func:`models.measure.physical.filtered_history`), ``v(1) = 0.975`` and
 ``v(2+) = 1.092`` (8,559 days 1990-01-03 … 2023-12-28). A Friday-close chain's Monday expiry gives
 a same-session trade ``0.755 / 1.092 = 0.691`` of its variance per session (vol x 0.831),
 against 1 on the ``close_to_close`` basis.

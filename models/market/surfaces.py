@@ -7,7 +7,7 @@ stated factor (the VIX ratio), and time to expiry counted from the new valuation
 
 :class:`VixShiftedSurface` moves a chain's smile to another VIX level (studies that sweep the VIX):
 ``sticky_moneyness`` adds the VIX change times the square-root-of-time term factor
-(:func:`models.scenarios.term_factor`) to every implied vol at fixed log-moneyness (the rule the
+(:func:`models.measure.scenarios.term_factor`) to every implied vol at fixed log-moneyness (the rule the
 income model's paths use); ``proportional`` scales every implied vol by the VIX ratio.
 
 :class:`ScaledSurface` prices a product whose underlying is a fixed multiple of another's
@@ -150,7 +150,7 @@ class VixShiftedSurface:
 
     def iv(self, strike, t):
         """Implied vol (decimal) at ``strike`` and ``t`` after the move."""
-        from models.scenarios import term_factor
+        from models.measure.scenarios import term_factor
 
         base = np.asarray(self.base.iv(strike, t), dtype=float)
         if self.rule == "proportional":

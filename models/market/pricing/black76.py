@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from models.pricing._common import (
+from models.market.pricing._common import (
     DAYS_PER_YEAR,
     Greeks,
     as_float,

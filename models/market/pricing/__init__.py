@@ -6,10 +6,10 @@ and dividend yields are continuously compounded decimals, volatilities annualize
 Greeks: vega per vol point, theta per calendar day, rho per 1 % rate.
 """
 
-from models.pricing._common import Greeks
-from models.pricing.black76 import black76_greeks, black76_price
-from models.pricing.bsm import bsm_greeks, bsm_price
-from models.pricing.implied_vol import IV_REASONS, IVResult, implied_vol
+from models.market.pricing._common import Greeks
+from models.market.pricing.black76 import black76_greeks, black76_price
+from models.market.pricing.bsm import bsm_greeks, bsm_price
+from models.market.pricing.implied_vol import IV_REASONS, IVResult, implied_vol
 
 __all__ = [
     "IV_REASONS",

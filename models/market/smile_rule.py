@@ -1,26 +1,26 @@
 """The replay's IV rule checked against real option chains of other dates, and a VIX-shaped variant.
 
-The replay (:mod:`models.replay`) and the income engine (:mod:`models.managed`) price every leg
+The replay (:mod:`models.measure.replay`) and the income engine (:mod:`models.measure.managed`) price every leg
 with one rule: the SPX smile of 2026-01-30 at the leg's log-moneyness and tenor, shifted in
-parallel by ``term_factor(t) (VIX - 17.44) / 100`` (:func:`models.replay.chain_smile`,
-:func:`models.replay.leg_ivs`, :func:`models.scenarios.term_factor`). This module measures that
+parallel by ``term_factor(t) (VIX - 17.44) / 100`` (:func:`models.measure.replay.chain_smile`,
+:func:`models.measure.replay.leg_ivs`, :func:`models.measure.scenarios.term_factor`). This module measures that
 rule on the real chains shipped in ``scenarios/data`` (:data:`SHIPPED_CHAINS`).
 
 Method (:func:`compare_structures`)
     For a real chain of date ``d`` with VIX close ``V_d`` (Cboe, ``vix_daily_cboe_…csv.gz``) and
-    each replay structure (:func:`models.replay.fixed_moneyness_structures`: short put 0.95,
+    each replay structure (:func:`models.measure.replay.fixed_moneyness_structures`: short put 0.95,
     iron condor 0.95/0.925 puts and 1.05/1.075 calls, LT112 +1P 0.93 / -1P 0.93 - 50/6939.03 /
     -2P 0.88) the real chain's listed expiry nearest the structure's nominal tenor is taken
     (30 days for the put and the condor, 120 for the LT112; a LT112 needs at least
     :data:`MIN_LT112_DAYS`). With that expiry's parity forward ``F`` and discount factor ``DF``
-    (:class:`models.chain.OptionChain`), every leg has strike ``K = F m`` (log-moneyness
-    ``ln m``, as :func:`~models.replay.chain_smile` reads the smile) and two IVs:
+    (:class:`models.market.chain.OptionChain`), every leg has strike ``K = F m`` (log-moneyness
+    ``ln m``, as :func:`~models.measure.replay.chain_smile` reads the smile) and two IVs:
 
     * **rule**: ``chain_smile`` of the reference surface at the *same* tenor ``t`` (the reference
       chain lists expiries from 3 days to 5.9 years, interpolated in total variance), passed
       through ``leg_ivs(base, t, V_d)`` — the replay's own functions;
     * **real**: the real chain's smile at its listed expiry, i.e. the mid-price IVs of its
-      out-of-the-money quotes interpolated in ``k`` (:class:`models.chain.surface.ChainSurface`;
+      out-of-the-money quotes interpolated in ``k`` (:class:`models.market.chain.surface.ChainSurface`;
       NaN where ``K`` lies outside the expiry's quoted strikes).
 
     Both are priced by Black-76 on ``F`` with ``DF``; the table reports the credit (premium
@@ -81,11 +81,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.chain import OptionChain, load_chain, read_quotes
-from models.chain.surface import ChainSurface
-from models.history import load_vix_history
-from models.pricing import black76_price
-from models.replay import (
+from models.market.chain import OptionChain, load_chain, read_quotes
+from models.market.chain.surface import ChainSurface
+from models.market.history import load_vix_history
+from models.market.pricing import black76_price
+from models.measure.replay import (
     REFERENCE_SPOT,
     REFERENCE_VIX,
     FixedStructure,
@@ -93,7 +93,7 @@ from models.replay import (
     fixed_moneyness_structures,
     leg_ivs,
 )
-from models.scenarios import term_factor
+from models.measure.scenarios import term_factor
 
 __all__ = [
     "DATA_DIR",
@@ -248,7 +248,7 @@ class ShapeRule:
 
     ``sigma = max(sigma_ref(k, t) + s (1 + b0 + b1 x + b2 x^2), 0.01)`` with
     ``s = term_factor(t) (V - V_ref) / 100`` and ``x = k sqrt((30/365) / t)``.
-    ``ShapeRule()`` (all ``b = 0``) is exactly :func:`models.replay.leg_ivs`.
+    ``ShapeRule()`` (all ``b = 0``) is exactly :func:`models.measure.replay.leg_ivs`.
 
     Parameters
     ----------
@@ -277,7 +277,7 @@ class ShapeRule:
         """(L,) leg IVs (decimal) at log-moneyness ``k``, tenor ``t`` (years), VIX ``vix``.
 
         ``base_ivs`` are the reference smile's IVs at ``k`` and ``t``
-        (:func:`models.replay.chain_smile`).
+        (:func:`models.measure.replay.chain_smile`).
         """
         base = np.asarray(base_ivs, dtype=float)
         if self.is_current:
@@ -289,7 +289,7 @@ class ShapeRule:
     def leg_ivs(self, ref: ChainSurface, structure: FixedStructure, vix: float) -> np.ndarray:
         """(L,) leg IVs of ``structure`` (tenor ``structure.t``) on a day with VIX ``vix``.
 
-        The reference smile is read by :func:`models.replay.chain_smile` (the replay's reader).
+        The reference smile is read by :func:`models.measure.replay.chain_smile` (the replay's reader).
         """
         _, base = chain_smile(ref, structure)
         return self.ivs(base, np.log(structure.moneyness), structure.t, vix)
@@ -394,7 +394,7 @@ def compare_structures(
     rules : dict[str, ShapeRule | ScaledSmileRule], optional
         Rules to price with (anything with ``leg_ivs(ref, structure, vix)``); default ``{"rule": ShapeRule()}`` (the replay's rule).
     structures : tuple[FixedStructure, ...], optional
-        Default :func:`models.replay.fixed_moneyness_structures` (held to expiry).
+        Default :func:`models.measure.replay.fixed_moneyness_structures` (held to expiry).
 
     Returns
     -------

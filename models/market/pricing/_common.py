@@ -1,6 +1,6 @@
 """Shared kernel of the pricing layer: input handling and the Black d1/d2 terms.
 
-Both Black-Scholes-Merton (:mod:`models.pricing.bsm`) and Black-76 (:mod:`models.pricing.black76`)
+Both Black-Scholes-Merton (:mod:`models.market.pricing.bsm`) and Black-76 (:mod:`models.market.pricing.black76`)
 are the discounted Black formula on a forward,
 
 .. math::

@@ -4,7 +4,7 @@ One model gives every income figure of thetaplan (the objective's expected month
 chance constraint's monthly samples, P(month >= target), win rates, monthly VaR/CVaR and the
 12-month drawdown): trades of each candidate are simulated on the same daily paths of the
 underlying's price and implied-vol level (:class:`UnderlyingPaths`, usually filtered historical
-simulation from :mod:`models.physical`), opened on a schedule, managed by the strategy's rules and
+simulation from :mod:`models.measure.physical`), opened on a schedule, managed by the strategy's rules and
 booked into calendar months by mark to market. Hold-to-expiry is one management rule (no rule),
 not a second model.
 
@@ -28,7 +28,7 @@ Strikes and IVs (sticky moneyness)
     moneyness as today's candidate). Each leg's IV is read off today's smile of the candidate's
     expiry at the leg's current log-moneyness ``k = ln(K / F)`` (linear interpolation through the
     candidate's legs' IVs and its ATM IV at ``k = 0``, flat beyond) plus the path's change of the
-    30-day ATM IV since today times :func:`models.scenarios.term_factor` of the remaining time
+    30-day ATM IV since today times :func:`models.measure.scenarios.term_factor` of the remaining time
     (square-root-of-time rule, x2 for expiries under 7.5 days), floored at 1 vol point. So a
     trade opened after a vol spike collects the higher premium, and a sell-off marks the short
     puts up both by moneyness (skew) and by the level. The smile does not roll down the term
@@ -155,7 +155,7 @@ from scipy.special import ndtr, ndtri
 
 from models.errors import ModelError
 from models.legs import Right
-from models.scenarios import term_factor
+from models.measure.scenarios import term_factor
 from models.strategies import Candidate, Management
 
 __all__ = [

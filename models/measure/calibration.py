@@ -3,18 +3,18 @@
 The model is fitted on its own window, the evaluation runs on the supplied one:
 
 Model (fixed)
-    The filtered historical simulation (:func:`models.physical.filtered_history`) is built from
+    The filtered historical simulation (:func:`models.measure.physical.filtered_history`) is built from
     the shipped S&P 500 and VIX files (:data:`SHIPPED_INDEX`, :data:`SHIPPED_VIX`), i.e. on
     :data:`MODEL_WINDOW` 1990-01-02 .. 2023-12-28; the lognormal alternative uses the
     realized/implied ratio measured on the same files (:func:`models.income.measure_vol_ratio`,
-    0.861). Option legs are priced off the shipped SPX skew of 2026-01-30 (:mod:`models.replay`).
+    0.861). Option legs are priced off the shipped SPX skew of 2026-01-30 (:mod:`models.measure.replay`).
 Evaluation window (supplied)
     The S&P 500 closes (``Date, Close`` columns, as the shipped ``^GSPC`` file) and VIX closes
     (``DATE, CLOSE``, as the shipped Cboe file) of the supplied files, restricted to the
     intersection of both files' date ranges and ``[start, end]`` (:func:`evaluation_window`).
     Every realized number — tail frequencies, replayed trades — and the models' starting VIX
     levels come from that window only.
-Tail table (:func:`models.physical.tail_calibration`)
+Tail table (:func:`models.measure.physical.tail_calibration`)
     For ``h`` in 1, 21, 82 trading days, start-VIX buckets [0, 15), [15, 20), [20, 30), 30+ and
     thresholds -5%, -10%, -20%: the realized frequency of ``C_{d+h} / C_d - 1 < threshold`` over
     the overlapping windows whose start day ``d`` has a VIX close in the bucket and whose two
@@ -22,7 +22,7 @@ Tail table (:func:`models.physical.tail_calibration`)
     sample ``n_eff = n / h`` (non-overlapping windows); the FHS probability on ``n_paths`` paths
     started at VIX levels resampled from the bucket's start days. Inside when
     ``ci_low <= model <= ci_high``.
-Replay table (:func:`models.replay.pnl_replay_table`)
+Replay table (:func:`models.measure.replay.pnl_replay_table`)
     Short put 5% OTM 30 days, iron condor +/-5% 30 days, LT112 120 days held to expiry and the
     LT112 under the TK rules, entered at every close of the window: the mean P&L per trade with
     two 95% intervals —
@@ -33,10 +33,10 @@ Replay table (:func:`models.replay.pnl_replay_table`)
       trading day, ``n``-day trades, so ``N / n`` non-overlapping trades) and
       ``SE_neff = sd(pnl) / sqrt(n_eff)``: ``replay -/+ 1.96 SE_neff``.
 
-    The model (FHS) side is the income engine (:func:`models.managed.simulate_managed`) on
+    The model (FHS) side is the income engine (:func:`models.measure.managed.simulate_managed`) on
     ``replay_paths`` paths per holding period, started at the replay's entry VIX levels. Inside
     when ``|model - replay| <= 1.96 sqrt(SE_NW^2 + SE_model^2)`` (the rule of
-    :mod:`models.replay`). P&L in units of the entry spot (1e-4 = one basis point).
+    :mod:`models.measure.replay`). P&L in units of the entry spot (1e-4 = one basis point).
 Coverage
     Tail cells with at least one window, and structures with at least one entry, where the model
     is inside; the same for the lognormal.
@@ -57,18 +57,18 @@ from typing import Any
 
 import pandas as pd
 
-from models import replay
-from models.calibration_defaults import (  # defined there so the CLI can show them lightly
+from models.errors import DataError
+from models.income import measure_vol_ratio
+from models.market.history import load_index_history, load_index_ohlc, load_vix_history
+from models.measure import replay
+from models.measure.calibration_defaults import (  # defined there so the CLI can show them lightly
     DEFAULT_MEAN_BLOCK,
     DEFAULT_PATHS,
     DEFAULT_REPLAY_PATHS,
     DEFAULT_REPLAY_SEED,
     DEFAULT_SEED,
 )
-from models.errors import DataError
-from models.history import load_index_history, load_index_ohlc, load_vix_history
-from models.income import measure_vol_ratio
-from models.physical import (
+from models.measure.physical import (
     DEFAULT_HORIZONS,
     FilteredHistory,
     filtered_history,
@@ -209,7 +209,7 @@ def evaluation_window(
     Parameters
     ----------
     close, vix : pd.Series
-        S&P 500 and VIX closes (:mod:`models.history` loaders).
+        S&P 500 and VIX closes (:mod:`models.market.history` loaders).
     start, end : date-like | None
         Requested first and last date (None = open).
     min_days : int | None
@@ -316,7 +316,7 @@ def fit_model(
     DataError
         Unreadable or unusable files.
     """
-    from models.chain import load_chain
+    from models.market.chain import load_chain
 
     vix = load_vix_history(vix_history)
     ohlc = load_index_ohlc(index_history)
@@ -365,7 +365,7 @@ def tail_table(
     Returns
     -------
     pd.DataFrame
-        :func:`models.physical.tail_calibration`'s columns (``horizon, bucket, threshold, n,
+        :func:`models.measure.physical.tail_calibration`'s columns (``horizon, bucket, threshold, n,
         n_eff, count, freq, ci_low, ci_high, fhs, fhs_se, lognormal, lognormal_se, fhs_in_ci,
         lognormal_in_ci``; probabilities as fractions). ``attrs``: ``measure``, ``vol_ratio``.
     """
@@ -416,7 +416,7 @@ def replay_table(
     Returns
     -------
     pd.DataFrame
-        :func:`models.replay.pnl_replay_table`'s columns (P&L in units of the entry spot) plus
+        :func:`models.measure.replay.pnl_replay_table`'s columns (P&L in units of the entry spot) plus
         ``n_eff = n_entries / n_days`` and the effective-sample interval ``ci_neff_low``,
         ``ci_neff_high`` (``replay -/+ 1.96 replay_se_neff``).
     """

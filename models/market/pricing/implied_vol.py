@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import erfcx, log_ndtr, ndtr, ndtri
 
-from models.pricing._common import as_float, as_is_call
+from models.market.pricing._common import as_float, as_is_call
 
 __all__ = ["IV_REASONS", "IVResult", "implied_vol"]
 

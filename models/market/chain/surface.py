@@ -19,9 +19,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.interpolate import PchipInterpolator
 
-from models.chain._time import to_timestamp, year_fraction
 from models.errors import DataError, ModelError
-from models.pricing import Greeks, bsm_greeks
+from models.market.chain._time import to_timestamp, year_fraction
+from models.market.pricing import Greeks, bsm_greeks
 
 __all__ = ["SmileSurface", "ChainSurface", "SyntheticSurface", "synthetic_surface"]
 
@@ -130,7 +130,7 @@ class SmileSurface(ABC):
         """Model price and Greeks per share from the surface (Black-Scholes-Merton on the spot).
 
         Uses ``bsm_greeks(spot, K, t, rate(t), div_yield(t), iv(K, t), is_call)``, which prices
-        off the surface forward and discount factor. Returns :class:`models.pricing.Greeks`
+        off the surface forward and discount factor. Returns :class:`models.market.pricing.Greeks`
         (price per share, delta, gamma, vega per vol point, theta per calendar day, rho per 1%).
         """
         k, tt, c = np.broadcast_arrays(
@@ -194,7 +194,7 @@ class SmileSurface(ABC):
 
 
 class ChainSurface(SmileSurface):
-    """Implied-vol surface interpolated from the quotes of an :class:`~models.chain.OptionChain`.
+    """Implied-vol surface interpolated from the quotes of an :class:`~models.market.chain.OptionChain`.
 
     Method (Gatheral, *The Volatility Surface*, 2006, ch. 3 and the calendar-spread condition of
     ch. 5 — total variance non-decreasing in ``t`` at fixed log-moneyness):

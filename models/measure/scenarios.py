@@ -44,7 +44,7 @@ from scipy import sparse
 from models.errors import DataError
 from models.instruments import parse_cell, read_reference_csv
 from models.legs import Right
-from models.pricing import black76_price
+from models.market.pricing import black76_price
 from models.strategies import Candidate
 
 __all__ = [
@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 DAYS_PER_YEAR = 365.0
-"""Calendar days per year (time to expiry is calendar days / 365, as in :mod:`models.pricing`)."""
+"""Calendar days per year (time to expiry is calendar days / 365, as in :mod:`models.market.pricing`)."""
 
 TRADING_DAYS_PER_YEAR = 252.0
 """Trading days per year: a window of ``h`` trading days spans ``h * 365 / 252`` calendar days."""
@@ -552,9 +552,9 @@ def historical_moves(
     Parameters
     ----------
     vix : pd.Series
-        VIX daily closes, index points (:func:`models.history.load_vix_history`).
+        VIX daily closes, index points (:func:`models.market.history.load_vix_history`).
     index : pd.Series
-        S&P 500 daily closes (:func:`models.history.load_index_history`).
+        S&P 500 daily closes (:func:`models.market.history.load_index_history`).
     horizon : int
         Window length in trading days (>= 1).
     underlyings : Mapping[str, UnderlyingMap]
@@ -565,7 +565,7 @@ def historical_moves(
         Seed of the residual draws (``numpy.random.Generator(PCG64(seed))``).
     opens : pd.Series | None
         S&P 500 daily opens, index points, DatetimeIndex
-        (``models.history.load_index_ohlc(path)["open"]``); None = no session returns.
+        (``models.market.history.load_index_ohlc(path)["open"]``); None = no session returns.
 
     Returns
     -------
@@ -900,7 +900,7 @@ def stress_moves(
     names : Sequence[str] | None
         Named stresses to include, in this order; None = all rows of the file; ``()`` = none.
     vix, index : pd.Series
-        VIX and S&P 500 daily closes (:mod:`models.history`).
+        VIX and S&P 500 daily closes (:mod:`models.market.history`).
     underlyings : Mapping[str, UnderlyingMap]
         Column order and how each underlying follows the S&P 500.
     grid : Sequence[tuple[float, float]]

@@ -52,8 +52,8 @@ from models.instruments import (
     read_reference_csv,
 )
 from models.legs import Leg, Right
-from models.margin import MarginRequirement
-from models.pricing import black76_greeks, black76_price
+from models.margin.reg_t import MarginRequirement
+from models.market.pricing import black76_greeks, black76_price
 
 __all__ = [
     "candidate_span_risk_array",

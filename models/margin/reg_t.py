@@ -47,7 +47,7 @@ above: spreads, covers, strangles and iron pairs, remaining shorts naked, remain
 The search is exact (dynamic programming over the multiset of legs), so an LT112 comes out as
 a debit spread plus two naked puts and a long butterfly as one complex spread at its debit.
 FUTURES margin class raises :class:`ModelError`: futures options are margined by SPAN
-(:mod:`models.span`), not Reg-T.
+(:mod:`models.margin.span`), not Reg-T.
 """
 
 from __future__ import annotations

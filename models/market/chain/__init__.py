@@ -18,15 +18,15 @@ call-put difference); J. Gatheral, *The Volatility Surface* (2006) (total-varian
 calendar-spread condition).
 """
 
-from models.chain._time import SECONDS_PER_YEAR, to_timestamp, year_fraction
-from models.chain.core import (
+from models.market.chain._time import SECONDS_PER_YEAR, to_timestamp, year_fraction
+from models.market.chain.core import (
     EXPIRY_COLUMNS,
     FILTER_REASONS,
     PLACEHOLDER_IV_MAX,
     QUOTE_COLUMNS,
     OptionChain,
 )
-from models.chain.loaders import (
+from models.market.chain.loaders import (
     FORMATS,
     TIDY_COLUMNS,
     cboe_session_time,
@@ -35,8 +35,13 @@ from models.chain.loaders import (
     read_quotes,
     write_tidy_csv,
 )
-from models.chain.parity import ParityFit, parity_forward
-from models.chain.surface import ChainSurface, SmileSurface, SyntheticSurface, synthetic_surface
+from models.market.chain.parity import ParityFit, parity_forward
+from models.market.chain.surface import (
+    ChainSurface,
+    SmileSurface,
+    SyntheticSurface,
+    synthetic_surface,
+)
 
 __all__ = [
     "OptionChain",

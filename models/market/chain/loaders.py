@@ -40,9 +40,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.chain._time import parse_cboe_download_time, to_timestamp
-from models.chain.core import OptionChain
 from models.errors import DataError
+from models.market.chain._time import parse_cboe_download_time, to_timestamp
+from models.market.chain.core import OptionChain
 
 __all__ = [
     "load_chain",
@@ -168,7 +168,7 @@ def cboe_session_time(download: datetime) -> datetime:
     download : datetime
         The timestamp on line 3 of the export (``"Date: May 16, 2025 at 7:23 PM EDT"``,
         ``"Date: June 11, 2022, 8:47 PM EDT"`` …; see
-        :func:`models.chain._time.parse_cboe_download_time`), naive US/Eastern.
+        :func:`models.market.chain._time.parse_cboe_download_time`), naive US/Eastern.
 
     Returns
     -------

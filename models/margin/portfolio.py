@@ -40,8 +40,8 @@ from numpy.typing import ArrayLike
 from models._checks import per_leg, positive
 from models.errors import DataError, ModelError
 from models.legs import Leg, Right
-from models.margin import MarginRequirement
-from models.pricing import bsm_price
+from models.margin.reg_t import MarginRequirement
+from models.market.pricing import bsm_price
 
 __all__ = [
     "candidate_pm_move_pnl",

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.chain._time import EXPIRY_TIME, to_datetime_ns, to_timestamp, year_fraction
-from models.chain.parity import ParityFit, parity_forward
-from models.chain.surface import ChainSurface
 from models.errors import DataError
-from models.pricing import bsm_greeks, implied_vol
+from models.market.chain._time import EXPIRY_TIME, to_datetime_ns, to_timestamp, year_fraction
+from models.market.chain.parity import ParityFit, parity_forward
+from models.market.chain.surface import ChainSurface
+from models.market.pricing import bsm_greeks, implied_vol
 
 __all__ = ["OptionChain", "FILTER_REASONS", "QUOTE_COLUMNS", "EXPIRY_COLUMNS", "PLACEHOLDER_IV_MAX"]
 
@@ -146,7 +146,7 @@ def _normalize_raw(raw: pd.DataFrame) -> pd.DataFrame:
 class OptionChain:
     """A cleaned option chain at one valuation time.
 
-    Build one with :func:`models.chain.load_chain` (files) or :meth:`from_quotes` (a DataFrame).
+    Build one with :func:`models.market.chain.load_chain` (files) or :meth:`from_quotes` (a DataFrame).
 
     Attributes
     ----------
@@ -253,7 +253,7 @@ class OptionChain:
         -----
         Pipeline: (1) quote filters (:data:`FILTER_REASONS` up to ``duplicate``); (2) per expiry,
         forward and DF from put-call parity on near-the-money strikes pairing a call and a put of
-        the same root (:func:`~models.chain.parity.parity_forward`, Cboe VIX white paper);
+        the same root (:func:`~models.market.chain.parity.parity_forward`, Cboe VIX white paper);
         ``rate = -ln(DF)/t``, ``div_yield = rate - ln(F/spot)/t``; (3) IV from the mid with
         ``implied_vol(mid, F, K, t, DF)``; rows without IV are dropped; (4) Greeks from
         ``bsm_greeks(spot, K, t, rate, div_yield, iv)`` — spot Greeks, consistent with the
@@ -522,10 +522,10 @@ class OptionChain:
         """Write the chain in the tidy CSV format (gzip if the name ends in ``.gz``).
 
         With ``include_dropped=True`` (default) the dropped rows are written too, so that
-        :func:`~models.chain.load_chain` on the file rebuilds exactly this chain. See
-        :data:`models.chain.loaders.TIDY_COLUMNS` for the format.
+        :func:`~models.market.chain.load_chain` on the file rebuilds exactly this chain. See
+        :data:`models.market.chain.loaders.TIDY_COLUMNS` for the format.
         """
-        from models.chain.loaders import write_tidy_csv
+        from models.market.chain.loaders import write_tidy_csv
 
         return write_tidy_csv(self, path, include_dropped=include_dropped)
 
