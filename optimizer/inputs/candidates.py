@@ -26,8 +26,8 @@ from models.errors import ModelError, SpecError
 from models.income import IncomeModel, monthly_income
 from models.instruments import get_instrument
 from models.legs import Right
+from models.margin.dispatch import margin_requirement
 from models.margin.reg_t import fixed as fixed_margin
-from models.margin.reg_t import reg_t
 from models.market.variance_time import VarianceTime, default_variance_time
 from models.strategies import (
     Candidate,
@@ -185,40 +185,25 @@ def _margin(spec: StrategySpec, c: Candidate, inst, scenario: Scenario) -> tuple
     """
     u = spec.underlyings.get(c.underlying)
     m = (u.margin if u is not None else None) or spec.margin
-    if m.model == "reg_t":
-        req = reg_t(
-            c.legs,
-            c.spot,
-            inst.multiplier,
-            inst.margin_class,
-            valuation_time=scenario.valuation_time,
-            leverage_factor=inst.leverage_factor,
-        )
-        return req.amount, inst.currency, req.rule
-    if m.model in ("span", "portfolio"):
-        from models.margin.portfolio import portfolio_margin
-        from models.margin.span import span_margin
-
-        if m.model == "span":
-            req = span_margin(
-                c.legs, c.spot, inst.multiplier, inst.symbol, ivs=c.ivs, t=c.t, rate=c.rate
-            )
-            return req.amount, inst.currency, req.rule
-        if inst.pm_class is None:
+    if m.model in ("reg_t", "span", "portfolio"):
+        if m.model == "portfolio" and inst.pm_class is None:
             raise SpecError(
                 f"strategies.{c.strategy}.margin: portfolio margin does not apply to "
                 f"{c.underlying} (futures options are margined by span)"
             )
-        req = portfolio_margin(
+        market = {} if m.model == "reg_t" else {"ivs": c.ivs, "t": c.t, "rate": c.rate}
+        req = margin_requirement(
+            m.model,
             c.legs,
             c.spot,
             inst.multiplier,
-            inst.pm_class,
-            ivs=c.ivs,
-            t=c.t,
-            rate=c.rate,
-            div_yield=c.div_yield,
+            margin_class=inst.margin_class,
+            symbol=inst.symbol,
+            pm_class=inst.pm_class,
+            div_yield=c.div_yield if m.model == "portfolio" else 0.0,
+            valuation_time=scenario.valuation_time,
             leverage_factor=inst.leverage_factor,
+            **market,
         )
         return req.amount, inst.currency, req.rule
     if m.pct_of_nlv is not None:

@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, m
 from models.errors import ModelError, SpecError
 from models.instruments import get_instrument
 from models.legs import Leg, Right
-from models.margin.portfolio import PMClass, portfolio_margin
-from models.margin.reg_t import MarginClass, MarginRequirement, reg_t
-from models.margin.span import span_margin
+from models.margin.dispatch import margin_requirement
+from models.margin.portfolio import PMClass
+from models.margin.reg_t import MarginClass, MarginRequirement
 from models.market.pricing import implied_vol
 from optimizer.inputs.spec import read_yaml_mapping
 
@@ -290,43 +290,28 @@ def position_requirement(position: Position) -> MarginRequirement:
     SpecError
         An option leg without ``iv`` whose price implies no volatility.
     """
-    if position.model == "reg_t":
-        return reg_t(
-            position.legs,
-            position.underlying_price,
-            position.multiplier,
-            position.margin_class,
-            valuation_time=position.valuation_time,
-            cash_secured_puts=position.cash_secured_puts,
-            leverage_factor=position.leverage_factor,
-        )
-    t = _years(position)
-    ivs = _leg_ivs(position, t)
-    if position.model == "span":
-        return span_margin(
-            position.legs,
-            position.underlying_price,
-            position.multiplier,
-            position.underlying,
-            ivs=ivs,
-            t=t,
-            rate=position.rate,
-        )
-    if position.pm_class is None:
+    market = {}
+    if position.model != "reg_t":
+        t = _years(position)
+        market = {"ivs": _leg_ivs(position, t), "t": t, "rate": position.rate}
+    if position.model == "portfolio" and position.pm_class is None:
         raise ModelError(
             f"portfolio margin does not apply to {position.underlying} (no pm_class: futures "
             "options are margined by span); give pm_class to override"
         )
-    return portfolio_margin(
+    return margin_requirement(
+        position.model,
         position.legs,
         position.underlying_price,
         position.multiplier,
-        position.pm_class,
-        ivs=ivs,
-        t=t,
-        rate=position.rate,
-        div_yield=position.div_yield,
+        margin_class=position.margin_class,
+        symbol=position.underlying,
+        pm_class=position.pm_class,
+        div_yield=position.div_yield if position.model == "portfolio" else 0.0,
+        valuation_time=position.valuation_time,
+        cash_secured_puts=position.cash_secured_puts,
         leverage_factor=position.leverage_factor,
+        **market,
     )
 
 
