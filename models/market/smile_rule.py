@@ -114,7 +114,7 @@ __all__ = [
     "vix_close",
 ]
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "data"
 """Folder of the shipped market data (``scenarios/data``)."""
 
 VIX_FILE = DATA_DIR / "vix_daily_cboe_1990-01-02_2026-07-23.csv.gz"

@@ -126,7 +126,7 @@ def default_variance_time() -> VarianceTime:
     DataError
         Unreadable file or a bad row.
     """
-    path = Path(__file__).resolve().parent / "data" / "variance_time.csv"
+    path = Path(__file__).resolve().parents[1] / "data" / "variance_time.csv"
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             (row,) = list(csv.DictReader(fh))

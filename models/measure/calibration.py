@@ -95,7 +95,7 @@ __all__ = [
     "tail_table",
 ]
 
-DATA = Path(__file__).resolve().parents[1] / "scenarios" / "data"
+DATA = Path(__file__).resolve().parents[2] / "scenarios" / "data"
 SHIPPED_VIX = DATA / "vix_daily_cboe_1990-01-02_2026-07-23.csv.gz"
 """Cboe VIX daily history shipped with the project (``DATE, OPEN, HIGH, LOW, CLOSE``)."""
 SHIPPED_INDEX = DATA / "sp500_gspc_daily_ohlcv_1927-12-30_2023-12-28.csv.gz"

@@ -27,3 +27,33 @@ class ObjectiveKind(StrEnum):
     MAX_THETA = "max_theta"
     MAX_INCOME = "max_income"
     MIN_BP = "min_bp"
+
+
+class DiagnosticsLevel(StrEnum):
+    """How much of the diagnosis a solve runs: everything, or the verdict without the one-family
+    relaxations and the joint minimal relaxation (studies)."""
+
+    FULL = "full"
+    LIGHT = "light"
+
+
+class PositionBasis(StrEnum):
+    """What position, total and group limits count: full-size units, contracts or structures."""
+
+    UNITS = "units"
+    CONTRACTS = "contracts"
+    STRUCTURES = "structures"
+
+
+class AllocationMode(StrEnum):
+    """The income allocation band as hard walls or as a penalized deviation."""
+
+    HARD = "hard"
+    SOFT = "soft"
+
+
+class ChanceMethod(StrEnum):
+    """The chance constraint as sample-average approximation (binaries) or its CVaR bound."""
+
+    SAA = "saa"
+    CVAR = "cvar"

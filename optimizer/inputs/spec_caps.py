@@ -11,7 +11,16 @@ from pydantic import (
     model_validator,
 )
 
-from optimizer.inputs.spec_base import FiniteFloat, Fraction, NonNegFloat, PosFloat, _Strict
+from optimizer.inputs.spec_base import (
+    AllocationMode,
+    FiniteFloat,
+    Fraction,
+    NonNegFloat,
+    PosFloat,
+    PositionBasis,
+    _Strict,
+)
+from optimizer.solve.status import Backend
 
 
 class AllocationSpec(_Strict):
@@ -36,7 +45,7 @@ class AllocationSpec(_Strict):
     basis: Literal["income", "theta"] = "income"
     tolerance: Fraction = 0.05
     renormalize: Literal["proportional", "none"] = "proportional"
-    mode: Literal["hard", "soft"] = "hard"
+    mode: AllocationMode = AllocationMode.HARD
     penalty: NonNegFloat = 0.5
     vix_tilts: str | None = None
 
@@ -136,7 +145,7 @@ class PositionsSpec(_Strict):
     phase and the count caps of the scenario's own NLV.
     """
 
-    count: Literal["units", "contracts", "structures"] = "units"
+    count: PositionBasis = PositionBasis.UNITS
     scale_with_nlv: bool = True
     max_contracts_per_position: Annotated[int, Field(ge=1)] | None = None
     correlation_groups: CorrelationSpec = CorrelationSpec()
@@ -172,7 +181,7 @@ class SolverSpec(_Strict):
     increases twice as expensive).
     """
 
-    backend: Literal["cvxpy", "pulp", "highs"] = "cvxpy"
+    backend: Backend = Backend.CVXPY
     time_limit: PosFloat = 60.0
     node_limit: Annotated[int, Field(ge=0)] | None = DEFAULT_NODE_LIMIT
     mip_gap: Annotated[float, Field(ge=0, le=1)] = 1e-4

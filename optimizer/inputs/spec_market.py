@@ -13,7 +13,14 @@ from pydantic import (
     model_validator,
 )
 
-from optimizer.inputs.spec_base import FiniteFloat, Fraction, NonNegFloat, PosFloat, _Strict
+from optimizer.inputs.spec_base import (
+    ChanceMethod,
+    FiniteFloat,
+    Fraction,
+    NonNegFloat,
+    PosFloat,
+    _Strict,
+)
 
 
 class Account(_Strict):
@@ -122,7 +129,7 @@ class ChanceSpec(_Strict):
     simulation has fewer).
     """
 
-    method: Literal["saa", "cvar"] = "saa"
+    method: ChanceMethod = ChanceMethod.SAA
     n_months: Annotated[int, Field(ge=50, le=20000)] = 1000
 
 

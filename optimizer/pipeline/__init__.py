@@ -25,6 +25,7 @@ import time
 from models.errors import SpecError
 from optimizer.inputs.risk_model import build_risk_data
 from optimizer.inputs.spec import Scenario
+from optimizer.inputs.spec_base import DiagnosticsLevel
 from optimizer.pipeline.assemble import assemble, assess_risk, book_portfolio
 from optimizer.pipeline.choose import choose_book
 from optimizer.pipeline.diagnose import assess_reach, diagnose
@@ -53,7 +54,7 @@ def solve_scenario(
     *,
     backend: str | None = None,
     min_nlv_search: bool = True,
-    diagnostics_level: str = "full",
+    diagnostics_level: DiagnosticsLevel | str = DiagnosticsLevel.FULL,
 ) -> SizingResult:
     """Size a scenario and give its verdict.
 
@@ -71,7 +72,7 @@ def solve_scenario(
         ``cvxpy``, ``pulp`` or ``highs``; default from the scenario's ``solver.backend``.
     min_nlv_search : bool
         Run the bisection for the minimum account size.
-    diagnostics_level : str
+    diagnostics_level : DiagnosticsLevel or {"full", "light"}
         ``full`` (everything) or ``light`` (studies: no one-family relaxations and no joint
         minimal relaxation; the verdict, its max income, P(success) and risk are computed as in
         ``full``).
@@ -89,6 +90,7 @@ def solve_scenario(
         repriced in market scenarios).
     """
     t_all = time.perf_counter()
+    full = DiagnosticsLevel(diagnostics_level) is DiagnosticsLevel.FULL
     ctx = SolveContext(backend or scenario.solver.backend, scenario.solver.options())
     prep = prepare(scenario)
     cs, limits, timings, notes = prep
@@ -127,7 +129,7 @@ def solve_scenario(
         reach,
         decision[0],
         decision[2],
-        full=diagnostics_level == "full",
+        full=full,
         min_nlv_search=min_nlv_search,
         chance_in_force=choice.chance_ok and p_req is not None and risk is not None,
         timings=timings,
@@ -151,7 +153,7 @@ def solve_scenario(
         max_p,
         notes,
         timings,
-        full=diagnostics_level == "full",
+        full=full,
     )
 
 

@@ -20,6 +20,7 @@ from optimizer.pipeline.choose import BookChoice
 from optimizer.pipeline.diagnose import Diagnosis, Reach
 from optimizer.pipeline.prepare import Prepared
 from optimizer.solve.solving import SolveContext
+from optimizer.solve.status import LIMIT_STEPS
 from optimizer.verdict.result import (
     SizingResult,
     allocation_table,
@@ -33,7 +34,6 @@ from optimizer.verdict.zero_dte import variance_basis_report
 __all__ = ["BookRisk", "assemble", "assess_risk", "book_portfolio"]
 
 #: Fallback steps that record a MILP stopped at a limit (:mod:`optimizer.solve.solving`).
-_LIMIT_STEPS = frozenset({"node_limit", "time_limit", "solver_limit"})
 
 
 def book_portfolio(prep: Prepared, counts: np.ndarray) -> tuple[pd.DataFrame, dict]:
@@ -270,7 +270,7 @@ def assemble(
             "mip_gap": chosen.mip_gap,
             "time_limit": ctx.options.time_limit,
             "node_limit": ctx.options.node_limit,
-            "stopped_at_limit": [f.reason for f in ctx.fallbacks if f.step in _LIMIT_STEPS],
+            "stopped_at_limit": [f.reason for f in ctx.fallbacks if f.step in LIMIT_STEPS],
             "mip_rel_gap": ctx.options.mip_rel_gap,
             "candidates": len(cs),
             "rows": sum(b.m for b in problem.blocks),

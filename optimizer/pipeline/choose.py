@@ -22,7 +22,7 @@ from optimizer.inputs.spec import Scenario
 from optimizer.pipeline.prepare import Prepared
 from optimizer.solve.problem import SizingProblem
 from optimizer.solve.solving import SolveContext, counts_of, solve_sizing
-from optimizer.solve.status import Fallback, SolveOutcome, SolveStatus
+from optimizer.solve.status import Fallback, FallbackStep, SolveOutcome, SolveStatus
 from optimizer.verdict import diagnostics
 from optimizer.verdict.verdict import Alternative, ChanceFinding
 
@@ -150,7 +150,7 @@ def _chance_policy(
     if out is not None:
         ctx.fallbacks.append(
             Fallback(
-                "max_probability",
+                FallbackStep.MAX_PROBABILITY,
                 f"{reason}; highest reachable probability searched "
                 f"({'no book' if max_p != max_p else f'{max_p:.1%}'}{bound_s})"
                 + (
@@ -161,13 +161,13 @@ def _chance_policy(
             )
         )
     ctx.fallbacks.append(
-        Fallback("drop_chance", f"{reason}; headline book solved without the chance row")
+        Fallback(FallbackStep.DROP_CHANCE, f"{reason}; headline book solved without the chance row")
     )
     _note_incumbent(ctx, fallback, f"{scenario.objective.value} solve without the chance row")
     if out is None and max_p != max_p:
         ctx.fallbacks.append(
             Fallback(
-                "max_probability",
+                FallbackStep.MAX_PROBABILITY,
                 f"{reason}; the LP relaxation of the max-probability MILP bounds the "
                 f"reachable probability at {p_upper:.1%} < {p_req:.0%} (proven unreachable); "
                 "the exact maximum was not searched (month rows over "
@@ -269,7 +269,7 @@ def _note_incumbent(ctx: SolveContext, out, what: str) -> None:
     if out.status is SolveStatus.FEASIBLE:
         ctx.fallbacks.append(
             Fallback(
-                "incumbent",
+                FallbackStep.INCUMBENT,
                 f"{what} stopped at a limit ({_LIMIT_NAMES.get(out.limit, out.limit)}); best "
                 f"book kept, relative gap {out.mip_gap}",
             )

@@ -24,7 +24,7 @@ from optimizer.inputs.risk_model import RiskData
 from optimizer.inputs.spec import ObjectiveKind
 from optimizer.solve.backends import solve
 from optimizer.solve.problem import SizingProblem
-from optimizer.solve.status import Fallback, SolveOutcome, SolverOptions, SolveStatus
+from optimizer.solve.status import Fallback, FallbackStep, SolveOutcome, SolverOptions, SolveStatus
 
 __all__ = ["MaxIncome", "SolveContext", "counts_of", "max_income", "solve_sizing"]
 
@@ -57,7 +57,10 @@ class SolveContext:
         if out.status is SolveStatus.ERROR:
             other = _OTHER_BACKEND[self.backend]
             self.fallbacks.append(
-                Fallback("other_backend", f"{what}: {self.backend} failed ({out.message}); {other}")
+                Fallback(
+                    FallbackStep.OTHER_BACKEND,
+                    f"{what}: {self.backend} failed ({out.message}); {other}",
+                )
             )
             out = solve(problem, other, self.options)
         if out.limit is not None and problem.is_mip:
@@ -222,7 +225,7 @@ def solve_sizing(
         "CVaR cutting planes did not converge in %d rounds; solving the full set", max_rounds
     )
     ctx.fallbacks.append(
-        Fallback("full_cvar", f"cutting planes did not converge in {max_rounds} rounds")
+        Fallback(FallbackStep.FULL_CVAR, f"cutting planes did not converge in {max_rounds} rounds")
     )
     problem = build(None)
     return ctx.solve(problem, what=objective.value), problem

@@ -38,7 +38,10 @@ from enum import StrEnum
 import numpy as np
 
 __all__ = [
+    "Backend",
     "Fallback",
+    "FallbackStep",
+    "LIMIT_STEPS",
     "CVXPY_STATUS_MAP",
     "HIGHS_STATUS_MAP",
     "PULP_STATUS_MAP",
@@ -481,18 +484,48 @@ class SolveOutcome:
         )
 
 
+class FallbackStep(StrEnum):
+    """The steps of the failure policy (compare equal to the plain strings of the JSON)."""
+
+    OTHER_BACKEND = "other_backend"
+    FULL_CVAR = "full_cvar"
+    MAX_PROBABILITY = "max_probability"
+    DROP_CHANCE = "drop_chance"
+    INCUMBENT = "incumbent"
+    NODE_LIMIT = "node_limit"
+    TIME_LIMIT = "time_limit"
+    SOLVER_LIMIT = "solver_limit"
+
+
+#: The steps that record a MILP stopped at a limit.
+LIMIT_STEPS = frozenset(
+    {FallbackStep.NODE_LIMIT, FallbackStep.TIME_LIMIT, FallbackStep.SOLVER_LIMIT}
+)
+
+
+class Backend(StrEnum):
+    """Available backends (compare equal to the plain strings)."""
+
+    CVXPY = "cvxpy"
+    PULP = "pulp"
+    HIGHS = "highs"
+
+
 @dataclass(frozen=True)
 class Fallback:
     """One step of the failure policy that was taken (recorded, never silent).
 
     Parameters
     ----------
-    step : str
+    step : FallbackStep
         What was done instead (``max_probability``, ``drop_chance``, ``incumbent``,
         ``other_backend`` …).
     reason : str
         Why (the solver status or message that triggered it).
     """
 
-    step: str
+    step: FallbackStep
     reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "step", FallbackStep(self.step))

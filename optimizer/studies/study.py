@@ -51,6 +51,7 @@ from optimizer.inputs.spec import (
     apply_overrides,
     read_yaml_mapping,
 )
+from optimizer.inputs.spec_base import DiagnosticsLevel
 
 __all__ = ["Point", "Study", "expand", "load_study", "point_key"]
 
@@ -91,7 +92,7 @@ class SolveOptions(_Strict):
     the joint minimal relaxation, conflicts); ``min_nlv`` runs the minimum-account search.
     """
 
-    diagnostics: Literal["full", "light"] = "light"
+    diagnostics: DiagnosticsLevel = DiagnosticsLevel.LIGHT
     min_nlv: bool = False
 
 

@@ -19,24 +19,15 @@ not import cvxpy, PuLP or highspy.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 from os import PathLike
 from typing import Literal
 
 import numpy as np
 
 from optimizer.solve.problem import SizingProblem
-from optimizer.solve.status import SolveOutcome, SolverOptions, SolveStatus
+from optimizer.solve.status import Backend, SolveOutcome, SolverOptions, SolveStatus
 
 __all__ = ["Backend", "solve", "write_lp", "write_mps"]
-
-
-class Backend(StrEnum):
-    """Available backends (compare equal to the plain strings)."""
-
-    CVXPY = "cvxpy"
-    PULP = "pulp"
-    HIGHS = "highs"
 
 
 def solve(
