@@ -136,8 +136,9 @@ def assess_risk(
     oos = evaluate_out_of_sample(
         scenario, cs, prep.market, chosen_idx, managed=risk.managed is not None
     )
-    var_d, cvar_d, stress, success = risk_report(scenario, risk, oos, counts, chosen_idx)
-    monthly_oos = success.pop("monthly_out_of_sample", None)
+    report = risk_report(scenario, risk, oos, counts, chosen_idx)
+    var_d, cvar_d, stress, success = report.var, report.cvar, report.stress, report.success
+    monthly_oos = report.monthly_out_of_sample
     monthly = None
     if monthly_oos is not None:
         m_var, m_cvar = _monthly_risk(scenario, risk, counts, monthly_oos)

@@ -7,6 +7,7 @@ Everything here is recomputed ex post from the book's contract counts and the sc
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,7 +17,34 @@ from optimizer.inputs.candidates import CandidateSet
 from optimizer.inputs.risk_model import OutOfSample, RiskData
 from optimizer.inputs.spec import Scenario
 
-__all__ = ["monthly_quantiles", "risk_report", "win_rates"]
+__all__ = ["RiskReport", "monthly_quantiles", "risk_report", "win_rates"]
+
+
+@dataclass(frozen=True)
+class RiskReport:
+    """Tail risk and P(success) of a chosen book, recomputed ex post from its counts.
+
+    Parameters
+    ----------
+    var, cvar : dict
+        VaR and CVaR at the primary confidence over the risk horizon, positive = loss,
+        account currency: ``value`` (= ``in_sample``, what the cap bounds), ``in_sample``,
+        ``out_of_sample``, ``confidence``, ``horizon_days``; ``var`` also has every reported
+        confidence in ``by_confidence`` and the scenario counts.
+    stress : tuple[dict, ...]
+        ``{"name", "loss"}`` per named stress (account currency).
+    success : dict
+        P(month ≥ target) in and out of sample with Clopper–Pearson intervals, and the monthly
+        income reached with the required probability (empty without the income model).
+    monthly_out_of_sample : ndarray | None
+        The book's P&L in each fresh (out-of-sample) month, shape (M,), account currency.
+    """
+
+    var: dict
+    cvar: dict
+    stress: tuple[dict, ...] = ()
+    success: dict = field(default_factory=dict)
+    monthly_out_of_sample: np.ndarray | None = None
 
 
 def risk_report(
@@ -25,16 +53,15 @@ def risk_report(
     oos: OutOfSample,
     counts: np.ndarray,
     chosen_idx: list[int],
-) -> tuple[dict, dict, list[dict], dict]:
+) -> RiskReport:
     """VaR/CVaR (in and out of sample), stress losses and P(success) of the chosen book.
 
     Returns
     -------
-    (var, cvar, stress, success)
-        VaR and CVaR dicts at the primary confidence (with every reported confidence in
-        ``var["by_confidence"]``), positive = loss, account currency over the risk horizon;
-        ``{"name", "loss"}`` per named stress; P(month ≥ target) in and out of sample with its
-        Clopper–Pearson interval.
+    RiskReport
+        VaR and CVaR at the primary confidence (every reported confidence in
+        ``var["by_confidence"]``), stress losses, P(month ≥ target) in and out of sample and
+        the book's out-of-sample months.
     """
     rs = scenario.risk
     alphas = sorted({a for a, _ in ((c.alpha, c.cap) for c in rs.cvar)} | set(rs.report_alphas))
@@ -77,6 +104,7 @@ def risk_report(
         for n, v in zip(risk.stress_labels, stress_losses, strict=True)
     ]
     success: dict = {}
+    monthly_out = None
     target = scenario.target.monthly_income
     if risk.managed is not None:
         monthly_in = book_pnl(risk.monthly, counts)
@@ -86,12 +114,11 @@ def risk_report(
             monthly_out = book_pnl(oos.monthly, counts[chosen_idx])
             p_out, lo, hi, n_out = success_probability(monthly_out, target)
             success.update({"out_of_sample": p_out, "ci": [lo, hi], "n_out_of_sample": n_out})
-            success["monthly_out_of_sample"] = monthly_out
             p_req = scenario.target.success_probability
             if p_req is not None:
                 # the monthly income the book reaches in a share p of fresh months
                 success["income_at_probability"] = float(np.quantile(monthly_out, 1 - p_req))
-    return var_d, cvar_d, stress, success
+    return RiskReport(var_d, cvar_d, tuple(stress), success, monthly_out)
 
 
 def win_rates(
