@@ -6,6 +6,7 @@ a function body (docstring excluded, nested functions counted in), unless a reas
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,7 @@ def _body_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     return node.end_lineno - first.lineno + 1
 
 
+@functools.cache
 def _measure() -> tuple[dict[str, int], dict[str, int]]:
     modules, functions = {}, {}
     for path in sorted(PACKAGE.rglob("*.py")):

@@ -25,12 +25,7 @@ from models.errors import ModelError, SpecError
 from models.instruments import get_instrument
 from models.legs import Right
 from models.strategies import template
-from optimizer.inputs.spec_base import FiniteFloat as FiniteFloat
-from optimizer.inputs.spec_base import Fraction as Fraction
-from optimizer.inputs.spec_base import NonNegFloat as NonNegFloat
 from optimizer.inputs.spec_base import ObjectiveKind, _Strict
-from optimizer.inputs.spec_base import PosFloat as PosFloat
-from optimizer.inputs.spec_caps import DEFAULT_NODE_LIMIT as DEFAULT_NODE_LIMIT
 from optimizer.inputs.spec_caps import (
     AllocationSpec,
     BuyingPowerSpec,
@@ -40,14 +35,6 @@ from optimizer.inputs.spec_caps import (
     RiskSpec,
     SolverSpec,
 )
-from optimizer.inputs.spec_caps import CorrelationSpec as CorrelationSpec
-from optimizer.inputs.spec_caps import CvarCapSpec as CvarCapSpec
-from optimizer.inputs.spec_caps import HistoricalSpec as HistoricalSpec
-from optimizer.inputs.spec_caps import MonteCarloSpec as MonteCarloSpec
-from optimizer.inputs.spec_caps import OutOfSampleSpec as OutOfSampleSpec
-from optimizer.inputs.spec_caps import StressSpec as StressSpec
-from optimizer.inputs.spec_caps import UnderlyingRiskSpec as UnderlyingRiskSpec
-from optimizer.inputs.spec_caps import VarCapSpec as VarCapSpec
 from optimizer.inputs.spec_market import (
     Account,
     ChainSpec,
@@ -58,9 +45,6 @@ from optimizer.inputs.spec_market import (
     SyntheticSpec,
     TargetSpec,
 )
-from optimizer.inputs.spec_market import ChanceSpec as ChanceSpec
-from optimizer.inputs.spec_market import HistorySpec as HistorySpec
-from optimizer.inputs.spec_strategies import ExpirySpec as ExpirySpec
 from optimizer.inputs.spec_strategies import (
     FixedCandidateSpec,
     HeldLegSpec,
@@ -69,9 +53,6 @@ from optimizer.inputs.spec_strategies import (
     StrategySpec,
     TrackingSpec,
 )
-from optimizer.inputs.spec_strategies import LegSpec as LegSpec
-from optimizer.inputs.spec_strategies import ManagementSpec as ManagementSpec
-from optimizer.inputs.spec_strategies import UnderlyingSpec as UnderlyingSpec
 
 __all__ = [
     "Account",

@@ -7,6 +7,7 @@ account size (:func:`rule_for`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import OrderedDict
@@ -101,8 +102,8 @@ def prepare(scenario: Scenario, *, cache: bool = True) -> Prepared:
         scenario = scenario.model_copy(
             update={"market": scenario.market.model_copy(update={"vix": market_vix(scenario)})}
         )
-    check_sections(scenario.caps)
-    limits = resolve_limits(scenario)
+    caps = check_sections(scenario.caps)
+    limits = dataclasses.replace(resolve_limits(scenario), extra=caps)
     key = _market_key(scenario, limits.phase) if cache else None
     if key is not None and key in _PREPARED:
         _PREPARED.move_to_end(key)

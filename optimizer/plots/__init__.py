@@ -24,7 +24,6 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
-from optimizer.plots._base import _DPI as _DPI
 from optimizer.plots._base import (
     _TARGET_COLOR,
     _figure,

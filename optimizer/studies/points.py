@@ -10,6 +10,7 @@ from typing import Any
 
 from optimizer.studies.study import Point, SolveOptions
 
+#: the sweep's logger: a point logs under the sweep (its quiet-logger handling covers both)
 log = logging.getLogger("optimizer.studies.sweep")
 
 #: Per-point result columns, after ``index``, ``name`` and one column per swept dotted path.

@@ -50,10 +50,6 @@ import pandas as pd
 from models.errors import SpecError
 from optimizer.outputs import atomic_write
 from optimizer.studies.points import COLUMNS, RESULT_COLUMNS, _error_row, result_row, solve_point
-from optimizer.studies.points import _empty_result as _empty_result
-from optimizer.studies.points import _num as _num
-from optimizer.studies.points import _one_line as _one_line
-from optimizer.studies.points import _row_head as _row_head
 from optimizer.studies.study import Point, SolveOptions, Study, expand, load_study, point_key
 
 __all__ = [

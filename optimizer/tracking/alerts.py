@@ -24,7 +24,6 @@ def alert(code: str, severity: str, message: str, **extra) -> dict:
 
 def progress_alerts(
     scenario: Scenario,
-    cfg,
     weights: dict[str, float],
     shares: dict[str, float],
     total: float,
@@ -33,6 +32,7 @@ def progress_alerts(
     n: int,
 ) -> list[dict]:
     """Alerts on the month-to-date income: behind the pro-rata target, outside the allocation band."""
+    cfg = scenario.tracking
     tol = scenario.allocation.tolerance
     alerts: list[dict] = []
     if e > 0 and pro_rata > 0 and total < pro_rata * (1.0 - cfg.behind_threshold):

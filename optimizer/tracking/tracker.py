@@ -261,7 +261,7 @@ def track(
     limits = resolve_limits(at_vix)
     weights = dict(limits.weights)  # phase renormalization and VIX tilts at the as-of VIX
     shares = {k: now.per_strategy.get(k, 0.0) / total for k in weights} if total > 0 else {}
-    alerts = progress_alerts(scenario, cfg, weights, shares, total, pro_rata, e, n)
+    alerts = progress_alerts(scenario, weights, shares, total, pro_rata, e, n)
     dd_alerts, dd = drawdown_alerts(series, nlv, vix, vix_source)
     alerts += dd_alerts
     held, rows, counts, valued, when, held_alerts = _priced_positions(conn, scenario, as_of, vix)

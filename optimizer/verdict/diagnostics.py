@@ -19,6 +19,7 @@ the minimum account and the highest reachable success probability.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,19 +36,6 @@ from optimizer.inputs.spec import ObjectiveKind
 from optimizer.solve.problem import Objective, SizingProblem
 from optimizer.solve.solving import SolveContext, max_income, solve_sizing
 from optimizer.solve.status import SolveOutcome, SolveStatus
-from optimizer.verdict.relaxation import _SOLVENT_LOSS as _SOLVENT_LOSS
-from optimizer.verdict.relaxation import FIXED_BLOCKS as FIXED_BLOCKS
-from optimizer.verdict.relaxation import NO_SOLVENT_SET as NO_SOLVENT_SET
-from optimizer.verdict.relaxation import _cvar_allowance as _cvar_allowance
-from optimizer.verdict.relaxation import _elasticize as _elasticize
-from optimizer.verdict.relaxation import _ElasticRow as _ElasticRow
-from optimizer.verdict.relaxation import _floor as _floor
-from optimizer.verdict.relaxation import _is_relaxable as _is_relaxable
-from optimizer.verdict.relaxation import _relaxable_families as _relaxable_families
-from optimizer.verdict.relaxation import _row_unit as _row_unit
-from optimizer.verdict.relaxation import _solvent_room as _solvent_room
-from optimizer.verdict.relaxation import _steps as _steps
-from optimizer.verdict.relaxation import _unit_of as _unit_of
 from optimizer.verdict.relaxation import (
     apply_relaxation,
     beyond_solvency,
@@ -98,9 +86,10 @@ class Relaxation:
     achievement: float | None
 
 
-def _lifts() -> list:
+@functools.cache
+def _lifts() -> tuple:
     """Every family's caps as the one-family relaxations lift them, in table order."""
-    return sorted((lift for f in registry() for lift in f.lifts), key=lambda lift: lift.rank)
+    return tuple(sorted((lift for f in registry() for lift in f.lifts), key=lambda lift: lift.rank))
 
 
 def relaxations(

@@ -11,6 +11,7 @@ their solvency limit come from the constraint-family registry
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,11 +45,13 @@ INF = math.inf
 FIXED_BLOCKS = frozenset({"one_per_expiry"})
 
 
+@functools.cache
 def _relaxable_families() -> frozenset[str]:
     """Families whose rows are caps the elastic programme may raise (``CapFamily.relaxable``)."""
     return frozenset(f.name for f in registry() if f.relaxable)
 
 
+@functools.lru_cache(maxsize=4096)
 def _row_unit(row: str) -> RowUnit:
     """How a cap row reads (its family's :class:`RowUnit`; a count when no family says)."""
     for f in registry():

@@ -44,7 +44,8 @@ def strip_timings(doc):
     return doc
 
 
-def _run(args: list[str]) -> dict | list:
+def _invoke(args: list[str]) -> str:
+    """``thetaplan ARGS`` in process (typer's runner): its standard output; raises on failure."""
     from typer.testing import CliRunner
 
     from optimizer.cli.app import app
@@ -54,7 +55,11 @@ def _run(args: list[str]) -> dict | list:
         raise RuntimeError(
             f"thetaplan {' '.join(args)} exited {res.exit_code}: {res.output[-2000:]}"
         )
-    return strip_timings(json.loads(res.stdout))
+    return res.stdout
+
+
+def _run(args: list[str]) -> dict | list:
+    return strip_timings(json.loads(_invoke(args)))
 
 
 def _solve(tmp: Path) -> dict | list:
@@ -71,17 +76,8 @@ def _frontier(tmp: Path) -> dict | list:
 
 def _track(tmp: Path) -> dict | list:
     db = tmp / "month.db"
-    for args in (
-        ["ledger", "init", str(db)],
-        ["ledger", "import", str(db), str(LEDGER / "month_2026-02.csv")],
-    ):
-        from typer.testing import CliRunner
-
-        from optimizer.cli.app import app
-
-        res = CliRunner().invoke(app, args)
-        if res.exit_code != 0:
-            raise RuntimeError(f"thetaplan {' '.join(args)}: {res.output[-2000:]}")
+    _invoke(["ledger", "init", str(db)])
+    _invoke(["ledger", "import", str(db), str(LEDGER / "month_2026-02.csv")])
     scenario = str(LEDGER / "month_scenario.yaml")
     return _run(["track", str(db), "--scenario", scenario, "--as-of", "2026-02-13", "--json"])
 

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from models.errors import DataError
+from optimizer.formatting import fmt
 from optimizer.outputs import stdout_to_stderr
 
 if TYPE_CHECKING:  # models.market.chain (numpy, pandas, scipy) is imported when the command runs
@@ -52,15 +53,9 @@ _WIDE = 88
 
 
 def _fmt(x: float, spec: str) -> str:
-    """``format(x, spec)``, empty for None/NaN, never ``-0`` (a negative that rounds to 0)."""
-    import numpy as np
-
-    if x is None or not np.isfinite(x):
-        return ""
-    s = format(x, spec)
-    if s.startswith("-") and not any(c in "123456789" for c in s.split("e")[0]):
-        s = s[1:]
-    return s
+    """:func:`optimizer.formatting.fmt`, but empty instead of ``—`` for None/NaN."""
+    s = fmt(x, spec)
+    return "" if s == "—" else s
 
 
 def render_chain(chain: OptionChain, console: Console) -> None:

@@ -39,13 +39,6 @@ from optimizer.cli.commands._report_blocks import (
     _version,
     build_scenario_report,
 )
-from optimizer.cli.commands._report_blocks import _allocation_block as _allocation_block
-from optimizer.cli.commands._report_blocks import _caps_blocks as _caps_blocks
-from optimizer.cli.commands._report_blocks import _portfolio_block as _portfolio_block
-from optimizer.cli.commands._report_blocks import _positions_block as _positions_block
-from optimizer.cli.commands._report_blocks import _risk_blocks as _risk_blocks
-from optimizer.cli.commands._report_blocks import _scenario_summary as _scenario_summary
-from optimizer.cli.commands._report_blocks import _var_table as _var_table
 from optimizer.cli.commands.phases import min_nlv_text, progress_solve
 from optimizer.formatting import fmt, money, pct
 from optimizer.outputs import atomic_write, check_output_dir

@@ -27,16 +27,6 @@ if TYPE_CHECKING:  # annotations only: the solver stack is imported when a comma
     from optimizer.inputs.spec import Scenario
     from optimizer.verdict.result import SizingResult
 
-from optimizer.cli.commands._solve_render import _render_allocation as _render_allocation
-from optimizer.cli.commands._solve_render import _render_cap_tables as _render_cap_tables
-from optimizer.cli.commands._solve_render import _render_portfolio as _render_portfolio
-from optimizer.cli.commands._solve_render import _render_positions as _render_positions
-from optimizer.cli.commands._solve_render import _render_risk as _render_risk
-from optimizer.cli.commands._solve_render import _render_verdict as _render_verdict
-from optimizer.cli.commands._solve_render import _render_zero_dte as _render_zero_dte
-from optimizer.cli.commands._solve_render import _steps as _steps
-from optimizer.cli.commands._solve_render import _title as _title
-from optimizer.cli.commands._solve_render import headline_lines as headline_lines
 from optimizer.cli.commands._solve_render import render
 
 __all__ = ["register", "render", "horizon_label", "relaxation_text", "group_limit_text"]

@@ -42,13 +42,19 @@ def registry() -> tuple[CapFamily, ...]:
     return tuple(out)
 
 
-def check_sections(caps: Mapping[str, Any]) -> None:
+def check_sections(caps: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a scenario's ``caps:`` section against the families that own one.
 
     Parameters
     ----------
     caps : Mapping[str, Any]
         ``scenario.caps``: section name -> its settings.
+
+    Returns
+    -------
+    dict[str, Any]
+        Section name -> its validated settings model (what ``Limits.extra`` holds after
+        :func:`optimizer.pipeline.prepare`, so no build validates it again).
 
     Raises
     ------
@@ -59,8 +65,10 @@ def check_sections(caps: Mapping[str, Any]) -> None:
     from optimizer.formulation.families._family import validate_section
 
     owners = {f.section: f for f in registry() if f.section is not None}
+    out = {}
     for name, raw in caps.items():
         if name not in owners:
             known = ", ".join(sorted(owners)) or "none"
             raise SpecError(f"caps.{name}: unknown cap family; known: {known}")
-        validate_section(owners[name], raw)
+        out[name] = validate_section(owners[name], raw)
+    return out

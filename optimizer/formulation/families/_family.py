@@ -137,8 +137,8 @@ class CapFamily:
         if self.section is None or self.settings is None:
             return None
         raw = limits.extra.get(self.section)
-        if raw is None:
-            return None
+        if raw is None or isinstance(raw, self.settings):
+            return raw  # validated once by check_sections when the scenario was prepared
         return validate_section(self, raw)
 
 

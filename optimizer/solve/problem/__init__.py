@@ -29,7 +29,6 @@ from types import MappingProxyType
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.solve.problem.parts import Coefficients as Coefficients
 from optimizer.solve.problem.parts import (
     LinearBlock,
     Objective,
