@@ -48,7 +48,7 @@ from models.measure.managed import (
 )
 from models.measure.physical import lognormal_paths
 from models.strategies import Candidate, ExpiryRule, Management, generate_candidates
-from optimizer.inputs.spec import ManagementSpec
+from optimizer.inputs.spec_strategies import ManagementSpec
 
 VAL = datetime(2026, 1, 30, 10, 30)
 MULT = 100.0
