@@ -22,6 +22,9 @@ ALLOWED: dict[str, str] = {
     "optimizer/cli/commands/sweep.py:register": (
         "a typer command: its body is the option signature (one Annotated parameter per flag)"
     ),
+    "optimizer/cli/commands/backtest.py:register": (
+        "a typer command: its body is the option signature (one Annotated parameter per flag)"
+    ),
     "optimizer/cli/commands/track.py:register": (
         "a typer command: its body is the option signature (one Annotated parameter per flag)"
     ),

@@ -1741,6 +1741,7 @@ def simulate_managed(
     costs: Sequence[TradeCostInputs | None] | None = None,
     path_keys: Sequence[str] | None = None,
     limit_targets: bool = True,
+    entry_phase: float | None = None,
 ) -> ManagedResult:
     """Simulate managed trades of K candidates on shared paths and book them into months.
 
@@ -1776,6 +1777,11 @@ def simulate_managed(
         (K,) key into ``paths`` of each candidate (default its ``underlying``).
     limit_targets : bool
         Fill profit targets at the target (resting limit) instead of the step's mark.
+    entry_phase : float | None
+        Phase of every strategy's schedule on every path, in ``[0, 1)`` of the entry spacing
+        (0: the first scheduled entry at the close of day 0, then every ``21 /
+        entries_per_month`` days); ``None`` (default) draws it once per path and strategy. A
+        backtest fixes it so a monthly trade opens at the close its month starts from.
 
     Returns
     -------
@@ -1803,6 +1809,8 @@ def simulate_managed(
         raise ModelError(f"months must be >= 1, got {months}")
     if intraday_steps < 1:
         raise ModelError(f"intraday_steps must be >= 1, got {intraday_steps}")
+    if entry_phase is not None and not (0.0 <= float(entry_phase) < 1.0):
+        raise ModelError(f"entry_phase must be in [0, 1), got {entry_phase}")
     entries = np.asarray(entries_per_month, dtype=float)
     if not np.all(np.isfinite(entries) & (entries > 0)):
         raise ModelError("entries_per_month must be finite numbers > 0")
@@ -1823,7 +1831,7 @@ def simulate_managed(
         raise ModelError(
             f"paths of {n_days} days cannot hold {warmup} warm-up days and {months} months"
         )
-    market = _Market(paths, seed, n_paths, n_days, intraday_steps)
+    market = _Market(paths, seed, n_paths, n_days, intraday_steps, entry_phase)
     # every candidate's fixed inputs (validated in input order), grouped for the simulation
     setups = []
     groups: dict[tuple, list[int]] = {}
@@ -1925,8 +1933,17 @@ class _Market:
     """The simulation's shared random inputs, built on first use and kept for every candidate:
     entry phases per strategy, 0DTE bridges per path key, entry filters, cumulative returns."""
 
-    def __init__(self, paths, seed: int, n_paths: int, n_days: int, intraday_steps: int):
+    def __init__(
+        self,
+        paths,
+        seed: int,
+        n_paths: int,
+        n_days: int,
+        intraday_steps: int,
+        phase: float | None = None,
+    ):
         self.paths = paths
+        self.phase = phase
         self.seed = seed
         self.n_paths = n_paths
         self.n_days = n_days
@@ -1940,7 +1957,11 @@ class _Market:
     def offsets(self, strategy: str) -> np.ndarray:
         """(P,) entry phase of each path in [0, 1), drawn once per strategy."""
         if strategy not in self._offsets:
-            self._offsets[strategy] = _generator(self.seed, 1, _key(strategy)).random(self.n_paths)
+            if self.phase is not None:
+                self._offsets[strategy] = np.full(self.n_paths, float(self.phase))
+            else:
+                g = _generator(self.seed, 1, _key(strategy))
+                self._offsets[strategy] = g.random(self.n_paths)
         return self._offsets[strategy]
 
     def bridge(self, key: str, pre: bool) -> tuple[np.ndarray, np.ndarray | None]:

@@ -51,6 +51,7 @@ __all__ = [
     "ewma_standardize",
     "fhs_paths",
     "filtered_history",
+    "history_paths",
     "historical_tail_frequencies",
     "lognormal_paths",
     "model_tail_probabilities",
@@ -825,6 +826,65 @@ def fhs_paths(
         session_return=_sealed(session),
         day=_sealed(day),
         measure=hist.describe(mean_block),
+        light_tailed=False,
+    )
+
+
+def history_paths(hist: FilteredHistory, first: int, n_days: int) -> Paths:
+    """The history itself as one path: days ``first .. first + n_days - 1`` in their order.
+
+    The filtered-historical-simulation path with one block that never ends, started at a real
+    day and with the real VIX instead of the AR(1): for ``j = 0 .. n_days - 1`` and ``d = first
+    + j``::
+
+        log_return[0, j]     = z[d] * sigma[d]          (= ln(C_d / C_{d-1}))
+        session_return[0, j] = session_z[d] * sigma[d]  (ln(C_d / O_d) where the open is usable,
+                                                         else the imputed c x close-to-close move)
+        vix[0, 0] = vix_prev[first],  vix[0, j + 1] = vix[d]
+        day[0, j] = d
+
+    so path day ``0`` is the close of the day before ``first`` and path day ``j + 1`` the close of
+    day ``first + j``. Before the VIX starts (``"ewma"`` days) the VIX is the filter's synthetic
+    level (:func:`filtered_history`). Used by the backtest (:mod:`optimizer.studies.backtest`):
+    the income model's engine run on what happened.
+
+    Parameters
+    ----------
+    hist : FilteredHistory
+        The history (its ``dates`` are the days ``d``).
+    first : int
+        Index of the path's first return day in ``hist.dates`` (``>= 0``).
+    n_days : int
+        Trading days ``D >= 1``; ``first + n_days <= hist.n``.
+
+    Returns
+    -------
+    Paths
+        ``P = 1``, ``D = n_days``; ``measure`` names the dates.
+
+    Raises
+    ------
+    ValueError
+        The window is not inside the history.
+    """
+    first = _int_arg("first", first, 0)
+    n_days = _int_arg("n_days", n_days, 1)
+    if first + n_days > hist.n:
+        raise ValueError(
+            f"history_paths: days {first}..{first + n_days - 1} are not inside the history "
+            f"({hist.n} days, {hist.window})"
+        )
+    d = np.arange(first, first + n_days)
+    vix = np.concatenate([[hist.vix_prev[first]], hist.vix[d]])
+    return Paths(
+        log_return=(hist.z[d] * hist.sigma[d])[None, :],
+        vix=vix[None, :],
+        session_return=(hist.session_z[d] * hist.sigma[d])[None, :],
+        day=d[None, :].astype(np.int32),
+        measure=(
+            f"S&P 500 / VIX history {hist.dates[first].date()}..{hist.dates[d[-1]].date()} "
+            f"({n_days} trading days, as they happened)"
+        ),
         light_tailed=False,
     )
 

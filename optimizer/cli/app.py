@@ -59,6 +59,7 @@ def _root(
 def _register() -> None:
     from optimizer.cli.commands import (
         audit,
+        backtest,
         calibrate,
         chain,
         frontier,
@@ -71,7 +72,19 @@ def _register() -> None:
         track,
     )
 
-    for mod in (solve, chain, margin, phases, sweep, frontier, report, ledger, track, audit):
+    for mod in (
+        solve,
+        chain,
+        margin,
+        phases,
+        sweep,
+        backtest,
+        frontier,
+        report,
+        ledger,
+        track,
+        audit,
+    ):
         mod.register(app)
     calibrate.register(app)
 

@@ -60,9 +60,11 @@ __all__ = [
     "cost_breakdown",
     "market_key",
     "physical_measure",
+    "realize_income",
     "session_daily_vol",
     "simulate_income",
     "trade_cost_inputs",
+    "warmup_days",
 ]
 
 
@@ -183,6 +185,7 @@ def _other_paths(
     n_days: int,
     seed: int,
     days: np.ndarray | None = None,
+    day_dates: pd.DatetimeIndex | None = None,
 ) -> UnderlyingPaths:
     risk = scenario.risk
     spec = risk.underlyings.get(sym) if risk is not None else None
@@ -199,7 +202,9 @@ def _other_paths(
         )
     key = int.from_bytes(sym.encode("utf-8")[:8].ljust(8, b"\0"), "little")
     if spec.vol_model != "constant" and params is not None:
-        return _garch_paths(scenario, sym, spec, params, sp, n_paths, n_days, seed, key, days)
+        return _garch_paths(
+            scenario, sym, spec, params, sp, n_paths, n_days, seed, key, days, day_dates
+        )
     pool, beta, corr, _ = _residual_pool(scenario, sym, spec)
     g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(7, key))))
     if pool.size:
@@ -240,6 +245,7 @@ def _garch_paths(
     seed: int,
     key: int,
     days: np.ndarray | None,
+    day_dates: pd.DatetimeIndex | None = None,
 ) -> UnderlyingPaths:
     """A futures underlying on its own GARCH(1,1)-t vol, moving with the S&P 500 day by day.
 
@@ -274,7 +280,8 @@ def _garch_paths(
         src = f"WTI's own GARCH residuals; else S&P 500 move x corr {corr:.3g} + WTI residual"
         if scenario.income.measure == "fhs" and days is not None:
             # the historical days the S&P 500 paths drew (models.measure.physical.Paths.day)
-            own = zw.reindex(fhs_history(scenario).dates).to_numpy()[days]
+            dates = fhs_history(scenario).dates if day_dates is None else day_dates
+            own = zw.reindex(dates).to_numpy()[days]
             src = (
                 "WTI's own GARCH residual of the S&P 500 path's historical day; after "
                 f"2019-01-03 S&P 500 move x corr {corr:.3g} + WTI residual"
@@ -405,6 +412,64 @@ def market_key(scenario: Scenario) -> str:
     return json.dumps(d, sort_keys=True, default=str)
 
 
+def warmup_days(cs: CandidateSet) -> int:
+    """Warm-up trading days before the first reported month: the longest structure of the whole
+    candidate set, rounded up to whole 21-day months (so a candidate's simulated months do not
+    depend on which other candidates are simulated with it)."""
+    longest = max(trading_steps(c.t) for c in cs.structures.values())
+    return 21 * math.ceil(longest / 21)
+
+
+def _simulate(
+    scenario: Scenario,
+    cs: CandidateSet,
+    market: Market,
+    rows: list[int],
+    sp_raw: physical.Paths,
+    sp: UnderlyingPaths,
+    *,
+    months: int,
+    seed: int,
+    entry_phase: float | None = None,
+    day_dates: pd.DatetimeIndex | None = None,
+) -> ManagedResult:
+    """The managed simulation of rows ``rows`` on the S&P 500 paths ``sp``."""
+    ids = [cs.ids[i] for i in rows]
+    cands = [cs.structures[i] for i in ids]
+    table = cs.table.iloc[rows]
+    n_paths, n_days = sp.n_paths, sp.n_days
+    paths = {_FACTOR: sp}
+    keys = []
+    for c in cands:
+        key = _FACTOR if c.underlying in SP500_FAMILY else c.underlying
+        if key not in paths:
+            # the VIX (management's vix_exit) is the S&P 500's, shared by every underlying
+            other = _other_paths(
+                scenario, key, sp, n_paths, n_days, seed, days=sp_raw.day, day_dates=day_dates
+            )
+            paths[key] = replace(other, vix=sp.vix)
+        keys.append(key)
+    mult = table["multiplier"].to_numpy(dtype=float)
+    costs = [
+        trade_cost_inputs(scenario, market, c, float(m)) for c, m in zip(cands, mult, strict=True)
+    ]
+    return simulate_managed(
+        cands,
+        paths=paths,
+        multipliers=mult,
+        management=[_management(scenario, s) for s in table["strategy"]],
+        entries_per_month=[scenario.strategies[s].entries_per_month for s in table["strategy"]],
+        seed=seed,
+        months=months,
+        warmup_days=warmup_days(cs),
+        intraday_steps=scenario.income.intraday_steps,
+        fx=table["fx"].to_numpy(dtype=float),
+        costs=costs,
+        path_keys=keys,
+        entry_phase=entry_phase,
+    )
+
+
 def simulate_income(
     scenario: Scenario,
     cs: CandidateSet,
@@ -441,44 +506,88 @@ def simulate_income(
             f"income: candidate {missing[0]!r} has no priced legs (fixed-economics strategies "
             "are not simulated)"
         )
-    cands = [cs.structures[i] for i in ids]
-    table = cs.table.iloc[rows]
     n_paths = inc.paths if n_paths is None else n_paths
     seed = inc.seed if seed is None else seed
-    # the warm-up fits the longest structure of the whole candidate set, so a candidate's
-    # simulated months do not depend on which other candidates are simulated with it
-    longest = max(trading_steps(c.t) for c in cs.structures.values())
-    warmup = 21 * math.ceil(longest / 21)
+    warmup = warmup_days(cs)
     n_days = warmup + 21 * MONTHS
     sp_raw, sp = _sp_paths(scenario, market, n_paths, n_days, seed)
-    paths = {_FACTOR: sp}
-    keys = []
-    for c in cands:
-        key = _FACTOR if c.underlying in SP500_FAMILY else c.underlying
-        if key not in paths:
-            # the VIX (management's vix_exit) is the S&P 500's, shared by every underlying
-            other = _other_paths(scenario, key, sp, n_paths, n_days, seed, days=sp_raw.day)
-            paths[key] = replace(other, vix=sp.vix)
-        keys.append(key)
-    mult = table["multiplier"].to_numpy(dtype=float)
-    costs = [
-        trade_cost_inputs(scenario, market, c, float(m)) for c, m in zip(cands, mult, strict=True)
-    ]
-    result = simulate_managed(
-        cands,
-        paths=paths,
-        multipliers=mult,
-        management=[_management(scenario, s) for s in table["strategy"]],
-        entries_per_month=[scenario.strategies[s].entries_per_month for s in table["strategy"]],
-        seed=seed,
-        months=MONTHS,
-        warmup_days=warmup,
-        intraday_steps=inc.intraday_steps,
-        fx=table["fx"].to_numpy(dtype=float),
-        costs=costs,
-        path_keys=keys,
-    )
+    result = _simulate(scenario, cs, market, rows, sp_raw, sp, months=MONTHS, seed=seed)
     return IncomeSimulation(result=result, measure=sp_raw.measure, ids=tuple(ids))
+
+
+def realize_income(
+    scenario: Scenario,
+    cs: CandidateSet,
+    market: Market,
+    idx: list[int],
+    history: physical.FilteredHistory,
+    start: int,
+    *,
+    seed: int,
+) -> ManagedResult:
+    """The income model's month of candidates ``idx`` on what happened: the engine on history.
+
+    The steady-state book of the model (:func:`simulate_income`: its warm-up ``W`` =
+    :func:`warmup_days`, then one 21-trading-day month) run on the one path
+    :func:`models.measure.physical.history_paths` of ``history`` whose day ``W`` is the close of
+    history day ``start`` (the day the book is sized at, priced on ``market``): the month is the
+    21 trading days after that close. The IV shift is measured from ``market.vix``; schedules
+    start at path day 0 (``entry_phase = 0``); futures follow their model of
+    :func:`simulate_income`, driven by the real S&P 500 days (WTI's residual of the date).
+
+    Parameters
+    ----------
+    scenario, cs, market
+        The month's scenario, candidates and market.
+    idx : list[int]
+        Candidate rows (positions in ``cs``) with priced legs.
+    history : FilteredHistory
+        The S&P 500 / VIX history the path is read from (with ``W`` days before ``start``).
+    start : int
+        Index in ``history.dates`` of the day the month starts from (its close).
+    seed : int
+        Seed of the 0DTE intraday bridges and the futures' own draws.
+
+    Returns
+    -------
+    ManagedResult
+        ``P = 1``, ``M = 1``: ``monthly_samples`` (1, K) is each candidate's realized month per
+        contract unit, account currency, net of costs.
+
+    Raises
+    ------
+    SpecError
+        The history does not hold the warm-up before ``start`` and the month after it.
+    """
+    warmup = warmup_days(cs)
+    first = int(start) - warmup + 1
+    if first < 0 or int(start) + 21 >= history.n:
+        day = history.dates[min(max(int(start), 0), history.n - 1)].date()
+        raise SpecError(f"backtest: the history ({history.window}) lacks the days around {day}")
+    sp_raw = physical.history_paths(history, first, warmup + 21)
+    vix = np.asarray(sp_raw.vix, dtype=float)
+    daily_vol, scale = session_daily_vol(scenario, market, vix)
+    sp = UnderlyingPaths(
+        log_return=sp_raw.log_return,
+        iv_shift=(vix - float(market.vix)) / 100.0,
+        session_return=sp_raw.session_return,
+        daily_vol=daily_vol,
+        session_scale=scale,
+        description=sp_raw.measure,
+        vix=vix,
+    )
+    return _simulate(
+        scenario,
+        cs,
+        market,
+        list(idx),
+        sp_raw,
+        sp,
+        months=1,
+        seed=seed,
+        entry_phase=0.0,
+        day_dates=history.dates,
+    )
 
 
 def cost_breakdown(result: ManagedResult, counts: np.ndarray) -> dict[str, float]:

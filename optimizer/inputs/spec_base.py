@@ -30,11 +30,14 @@ class ObjectiveKind(StrEnum):
 
 
 class DiagnosticsLevel(StrEnum):
-    """How much of the diagnosis a solve runs: everything, or the verdict without the one-family
-    relaxations and the joint minimal relaxation (studies)."""
+    """How much of the diagnosis a solve runs: everything; the verdict without the one-family
+    relaxations and the joint minimal relaxation (``light``, studies); or ``book``: ``light``
+    without the search for the highest reachable P(month ≥ target) when the chance constraint
+    is not met (the headline book does not depend on it; the backtest re-sizes every month)."""
 
     FULL = "full"
     LIGHT = "light"
+    BOOK = "book"
 
 
 class PositionBasis(StrEnum):

@@ -72,10 +72,11 @@ def solve_scenario(
         ``cvxpy``, ``pulp`` or ``highs``; default from the scenario's ``solver.backend``.
     min_nlv_search : bool
         Run the bisection for the minimum account size.
-    diagnostics_level : DiagnosticsLevel or {"full", "light"}
+    diagnostics_level : DiagnosticsLevel or {"full", "light", "book"}
         ``full`` (everything) or ``light`` (studies: no one-family relaxations and no joint
         minimal relaxation; the verdict, its max income, P(success) and risk are computed as in
-        ``full``).
+        ``full``); ``book`` is ``light`` without the max-probability search of the chance
+        policy (the same headline book; no max-probability alternative).
 
     Returns
     -------
@@ -90,12 +91,15 @@ def solve_scenario(
         repriced in market scenarios).
     """
     t_all = time.perf_counter()
-    full = DiagnosticsLevel(diagnostics_level) is DiagnosticsLevel.FULL
+    level = DiagnosticsLevel(diagnostics_level)
+    full = level is DiagnosticsLevel.FULL
     ctx = SolveContext(backend or scenario.solver.backend, scenario.solver.options())
     prep = prepare(scenario)
     cs, limits, timings, notes = prep
     risk = _risk_data(scenario, prep, timings)
-    choice = choose_book(scenario, prep, risk, ctx, timings)
+    choice = choose_book(
+        scenario, prep, risk, ctx, timings, search=level is not DiagnosticsLevel.BOOK
+    )
     notes.extend(choice.notes)
     t0 = time.perf_counter()
     reach = assess_reach(cs, limits, ctx, risk, chance=choice.chance_ok)

@@ -79,6 +79,8 @@ def choose_book(
     risk: RiskData | None,
     ctx: SolveContext,
     timings: dict[str, float],
+    *,
+    search: bool = True,
 ) -> BookChoice:
     """Solve the scenario's objective under every cap; apply the chance policy when it fails.
 
@@ -94,6 +96,9 @@ def choose_book(
         Backend, options and the failure-policy record (fallbacks are appended to it).
     timings : dict[str, float]
         Receives ``build``, ``compile`` and ``solve`` (seconds).
+    search : bool
+        Search the highest reachable probability when the chance-constrained solve has no book
+        (the headline book is the same either way).
 
     Returns
     -------
@@ -113,8 +118,59 @@ def choose_book(
     if p_req is None or risk is None or chosen.status.has_solution:
         return BookChoice(chosen, problem, counts, scenario.objective.value)
     t0 = time.perf_counter()
-    choice = _chance_policy(scenario, prep, risk, ctx, chosen)
+    if search:
+        choice = _chance_policy(scenario, prep, risk, ctx, chosen)
+    else:
+        choice = _drop_chance(scenario, prep, risk, ctx, chosen)
     return dataclasses.replace(choice, policy_seconds=time.perf_counter() - t0)
+
+
+def _drop_chance(
+    scenario: Scenario,
+    prep: Prepared,
+    risk: RiskData,
+    ctx: SolveContext,
+    chosen: SolveOutcome,
+) -> BookChoice:
+    """The chance policy without the max-probability search: the headline book of
+    :func:`_chance_policy` (the objective without the chance row), no alternative."""
+    cs, limits = prep.candidates, prep.limits
+    p_req = limits.success_probability
+    reason = f"chance-constrained solve ended {chosen.status.value}"
+    fallback, problem = solve_sizing(
+        cs,
+        limits,
+        scenario.objective,
+        ctx,
+        target=scenario.target.monthly_income,
+        risk=risk,
+        chance=False,
+    )
+    ctx.fallbacks.append(
+        Fallback(
+            FallbackStep.DROP_CHANCE,
+            f"{reason}; headline book solved without the chance row (the highest reachable "
+            "probability was not searched: diagnostics book)",
+        )
+    )
+    _note_incumbent(ctx, fallback, f"{scenario.objective.value} solve without the chance row")
+    note = (
+        f"P(month ≥ target) ≥ {p_req:.0%}: the chance-constrained solve ended "
+        f"{chosen.status.value}; the highest reachable probability was not searched "
+        "(diagnostics book)"
+    )
+    return BookChoice(
+        outcome=fallback,
+        problem=problem,
+        counts=counts_of(fallback, len(cs)),
+        book_from=f"{scenario.objective.value} without the chance constraint",
+        chance_ok=False,
+        chance=ChanceFinding(
+            p_req, met=False, proven=chosen.status is SolveStatus.INFEASIBLE, note=note
+        ),
+        max_probability=None,
+        notes=(note,),
+    )
 
 
 def _chance_policy(

@@ -231,7 +231,7 @@ class _Checkpoints:
     def combine(self, points: Sequence[Point], columns: Sequence[str]) -> pd.DataFrame:
         """One row per point from its part, sorted by index, written atomically to ``out``."""
         frames = [pd.read_parquet(self.dir / _part_name(p)) for p in points]
-        df = pd.concat(frames, ignore_index=True)[list(columns)]
+        df = pd.concat(frames, ignore_index=True).reindex(columns=list(columns))
         df = _arrow_safe(df.sort_values("index", kind="stable").reset_index(drop=True))
         atomic_write(self.out, lambda p: df.to_parquet(p, index=False))
         # what the file holds (dtypes as read back), text columns with None where missing
@@ -325,7 +325,7 @@ def _warm_highs() -> None:
 
 
 # ----------------------------------------------------------------------------- executors
-def _run_sequential(groups, todo, options, swept, store, bar) -> None:
+def _run_sequential(groups, todo, options, swept, store, bar, task) -> None:
     from optimizer.outputs import stdout_to_stderr
 
     with stdout_to_stderr():
@@ -333,7 +333,7 @@ def _run_sequential(groups, todo, options, swept, store, bar) -> None:
             for point in group:
                 if point.index not in todo:
                     continue
-                row = solve_point(point, options, swept)
+                row = task(point, options, swept)
                 store.write(point, row)
                 bar.advance(1, errors=row["error"] is not None)
 
@@ -365,14 +365,14 @@ def _restored_environ() -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _dask_task(point: Point, options: SolveOptions, swept: Sequence[str]):
-    """Worker side: solve one point; return its row and the worker's address."""
+def _dask_task(point: Point, options: SolveOptions, swept: Sequence[str], task):
+    """Worker side: run ``task`` on one point; return its row and the worker's address."""
     from distributed import get_worker
 
     from optimizer.outputs import stdout_to_stderr
 
     with stdout_to_stderr():
-        row = solve_point(point, options, swept)
+        row = task(point, options, swept)
     return row, get_worker().address
 
 
@@ -414,7 +414,7 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         yield client
 
 
-def _run_dask(client, groups, todo, options, swept, store, bar) -> None:
+def _run_dask(client, groups, todo, options, swept, store, bar, task) -> None:
     """Solve on ``client``: one market group running per worker (see the module docstring)."""
     from distributed import as_completed
 
@@ -436,6 +436,7 @@ def _run_dask(client, groups, todo, options, swept, store, bar) -> None:
             point,
             options,
             list(swept),
+            task,
             key=f"sweep-{run}-{point.index:05d}",
             pure=False,
             # the worker that holds the group's market in its cache; another one if it is gone
@@ -478,6 +479,9 @@ def run_sweep(
     scheduler: str | None = None,
     resume: bool = False,
     progress: bool = True,
+    task=None,
+    columns: Sequence[str] | None = None,
+    groups: Sequence[Sequence[Point]] | None = None,
 ) -> pd.DataFrame:
     """Solve every point of a study, checkpointing each one, and write the tidy table to ``out``.
 
@@ -496,6 +500,17 @@ def run_sweep(
         recorded an error are). Without it an existing ``out`` or parts folder is an error.
     progress : bool
         Show a progress bar (points done, elapsed, ETA) on standard error.
+    task : callable | None
+        ``task(point, options, swept) -> row`` run for each point (default :func:`solve_point`);
+        a module-level function (it is sent to Dask workers). A task that computes something
+        else than a sweep row (the backtest's months, :mod:`optimizer.studies.backtest`) gives
+        its ``columns``.
+    columns : Sequence[str] | None
+        The table's columns (default: ``index``, ``name``, the swept paths,
+        :data:`RESULT_COLUMNS`).
+    groups : Sequence[Sequence[Point]] | None
+        Points solved one after another in one process (default :func:`group_points`: the
+        points of one market).
 
     Returns
     -------
@@ -521,14 +536,17 @@ def run_sweep(
     out = check_output_path(Path(out), "--out")
     points = expand(study)
     swept = study.swept
-    columns = ("index", "name", *swept, *RESULT_COLUMNS)
+    if task is None:
+        task = solve_point
+    if columns is None:
+        columns = ("index", "name", *swept, *RESULT_COLUMNS)
     store = _Checkpoints(out, study, points)
     store.preflight(resume)
     store.open()
     try:
         done = store.done(points) if resume else {}
         todo = {p.index for p in points} - set(done)
-        groups = group_points(points)
+        groups = group_points(points) if groups is None else [list(g) for g in groups]
         log.info(
             "sweep %r: %d points in %d market groups, %d to solve",
             study.name,
@@ -544,9 +562,9 @@ def run_sweep(
                 _warm_highs()
             with _progress(progress, study.name, len(points), len(points) - len(todo)) as bar:
                 if client is None:
-                    _run_sequential(groups, todo, study.solve, swept, store, bar)
+                    _run_sequential(groups, todo, study.solve, swept, store, bar, task)
                 else:
-                    _run_dask(client, groups, todo, study.solve, swept, store, bar)
+                    _run_dask(client, groups, todo, study.solve, swept, store, bar, task)
         df = store.combine(points, columns)
     except BaseException:
         store.close()

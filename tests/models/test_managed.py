@@ -1164,3 +1164,20 @@ def test_outputs_are_well_formed_for_random_paths_and_rules(case):
     life = np.array([c.t * 365.0 for c in cands])
     assert np.all((r.avg_days_held > 0) & (r.avg_days_held <= life * (1 + 1e-12)))
     assert np.all(r.trades_per_month >= 0)
+
+
+@pytest.mark.parametrize("phase", [-0.1, 1.0, float("nan")])
+def test_entry_phase_outside_zero_one_is_refused(phase):
+    from models.errors import ModelError
+    from models.measure.managed import simulate_managed
+
+    with pytest.raises(ModelError, match="entry_phase"):
+        simulate_managed(
+            [object()],
+            paths={},
+            multipliers=[1.0],
+            management=[None],
+            entries_per_month=[1.0],
+            seed=0,
+            entry_phase=phase,
+        )

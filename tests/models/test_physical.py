@@ -27,6 +27,7 @@ from models.measure.physical import (
     ewma_standardize,
     fhs_paths,
     filtered_history,
+    history_paths,
     lognormal_paths,
     model_tail_probabilities,
     wti_residuals,
@@ -456,3 +457,24 @@ def test_model_tail_probabilities_hand_paths():
     assert out.loc[(3, -0.20), "se"] == pytest.approx(math.sqrt(0.25 * 0.75 / 4))
     with pytest.raises(ValueError, match="exceeds"):
         model_tail_probabilities(p, [4], [-0.05])
+
+
+@pytest.mark.parametrize("date", ["1989-11-01", "2008-10-01", "2020-03-02"])
+def test_history_paths_are_the_history_in_order(hist_1950, ohlc, vix, date):
+    """The backtest's path: the real closes' log returns, session moves and VIX closes."""
+    i = _at(hist_1950, date)
+    p = history_paths(hist_1950, i, 30)
+    assert p.P == 1 and p.D == 30
+    close = ohlc["close"]
+    j = close.index.get_loc(pd.Timestamp(date))
+    want = np.log(close.iloc[j : j + 30].to_numpy() / close.iloc[j - 1 : j + 29].to_numpy())
+    assert np.max(np.abs(p.log_return[0] - want)) < 1e-14
+    assert p.day[0].tolist() == list(range(i, i + 30))
+    if pd.Timestamp(date) >= pd.Timestamp("1990-01-03"):  # real VIX closes (before: synthetic)
+        days = close.index[j - 1 : j + 30]
+        assert np.allclose(p.vix[0], vix.reindex(days).ffill().to_numpy())
+    obs = hist_1950.session_observed[i : i + 30]
+    want_s = np.log(close.iloc[j : j + 30].to_numpy() / ohlc["open"].iloc[j : j + 30].to_numpy())
+    assert np.allclose(p.session_return[0][obs], want_s[obs], atol=1e-14)
+    with pytest.raises(ValueError, match="not inside the history"):
+        history_paths(hist_1950, hist_1950.n - 5, 30)
