@@ -197,13 +197,38 @@ def _date_reason(text: str) -> str | None:
     return None
 
 
+def _unknown_key(errors: list[dict]) -> tuple[dict, str] | None:
+    """The first unknown key (``extra_forbidden``) and its message, with a "did you mean" hint
+    when a required key missing beside it is a close spelling (``targt`` → ``target``)."""
+    import difflib
+
+    extra = [e for e in errors if e.get("type") == "extra_forbidden" and e["loc"]]
+    if not extra:
+        return None
+    err = extra[0]
+    parent, key = tuple(err["loc"][:-1]), str(err["loc"][-1])
+    missing = [
+        str(e["loc"][-1])
+        for e in errors
+        if e.get("type") == "missing" and e["loc"] and tuple(e["loc"][:-1]) == parent
+    ]
+    close = difflib.get_close_matches(key, missing, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return err, err["msg"] + hint
+
+
 def _format_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
+    errors = exc.errors()
+    err = errors[0]
+    msg = err["msg"].removeprefix("Value error, ")
+    unknown = _unknown_key(errors)
+    if unknown is not None and (err.get("type") in ("missing", "extra_forbidden")):
+        # a misspelt key shows as an unknown key plus a missing one: name the typo first
+        err, msg = unknown
     # a key may hold any character: control characters (a newline in a YAML key) are shown
     # escaped, so the message stays one line
     loc = ".".join(str(p) if str(p).isprintable() else repr(str(p))[1:-1] for p in err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
-    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     if str(err.get("type", "")).startswith(("datetime", "date")) and isinstance(
         err.get("input"), str
     ):
@@ -270,12 +295,37 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 
 class _YamlLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that keeps an impossible date (``2026-02-30``) as its text.
+    """``yaml.SafeLoader`` that keeps an impossible date (``2026-02-30``) as its text and
+    refuses a key given twice in one mapping.
 
     PyYAML raises a bare ``ValueError`` from ``datetime`` for such a timestamp, with no field
     path; kept as text, the value reaches the schema, which reports it under its field path
-    (``valuation_time: …``).
+    (``valuation_time: …``). A repeated key (``net_liq: 75000`` then ``net_liq: 750``) would
+    silently keep the last value (YAML 1.2 says keys are unique; PyYAML does not check): it is a
+    :class:`yaml.constructor.ConstructorError` naming both lines. Merge keys (``<<``) may still
+    be overridden by an explicit key.
     """
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: PyYAML reports it itself
+                    continue
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first on line {first + 1})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
 
 
 def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -318,6 +368,9 @@ def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = str(getattr(exc, "problem", "") or "")
+        if problem.startswith("duplicate key"):
+            raise SpecError(f"{path}:{where}: {problem}") from None
         raise SpecError(f"{path}:{where} invalid YAML") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a {what} file must be a YAML mapping")

@@ -7,14 +7,24 @@ from typing import Annotated
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
 )
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+def _not_bool(value):
+    """A YAML ``true``/``false`` where a number is expected is an error, not 1 or 0."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+_NUMBER = BeforeValidator(_not_bool)
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False), _NUMBER]
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False), _NUMBER]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False), _NUMBER]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), _NUMBER]
 
 
 class _Strict(BaseModel):

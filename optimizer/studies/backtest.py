@@ -490,6 +490,7 @@ def run_backtest(
             task=month_row,
             columns=COLUMNS,
             groups=[[p] for p in points],
+            unit="months",
         )
     else:
         df = _run_compound(study, Path(out), resume, progress)
@@ -507,7 +508,7 @@ def _run_compound(study: Study, out: Path, resume: bool, progress: bool) -> pd.D
     store.open()
     try:
         done = store.done(points) if resume else {}
-        with sweep._progress(progress, study.name, len(points), len(done)) as bar:
+        with sweep._progress(progress, study.name, len(points), len(done), "months") as bar:
             with stdout_to_stderr():
                 nlv = float(points[0].scenario.account.net_liq)
                 for p in points:

@@ -280,7 +280,9 @@ class _Progress:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, title: str, total: int, done: int) -> Iterator[Any]:
+def _progress(
+    enabled: bool, title: str, total: int, done: int, unit: str = "points"
+) -> Iterator[Any]:
     if not enabled:
         yield _NoProgress()
         return
@@ -299,7 +301,7 @@ def _progress(enabled: bool, title: str, total: int, done: int) -> Iterator[Any]
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("points"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -482,6 +484,7 @@ def run_sweep(
     task=None,
     columns: Sequence[str] | None = None,
     groups: Sequence[Sequence[Point]] | None = None,
+    unit: str = "points",
 ) -> pd.DataFrame:
     """Solve every point of a study, checkpointing each one, and write the tidy table to ``out``.
 
@@ -511,6 +514,8 @@ def run_sweep(
     groups : Sequence[Sequence[Point]] | None
         Points solved one after another in one process (default :func:`group_points`: the
         points of one market).
+    unit : str
+        What the progress bar counts.
 
     Returns
     -------
@@ -560,7 +565,7 @@ def run_sweep(
                 client = stack.enter_context(_dask_client(workers, scheduler))
             elif todo:
                 _warm_highs()
-            with _progress(progress, study.name, len(points), len(points) - len(todo)) as bar:
+            with _progress(progress, study.name, len(points), len(points) - len(todo), unit) as bar:
                 if client is None:
                     _run_sequential(groups, todo, study.solve, swept, store, bar, task)
                 else:

@@ -1,0 +1,86 @@
+"""Input that used to get through silently (issue 20): repeated YAML keys, booleans where numbers
+belong, misspelt keys without a hint. Each is a one-line ``SpecError`` naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from models.errors import SpecError
+from optimizer.inputs.spec import load_scenario, read_yaml_mapping
+from optimizer.studies.study import load_study
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
+MINIMAL = (FIX / "minimal.yaml").read_text()
+
+
+@pytest.fixture
+def scenario_file(tmp_path):
+    """Write a scenario text to ``tmp_path`` with the fixture's chain path made absolute."""
+    data = FIX.parents[2] / "scenarios" / "data"
+    made = iter(range(1000))
+
+    def make(text: str) -> Path:
+        p = tmp_path / f"s{next(made)}.yaml"
+        p.write_text(text.replace("../../../scenarios/data/", f"{data}/"))
+        return p
+
+    return make
+
+
+def test_a_repeated_key_is_refused_with_both_lines(scenario_file):
+    text = MINIMAL.replace("  net_liq: 75000\n", "  net_liq: 75000\n  net_liq: 750\n", 1)
+    with pytest.raises(SpecError, match=r"line 5: duplicate key 'net_liq' \(first on line 4\)"):
+        load_scenario(scenario_file(text))
+
+
+def test_a_repeated_key_in_a_nested_flow_mapping_is_refused(tmp_path):
+    p = tmp_path / "x.yaml"
+    p.write_text("a: {b: 1, b: 2}\n")
+    with pytest.raises(SpecError, match="duplicate key 'b'"):
+        read_yaml_mapping(p, "scenario")
+
+
+def test_a_merge_key_may_still_be_overridden(tmp_path):
+    p = tmp_path / "x.yaml"
+    p.write_text("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  x: 5\n")
+    assert read_yaml_mapping(p, "scenario")["other"] == {"x": 5, "y": 2}
+    assert yaml.safe_load(p.read_text())["other"] == {"x": 5, "y": 2}  # YAML's own reading
+
+
+@pytest.mark.parametrize("value", ["true", "false", "yes"])
+def test_a_boolean_is_not_a_number(scenario_file, value):
+    text = MINIMAL.replace("  net_liq: 75000\n", f"  net_liq: {value}\n", 1)
+    with pytest.raises(SpecError, match=r"account\.net_liq: expected a number, got (true|false)"):
+        load_scenario(scenario_file(text))
+
+
+def test_a_boolean_override_is_not_a_number():
+    with pytest.raises(SpecError, match="target.monthly_income: expected a number, got true"):
+        load_scenario(FIX / "minimal.yaml", ["target.monthly_income=true"])
+
+
+def test_numbers_still_read_as_numbers():
+    sc = load_scenario(
+        FIX / "minimal.yaml", ["account.net_liq=80000", "target.monthly_income=2.5e3"]
+    )
+    assert sc.account.net_liq == 80000.0 and sc.target.monthly_income == 2500.0
+
+
+def test_a_misspelt_required_key_says_what_it_may_be(scenario_file):
+    text = MINIMAL.replace("target:\n", "targt:\n", 1)
+    with pytest.raises(SpecError) as err:
+        load_scenario(scenario_file(text))
+    assert "targt: Extra inputs are not permitted; did you mean 'target'?" in str(err.value)
+
+
+def test_a_misspelt_key_in_a_study_scenario_names_the_case(tmp_path, scenario_file):
+    base = scenario_file(MINIMAL)
+    study = tmp_path / "st.yaml"
+    study.write_text(
+        f"name: s\nbase: {base}\ncases:\n  - {{name: a, overrides: {{account.net_liqq: 1}}}}\n"
+    )
+    with pytest.raises(SpecError, match=r"cases\[0\]: .*account\.net_liqq: Extra inputs"):
+        load_study(study)
