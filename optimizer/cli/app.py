@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except Exception as exc:
         # typer vendors click: its usage errors carry format_message() and an exit code
+        if type(exc).__name__ == "NoArgsIsHelpError":  # typer >= 0.20 printed the help already
+            sys.exit(0)
         if type(exc).__name__ == "NoArgsIsHelp" and getattr(exc, "ctx", None) is not None:
             print(exc.ctx.get_help())
             sys.exit(0)

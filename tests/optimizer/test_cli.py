@@ -480,3 +480,19 @@ def test_number_helpers_never_print_negative_zero():
     assert horizon_label(365 / 252, "historical") == "1 trading day"
     assert horizon_label(5 * 365 / 252, "historical") == "5 trading days"
     assert horizon_label(1.0, "monte_carlo") == "1 calendar day"
+
+
+def test_no_arguments_print_the_help_and_no_error_line():
+    """``thetaplan`` alone: the command list on standard output, nothing on standard error."""
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "optimizer.cli"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage" in proc.stdout and "backtest" in proc.stdout
+    assert proc.stderr == ""
