@@ -89,7 +89,30 @@ def _register() -> None:
     calibrate.register(app)
 
 
+def _hide_flag_types() -> None:
+    """No type column for flags that take no value (``--json``, not ``--json <bool>``).
+
+    typer's rich help prints every option's type, ``<bool>`` for a flag too; its plain help
+    (``TyperOption.get_help_record``) leaves flags without one. This gives the rich help the
+    plain help's rule; other options keep their types.
+    """
+    from typer.core import TyperOption
+
+    original = TyperOption.display_type_rich
+    if getattr(original, "_flags_hidden", False):
+        return
+
+    def display_type_rich(self, ctx):
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        return original(self, ctx)
+
+    display_type_rich._flags_hidden = True
+    TyperOption.display_type_rich = display_type_rich
+
+
 _register()
+_hide_flag_types()
 
 
 #: Characters ``str.splitlines`` breaks on (a YAML key can hold any of them).

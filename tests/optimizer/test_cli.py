@@ -496,3 +496,21 @@ def test_no_arguments_print_the_help_and_no_error_line():
     assert proc.returncode == 0, proc.stderr
     assert "Usage" in proc.stdout and "backtest" in proc.stdout
     assert proc.stderr == ""
+
+
+@pytest.mark.parametrize("command", ["solve", "backtest", "sweep", "track"])
+def test_flags_show_no_bool_type_in_the_help(command):
+    """``--json`` is a flag: no ``<bool>`` after it; options with a value keep their type."""
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "optimizer.cli", command, "--help"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "COLUMNS": "120"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "<bool>" not in proc.stdout
+    assert "<path>" in proc.stdout or "<str>" in proc.stdout

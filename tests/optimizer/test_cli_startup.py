@@ -43,6 +43,7 @@ COMMANDS = (
     "margin",
     "phases",
     "sweep",
+    "backtest",
     "frontier",
     "report",
     "track",
