@@ -10,7 +10,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from models.errors import SpecError
-from optimizer.inputs.spec import _format_error, apply_overrides, read_yaml_mapping
+from optimizer.inputs.spec import (
+    _format_error,
+    apply_overrides,
+    check_file_kind,
+    read_yaml_mapping,
+)
 
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -273,6 +278,7 @@ def load_audit(path: str | Path, overrides: Sequence[str] = ()) -> AuditSpec:
     """
     p = Path(path)
     raw = read_yaml_mapping(p, "audit")
+    check_file_kind(raw, p, "audit")
     raw = apply_overrides(raw, list(overrides))
     raw["base_dir"] = p.parent.resolve()
     try:

@@ -377,6 +377,45 @@ def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     return raw
 
 
+#: Top-level keys that only one kind of thetaplan file has (a file of the wrong kind is named).
+_KIND_KEYS = {
+    "scenario": ("account", "strategies"),
+    "study": ("cases", "grid"),
+    "audit": ("capital_levels", "streams"),
+}
+_KIND_COMMANDS = {
+    "scenario": "thetaplan solve / backtest / frontier / report",
+    "study": "thetaplan phases / sweep / report",
+    "audit": "thetaplan audit",
+}
+
+
+def check_file_kind(raw: dict[str, Any], path: Path, expected: str) -> None:
+    """Refuse a file of another kind with one line that says so (before schema validation).
+
+    A study given to ``solve`` would otherwise fail as "account: Field required (+11 more)".
+    The kind is read off keys only that kind has (:data:`_KIND_KEYS`); a file with none of them
+    goes on to the schema, which names its fields.
+
+    Raises
+    ------
+    SpecError
+        ``<path>: this is a <kind> file, not a <expected> (<commands that read it>)``.
+    """
+    for kind, keys in _KIND_KEYS.items():
+        if kind != expected and any(k in raw for k in keys):
+            if any(k in raw for k in _KIND_KEYS[expected]):
+                return  # has the expected kind's keys too: let the schema say what is wrong
+            raise SpecError(
+                f"{path}: this is {_a(kind)} file, not {_a(expected)} file ({_a(kind)} file is "
+                f"read by {_KIND_COMMANDS[kind]})"
+            )
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
     """Read, override and validate a scenario YAML file.
 
@@ -398,6 +437,7 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     """
     p = Path(path)
     raw = read_yaml_mapping(p, "scenario")
+    check_file_kind(raw, p, "scenario")
     raw = apply_overrides(raw, overrides or [])
     raw["base_dir"] = p.parent.resolve()
     try:

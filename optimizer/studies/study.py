@@ -49,6 +49,7 @@ from optimizer.inputs.spec import (
     Scenario,
     _format_error,
     apply_overrides,
+    check_file_kind,
     read_yaml_mapping,
 )
 from optimizer.inputs.spec_base import DiagnosticsLevel
@@ -186,6 +187,7 @@ def load_study(path: str | Path, sets: Sequence[str] = ()) -> Study:
     """
     p = Path(path)
     raw = read_yaml_mapping(p, "study")
+    check_file_kind(raw, p, "study")
     study_sets, point_sets = [], {}
     for item in sets:
         if "=" not in item:

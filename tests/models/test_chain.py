@@ -799,3 +799,18 @@ def test_cli_chain_wide_terminal_adds_discount_factor():
     assert " DF " in header
     header = next(line for line in narrow.output.splitlines() if line.startswith("expiry"))
     assert " DF " not in header and "DF in --output" in narrow.output
+
+
+@pytest.mark.parametrize("stamp", ["01/02/2026", "30/01/2026", "Jan 30 2026"])
+def test_cli_chain_valuation_time_must_be_iso(capsys, stamp):
+    """A day-first or month-first date is ambiguous (01/02/2026): only ISO is read."""
+    from optimizer.cli.app import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["chain", str(SPX_FILE), "--valuation-time", stamp])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"error: --valuation-time: expected an ISO date or date-time (2026-01-30T16:00), got {stamp!r}\n"
+    )

@@ -84,3 +84,27 @@ def test_a_misspelt_key_in_a_study_scenario_names_the_case(tmp_path, scenario_fi
     )
     with pytest.raises(SpecError, match=r"cases\[0\]: .*account\.net_liqq: Extra inputs"):
         load_study(study)
+
+
+ROOT = FIX.parents[2]
+
+
+@pytest.mark.parametrize(
+    "command, file, message",
+    [
+        ("phases", "scenarios/tom_king/phase4.yaml", "this is a scenario file, not a study file"),
+        ("sweep", "scenarios/tom_king/phase4.yaml", "this is a scenario file, not a study file"),
+        ("audit", "scenarios/tom_king/phase4.yaml", "this is a scenario file, not an audit file"),
+        ("solve", "scenarios/tom_king/phases.yaml", "this is a study file, not a scenario file"),
+        ("backtest", "scenarios/tom_king/phases.yaml", "this is a study file, not a scenario"),
+        ("solve", "scenarios/quantai/capital_scenarios.yaml", "this is an audit file, not a"),
+    ],
+)
+def test_a_file_of_the_wrong_kind_is_named(command, file, message, capsys):
+    from optimizer.cli.app import main
+
+    with pytest.raises(SystemExit) as info:
+        main([command, str(ROOT / file)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err

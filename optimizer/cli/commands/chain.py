@@ -192,6 +192,16 @@ def chain_command(
         raise DataError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
     if spot is not None and not (np.isfinite(spot) and spot > 0):
         raise DataError(f"--spot must be a positive number, got {spot!r}")
+    if valuation_time is not None:
+        import datetime as dt
+
+        try:  # ISO only: 01/02/2026 is 2 January in one convention and 1 February in another
+            dt.datetime.fromisoformat(valuation_time)
+        except ValueError:
+            raise DataError(
+                f"--valuation-time: expected an ISO date or date-time (2026-01-30T16:00), "
+                f"got {valuation_time!r}"
+            ) from None
     with stdout_to_stderr() as stdout:  # stray native output must not mix with the tables
         chain = load_chain(
             path,
