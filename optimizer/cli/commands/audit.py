@@ -221,7 +221,9 @@ def register(app: typer.Typer) -> None:
             result = progress_audit(spec, paths=paths, seed=seed)
             written = write_audit_plots(result, plot_dir) if plot_dir is not None else []
         if as_json:
-            stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+            from optimizer.verdict.result import jsonable
+
+            stdout.write(json.dumps(jsonable(result.to_dict()), indent=2, allow_nan=False) + "\n")
             stdout.flush()
             for p in written:
                 print(f"wrote: {p}", file=sys.stderr)

@@ -69,7 +69,9 @@ def register(app: typer.Typer) -> None:
             ]
             chosen = {k: _num(v) for k, v in f.chosen.items()}
             rows.append({**chosen, "max_income": chosen["income"], "chosen": True})
-            print(json.dumps(rows, indent=2))
+            from optimizer.verdict.result import jsonable
+
+            print(json.dumps(jsonable(rows), indent=2, allow_nan=False))
             return
         from optimizer.cli.format import house_table, print_table
         from optimizer.formatting import money, pct

@@ -58,6 +58,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import a CSV file: all rows or none; re-importing the same file adds nothing."""
         from optimizer.tracking.ledger import ImportErrors, import_csv, open_ledger
+        from optimizer.verdict.result import jsonable
 
         conn = open_ledger(ledger)
         try:
@@ -65,14 +66,14 @@ def register(app: typer.Typer) -> None:
         except ImportErrors as exc:
             if as_json:
                 errs = [{"line": ln, "reason": msg} for ln, msg in exc.errors]
-                print(json.dumps({"errors": errs}, indent=2))
+                print(json.dumps(jsonable({"errors": errs}), indent=2, allow_nan=False))
             for line in exc.lines():
                 print(line, file=sys.stderr)
             raise typer.Exit(2) from None
         finally:
             conn.close()
         if as_json:
-            print(json.dumps(asdict(summary), indent=2))
+            print(json.dumps(jsonable(asdict(summary)), indent=2, allow_nan=False))
         else:
             print(summary.line())
 

@@ -171,7 +171,9 @@ def margin_command(
     except SpecError as exc:
         raise SpecError(f"{position_file}: {exc}") from None
     if as_json:
-        typer.echo(json.dumps(position_json(position, req)))
+        from optimizer.verdict.result import jsonable
+
+        typer.echo(json.dumps(jsonable(position_json(position, req)), allow_nan=False))
         return
     _render(position, req, Path(position_file), Console())
 

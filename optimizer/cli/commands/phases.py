@@ -277,7 +277,9 @@ def register(app: typer.Typer) -> None:
             written = write_phase_plots(runs, plot_dir) if plot_dir is not None else []
         if as_json:
             doc = [{"case": run.point.name, **run.result.to_dict()} for run in runs]
-            stdout.write(json.dumps(doc, indent=2) + "\n")
+            from optimizer.verdict.result import jsonable
+
+            stdout.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
             stdout.flush()
             for p in written:
                 print(f"wrote: {p}", file=sys.stderr)
