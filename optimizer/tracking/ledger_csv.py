@@ -109,6 +109,14 @@ class _RowError(Exception):
     pass
 
 
+#: Largest magnitude of a price, strike, fee or quantity read from a trade file: no listed
+#: option's price or strike comes near it in any currency; beyond it a value is a typo (1e308
+#: reached the ledger and made every total ``null``).
+MAX_ABS_NUMBER = 1e9
+#: Most contracts in one trade (1e20 overflowed SQLite's 64-bit integers).
+MAX_CONTRACTS = 1_000_000
+
+
 def _num(s: str, col: str) -> float:
     try:
         x = float(s)
@@ -116,6 +124,8 @@ def _num(s: str, col: str) -> float:
         raise _RowError(f"{col}: {s!r} is not a number") from None
     if not math.isfinite(x):
         raise _RowError(f"{col}: {s!r} is not a finite number")
+    if abs(x) > MAX_ABS_NUMBER:
+        raise _RowError(f"{col}: {s!r} is out of range (|value| <= {MAX_ABS_NUMBER:g})")
     return x
 
 
@@ -125,6 +135,8 @@ def _int_pos(s: str, col: str) -> int:
         raise _RowError(f"{col}: {s!r} is not a whole number")
     if x <= 0:
         raise _RowError(f"{col}: {s!r} must be positive")
+    if x > MAX_CONTRACTS:
+        raise _RowError(f"{col}: {s!r} is more than {MAX_CONTRACTS:,} contracts")
     return int(x)
 
 
@@ -150,7 +162,7 @@ def _legs(s: str) -> list[tuple[str, float | None, str | None, float]]:
         m = _LEG.match(part)
         if not m:
             raise _RowError(f"legs: {part!r} is not <qty><C|P><strike>@<YYYY-MM-DD> or <qty>U")
-        qty, right, strike, expiry = float(m[1]), m[2], m[3], m[4]
+        qty, right, strike, expiry = _num(m[1], "legs quantity"), m[2], m[3], m[4]
         if qty == 0:
             raise _RowError(f"legs: {part!r} has quantity 0")
         if right == "U":
@@ -160,7 +172,14 @@ def _legs(s: str) -> list[tuple[str, float | None, str | None, float]]:
         else:
             if not strike or not expiry:
                 raise _RowError(f"legs: {part!r}: an option leg needs a strike and @expiry")
-            out.append((right, float(strike), _iso(expiry, "legs expiry", date_only=True), qty))
+            out.append(
+                (
+                    right,
+                    _num(strike, "legs strike"),
+                    _iso(expiry, "legs expiry", date_only=True),
+                    qty,
+                )
+            )
     if not out:
         raise _RowError("legs: missing (an open needs at least one leg)")
     return out

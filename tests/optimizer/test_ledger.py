@@ -453,3 +453,28 @@ def test_sigkill_mid_write_leaves_ledger_unchanged(db, tmp_path):
     conn = L.open_ledger(db)
     assert L.import_csv(conn, f).trades == 30
     conn.close()
+
+
+def test_out_of_range_numbers_are_refused_by_row(db, tmp_path):
+    """1e20 contracts overflowed SQLite; a 1e308 price made every total null (issue 20)."""
+    head = "trade_id,event,timestamp,account,strategy,underlying,contracts,price,multiplier,currency,fx_to_account,fees,legs\n"
+    legs = "-1P6850@2026-02-20"
+    (tmp_path / "huge.csv").write_text(
+        head
+        + f"H1,open,2026-01-05,U1,pcs,SPX,1e20,5.00,100,USD,0.80,1.00,{legs}\n"
+        + f"H2,open,2026-01-05,U1,pcs,SPX,2,1e308,100,USD,0.80,1.00,{legs}\n"
+        + "H3,open,2026-01-05,U1,pcs,SPX,2,5.00,100,USD,0.80,1.00,-1P1e12@2026-02-20\n"
+        + f"H4,open,2026-01-05,U1,pcs,SPX,1000000,5.00,100,USD,0.80,1.00,{legs}\n"
+        + f"H5,open,2026-01-05,U1,pcs,SPX,2000000,5.00,100,USD,0.80,1.00,{legs}\n"
+    )
+    conn = L.open_ledger(db)
+    before = _counts(db)
+    with pytest.raises(L.ImportErrors) as ei:
+        L.import_csv(conn, tmp_path / "huge.csv")
+    errs = dict(ei.value.errors)
+    assert errs[2] == "contracts: '1e20' is out of range (|value| <= 1e+09)"
+    assert errs[6] == "contracts: '2000000' is more than 1,000,000 contracts"
+    assert errs[3] == "price: '1e308' is out of range (|value| <= 1e+09)"
+    assert 4 in errs and 5 not in errs  # a strike written 1e12 is not a leg; 1e6 contracts are
+    assert _counts(db) == before
+    conn.close()
