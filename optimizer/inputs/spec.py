@@ -289,6 +289,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             node = child
         try:
             node[keys[-1]] = _load_yaml(value)
+        except YamlLimitError as exc:
+            raise SpecError(f"--set {item.split('=', 1)[0]}: value refused: {exc}") from None
         except yaml.YAMLError as exc:
             raise SpecError(f"--set {item!r}: value is not valid YAML ({exc})") from None
     return out
@@ -338,9 +340,76 @@ def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
 _YamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 
 
+#: Largest YAML input read (scenario, study, audit files and ``--set`` values): the shipped
+#: files are under 10 KB.
+MAX_YAML_BYTES = 1_000_000
+#: Most values a YAML document may expand to once its aliases are followed (a 0.7 KB "billion
+#: laughs" document of nested aliases expands to ~10^9 and took 1.7 GB before validation).
+MAX_YAML_VALUES = 200_000
+#: Deepest nesting of mappings and lists (the parser recurses once per level).
+MAX_YAML_DEPTH = 100
+
+
+class YamlLimitError(ValueError):
+    """A YAML document beyond :data:`MAX_YAML_BYTES`, :data:`MAX_YAML_VALUES` or
+    :data:`MAX_YAML_DEPTH`."""
+
+
+def _check_expansion(obj: Any) -> None:
+    """Count the values ``obj`` holds with its aliases expanded, stopping at the limits."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(obj, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_YAML_VALUES:
+            raise YamlLimitError(
+                f"the document expands to more than {MAX_YAML_VALUES:,} values (YAML aliases)"
+            )
+        if depth > MAX_YAML_DEPTH:
+            raise YamlLimitError(f"nested deeper than {MAX_YAML_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+            stack.extend((k, depth + 1) for k in node)
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def _nesting_depth(text: str) -> int:
+    """Deepest flow/block nesting the text can reach, from PyYAML's events (no recursion)."""
+    depth = deepest = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_YAML_DEPTH:
+                return deepest
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return deepest
+
+
 def _load_yaml(text: str) -> Any:
-    """``yaml.safe_load`` with impossible dates kept as text (see :class:`_YamlLoader`)."""
-    return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+    """``yaml.safe_load`` with impossible dates kept as text (see :class:`_YamlLoader`),
+    within :data:`MAX_YAML_BYTES`, :data:`MAX_YAML_DEPTH` and :data:`MAX_YAML_VALUES`.
+
+    Raises
+    ------
+    YamlLimitError
+        A document beyond the limits.
+    yaml.YAMLError
+        Invalid YAML.
+    """
+    if len(text) > MAX_YAML_BYTES:
+        raise YamlLimitError(f"more than {MAX_YAML_BYTES:,} characters")
+    if _nesting_depth(text) > MAX_YAML_DEPTH:
+        raise YamlLimitError(f"nested deeper than {MAX_YAML_DEPTH} levels")
+    try:
+        obj = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits (int's str limit)
+        raise YamlLimitError(str(exc).split(";")[0]) from None
+    _check_expansion(obj)
+    return obj
 
 
 def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
@@ -356,6 +425,10 @@ def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
         invalid YAML (with the line), or a document that is not a mapping.
     """
     try:
+        if path.exists() and not path.is_file():  # a FIFO or a device would block the read
+            raise SpecError(f"{path}: not a regular file")
+        if path.exists() and path.stat().st_size > MAX_YAML_BYTES:
+            raise SpecError(f"{path}: {what} file larger than {MAX_YAML_BYTES:,} bytes")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"{path}: cannot read {what} file ({exc.strerror or exc})") from None
@@ -365,6 +438,8 @@ def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
         raise SpecError(f"{path}: not UTF-8 text ({byte} at offset {exc.start})") from None
     try:
         raw = _load_yaml(text)
+    except YamlLimitError as exc:
+        raise SpecError(f"{path}: {what} file refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -108,3 +108,55 @@ def test_a_file_of_the_wrong_kind_is_named(command, file, message, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+
+
+_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
+    p = tmp_path / "bomb.yaml"
+    p.write_text(_BOMB)
+    assert len(_BOMB) < 1000
+    t0 = __import__("time").process_time()
+    with pytest.raises(SpecError, match="expands to more than 200,000 values"):
+        read_yaml_mapping(p, "study")
+    assert __import__("time").process_time() - t0 < 5  # CPU, not wall: bounded work
+
+
+def test_an_alias_bomb_in_a_set_value_is_refused():
+    value = "{" + _BOMB.replace("\n", ", ").rstrip(", ") + "}"
+    with pytest.raises(SpecError, match=r"--set name: value refused: the document expands"):
+        load_scenario(FIX / "minimal.yaml", [f"name={value}"])
+
+
+def test_deep_nesting_is_refused_without_recursion_error(tmp_path):
+    p = tmp_path / "deep.yaml"
+    p.write_text("a: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(SpecError, match="nested deeper than 100 levels"):
+        read_yaml_mapping(p, "scenario")
+
+
+def test_a_huge_integer_is_refused(tmp_path):
+    p = tmp_path / "big.yaml"
+    p.write_text("a: " + "9" * 5000 + "\n")
+    with pytest.raises(SpecError, match="file refused"):
+        read_yaml_mapping(p, "scenario")
+
+
+def test_a_fifo_is_not_read(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(SpecError, match="not a regular file"):
+        read_yaml_mapping(fifo, "scenario")
+
+
+def test_a_large_file_is_refused(tmp_path):
+    p = tmp_path / "large.yaml"
+    p.write_text("a: '" + "x" * 1_100_000 + "'\n")
+    with pytest.raises(SpecError, match="larger than 1,000,000 bytes"):
+        read_yaml_mapping(p, "scenario")
