@@ -465,8 +465,9 @@ def _blocks(ctx: _Context, types: list[_Type]) -> list[_Block]:
     return blocks
 
 
-def _best_grouping(types: list[_Type], blocks: list[_Block]) -> list[_Block]:
-    """Exact minimum-cost partition of the leg multiset into blocks (memoized DP)."""
+def _check_grouping_size(types: list[_Type]) -> None:
+    """Refuse a structure whose grouping search is too large, before any block is built (the
+    block enumeration grows with the fourth power of the leg types)."""
     counts = tuple(t.count for t in types)
     n_states = math.prod(c + 1 for c in counts)
     if n_states > MAX_GROUPING_STATES:
@@ -474,6 +475,12 @@ def _best_grouping(types: list[_Type], blocks: list[_Block]) -> list[_Block]:
             f"too many legs to search the cheapest Reg-T grouping ({sum(counts)} expanded legs, "
             f"{n_states} states > {MAX_GROUPING_STATES}); split the structure into smaller units"
         )
+
+
+def _best_grouping(types: list[_Type], blocks: list[_Block]) -> list[_Block]:
+    """Exact minimum-cost partition of the leg multiset into blocks (memoized DP)."""
+    counts = tuple(t.count for t in types)
+    _check_grouping_size(types)
     by_first: dict[int, list[tuple[_Block, Counter[int]]]] = {i: [] for i in range(len(types))}
     for b in blocks:
         use = Counter(b.uses)
@@ -630,6 +637,7 @@ def reg_t(
         raise ModelError(f"leverage_factor must be finite and non-zero, got {leverage_factor!r}")
     ctx = _Context(s, m, mc, cash_secured_puts, lev)
     types = _types(legs, _naive(valuation_time), ctx.months)
+    _check_grouping_size(types)
     chosen = _best_grouping(types, _blocks(ctx, types))
 
     grouped: dict[str, list[_Block]] = {}

@@ -160,3 +160,40 @@ def test_a_large_file_is_refused(tmp_path):
     p.write_text("a: '" + "x" * 1_100_000 + "'\n")
     with pytest.raises(SpecError, match="larger than 1,000,000 bytes"):
         read_yaml_mapping(p, "scenario")
+
+
+@pytest.mark.parametrize("n, message", [(200, "at most 40 items"), (30, "too many legs")])
+def test_a_position_with_many_legs_fails_before_the_grouping_search(tmp_path, capsys, n, message):
+    """200 legs enumerated O(n^4) Reg-T blocks before the size check (issue 20)."""
+    import time
+
+    from optimizer.cli.app import main
+
+    legs = [
+        {
+            "right": "C" if i % 2 else "P",
+            "strike": 40 + i,
+            "expiry": "2025-03-21",
+            "side": "short" if i % 3 else "long",
+            "quantity": 1,
+            "price": 1.0,
+        }
+        for i in range(n)
+    ]
+    p = tmp_path / "pos.yaml"
+    p.write_text(
+        yaml.safe_dump(
+            {
+                "underlying": "XYZ",
+                "underlying_price": 45,
+                "multiplier": 100,
+                "margin_class": "equity",
+                "legs": legs,
+            }
+        )
+    )
+    t0 = time.process_time()
+    with pytest.raises(SystemExit) as info:
+        main(["margin", str(p)])
+    assert info.value.code == 2 and time.process_time() - t0 < 10
+    assert message in capsys.readouterr().err

@@ -100,7 +100,9 @@ class PositionSpec(BaseModel):
     pm_class: PMClass | None = None
     rate: float = Field(default=0.0, allow_inf_nan=False)
     div_yield: float = Field(default=0.0, allow_inf_nan=False)
-    legs: list[LegSpec] = Field(min_length=1)
+    #: 40 legs: far above any listed structure (a butterfly condor has 8); the Reg-T grouping
+    #: search is exact and grows exponentially, so a 200-leg file must fail before it starts.
+    legs: list[LegSpec] = Field(min_length=1, max_length=40)
 
     @model_validator(mode="after")
     def _model_inputs(self) -> PositionSpec:
