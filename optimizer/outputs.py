@@ -191,9 +191,23 @@ def atomic_write(path: Path, write) -> None:
     ------
     OSError
         From ``write``, the sync or the rename; the temporary file is removed in every case.
+
+    Notes
+    -----
+    The temporary file is created by :func:`tempfile.mkstemp` in the target's folder: an
+    unpredictable name opened with ``O_CREAT | O_EXCL`` (a symlink planted under a predictable
+    name redirected a write before), then given the umask's usual permissions; the rename
+    replaces a symlink at ``path`` itself, never the file it points to.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    tmp = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)
         write(tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
