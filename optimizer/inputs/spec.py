@@ -82,6 +82,18 @@ __all__ = [
 ]
 
 
+def _is_control(c: str) -> bool:
+    """A C0/C1 control character or DEL (``unicodedata`` category Cc)."""
+    import unicodedata
+
+    return unicodedata.category(c) == "Cc"
+
+
+def _shown(text: str) -> str:
+    """``text`` with its control characters written escaped (``\\x07``), for messages."""
+    return "".join(repr(c)[1:-1] if _is_control(c) else c for c in text)
+
+
 class Scenario(_Strict):
     """A sizing scenario: account, market, strategies, caps, objective and solver settings."""
 
@@ -114,6 +126,15 @@ class Scenario(_Strict):
     def _cross(self):
         if not self.strategies:
             raise ValueError("strategies: at least one strategy is needed")
+        for where, text in (
+            ("name", self.name),
+            ("description", self.description.replace("\n", " ").replace("\t", " ")),
+            *((f"strategies.{_shown(k)}", k) for k in self.strategies),
+        ):
+            bad = next((c for c in text if _is_control(c)), None)
+            if bad is not None:
+                # an escape sequence in a name would reach the terminal and the reports
+                raise ValueError(f"{where}: control character {bad!r} not allowed")
         total = sum(s.weight for s in self.strategies.values())
         if self.allocation.enabled and not math.isclose(total, 1.0, abs_tol=1e-6):
             raise ValueError(f"strategies: weights sum to {total:.4f}, must sum to 1")

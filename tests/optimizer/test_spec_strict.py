@@ -197,3 +197,27 @@ def test_a_position_with_many_legs_fails_before_the_grouping_search(tmp_path, ca
         main(["margin", str(p)])
     assert info.value.code == 2 and time.process_time() - t0 < 10
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "old, new, where",
+    [
+        ("name: minimal test scenario", 'name: "evil \\e[2J name"', "name: control character"),
+        ("  zero_dte:\n", '  "zero\\u0007dte":\n', "strategies.zero\\x07dte: control character"),
+    ],
+)
+def test_control_characters_in_names_are_refused(scenario_file, old, new, where):
+    """An escape sequence in a name would reach the terminal and the reports (issue 20)."""
+    assert old in MINIMAL
+    with pytest.raises(SpecError) as err:
+        load_scenario(scenario_file(MINIMAL.replace(old, new, 1)))
+    assert where in str(err.value) and "\x1b" not in str(err.value)
+
+
+def test_markdown_values_are_escaped():
+    from optimizer.cli.commands.track import _md_escape
+
+    assert _md_escape("<script>alert(1)</script> | x & y") == (
+        "&lt;script&gt;alert(1)&lt;/script&gt; \\| x &amp; y"
+    )
+    assert _md_escape(3.5) == 3.5

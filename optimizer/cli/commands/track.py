@@ -65,6 +65,15 @@ def report_figures(report: dict, scenario) -> tuple:
     return fig1, fig2
 
 
+def _md_escape(value):
+    """A value as Markdown text: HTML special characters escaped, table pipes backslashed."""
+    import html
+
+    if isinstance(value, str):
+        return html.escape(value, quote=False).replace("|", "\\|")
+    return value
+
+
 def write_report(report: dict, scenario, path: Path) -> list[Path]:
     """Write the monthly report to ``path`` (``.html`` or ``.md``); returns the files written.
 
@@ -97,7 +106,11 @@ def write_report(report: dict, scenario, path: Path) -> list[Path]:
         written += [inc, alloc]
         ctx.update(income_png=inc.name, allocation_png=alloc.name)
         template = "track.md.j2"
-        env = Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True)  # noqa: S701
+        # Markdown renders raw HTML: every value is written with <, >, & escaped and table
+        # pipes backslashed (a strategy named "<script>" is shown, not run)
+        env = Environment(  # noqa: S701 - escaping is the finalize below
+            autoescape=False, trim_blocks=True, lstrip_blocks=True, finalize=_md_escape
+        )
     else:
         ctx.update(
             income_png=base64.b64encode(png_bytes(fig1)).decode(),
