@@ -110,10 +110,38 @@ def _part_name(point: Point) -> str:
     return f"{point.index:05d}-{_digest(point_key(point))}.parquet"
 
 
+def _data_files(point: Point) -> list[Path]:
+    """The files a point's scenario reads: its chains and its S&P 500 / VIX histories."""
+    sc = point.scenario
+    files = [sc.resolve(c.path) for c in sc.market.chains.values()]
+    if sc.market.history is not None:
+        files += [sc.resolve(sc.market.history.vix), sc.resolve(sc.market.history.index)]
+    return files
+
+
+def _file_digest(path: Path, cache: dict[str, str]) -> str:
+    key = str(Path(path).resolve())
+    if key not in cache:
+        h = hashlib.sha256()
+        try:
+            with open(key, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            cache[key] = h.hexdigest()
+        except OSError:
+            cache[key] = "unreadable"
+    return cache[key]
+
+
 def _manifest(study: Study, points: Sequence[Point]) -> dict[str, Any]:
     scenarios = hashlib.sha256()
+    files: dict[str, str] = {}
     for p in points:
         scenarios.update(p.scenario.model_dump_json().encode())
+        # the contents of the data files too: a chain file edited between a kill and the
+        # resume would otherwise mix two markets in one table
+        for f in _data_files(p):
+            scenarios.update(f"{f}={_file_digest(f, files)}".encode())
     scenarios.update(study.solve.model_dump_json().encode())
     return {
         "format": _FORMAT,
@@ -173,7 +201,8 @@ class _Checkpoints:
         if found.get("scenarios") != self.manifest["scenarios"]:
             raise SpecError(
                 f"--resume: {self.dir} was written by another version of study "
-                f"{self.manifest['study']!r} (its scenarios or solve options changed)"
+                f"{self.manifest['study']!r} (its scenarios, their data files or the solve options "
+                "changed)"
             )
 
     def open(self) -> None:

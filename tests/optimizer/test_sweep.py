@@ -286,3 +286,34 @@ def test_plot_path_is_checked_before_solving(tmp_path, capsys):
     assert exc.value.code == 2
     assert "--plot: unknown image format .nope" in capsys.readouterr().err
     assert not out.exists() and not sw.parts_dir(out).exists()
+
+
+def test_resume_refuses_a_changed_data_file(tmp_path):
+    """The manifest hashes the contents of every chain and history file a point reads: a chain
+    edited between a kill and the resume would otherwise mix two markets (issue 20)."""
+    import shutil
+
+    data = ROOT / "scenarios" / "data"
+    chain = tmp_path / "chain.csv.gz"
+    shutil.copy(data / "spx_yahoo_chain_2026-01-30.csv.gz", chain)
+    base = tmp_path / "base.yaml"
+    base.write_text(
+        (FIX / "minimal_risk.yaml")
+        .read_text()
+        .replace("../../../scenarios/data/spx_yahoo_chain_2026-01-30.csv.gz", str(chain))
+        .replace("../../../scenarios/data/", f"{data}/")
+    )
+    study_file = tmp_path / "st.yaml"
+    study_file.write_text(SMALL.read_text().replace("base: minimal_risk.yaml", f"base: {base}"))
+    study = load_study(study_file)
+    points = expand(study)
+    out = tmp_path / "o.parquet"
+    store = sw._Checkpoints(out, study, points)
+    store.preflight(False)
+    store.open()
+    store.close()
+    sw._Checkpoints(out, study, points).preflight(True)  # unchanged: resumable
+    with open(chain, "ab") as f:  # same path, other contents
+        f.write(b"\0")
+    with pytest.raises(SpecError, match="their data files"):
+        sw._Checkpoints(out, study, points).preflight(True)
