@@ -440,7 +440,20 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
                     silence_logs=logging.ERROR,
                 )
             )
-        client = stack.enter_context(Client(cluster if cluster is not None else scheduler))
+        if cluster is None:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="10s"))
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise SpecError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
+            if not str(scheduler).startswith("tls://"):
+                log.warning(
+                    "--scheduler %s: tasks and results travel unencrypted and are unpickled "
+                    "here; use only a cluster you run (tls:// with Dask's TLS settings "
+                    "encrypts the link)",
+                    scheduler,
+                )
+        else:
+            client = stack.enter_context(Client(cluster))
         client.run(_warm_highs)
         yield client
 
@@ -602,6 +615,10 @@ def run_sweep(
         df = store.combine(points, columns)
     except BaseException:
         store.close()
+        if not resume and not any(store.dir.glob("0*.parquet")):
+            # nothing was checkpointed (e.g. the scheduler was unreachable): leave no folder
+            # that would make a plain rerun ask for --resume
+            store.remove()
         raise
     store.remove()
     return df

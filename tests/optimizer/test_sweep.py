@@ -317,3 +317,30 @@ def test_resume_refuses_a_changed_data_file(tmp_path):
         f.write(b"\0")
     with pytest.raises(SpecError, match="their data files"):
         sw._Checkpoints(out, study, points).preflight(True)
+
+
+def test_an_unreachable_scheduler_is_one_line_and_leaves_no_folder(tmp_path):
+    """It failed after 30 s with a traceback and left a .parts folder that blocked a rerun."""
+    out = tmp_path / "s.parquet"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optimizer.cli",
+            "sweep",
+            str(SMALL),
+            "--scheduler",
+            "tcp://127.0.0.1:1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --scheduler: cannot connect to")
+    assert not out.exists() and not sw.parts_dir(out).exists()
