@@ -431,8 +431,14 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
                     {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
                 )
             )
+            # the workers' scratch space: a private folder (0700) of this run, removed after it,
+            # not Dask's shared default under the system temp folder
+            import tempfile
+
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="thetaplan-dask-"))
             cluster = stack.enter_context(
                 LocalCluster(
+                    local_directory=scratch,
                     n_workers=workers,
                     threads_per_worker=1,
                     processes=True,
