@@ -52,8 +52,13 @@ class SolveContext:
     fallbacks: list[Fallback] = field(default_factory=list)
 
     def solve(self, problem: SizingProblem, *, what: str = "solve") -> SolveOutcome:
-        """Solve ``problem``; on a solver error retry once on the other backend (recorded)."""
-        out = solve(problem, self.backend, self.options)
+        """Solve ``problem``; on a solver error retry once on the other backend (recorded).
+
+        A backend whose library cannot be imported (PuLP, highspy, cvxpy missing or broken) is
+        a solver error like any other: the other backend is tried, and if it fails too the
+        outcome is ``ERROR`` (an UNKNOWN verdict), never a traceback.
+        """
+        out = _solve_or_error(problem, self.backend, self.options)
         if out.status is SolveStatus.ERROR:
             other = _OTHER_BACKEND[self.backend]
             self.fallbacks.append(
@@ -62,7 +67,7 @@ class SolveContext:
                     f"{what}: {self.backend} failed ({out.message}); {other}",
                 )
             )
-            out = solve(problem, other, self.options)
+            out = _solve_or_error(problem, other, self.options)
         if out.limit is not None and problem.is_mip:
             self.fallbacks.append(Fallback(*_limit_note(what, out, self.options)))
         return out
@@ -83,6 +88,26 @@ class SolveContext:
         """A context sharing this one's fallback record, with another relative MIP gap."""
         opts = dataclasses.replace(self.options, mip_rel_gap=mip_rel_gap)
         return SolveContext(self.backend, opts, self.fallbacks)
+
+
+def _solve_or_error(problem: SizingProblem, backend: str, options: SolverOptions) -> SolveOutcome:
+    """:func:`optimizer.solve.backends.solve`, with an unimportable backend as an ERROR outcome."""
+    try:
+        return solve(problem, backend, options)
+    except ImportError as exc:
+        return SolveOutcome(
+            status=SolveStatus.ERROR,
+            objective_value=None,
+            values=None,
+            duals=None,
+            reduced_costs=None,
+            mip_gap=None,
+            best_bound=None,
+            compile_seconds=0.0,
+            solve_seconds=0.0,
+            backend=backend,
+            message=f"the {backend} backend cannot be loaded ({exc})",
+        )
 
 
 def _limit_note(what: str, out: SolveOutcome, options: SolverOptions) -> tuple[str, str]:
