@@ -221,3 +221,17 @@ def test_markdown_values_are_escaped():
         "&lt;script&gt;alert(1)&lt;/script&gt; \\| x &amp; y"
     )
     assert _md_escape(3.5) == 3.5
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ("streams.scalping.trades_per_day=1e9", "less than or equal to 1000"),
+        ("target_monthly=true", "expected a number, got true"),
+    ],
+)
+def test_audit_numbers_are_bounded(item, message):
+    from optimizer.audit.schema import load_audit
+
+    with pytest.raises(SpecError, match=message):
+        load_audit(ROOT / "scenarios/quantai/capital_scenarios.yaml", [item])
