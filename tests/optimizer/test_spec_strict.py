@@ -235,3 +235,18 @@ def test_audit_numbers_are_bounded(item, message):
 
     with pytest.raises(SpecError, match=message):
         load_audit(ROOT / "scenarios/quantai/capital_scenarios.yaml", [item])
+
+
+def test_a_huge_grid_is_refused_before_any_point_is_built(tmp_path):
+    import time
+
+    study = tmp_path / "big.yaml"
+    axis = ", ".join(str(10 + i * 0.01) for i in range(1000))
+    study.write_text(
+        f"name: big\nbase: {FIX / 'minimal.yaml'}\n"
+        f"grid: {{axes: {{market.vix: [{axis}], account.net_liq: [{axis}]}}}}\n"
+    )
+    t0 = time.process_time()
+    with pytest.raises(SpecError, match="1,000,000 points; a study holds at most 20,000"):
+        load_study(study)
+    assert time.process_time() - t0 < 5
