@@ -327,7 +327,8 @@ class ManagedResult:
         ``M`` (12).
     win_rate, avg_win, avg_loss : np.ndarray
         (K,) share of completed trades with net P&L > 0; mean net P&L of winners (>= 0) and of
-        the other trades (<= 0).
+        the other trades (<= 0); NaN for a candidate without a completed trade
+        (``require_trades=False``).
     expected_trade, expected_trade_se : np.ndarray
         (K,) mean net P&L per completed trade and its standard error, treating trades as
         independent (trades of one path are correlated, so with many trades per path this
@@ -1742,6 +1743,7 @@ def simulate_managed(
     path_keys: Sequence[str] | None = None,
     limit_targets: bool = True,
     entry_phase: float | None = None,
+    require_trades: bool = True,
 ) -> ManagedResult:
     """Simulate managed trades of K candidates on shared paths and book them into months.
 
@@ -1782,6 +1784,10 @@ def simulate_managed(
         (0: the first scheduled entry at the close of day 0, then every ``21 /
         entries_per_month`` days); ``None`` (default) draws it once per path and strategy. A
         backtest fixes it so a monthly trade opens at the close its month starts from.
+    require_trades : bool
+        A candidate without a completed trade on the paths is an error (default: its trade
+        statistics would be undefined); ``False`` gives it NaN trade statistics and its booked
+        months (one real path in a backtest, where the entry filters may block every entry).
 
     Returns
     -------
@@ -1872,7 +1878,14 @@ def simulate_managed(
         gross[:, j] = acc.gross[i].reshape(-1) * f
         cost_arr[:, :, j] = acc.costs[:, i].reshape(4, -1) * f
         if not trades or trades["pnl"].size == 0:
-            raise ModelError(f"candidate {c.id}: no trade completed on the paths")
+            if require_trades:
+                raise ModelError(f"candidate {c.id}: no trade completed on the paths")
+            # one real path (a backtest month): no completed trade is a fact, not an error;
+            # its months are what was booked (nothing, or open trades' marks and costs)
+            stats[j] = np.nan
+            tpm[j] = int(acc.opened[i]) / (n_paths * months)
+            occupancy[j] = min(1.0, acc.open_days[i] / (n_paths * months * 365.25 / 12.0))
+            continue
         pnl = trades["pnl"] * f
         gr = trades["gross"] * f
         days = trades["days"]

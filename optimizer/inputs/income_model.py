@@ -430,7 +430,7 @@ def _simulate(
     *,
     months: int,
     seed: int,
-    entry_phase: float | None = None,
+    realized: bool = False,
     day_dates: pd.DatetimeIndex | None = None,
 ) -> ManagedResult:
     """The managed simulation of rows ``rows`` on the S&P 500 paths ``sp``."""
@@ -466,7 +466,8 @@ def _simulate(
         fx=table["fx"].to_numpy(dtype=float),
         costs=costs,
         path_keys=keys,
-        entry_phase=entry_phase,
+        entry_phase=0.0 if realized else None,  # a real path: schedules start on day 0
+        require_trades=not realized,  # and its entry filters may block every entry
     )
 
 
@@ -585,7 +586,7 @@ def realize_income(
         sp,
         months=1,
         seed=seed,
-        entry_phase=0.0,
+        realized=True,
         day_dates=history.dates,
     )
 

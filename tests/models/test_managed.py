@@ -1181,3 +1181,20 @@ def test_entry_phase_outside_zero_one_is_refused(phase):
             seed=0,
             entry_phase=phase,
         )
+
+
+def test_a_real_path_without_a_completed_trade_books_nothing():
+    """vix_exit below every VIX close blocks every entry: an error on simulated paths (no trade
+    statistics), a zero month on one real path with ``require_trades=False``."""
+    import dataclasses
+
+    from models.errors import ModelError
+
+    c = _put(dte=30)
+    up = dataclasses.replace(_flat(1, 42), vix=np.full((1, 43), 40.0))
+    mg = Management(vix_exit=30.0)
+    with pytest.raises(ModelError, match="no trade completed"):
+        _run([c], up, mg, months=1, warmup_days=21)
+    res = _run([c], up, mg, months=1, warmup_days=21, require_trades=False, entry_phase=0.0)
+    assert res.monthly_samples.tolist() == [[0.0]]
+    assert math.isnan(res.win_rate[0]) and res.trades_per_month[0] == 0.0
