@@ -500,10 +500,11 @@ def run_backtest(
 def _run_compound(study: Study, out: Path, resume: bool, progress: bool) -> pd.DataFrame:
     from optimizer.outputs import check_output_path, stdout_to_stderr
     from optimizer.studies import sweep
+    from optimizer.studies.checkpoints import _Checkpoints
 
     out = check_output_path(out, "--out")
     points = expand(study)
-    store = sweep._Checkpoints(out, study, points)
+    store = _Checkpoints(out, study, points)
     store.preflight(resume)
     store.open()
     try:

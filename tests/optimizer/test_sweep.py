@@ -20,8 +20,9 @@ import pytest
 
 from models.errors import SpecError
 from optimizer.pipeline import clear_cache, solve_scenario
+from optimizer.studies import checkpoints as ck
 from optimizer.studies import sweep as sw
-from optimizer.studies.study import expand, load_study
+from optimizer.studies.study import expand, load_study, point_key
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "scenarios"
@@ -218,7 +219,7 @@ def test_preflight_errors_solve_nothing(baseline, tmp_path, monkeypatch):
     # checkpoints of the small study: the manifest and one part, as a killed run leaves them
     parts = sw.parts_dir(out)
     points = expand(study)
-    store = sw._Checkpoints(out, study, points)
+    store = ck._Checkpoints(out, study, points)
     store.open()
     store.write(points[0], baseline[0].iloc[0].to_dict())
     store.close()
@@ -235,7 +236,7 @@ def test_preflight_errors_solve_nothing(baseline, tmp_path, monkeypatch):
     with pytest.raises(SpecError, match="market.vix: the path is swept"):
         load_study(SMALL, ["market.vix=20"])
     assert sorted(p.name for p in parts.iterdir() if not p.name.startswith(".")) == [
-        "00000-" + sw._digest(sw.point_key(points[0])) + ".parquet",
+        "00000-" + ck._digest(point_key(points[0])) + ".parquet",
         "manifest.json",
     ]
 
@@ -245,7 +246,7 @@ def test_resume_skips_checkpointed_points(baseline, tmp_path, monkeypatch):
     study = load_study(SMALL)
     points = expand(study)
     out = tmp_path / "r.parquet"
-    store = sw._Checkpoints(out, study, points)
+    store = ck._Checkpoints(out, study, points)
     store.open()
     base = baseline[0]
     for i in (0, 2, 3):
@@ -308,15 +309,15 @@ def test_resume_refuses_a_changed_data_file(tmp_path):
     study = load_study(study_file)
     points = expand(study)
     out = tmp_path / "o.parquet"
-    store = sw._Checkpoints(out, study, points)
+    store = ck._Checkpoints(out, study, points)
     store.preflight(False)
     store.open()
     store.close()
-    sw._Checkpoints(out, study, points).preflight(True)  # unchanged: resumable
+    ck._Checkpoints(out, study, points).preflight(True)  # unchanged: resumable
     with open(chain, "ab") as f:  # same path, other contents
         f.write(b"\0")
     with pytest.raises(SpecError, match="their data files"):
-        sw._Checkpoints(out, study, points).preflight(True)
+        ck._Checkpoints(out, study, points).preflight(True)
 
 
 def test_an_unreachable_scheduler_is_one_line_and_leaves_no_folder(tmp_path):
