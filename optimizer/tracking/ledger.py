@@ -400,11 +400,22 @@ def _apply(conn, events, source, sha, errors, summary) -> None:
 def _write_open(conn, ev, source: str, sha: str, summary: ImportSummary) -> None:
     """An opened trade and its legs (skipped when the same external id is in the ledger)."""
     row = conn.execute(
-        "SELECT id FROM trades WHERE source = ? AND external_id = ?", (source, ev.ext)
+        "SELECT opened_at, contracts, open_price, fees FROM trades"
+        " WHERE source = ? AND external_id = ?",
+        (source, ev.ext),
     ).fetchone()
     if row:
-        summary.skipped += 1
-        return
+        # the same open again is skipped; a corrected one (other time, size, price or fees)
+        # is a conflict, not silently ignored
+        same = (row[0], row[1], row[2]) == (ev.opened_at, ev.contracts, ev.price)
+        if same:
+            summary.skipped += 1
+            return
+        raise _RowError(
+            f"trade_id {ev.ext!r} is already in the ledger with other values (opened "
+            f"{row[0]}, {row[1]} contracts at {row[2]:g}); a corrected trade needs a new "
+            "ledger or its own id"
+        )
     cur = conn.execute(
         "INSERT INTO trades (account, strategy, underlying, opened_at, contracts,"
         " open_price, multiplier, currency, fx_to_account, fees, external_id, source,"

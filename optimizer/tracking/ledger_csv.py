@@ -201,6 +201,7 @@ _TP_REQUIRED = ("trade_id", "event", "timestamp", "price")
 
 def _parse_thetaplan(rows, errors, bad_ids):
     events = []
+    opened: dict[str, int] = {}  # trade id -> line of its open in this file
     for line, row in rows:
         try:
             ev = _need(row, "event").lower()
@@ -219,6 +220,12 @@ def _parse_thetaplan(rows, errors, bad_ids):
                 continue
             ext = _need(row, "trade_id")
             if ev == "open":
+                if ext in opened:  # the second was dropped as "already in the ledger"
+                    raise _RowError(
+                        f"trade_id {ext!r} is opened twice in this file (first on line "
+                        f"{opened[ext]})"
+                    )
+                opened[ext] = line
                 fx = _num(_opt(row, "fx_to_account") or "1", "fx_to_account")
                 if fx <= 0:
                     raise _RowError("fx_to_account: must be positive")
@@ -453,13 +460,25 @@ def _read_csv(data: bytes, name: str, required: tuple[str, ...], errors):
     except UnicodeDecodeError as exc:
         raise ImportErrors(name, [(1, f"not UTF-8 text ({exc.reason})")]) from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise ImportErrors(name, [(1, f"unreadable header ({exc})")]) from None
+    dup = sorted({h for h in header if h and header.count(h) > 1})
+    if dup:  # the last column of a name would silently win
+        raise ImportErrors(name, [(1, f"duplicate column(s): {', '.join(dup)}")])
     missing = [c for c in required if c not in header]
     if missing:
         raise ImportErrors(name, [(1, f"missing column(s): {', '.join(missing)}")])
     reader.fieldnames = header
     rows = []
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field over the csv module's 131,072-character limit
+            raise ImportErrors(name, [(reader.line_num, f"unreadable CSV ({exc})")]) from None
         line = reader.line_num
         if None in row:
             errors.append((line, f"{len(row[None])} more field(s) than the header"))

@@ -478,3 +478,53 @@ def test_out_of_range_numbers_are_refused_by_row(db, tmp_path):
     assert 4 in errs and 5 not in errs  # a strike written 1e12 is not a leg; 1e6 contracts are
     assert _counts(db) == before
     conn.close()
+
+
+def test_malformed_files_are_refused_whole(db, tmp_path):
+    """Duplicate header columns (last won), one id opened twice in a file (the second was
+    dropped as 'already in the ledger'), a field over csv's 131,072-character limit (a
+    traceback) — issue 20."""
+    head = "trade_id,event,timestamp,account,strategy,underlying,contracts,price,multiplier,currency,fx_to_account,fees,legs"
+    row = "D1,open,2026-01-05,U1,pcs,SPX,1,5.00,100,USD,0.80,1.00,-1P6850@2026-02-20"
+    cases = {
+        "dup_header.csv": (head + ",price\n" + row + ",7.00\n", (1, "duplicate column(s): price")),
+        "twice.csv": (
+            f"{head}\n{row}\n{row.replace('5.00', '6.00')}\n",
+            (3, "trade_id 'D1' is opened twice in this file (first on line 2)"),
+        ),
+        "huge_field.csv": (f"{head}\n{row}\nD2,open," + "x" * 200_000 + "\n", None),
+    }
+    conn = L.open_ledger(db)
+    before = _counts(db)
+    for name, (text, expected) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(L.ImportErrors) as ei:
+            L.import_csv(conn, tmp_path / name)
+        if expected is not None:
+            assert expected in ei.value.errors, ei.value.errors
+        else:
+            assert "unreadable CSV" in ei.value.errors[0][1]
+    assert _counts(db) == before
+    conn.close()
+
+
+def test_a_corrected_reimport_is_a_conflict_not_ignored(db, tmp_path):
+    """Same id, another price: it was silently skipped as 'already in the ledger' (issue 20)."""
+    head = "trade_id,event,timestamp,account,strategy,underlying,contracts,price,multiplier,currency,fx_to_account,fees,legs"
+    row = "C1,open,2026-01-05,U1,pcs,SPX,1,5.00,100,USD,0.80,1.00,-1P6850@2026-02-20"
+    conn = L.open_ledger(db)
+    (tmp_path / "a.csv").write_text(f"{head}\n{row}\n")
+    L.import_csv(conn, tmp_path / "a.csv")
+    (tmp_path / "b.csv").write_text(f"{head}\n{row}\n\n")  # same trade, another file: skipped
+    assert L.import_csv(conn, tmp_path / "b.csv").skipped == 1
+    (tmp_path / "c.csv").write_text(f"{head}\n{row.replace('5.00', '5.50')}\n")
+    with pytest.raises(L.ImportErrors) as ei:
+        L.import_csv(conn, tmp_path / "c.csv")
+    assert ei.value.errors == [
+        (
+            2,
+            "trade_id 'C1' is already in the ledger with other values (opened "
+            "2026-01-05, 1 contracts at 5); a corrected trade needs a new ledger or its own id",
+        )
+    ]
+    conn.close()
