@@ -430,6 +430,9 @@ def test_cli_track_report_and_errors(ledger, tmp_path, capsys):
         assert res.exit_code == 0, res.output
     text = md.read_text()
     assert "feb_income.png" in text and "feb_allocation.png" in text
+    # without a re-plan there is no plan theta: said so, not "plan — GBP" (issue 20)
+    assert "(no re-plan run)" in text and "plan —" not in text
+    assert "(no re-plan run)" in html.read_text()
     assert (tmp_path / "feb_income.png").read_bytes()[:4] == b"\x89PNG"
     assert html.read_text().count("data:image/png;base64,") == 2
     from optimizer.cli.app import main
