@@ -814,3 +814,28 @@ def test_cli_chain_valuation_time_must_be_iso(capsys, stamp):
         err
         == f"error: --valuation-time: expected an ISO date or date-time (2026-01-30T16:00), got {stamp!r}\n"
     )
+
+
+def test_chain_warns_about_implausible_implied_rates():
+    """The shipped SPX chain's 2026-03-16 expiry implies 8.9% against a median of 3.8%: a
+    warning, not a silent rate (issue 20); a smooth curve gives none."""
+    import pandas as pd
+
+    from optimizer.cli.commands.chain import rate_warnings
+
+    summary = pd.DataFrame(
+        {
+            "expiry": pd.to_datetime(["2026-02-20", "2026-03-16", "2026-03-20", "2026-04-17"]),
+            "rate": [0.0399, 0.0894, 0.0386, -0.02],
+        }
+    )
+    (line,) = rate_warnings(summary)
+    assert line.startswith("2 expiries have implied rates more than 1.5% from the median")
+    assert "2026-03-16 8.94%" in line and "2026-04-17 -2.00%" in line
+    assert "2026-02-20" not in line
+    smooth = summary.assign(rate=[0.039, 0.0395, 0.0398, 0.04])
+    assert rate_warnings(smooth) == []
+    res = CliRunner().invoke(
+        _app(), ["chain", str(SPX_FILE), "--spot", "6939.03", "--valuation-time", SPX_TIME]
+    )
+    assert res.exit_code == 0 and "1 expiry has an implied rate" in " ".join(res.output.split())

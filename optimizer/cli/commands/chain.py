@@ -22,7 +22,7 @@ from optimizer.outputs import stdout_to_stderr
 if TYPE_CHECKING:  # models.market.chain (numpy, pandas, scipy) is imported when the command runs
     from models.market.chain import OptionChain
 
-__all__ = ["chain_command", "register", "OUTPUT_COLUMNS"]
+__all__ = ["rate_warnings", "chain_command", "register", "OUTPUT_COLUMNS"]
 
 #: Columns of the ``--output`` CSV, one row per kept contract (built on first access: it
 #: derives from :data:`models.market.chain.QUOTE_COLUMNS`).
@@ -56,6 +56,55 @@ def _fmt(x: float, spec: str) -> str:
     """:func:`optimizer.formatting.fmt`, but empty instead of ``—`` for None/NaN."""
     s = fmt(x, spec)
     return "" if s == "—" else s
+
+
+#: An expiry's parity-implied rate this far from the median of the chain's expiries is flagged.
+RATE_OUTLIER = 0.015
+
+
+def rate_warnings(summary) -> list[str]:
+    """Warnings about implausible parity-implied rates in a smile summary.
+
+    One curve of funding rates is smooth across expiries; an expiry whose implied rate is more
+    than :data:`RATE_OUTLIER` (1.5 points) from the median of the chain's expiries, or a rate
+    below -1% or above 10%, comes from wide or stale quotes, not from a rate (the shipped SPX
+    chain of 2026-01-30: 3.0% to 8.9% across expiries, median 3.9%). Its forward is still the
+    fitted one; ``--rate`` gives a fallback for expiries whose fit is rejected.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :meth:`OptionChain.smile_summary` (``expiry``, ``rate``).
+
+    Returns
+    -------
+    list[str]
+        Zero or one line.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not len(summary):
+        return []
+    rates = pd.to_numeric(summary["rate"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(rates)
+    if not ok.any():
+        return []
+    med = float(np.median(rates[ok]))
+    odd = ok & ((np.abs(rates - med) > RATE_OUTLIER) | (rates < -0.01) | (rates > 0.10))
+    if not odd.any():
+        return []
+    shown = ", ".join(
+        f"{pd.Timestamp(e):%Y-%m-%d} {r:.2%}"
+        for e, r in zip(summary["expiry"][odd], rates[odd], strict=True)
+    )
+    n = int(odd.sum())
+    what = "1 expiry has an implied rate" if n == 1 else f"{n} expiries have implied rates"
+    return [
+        f"{what} more than {RATE_OUTLIER:.1%} from the median {med:.2%} or outside -1%..10% "
+        f"({shown}): put-call parity of wide or stale quotes, not funding rates; check the "
+        "forwards of those expiries"
+    ]
 
 
 def render_chain(chain: OptionChain, console: Console) -> None:
@@ -119,6 +168,8 @@ def render_chain(chain: OptionChain, console: Console) -> None:
         }
         table.add_row(*(cells[c] for c in cols))
     console.print(table)
+    for line in rate_warnings(summary):
+        console.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
     reasons = [f"{k} {v:,}" for k, v in rep.items() if k not in ("input", "kept", "dropped") and v]
     console.print(
         f"[bold]Dropped {rep['dropped']:,}[/bold] (a row can have several reasons): "
