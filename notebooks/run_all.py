@@ -34,6 +34,17 @@ def run(path: Path, out: Path, timeout: int = 900) -> float:
     return time.perf_counter() - t0
 
 
+def _images(path: Path) -> int:
+    """Number of ``image/png`` outputs of an executed notebook."""
+    nb = nbformat.read(path, as_version=4)
+    return sum(
+        "image/png" in out.get("data", {})
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fast", action="store_true", help="small simulations (CI)")
@@ -49,7 +60,11 @@ def main() -> int:
         except Exception as exc:  # report the notebook and the cell error, then fail
             print(f"notebook {path.name} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
-        print(f"notebook {path.name}: ok in {seconds:.1f} s")
+        images = _images(out / (path.stem + ".ipynb"))
+        if images == 0:  # a figure printed as "<Figure size …>" text is a defect
+            print(f"notebook {path.name} FAILED: no image output", file=sys.stderr)
+            return 1
+        print(f"notebook {path.name}: ok in {seconds:.1f} s, {images} image(s)")
     print(f"executed notebooks written to {out}")
     return 0
 

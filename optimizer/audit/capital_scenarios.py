@@ -415,11 +415,9 @@ def run_audit(
 
 # ----------------------------------------------------------------------------- plots
 def _figure(width: float, height: float, ncols: int = 1):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from optimizer.plots._base import _figure as new_figure
 
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
+    fig = new_figure(width, height, layout=None)  # shows as a PNG in Jupyter
     axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
     return fig, axes
 

@@ -14,8 +14,21 @@ _TARGET_COLOR = "#c44e52"
 _DPI = 120
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
+class ReportFigure(Figure):
+    """A matplotlib :class:`~matplotlib.figure.Figure` that shows itself as a PNG in Jupyter.
+
+    thetaplan draws without pyplot (no global backend, safe in threads), so Jupyter's inline
+    backend never sees its figures and printed ``<Figure size … with 1 Axes>``; IPython's rich
+    display protocol asks an object for ``_repr_png_``, which this answers (at the package's
+    120 dpi).
+    """
+
+    def _repr_png_(self) -> bytes:
+        return png_bytes(self)
+
+
+def _figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+    fig = ReportFigure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
 

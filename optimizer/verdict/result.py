@@ -298,18 +298,14 @@ class SizingResult:
         ValueError
             If the result carries no monthly samples.
         """
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib.figure import Figure
-
         from models.risk import cvar, value_at_risk
+        from optimizer.plots._base import _figure
 
         if self.monthly_pnl is None:
             raise ValueError("no monthly P&L samples (the scenario has no managed model)")
         x = np.asarray(self.monthly_pnl, dtype=float)
         ccy = self.portfolio["currency"]
-        fig = Figure(figsize=(8, 4.5))
+        fig = _figure(8, 4.5, layout=None)
         ax = fig.subplots()
         ax.hist(x, bins=120, color="#4c72b0", alpha=0.85)
         target = self.verdict.target

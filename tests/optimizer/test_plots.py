@@ -237,3 +237,26 @@ def test_png_bytes_is_a_png():
     fig = plots.monthly_histogram(np.arange(100.0), 50.0)
     w, h = _png_size(plots.png_bytes(fig))
     assert w > 100 and h > 100
+
+
+def test_figures_show_as_png_in_jupyter():
+    """IPython's display asks ``_repr_png_``: the notebooks printed "<Figure size …>" text
+    because thetaplan draws without pyplot (issue 20); ``run_all.py`` now fails a notebook
+    with no image output."""
+    from IPython.core.formatters import PNGFormatter
+
+    from optimizer.plots import phase_bars
+
+    df = __import__("pandas").DataFrame(
+        {
+            "case": ["a"],
+            "net_liq": [1.0],
+            "target": [2.0],
+            "max_income": [1.0],
+            "achievement": [0.5],
+            "status": ["INFEASIBLE"],
+        }
+    )
+    fig = phase_bars(df)
+    png = PNGFormatter()(fig)
+    assert png is not None and png[:4] == b"\x89PNG"
