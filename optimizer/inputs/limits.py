@@ -281,7 +281,16 @@ def _max_positions(
     for name, s in scenario.strategies.items():
         key = s.limits_key or name
         ref_sym = None
-        if s.max_positions == "phase":
+        generic = key not in phase_tables.STRATEGIES and "max_positions" not in s.model_fields_set
+        if s.max_positions == "phase" and generic:
+            # the default "phase" is Tom King's table; a strategy it does not list has no
+            # count limit unless one is stated (a generic plan must not trip on TK defaults)
+            maxpos[name] = None
+            notes.append(
+                f"{name}: not a strategy of the phase tables ({', '.join(phase_tables.STRATEGIES)}); "
+                "no position-count limit (state strategies.<name>.max_positions to set one)"
+            )
+        elif s.max_positions == "phase":
             try:
                 maxpos[name] = phase_tables.max_positions(key, phase)
                 ref_sym = phase_tables.count_unit(key, phase)

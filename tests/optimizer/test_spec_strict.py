@@ -250,3 +250,18 @@ def test_a_huge_grid_is_refused_before_any_point_is_built(tmp_path):
     with pytest.raises(SpecError, match="1,000,000 points; a study holds at most 20,000"):
         load_study(study)
     assert time.process_time() - t0 < 5
+
+
+def test_a_generic_strategy_name_has_no_tom_king_position_limit(scenario_file):
+    """The default ``max_positions: phase`` is TK's table; a strategy it does not list gets no
+    count limit (and a note) instead of an error; stated explicitly, it is still an error."""
+    from optimizer.inputs.limits import resolve_limits
+
+    text = MINIMAL.replace("  zero_dte:\n", "  wheel:\n", 1).replace(
+        "    - zero_dte", "    - wheel"
+    )
+    lim = resolve_limits(load_scenario(scenario_file(text)))
+    assert lim.max_positions["wheel"] is None
+    explicit = text.replace("  wheel:\n", "  wheel:\n    max_positions: phase\n", 1)
+    with pytest.raises(SpecError, match="strategies.wheel.max_positions: unknown strategy 'wheel'"):
+        resolve_limits(load_scenario(scenario_file(explicit)))
