@@ -67,6 +67,7 @@ def _register() -> None:
         margin,
         phases,
         report,
+        schema,
         solve,
         sweep,
         track,
@@ -84,6 +85,7 @@ def _register() -> None:
         ledger,
         track,
         audit,
+        schema,
     ):
         mod.register(app)
     calibrate.register(app)

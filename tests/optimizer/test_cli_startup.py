@@ -48,6 +48,7 @@ COMMANDS = (
     "report",
     "track",
     "audit",
+    "schema",
     "calibrate",
     "ledger",
 )
