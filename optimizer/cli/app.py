@@ -63,6 +63,7 @@ def _register() -> None:
         calibrate,
         chain,
         frontier,
+        init,
         ledger,
         margin,
         phases,
@@ -86,6 +87,7 @@ def _register() -> None:
         track,
         audit,
         schema,
+        init,
     ):
         mod.register(app)
     calibrate.register(app)

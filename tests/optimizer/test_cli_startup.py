@@ -49,6 +49,7 @@ COMMANDS = (
     "track",
     "audit",
     "schema",
+    "init",
     "calibrate",
     "ledger",
 )

@@ -4,7 +4,7 @@ Kinds: ``scenario`` (:class:`optimizer.inputs.spec.Scenario`), ``study``
 (:class:`optimizer.studies.study.Study`), ``position`` (a ``thetaplan margin`` position) and
 ``audit`` (:class:`optimizer.audit.schema.AuditSpec`). The schema is the validation schema
 (what a file may hold), without the loader's internal ``base_dir``; the generated reference in
-``docs/schema/`` is this command's output (``tests/optimizer/test_schema_cli.py`` keeps it current).
+``docs/schema/`` is this command's output (``tests/optimizer/test_schema_init.py`` keeps it current).
 """
 
 from __future__ import annotations

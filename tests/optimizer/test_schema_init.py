@@ -50,3 +50,26 @@ def test_the_shipped_scenario_names_only_schema_fields():
         return
     raw["valuation_time"] = str(raw["valuation_time"])
     jsonschema.validate(raw, schema)
+
+
+def test_init_writes_a_starter_that_solves_and_never_overwrites(tmp_path, capsys):
+    """``thetaplan init`` (issue 20): a commented scenario that validates and sizes a book."""
+    from optimizer.cli.app import main
+    from optimizer.inputs.spec import load_scenario
+    from optimizer.pipeline import solve_scenario
+
+    path = tmp_path / "plan.yaml"
+    with pytest.raises(SystemExit) as info:
+        main(["init", str(path)])
+    assert info.value.code == 0
+    text = path.read_text()
+    assert text.count("#") > 10 and "{DATA}" not in text
+    sc = load_scenario(path)
+    res = solve_scenario(sc, min_nlv_search=False, diagnostics_level="light")
+    assert res.positions["contracts"].sum() > 0
+    assert res.portfolio["expected_monthly_income"] > 0
+    before = path.read_text()
+    with pytest.raises(SystemExit) as info:
+        main(["init", str(path)])
+    assert info.value.code == 2 and "exists" in capsys.readouterr().err
+    assert path.read_text() == before
