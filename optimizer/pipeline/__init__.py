@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from models.errors import SpecError
 from optimizer.inputs.risk_model import build_risk_data
@@ -55,6 +56,7 @@ def solve_scenario(
     backend: str | None = None,
     min_nlv_search: bool = True,
     diagnostics_level: DiagnosticsLevel | str = DiagnosticsLevel.FULL,
+    progress: Callable[[str], None] | None = None,
 ) -> SizingResult:
     """Size a scenario and give its verdict.
 
@@ -78,6 +80,9 @@ def solve_scenario(
         ``full``); ``book`` is ``light`` without the max-probability search of the chance
         policy (the same headline book; no max-probability alternative).
 
+    progress : callable | None
+        Called with each stage's name as it starts (the CLI's status line); ``None``: silent.
+
     Returns
     -------
     SizingResult
@@ -91,20 +96,26 @@ def solve_scenario(
         repriced in market scenarios).
     """
     t_all = time.perf_counter()
+    say = progress or (lambda stage: None)
     level = DiagnosticsLevel(diagnostics_level)
     full = level is DiagnosticsLevel.FULL
     ctx = SolveContext(backend or scenario.solver.backend, scenario.solver.options())
+    say("market, candidates and income model")
     prep = prepare(scenario)
     cs, limits, timings, notes = prep
+    say("risk scenarios")
     risk = _risk_data(scenario, prep, timings)
+    say("choosing the book")
     choice = choose_book(
         scenario, prep, risk, ctx, timings, search=level is not DiagnosticsLevel.BOOK
     )
     notes.extend(choice.notes)
     t0 = time.perf_counter()
+    say("max income and binding caps")
     reach = assess_reach(cs, limits, ctx, risk, chance=choice.chance_ok)
     positions, portfolio = book_portfolio(prep, choice.counts)
     timings["verdict"] = choice.policy_seconds + time.perf_counter() - t0
+    say("out-of-sample risk")
     book_risk = assess_risk(
         scenario, prep, risk, choice.counts, portfolio["expected_monthly_income"], timings
     )
@@ -125,6 +136,7 @@ def solve_scenario(
         chance=chance,
         conflicts=reach.conflicts,
     )
+    say("diagnosis (relaxations, minimum NLV)" if full else "diagnosis")
     diagnosis = diagnose(
         scenario,
         prep,

@@ -43,3 +43,17 @@ def test_no_backend_loadable_is_an_unknown_verdict(monkeypatch):
     res = solve_scenario(sc, backend="pulp", min_nlv_search=False, diagnostics_level="light")
     assert res.verdict.status.value == "UNKNOWN"
     assert "cannot be loaded" in res.verdict.message
+
+
+def test_solve_reports_its_stages_in_order():
+    """The CLI's status line (issue 20: ``solve`` showed nothing while it ran)."""
+    stages: list[str] = []
+    solve_scenario(load_scenario(MINIMAL), min_nlv_search=False, progress=stages.append)
+    assert stages == [
+        "market, candidates and income model",
+        "risk scenarios",
+        "choosing the book",
+        "max income and binding caps",
+        "out-of-sample risk",
+        "diagnosis (relaxations, minimum NLV)",
+    ]

@@ -57,7 +57,20 @@ def _solve(
         raise SpecError(
             "--plot: needs monthly P&L samples: a risk: section and income.model: managed"
         )
-    result = solve_scenario(sc, backend=backend, min_nlv_search=not no_min_nlv)
+    import sys
+
+    if sys.stderr.isatty():  # a status line on the terminal while the solve runs
+        from rich.console import Console as _Console
+
+        with _Console(stderr=True).status("solve: loading") as status:
+            result = solve_scenario(
+                sc,
+                backend=backend,
+                min_nlv_search=not no_min_nlv,
+                progress=lambda stage: status.update(f"solve: {stage}"),
+            )
+    else:
+        result = solve_scenario(sc, backend=backend, min_nlv_search=not no_min_nlv)
     written: list[Path] = []
 
     def _write(path: Path, flag: str, fn) -> None:
