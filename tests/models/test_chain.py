@@ -839,3 +839,21 @@ def test_chain_warns_about_implausible_implied_rates():
         _app(), ["chain", str(SPX_FILE), "--spot", "6939.03", "--valuation-time", SPX_TIME]
     )
     assert res.exit_code == 0 and "1 expiry has an implied rate" in " ".join(res.output.split())
+
+
+def test_a_gzip_bomb_is_refused_in_bounded_memory(tmp_path, monkeypatch):
+    """A small gzip file that inflates beyond the limit is refused after reading at most the
+    limit (a 1 GiB bomb exhausted memory, issue 20); the limit is lowered for the test."""
+    import gzip as gz
+
+    from models.market.chain import loaders
+
+    monkeypatch.setattr(loaders, "MAX_CHAIN_BYTES", 1_000_000)
+    p = tmp_path / "bomb.csv.gz"
+    p.write_bytes(gz.compress(b"strike,bid,ask\n" + b"0" * 5_000_000))
+    assert p.stat().st_size < 20_000
+    with pytest.raises(DataError, match="larger than 1,000,000 bytes"):
+        loaders._read_text(p)
+    small = tmp_path / "ok.csv.gz"
+    small.write_bytes(gz.compress(b"a,b\n1,2\n"))
+    assert loaders._read_text(small) == "a,b\n1,2\n"

@@ -81,15 +81,25 @@ _OCC = r"^([A-Z]{1,6})\d{6}[CP]\d{8}$"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+#: Largest chain file read, compressed or not (bytes): the shipped SPX chain of 53 expiries is
+#: 3.4 MB uncompressed; a 1 GiB gzip bomb exhausted memory before.
+MAX_CHAIN_BYTES = 200_000_000
+
+
 def _read_text(path: str | Path) -> str:
     p = Path(path)
     if not p.is_file():
         raise DataError(f"option chain file not found: {p}")
     try:
         with open(p, "rb") as fh:
-            data = fh.read()
+            data = fh.read(MAX_CHAIN_BYTES + 1)
         if data[:2] == _GZIP_MAGIC:
-            data = gzip.decompress(data)
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+                data = gz.read(MAX_CHAIN_BYTES + 1)  # decompressed in bounded size
+        if len(data) > MAX_CHAIN_BYTES:
+            raise DataError(
+                f"option chain file {p} is larger than {MAX_CHAIN_BYTES:,} bytes (uncompressed)"
+            )
         text = data.decode("utf-8-sig")
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"cannot read option chain file {p}: {exc}") from exc
