@@ -16,7 +16,7 @@ from models.market.variance_time import VarianceTime, measure_variance_time
 from models.measure import physical
 from optimizer.inputs.spec import Scenario
 
-__all__ = ["fhs_history", "index_ohlc", "session_scale", "variance_time"]
+__all__ = ["fhs_history", "filtered_window", "index_ohlc", "session_scale", "variance_time"]
 
 
 @lru_cache(maxsize=2)
@@ -52,6 +52,20 @@ def fhs_history(scenario: Scenario) -> physical.FilteredHistory:
         No ``market.history``.
     """
     return _history(*_history_key(scenario, "the fhs physical measure"))
+
+
+def filtered_window(scenario: Scenario, start: str | None, end: str | None):
+    """The filtered history of ``market.history`` over ``start .. end`` (ISO dates, ``None`` =
+    the file's own bounds), fitted once per process like :func:`fhs_history` (the backtest's
+    real paths read it from 1960: EWMA-filtered before the VIX starts).
+
+    Raises
+    ------
+    SpecError
+        No ``market.history``.
+    """
+    vix, index, _, _ = _history_key(scenario, "the history window")
+    return _history(vix, index, start, end)
 
 
 def session_scale(scenario: Scenario) -> float:

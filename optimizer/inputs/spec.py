@@ -396,20 +396,6 @@ def _check_expansion(obj: Any) -> None:
             stack.extend((v, depth + 1) for v in node)
 
 
-def _nesting_depth(text: str) -> int:
-    """Deepest flow/block nesting the text can reach, from PyYAML's events (no recursion)."""
-    depth = deepest = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_YAML_DEPTH:
-                return deepest
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-    return deepest
-
-
 def _load_yaml(text: str) -> Any:
     """``yaml.safe_load`` with impossible dates kept as text (see :class:`_YamlLoader`),
     within :data:`MAX_YAML_BYTES`, :data:`MAX_YAML_DEPTH` and :data:`MAX_YAML_VALUES`.
@@ -423,10 +409,10 @@ def _load_yaml(text: str) -> Any:
     """
     if len(text) > MAX_YAML_BYTES:
         raise YamlLimitError(f"more than {MAX_YAML_BYTES:,} characters")
-    if _nesting_depth(text) > MAX_YAML_DEPTH:
-        raise YamlLimitError(f"nested deeper than {MAX_YAML_DEPTH} levels")
     try:
         obj = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:  # the composer recurses once per level: far deeper than the limit
+        raise YamlLimitError(f"nested deeper than {MAX_YAML_DEPTH} levels") from None
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits (int's str limit)
         raise YamlLimitError(str(exc).split(";")[0]) from None
     _check_expansion(obj)

@@ -69,7 +69,6 @@ import json
 import time
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -154,16 +153,6 @@ class BacktestOptions:
 
 
 # ----------------------------------------------------------------------------- history
-@lru_cache(maxsize=2)
-def _path_history(vix_path: str, index_path: str) -> physical.FilteredHistory:
-    from models.market.history import load_vix_history
-    from optimizer.inputs.history import index_ohlc
-
-    return physical.filtered_history(
-        load_vix_history(vix_path), index_ohlc(index_path), start=_PATH_HISTORY_START
-    )
-
-
 def path_history(scenario) -> physical.FilteredHistory:
     """The S&P 500 / VIX history of ``scenario.market.history`` the realized months are read
     from (:func:`models.measure.physical.filtered_history` from 1960, EWMA-filtered before the
@@ -177,7 +166,9 @@ def path_history(scenario) -> physical.FilteredHistory:
     h = scenario.market.history
     if h is None:
         raise SpecError("market.history: the backtest needs the VIX and S&P 500 histories")
-    return _path_history(str(scenario.resolve(h.vix)), str(scenario.resolve(h.index)))
+    from optimizer.inputs.history import filtered_window
+
+    return filtered_window(scenario, _PATH_HISTORY_START, None)
 
 
 def month_starts(
@@ -474,12 +465,10 @@ def run_backtest(
     from optimizer.studies import sweep
 
     if nlv == "compound" and (workers is not None or scheduler is not None):
-        raise SpecError(
-            "--nlv compound: each month's NLV needs the month before; it runs in process "
-            "(drop --workers/--scheduler)"
-        )
+        # each month's NLV needs the month before: in process, in order
+        raise SpecError("--nlv compound runs the months in order: drop --workers/--scheduler")
     if nlv == "fixed":
-        points = expand(study)
+        # months of one market (the same VIX close) share a worker and its cached market
         df = sweep.run_sweep(
             study,
             out=out,
@@ -489,7 +478,6 @@ def run_backtest(
             progress=progress,
             task=month_row,
             columns=COLUMNS,
-            groups=[[p] for p in points],
             unit="months",
         )
     else:
@@ -546,11 +534,10 @@ def _with_drawdown(df: pd.DataFrame, out: Path) -> pd.DataFrame:
 
     inc = pd.to_numeric(df["income_realized"], errors="coerce").fillna(0.0).to_numpy()
     nlv = pd.to_numeric(df["nlv"], errors="coerce").to_numpy()
-    equity = nlv + inc if len(df) else nlv
     if len(df):
-        # fixed NLV: the NLV of the first month plus every realized month so far
-        fixed = np.allclose(nlv, nlv[0])
-        equity = nlv[0] + np.cumsum(inc) if fixed else nlv + inc
+        # the first month's NLV plus every realized month so far: with a fixed NLV the money is
+        # not reinvested; compounding, it is each month's NLV plus its income (the same sum)
+        equity = nlv[0] + np.cumsum(inc)
         start = np.concatenate([[nlv[0]], equity])
         peak = np.maximum.accumulate(start)[1:]
         df["drawdown"] = equity / peak - 1.0

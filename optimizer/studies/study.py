@@ -54,7 +54,7 @@ from optimizer.inputs.spec import (
 )
 from optimizer.inputs.spec_base import DiagnosticsLevel
 
-__all__ = ["Point", "Study", "expand", "load_study", "point_key"]
+__all__ = ["Point", "Study", "case_scenario", "expand", "load_study", "point_key"]
 
 
 class _Strict(BaseModel):
@@ -252,6 +252,21 @@ def _label(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={fmt(v)}" for k, v in values.items())
 
 
+def case_scenario(study: Study, i: int) -> Scenario:
+    """The validated scenario of case ``i`` alone (what :func:`expand` builds for it, without
+    building every other point).
+
+    Raises
+    ------
+    SpecError
+        Not a cases study, ``i`` out of range, or the case's scenario is invalid.
+    """
+    if study.cases is None or not 0 <= i < len(study.cases):
+        raise SpecError(f"cases[{i}]: the study has no such case")
+    case = study.cases[i]
+    return _scenario(study, case.scenario or study.base, case.overrides, f"cases[{i}]")
+
+
 def expand(study: Study) -> list[Point]:
     """Every point of the study, in a stable order, with its validated scenario.
 
@@ -266,9 +281,7 @@ def expand(study: Study) -> list[Point]:
     points: list[Point] = []
     if study.cases is not None:
         for i, case in enumerate(study.cases):
-            file = case.scenario or study.base
-            sc = _scenario(study, file, case.overrides, f"cases[{i}]")
-            points.append(Point(i, case.name, dict(case.overrides), sc))
+            points.append(Point(i, case.name, dict(case.overrides), case_scenario(study, i)))
         return points
     axes = study.grid.axes
     names = list(axes)

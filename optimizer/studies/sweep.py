@@ -331,7 +331,6 @@ def run_sweep(
     progress: bool = True,
     task=None,
     columns: Sequence[str] | None = None,
-    groups: Sequence[Sequence[Point]] | None = None,
     unit: str = "points",
 ) -> pd.DataFrame:
     """Solve every point of a study, checkpointing each one, and write the tidy table to ``out``.
@@ -359,9 +358,6 @@ def run_sweep(
     columns : Sequence[str] | None
         The table's columns (default: ``index``, ``name``, the swept paths,
         :data:`RESULT_COLUMNS`).
-    groups : Sequence[Sequence[Point]] | None
-        Points solved one after another in one process (default :func:`group_points`: the
-        points of one market).
     unit : str
         What the progress bar counts.
 
@@ -399,7 +395,7 @@ def run_sweep(
     try:
         done = store.done(points) if resume else {}
         todo = {p.index for p in points} - set(done)
-        groups = group_points(points) if groups is None else [list(g) for g in groups]
+        groups = group_points(points)
         log.info(
             "sweep %r: %d points in %d market groups, %d to solve",
             study.name,

@@ -23,13 +23,11 @@ import typer
 __all__ = ["register", "backtest_report"]
 
 
-def _payload(st, df, opts, out: Path, seconds: float, target: float, ccy: str) -> dict[str, Any]:
+def _payload(st, sc, df, opts, out: Path, seconds: float) -> dict[str, Any]:
     from optimizer.studies.backtest import month_starts, path_history
     from optimizer.studies.backtest_stats import calibration, put_comparison, summary
-    from optimizer.studies.study import expand
 
-    points = expand(st)
-    sc = points[0].scenario
+    target, ccy = float(sc.target.monthly_income), sc.account.currency
     hist = path_history(sc)
     months = month_starts(hist, df["month"].iloc[0], df["month_end"].dropna().iloc[-1])
     put = put_comparison(hist, months)
@@ -224,9 +222,7 @@ def _print_text(payload: dict, written: list[Path]) -> None:
         c.print(f"wrote: {escape(str(p))}", highlight=False, soft_wrap=True)
 
 
-def _check_flags(
-    scenario, nlv, vix_rule, model_window, workers, scheduler, start, end, out, report, plots
-) -> Path:
+def _check_flags(scenario, nlv, vix_rule, model_window, start, end, out, report, plots) -> Path:
     """Every flag and output path checked before the first month; returns the table's path."""
     import datetime as dt
 
@@ -239,10 +235,6 @@ def _check_flags(
         raise SpecError(f"--vix-rule: expected proportional or sticky_moneyness, got {vix_rule!r}")
     if model_window not in ("full", "expanding"):
         raise SpecError(f"--model-window: expected full or expanding, got {model_window!r}")
-    if workers is not None and scheduler is not None:
-        raise SpecError("--workers and --scheduler: give one of them, not both")
-    if nlv == "compound" and (workers is not None or scheduler is not None):
-        raise SpecError("--nlv compound runs the months in order: drop --workers/--scheduler")
     for flag, value in (("--from", start), ("--to", end)):
         if value is not None:
             try:
@@ -362,8 +354,6 @@ def register(app: typer.Typer) -> None:
             nlv,
             vix_rule,
             model_window,
-            workers,
-            scheduler,
             start,
             end,
             out,
@@ -389,18 +379,10 @@ def register(app: typer.Typer) -> None:
             resume=resume,
             progress=not no_progress,
         )
-        from optimizer.studies.study import expand
+        from optimizer.studies.study import case_scenario
 
-        sc = expand(st)[0].scenario
-        payload, put_months = _payload(
-            st,
-            df,
-            opts,
-            target,
-            time.perf_counter() - t0,
-            float(sc.target.monthly_income),
-            sc.account.currency,
-        )
+        sc = case_scenario(st, 0)  # the first month's scenario (target, currency, history)
+        payload, put_months = _payload(st, sc, df, opts, target, time.perf_counter() - t0)
         written = [target]
         if report is not None or plots is not None:
             figs = _figures(df, payload, put_months, sc.name)
