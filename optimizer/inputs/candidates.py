@@ -248,7 +248,18 @@ def _rows_chain(
                 }
             )
         cost_spec = scenario.costs
+        as_of = scenario.tracking.as_of
         for c in cands:
+            if as_of is not None and c.expiry.date() <= as_of:
+                excluded.append(
+                    {
+                        "id": c.id,
+                        "strategy": name,
+                        "underlying": sym,
+                        "reason": f"expired by the as-of date {as_of:%Y-%m-%d}",
+                    }
+                )
+                continue
             if cost_spec.max_rel_spread is not None or cost_spec.min_open_interest is not None:
                 from models.costs import liquidity_reason
 

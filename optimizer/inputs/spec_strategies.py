@@ -262,11 +262,16 @@ class TrackingSpec(_Strict):
     days on (early in the month one trade moves the shares by tens of points), and only when
     month-to-date income is at least ``min_share_basis`` × the pro-rata target (shares of a
     total near zero are noise: 925 of a 94 total is 981%).
-    ``stale_market_days``: say so when the scenario's valuation is older than this many calendar
-    days at the as-of date (the re-plan prices on the scenario's market).
+    ``stale_market_days``: the re-plan prices its candidates on the scenario's market, so it is
+    refused (status ``stale_chain``, "needs a chain dated … or later") when that market's
+    valuation is more than this many calendar days before the as-of date; 3 covers a weekend.
+    ``as_of``: set by the re-plan (:func:`optimizer.tracking.tracker.replan_scenario`) to the
+    as-of date; candidates whose expiry falls on or before it are excluded (reason "expired by
+    the as-of date"), so a re-plan on a chain a few days old never offers an expired contract.
     """
 
     behind_threshold: Fraction = 0.25
     min_days_for_shares: Annotated[int, Field(ge=0)] = 5
     min_share_basis: NonNegFloat = 0.5
     stale_market_days: Annotated[int, Field(ge=0)] = 3
+    as_of: Date | None = None

@@ -40,13 +40,13 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date
 
-import numpy as np
-
 from models.calendar import month_trading_days
 from models.errors import SpecError
 from optimizer.inputs.spec import HeldPositionSpec, Scenario
 from optimizer.tracking.alerts import alert, drawdown_alerts, exposure_alerts, progress_alerts
 from optimizer.tracking.ledger import month_to_date_series, open_trades, quote_on
+from optimizer.tracking.replan import replan as replan_month
+from optimizer.tracking.replan import replan_scenario
 
 __all__ = ["MonthDay", "as_of_market", "held_positions", "replan_scenario", "track"]
 
@@ -102,29 +102,6 @@ def held_positions(conn: sqlite3.Connection, as_of: date, strategies) -> tuple[l
             )
         )
     return held, skipped
-
-
-def replan_scenario(scenario: Scenario, held: list, run_rate_target: float) -> Scenario:
-    """The scenario of a re-plan: ``held`` positions and the monthly run-rate target.
-
-    Parameters
-    ----------
-    scenario : Scenario
-        The plan.
-    held : list of HeldPositionSpec
-        Open positions (:func:`held_positions`), fixed from below in the solve.
-    run_rate_target : float
-        Monthly income the book must earn (account currency per month): the remaining target
-        ``× N / r`` (module docstring).
-
-    Returns
-    -------
-    Scenario
-        A copy with ``held`` and ``target.monthly_income`` replaced; every other field kept, so
-        ``thetaplan solve`` of it written out equals the re-plan.
-    """
-    target = scenario.target.model_copy(update={"monthly_income": float(run_rate_target)})
-    return scenario.model_copy(update={"held": list(held), "target": target})
 
 
 def _series(conn, days: list[date]) -> list[MonthDay]:
@@ -275,7 +252,7 @@ def track(
                 "stale_market",
                 "info",
                 f"the scenario's market is of {scenario.valuation_time:%Y-%m-%d} ({stale} days "
-                "before the as-of date): the re-plan prices on it (open positions: "
+                "before the as-of date): the re-plan needs a more recent chain (open positions: "
                 f"{valued})",
             )
         )
@@ -303,53 +280,10 @@ def track(
     }
     if not replan:
         return report
-    _replan(report, scenario, held, plan, total, (n, remaining), diagnostics_level, on_replan)
+    replan_month(
+        report, scenario, held, plan, total, (n, remaining, as_of), diagnostics_level, on_replan
+    )
     return report
-
-
-def _replan(
-    report: dict,
-    scenario: Scenario,
-    held: list,
-    plan,
-    total: float,
-    days: tuple[int, int],
-    diagnostics_level: str,
-    on_replan,
-) -> None:
-    """Fill ``report``'s plan theta, ``replan`` and ``rebalance`` (the rest of the month's solve).
-
-    ``days`` is ``(trading days in the month, trading days remaining)``.
-    """
-    from optimizer.pipeline import solve_scenario
-
-    n, remaining = days
-    target = float(scenario.target.monthly_income or 0.0)
-    if plan is None:
-        plan = solve_scenario(scenario, diagnostics_level="light", min_nlv_search=False)
-    report["theta_per_day"]["plan"] = float(plan.portfolio["theta_per_day"])
-    remaining_target = target - total
-    if remaining == 0:
-        report["replan"] = {
-            "status": "month_over",
-            "message": "no trading day left in the month",
-            "remaining_target": remaining_target,
-        }
-        return
-    if remaining_target <= 0:
-        report["replan"] = {
-            "status": "target_met",
-            "message": f"month-to-date income {total:,.0f} already meets the target",
-            "remaining_target": remaining_target,
-        }
-        return
-    run_rate = remaining_target * n / remaining
-    sc = replan_scenario(scenario, held, run_rate)
-    if on_replan is not None:
-        on_replan(sc)
-    res = solve_scenario(sc, diagnostics_level=diagnostics_level, min_nlv_search=False)
-    report["replan"] = replan_report(res, remaining_target, run_rate, remaining / n)
-    report["rebalance"] = _rebalance(sc, res)
 
 
 def _month_to_date_doc(
@@ -461,114 +395,4 @@ def _targets(scenario: Scenario, target: float, vix: float) -> dict:
         "tolerance": scenario.allocation.tolerance,
         "targets": df.to_dict(orient="records"),
         "size_multiplier": float(df.attrs.get("size_multiplier", 1.0)),
-    }
-
-
-def replan_report(res, remaining_target: float, run_rate: float, fraction: float) -> dict:
-    """JSON of a re-plan solve: the trades to add (``positions``), held positions, verdict.
-
-    Parameters
-    ----------
-    res : SizingResult
-        Solve of :func:`replan_scenario`.
-    remaining_target : float
-        Income still needed this month (account currency).
-    run_rate : float
-        The monthly run rate asked of the book (account currency per month).
-    fraction : float
-        Remaining trading days / trading days in the month.
-
-    Returns
-    -------
-    dict
-        ``status`` (the verdict's), ``catch_up`` (bool), ``message`` (the trades to add, or "no
-        feasible catch-up under the caps" with the joint minimal relaxation), ``positions``
-        (``solve --json`` rows with ``contracts_to_add`` > 0), ``held``, ``remaining_target``,
-        ``run_rate_target``, ``remaining_fraction``, ``expected_remaining_income`` (the book's
-        expected monthly income × ``fraction``), ``verdict``, ``portfolio``.
-    """
-    doc = res.to_dict()
-    positions = []
-    held = []
-    for p in doc["positions"]:
-        add = int(p["contracts"]) - int(p.get("held_contracts", 0))
-        if p.get("held_contracts", 0):
-            held.append(p)
-        if add > 0:
-            positions.append({**p, "contracts_to_add": add})
-    v = doc["verdict"]
-    feasible = v["status"] == "FEASIBLE"
-    expected = float(doc["portfolio"]["expected_monthly_income"]) * fraction
-    if feasible:
-        msg = (
-            f"catch-up: add {sum(p['contracts_to_add'] for p in positions)} contracts; the book "
-            f"expects {expected:,.0f} over the remaining {fraction:.0%} of the month "
-            f"(needed {remaining_target:,.0f})"
-        )
-    else:
-        relax = v.get("minimal_relaxation") or []
-        msg = "no feasible catch-up under the caps" + (
-            ": the smallest joint relaxation that admits the target: "
-            + "; ".join(
-                f"{r['cap']} {r['bound']:.4g} → {r['needed']:.4g} {r.get('unit', '')}".rstrip()
-                for r in relax
-            )
-            if relax
-            else ""
-        )
-    return {
-        "status": v["status"],
-        "catch_up": feasible,
-        "message": msg,
-        "remaining_target": remaining_target,
-        "run_rate_target": run_rate,
-        "remaining_fraction": fraction,
-        "expected_remaining_income": expected,
-        "positions": positions,
-        "held": held,
-        "verdict": v,
-        "portfolio": doc["portfolio"],
-    }
-
-
-def _rebalance(sc: Scenario, res) -> dict | None:
-    """The allocator's advice for the held positions on the re-plan's candidates."""
-    try:
-        from optimizer.tracking.allocator import rebalance
-    except ImportError:  # pragma: no cover - the allocator ships with the tracker
-        return None
-    from optimizer.formulation.families.bounds import count_upper_bounds
-    from optimizer.pipeline import prepare
-    from optimizer.verdict.result import jsonable
-
-    prep = prepare(sc)
-    cs, limits = prep.candidates, prep.limits
-    held = cs.col("held_contracts").astype(int)
-    if held.sum() == 0 or not sc.allocation.enabled:
-        return None
-    weights = dict(limits.weights)
-    ub = count_upper_bounds(cs, limits)
-    bp = cs.col("bp_per_contract")
-    advice = rebalance(
-        strategy=cs.table["strategy"].to_numpy(),
-        income=cs.col("expected_monthly_income_per_contract"),
-        bp=bp,
-        held=held,
-        max_add=np.maximum(ub - held, 0).astype(int),
-        weights=weights,
-        tolerance=sc.allocation.tolerance,
-        bp_available=max(limits.bp_fraction * limits.nlv - float(bp @ held), 0.0),
-    )
-    adds = [
-        {"id": cs.ids[i], "strategy": cs.table["strategy"].iat[i], "contracts_to_add": int(a)}
-        for i, a in enumerate(advice.adds)
-        if a > 0
-    ]
-    return {
-        "status": advice.status,
-        "message": advice.message,
-        "adds": adds,
-        "added_bp": float(advice.added_bp),
-        "shares_before": jsonable(dict(advice.shares_before)),
-        "shares_after": jsonable(dict(advice.shares_after)),
     }

@@ -251,12 +251,30 @@ def test_buying_power_alert_against_the_vix_table_cap(ledger, scenario):
     assert fired and fired[0] == date(2026, 2, 10)  # the MGC strangles open on the 2nd Tuesday
 
 
+def _soft_band(scenario):
+    """The fixture with a soft allocation band (``allocation.mode: soft``).
+
+    On the 13th the fixture's only chain (2026-01-30) has no 0DTE structure left (each expired
+    by the as-of date), so under the hard 40/35/25 band no re-plan book exists; the soft band
+    keeps a book to test the re-plan's mechanics (held counts, adds) on.
+    """
+    from optimizer.inputs.spec_base import AllocationMode
+
+    alloc = scenario.allocation.model_copy(update={"mode": AllocationMode.SOFT})
+    return scenario.model_copy(update={"allocation": alloc})
+
+
 @pytest.fixture(scope="module")
 def day10_with_scenario(ledger, scenario):
     _, conn = ledger
     seen = []
     rep = track(
-        conn, scenario, DAYS[9], replan=True, diagnostics_level="light", on_replan=seen.append
+        conn,
+        _soft_band(scenario),
+        DAYS[9],
+        replan=True,
+        diagnostics_level="light",
+        on_replan=seen.append,
     )
     return rep, seen[0]
 
@@ -305,6 +323,8 @@ def test_day10_replan_equals_a_fresh_solve(day10, tmp_path):
     raw = yaml.safe_load(SCENARIO.read_text())
     raw["held"] = held
     raw["target"]["monthly_income"] = run_rate
+    raw["allocation"]["mode"] = "soft"  # as in the fixture day10 (_soft_band)
+    raw["tracking"]["as_of"] = str(d)  # candidates expiring on or before it are excluded
     path = FIX / "_replan_day10.yaml"  # next to the fixture: its relative data paths resolve
     try:
         path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -326,6 +346,43 @@ def test_day10_replan_equals_a_fresh_solve(day10, tmp_path):
     assert sorted(c for c, _ in mine.values() if _) == sorted(h["contracts"] for h in held)
     for p in rp["positions"]:
         assert p["contracts_to_add"] == p["contracts"] - p["held_contracts"] > 0
+
+
+def test_replan_never_offers_a_contract_expired_by_the_as_of_date(day10, day10_with_scenario):
+    """The fixture's chain is of 2026-01-30; on 2026-02-13 its 0DTE structures have expired.
+
+    Before, the re-plan advised buying a 2026-02-02 0DTE condor on the 13th (11 days expired).
+    """
+    rp = day10["replan"]
+    assert rp["held"], "the day-10 re-plan holds the open trades"
+    for p in rp["positions"]:
+        assert str(p["expiry"])[:10] > str(DAYS[9])
+    sc = day10_with_scenario[1]
+    assert sc.tracking.as_of == DAYS[9]
+    prep = pipeline.prepare(sc)
+    reasons = prep.candidates.excluded.set_index("id")["reason"]
+    expired = [i for i in reasons.index if i.startswith("zero_dte:")]
+    assert expired and all(reasons[i] == "expired by the as-of date 2026-02-13" for i in expired)
+    assert not (prep.candidates.table["strategy"] == "zero_dte").any()
+    # and each excluded id's expiry (in the id) is on or before the as-of date
+    assert all(i.split(":")[2][:10] <= "2026-02-13" for i in expired)
+
+
+def test_replan_on_a_stale_chain_is_refused(ledger, scenario):
+    """With the default tolerance (3 days) a 14-day-old chain gets no re-plan, and says why."""
+    _, conn = ledger
+    tracking = scenario.tracking.model_copy(update={"stale_market_days": 3})
+    sc = scenario.model_copy(update={"tracking": tracking})
+    rep = track(conn, sc, DAYS[9], replan=True, diagnostics_level="light")
+    rp = rep["replan"]
+    assert rp["status"] == "stale_chain" and rp["catch_up"] is False
+    assert rp["needs_chain_dated"] == "2026-02-10"  # 2026-02-13 minus 3 calendar days
+    assert "needs a chain dated 2026-02-10 or later" in rp["message"]
+    assert "2026-01-30" in rp["message"] and rp["positions"] == []
+    assert rep["rebalance"] is None
+    # within the tolerance the re-plan runs: 2026-02-02 is 3 days after the chain
+    early = track(conn, sc, date(2026, 2, 2), replan=True, diagnostics_level="light")
+    assert early["replan"]["status"] != "stale_chain"
 
 
 def test_replan_reports_catch_up_or_relaxation(day10):
