@@ -68,9 +68,7 @@ def import_client(name: str):
     try:
         return importlib.import_module(name)
     except ImportError:
-        raise DataError(
-            f"{name} is not installed; install the data extra: {DATA_EXTRA}"
-        ) from None
+        raise DataError(f"{name} is not installed; install the data extra: {DATA_EXTRA}") from None
 
 
 def session_time(now: datetime) -> datetime:

@@ -17,7 +17,11 @@ import pandas as pd
 from models.market.fetch_sources import TastytradeSources
 
 FETCH = Path(__file__).resolve().parents[1] / "fixtures" / "fetch"
-_HISTORY = {"^SPX": "yf_spx_history.csv", "^GSPC": "yf_gspc_history.csv", "^VIX": "yf_vix_history.csv"}
+_HISTORY = {
+    "^SPX": "yf_spx_history.csv",
+    "^GSPC": "yf_gspc_history.csv",
+    "^VIX": "yf_vix_history.csv",
+}
 
 
 def _history(name: str) -> pd.DataFrame:
@@ -68,8 +72,12 @@ class FakeYfinance:
 
 def fake_tastytrade(quotes: list | None = None, chain: dict | None = None) -> TastytradeSources:
     """Recorded /ES nested chain and DXLink quotes (or the given replacements)."""
-    nested = chain if chain is not None else json.loads((FETCH / "tt_es_nested_chain.json").read_text())
-    recorded = quotes if quotes is not None else json.loads((FETCH / "tt_es_quotes.json").read_text())
+    nested = (
+        chain if chain is not None else json.loads((FETCH / "tt_es_nested_chain.json").read_text())
+    )
+    recorded = (
+        quotes if quotes is not None else json.loads((FETCH / "tt_es_quotes.json").read_text())
+    )
     return TastytradeSources(
         chain=lambda symbol: nested, quotes=lambda symbols: recorded, version="recorded-fixture"
     )

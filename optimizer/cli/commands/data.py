@@ -40,7 +40,9 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _chain_cmd(
-    symbol: Annotated[str, typer.Argument(help="SPX, XSP, SPY (yfinance); /ES, /MES, /MGC, /MCL (tastytrade).")],
+    symbol: Annotated[
+        str, typer.Argument(help="SPX, XSP, SPY (yfinance); /ES, /MES, /MGC, /MCL (tastytrade).")
+    ],
     source: Annotated[str, typer.Option("--source", help="yfinance or tastytrade.")] = "yfinance",
     expiries: Annotated[
         str | None, typer.Option("--expiries", help="Only these expiries: YYYY-MM-DD,YYYY-MM-DD.")
@@ -48,7 +50,9 @@ def _chain_cmd(
     max_dte: Annotated[
         int | None, typer.Option("--max-dte", help="Only expiries within N calendar days.")
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Output file (.csv or .csv.gz).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output file (.csv or .csv.gz).")
+    ] = None,
     out_dir: Annotated[
         Path, typer.Option("--out-dir", help="Folder of the default file name.")
     ] = Path("."),
@@ -95,9 +99,7 @@ def _history_cmd(
     names = {"index": "sp500_gspc_daily_ohlcv", "vix": "vix_daily_yfinance"}
     now = clock()
     for kind in ("index", "vix") if which == "all" else (which,):
-        frame, prov = fetch_yfinance_history(
-            kind, now=now, start=start, client=clients["yfinance"]
-        )
+        frame, prov = fetch_yfinance_history(kind, now=now, start=start, client=clients["yfinance"])
         path = out_dir / f"{names[kind]}_{prov['first']}_{prov['last']}.csv.gz"
         csv_path, _ = write_frame(
             frame, path, prov, float_format=HISTORY_FORMATS[kind]["float_format"]
