@@ -35,6 +35,8 @@ LONG = {
     ("thetaplan", "sweep"): "400 study points (minutes on 2 workers)",
     ("thetaplan", "backtest"): "407 months, 21 min on 2 workers",
     ("python",): "benchmarks: each measures for minutes",
+    ("pip",): "installs the optional [data] extra from PyPI (not in the test install)",
+    ("thetaplan", "data", "fetch"): "needs the network (and tastytrade credentials)",
 }
 #: flags whose value is a file the command writes (checked to exist after a run)
 OUTPUT_FLAGS = {"--out", "--plot", "--report", "--plot-dir", "--plots"}
@@ -99,7 +101,7 @@ def _argparse_flags(script: Path) -> set[str]:
 def test_the_readme_has_the_blocks_this_test_reads():
     cmds = _commands()
     assert len(cmds) >= 20
-    assert {_program(c.argv) for c in cmds} == {"thetaplan", "python", "mkdir"}
+    assert {_program(c.argv) for c in cmds} == {"thetaplan", "python", "mkdir", "pip"}
     ran = [c for c in cmds if not _is_long(c)]
     assert len(ran) >= 6, "most README commands are run, not only parsed"
 
@@ -120,6 +122,9 @@ def test_ci_runs_the_two_commands_verbatim():
 )
 def test_long_commands_parse(cmd):
     argv = cmd.argv
+    if _program(argv) == "pip":
+        assert argv[1:4] == ["install", "-c", "constraints.txt"], cmd.text  # pinned versions
+        return
     if _program(argv) == "thetaplan":
         params = _parse_thetaplan(argv[1:])
         for k, v in params.items():

@@ -62,6 +62,7 @@ def _register() -> None:
         backtest,
         calibrate,
         chain,
+        data,
         frontier,
         init,
         ledger,
@@ -91,6 +92,7 @@ def _register() -> None:
     ):
         mod.register(app)
     calibrate.register(app)
+    data.register(app)
 
 
 def _hide_flag_types() -> None:

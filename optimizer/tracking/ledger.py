@@ -71,6 +71,11 @@ optional ``ClientAccountID`` (the account, default empty) and ``Strategy``.
 * ``DateTime`` as ``YYYYMMDD;HHMMSS``, ``YYYY-MM-DD;HH:MM:SS`` or ISO; ``Expiry`` as ``YYYYMMDD``
   or ISO date.
 
+CSV format ``tastytrade``
+-------------------------
+tastytrade's transaction-history export, grouped into orders and matched like ``ibkr``; the
+layout and rules are in :mod:`optimizer.tracking.ledger_tastytrade`.
+
 Import
 ------
 :func:`import_csv` parses and validates every row first (events of a trade id whose row is bad
@@ -112,6 +117,12 @@ from optimizer.tracking.ledger_queries import (
     quote_on,
     realized_pnl,
     trade_values,
+)
+from optimizer.tracking.ledger_tastytrade import (
+    TT_REQUIRED,
+    TTClose,
+    parse_tastytrade,
+    write_tastytrade_close,
 )
 
 __all__ = [
@@ -325,9 +336,10 @@ def import_csv(
     path
         CSV file in ``fmt`` (see the module docstring).
     fmt
-        ``"thetaplan"`` or ``"ibkr"``.
+        ``"thetaplan"``, ``"ibkr"`` or ``"tastytrade"``
+        (:mod:`optimizer.tracking.ledger_tastytrade`).
     strategy
-        ``ibkr`` only: strategy of orders without a ``Strategy`` column value.
+        ``ibkr``/``tastytrade``: strategy of orders without a ``Strategy`` column value.
 
     Returns
     -------
@@ -343,8 +355,8 @@ def import_csv(
     """
     path = Path(path)
     name = path.name
-    if fmt not in ("thetaplan", "ibkr"):
-        raise DataError(f"--format: {fmt!r} is not thetaplan or ibkr")
+    if fmt not in ("thetaplan", "ibkr", "tastytrade"):
+        raise DataError(f"--format: {fmt!r} is not thetaplan, ibkr or tastytrade")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -355,9 +367,12 @@ def import_csv(
     if fmt == "thetaplan":
         rows = _read_csv(data, name, _TP_REQUIRED, errors)
         events = _parse_thetaplan(rows, errors, bad_ids)
-    else:
+    elif fmt == "ibkr":
         rows = _read_csv(data, name, _IB_REQUIRED, errors)
         events = _parse_ibkr(rows, errors, strategy, bad_ids)
+    else:
+        rows = _read_csv(data, name, TT_REQUIRED, errors)
+        events = parse_tastytrade(rows, errors, strategy, bad_ids)
     events = [
         e
         for e in events
@@ -389,7 +404,13 @@ def import_csv(
 
 def _apply(conn, events, source, sha, errors, summary) -> None:
     """Write each event inside the caller's transaction; a row error is kept, not raised."""
-    write = {_Open: _write_open, _Close: _write_close, _Quote: _write_quote, _Mark: _write_mark}
+    write = {
+        _Open: _write_open,
+        _Close: _write_close,
+        TTClose: write_tastytrade_close,
+        _Quote: _write_quote,
+        _Mark: _write_mark,
+    }
     for ev in events:
         try:
             write[type(ev)](conn, ev, source, sha, summary)

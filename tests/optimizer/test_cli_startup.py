@@ -52,6 +52,7 @@ COMMANDS = (
     "init",
     "calibrate",
     "ledger",
+    "data",
 )
 
 #: The help requests checked, run one after the other in the same interpreter.
@@ -61,6 +62,9 @@ HELP_ARGS = (
     *((name, "--help") for name in COMMANDS),
     ("ledger", "init", "--help"),
     ("ledger", "import", "--help"),
+    ("data", "fetch", "--help"),
+    ("data", "fetch", "chain", "--help"),
+    ("data", "fetch", "history", "--help"),
     ("--version",),
 )
 

@@ -1,7 +1,7 @@
 """``thetaplan ledger init|import``: the SQLite trade ledger (:mod:`optimizer.tracking.ledger`).
 
 ``init LEDGER`` creates a new ledger (error if the file exists). ``import LEDGER FILE.csv
-[--format thetaplan|ibkr] [--strategy NAME] [--json]`` imports a CSV all-or-nothing and prints
+[--format thetaplan|ibkr|tastytrade] [--strategy NAME] [--json]`` imports a CSV all-or-nothing and prints
 one summary line (``imported N trades, M marks (…)``); with bad rows it prints ``error: FILE.csv
 line N: reason`` lines on stderr (at most 20, then ``… and K more``), writes nothing and exits
 with 2. ``--json`` prints ``{trades, closes, marks, skipped, already_imported, sha256}`` or, on
@@ -48,11 +48,18 @@ def register(app: typer.Typer) -> None:
         ledger: Annotated[Path, typer.Argument(help="Existing ledger file.")],
         csv_file: Annotated[Path, typer.Argument(metavar="FILE.csv", help="CSV to import.")],
         fmt: Annotated[
-            str, typer.Option("--format", help="thetaplan or ibkr (IB Flex Trades).")
+            str,
+            typer.Option(
+                "--format",
+                help="thetaplan, ibkr (IB Flex Trades) or tastytrade (transaction history).",
+            ),
         ] = "thetaplan",
         strategy: Annotated[
             str | None,
-            typer.Option("--strategy", help="ibkr: strategy of orders without a Strategy column."),
+            typer.Option(
+                "--strategy",
+                help="ibkr/tastytrade: strategy of orders without a Strategy column.",
+            ),
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
     ) -> None:
