@@ -128,7 +128,8 @@ def test_long_commands_parse(cmd):
     if _program(argv) == "thetaplan":
         params = _parse_thetaplan(argv[1:])
         for k, v in params.items():
-            if isinstance(v, Path) and k not in {"out", "plot", "report", "plot_dir", "plots"}:
+            output = k.startswith("out") or k in {"plot", "report", "plot_dir", "plots"}
+            if isinstance(v, Path) and not output:
                 assert (ROOT / v).exists(), f"README:{cmd.line}: {v} does not exist"
         assert params, cmd.text
     else:
