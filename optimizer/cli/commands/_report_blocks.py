@@ -105,7 +105,7 @@ def _positions_block(result: SizingResult) -> dict:
             [
                 r["strategy"],
                 r["underlying"],
-                expiry_label(r["expiry"], float(r["dte"])),
+                {"text": expiry_label(r["expiry"], float(r["dte"])), "cls": "nowrap"},
                 r["strikes"],
                 int(r["contracts"]),
                 fmt(r["credit_per_contract"], ",.2f"),
