@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.collections import LineCollection
-from matplotlib.colors import TwoSlopeNorm
+from matplotlib.colors import ListedColormap, Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -146,16 +146,13 @@ def achievement_heatmap(
     finite = z[np.isfinite(z)]
     zmin = float(finite.min()) if finite.size else 0.0
     zmax = float(finite.max()) if finite.size else target
-    norm = TwoSlopeNorm(
-        vcenter=target, vmin=min(0.0, zmin, target * 0.5), vmax=max(zmax, target * 1.25)
-    )
-    fig = _figure(max(6.5, 0.45 * len(xs) + 3.0), max(4.5, 0.35 * len(ys) + 2.0))
+    cmap, norm, side = _heat_scale(zmin, zmax, target)
+    fig = _figure(max(6.5, 0.62 * len(xs) + 3.0), max(4.5, 0.4 * len(ys) + 2.0))
     ax = fig.subplots()
     ix, iy = np.arange(len(xs)), np.arange(len(ys))
-    cmap = _cmap()
     mesh = ax.pcolormesh(ix, iy, np.ma.masked_invalid(z), cmap=cmap, norm=norm, shading="nearest")
     cb = fig.colorbar(mesh, ax=ax)
-    cb.set_label(f"{value} (max expected income / target)")
+    cb.set_label(f"{value} (max expected income / target){side}")
     cb.ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     contour = bool(finite.size) and zmin < target < zmax and min(z.shape) >= 2
     if contour:
@@ -178,13 +175,23 @@ def achievement_heatmap(
     if annotate is None:
         annotate = n_cells <= 400
     if annotate:
-        size = 8 if n_cells <= 100 else 6 if n_cells <= 225 else 5
+        size = 9 if n_cells <= 100 else 8
         for i in iy:
             for j in ix:
                 if np.isfinite(z[i, j]):
-                    ax.text(j, i, f"{z[i, j]:,.0%}", ha="center", va="center", fontsize=size)
-    ax.set_xticks(ix, _axis_ticks(xs), rotation=45 if len(xs) > 8 else 0, fontsize=8)
-    ax.set_yticks(iy, _axis_ticks(ys), fontsize=8)
+                    r, g, b, _ = cmap(norm(z[i, j]))
+                    dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5  # white text on dark cells
+                    ax.text(
+                        j,
+                        i,
+                        f"{z[i, j]:,.0%}",
+                        ha="center",
+                        va="center",
+                        fontsize=size,
+                        color="white" if dark else "black",
+                    )
+    ax.set_xticks(ix, _axis_ticks(xs), rotation=45 if len(xs) > 8 else 0, fontsize=9)
+    ax.set_yticks(iy, _axis_ticks(ys), fontsize=9)
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(-0.5, len(ys) - 0.5)
     ax.set_xlabel(xlabel or x)
@@ -204,6 +211,28 @@ def achievement_heatmap(
 
 def _cmap():
     return colormaps["RdYlGn"].with_extremes(bad="#d9d9d9")
+
+
+def _heat_scale(zmin: float, zmax: float, target: float) -> tuple:
+    """Colour map, norm and colour-bar note of the heatmap: the colours span the data shown.
+
+    Values on both sides of ``target``: the whole red–yellow–green scale, yellow at the target
+    (:class:`~matplotlib.colors.TwoSlopeNorm` from ``zmin`` to ``zmax``). All at or below it:
+    the red–yellow half stretched over ``[zmin, zmax]``; all at or above it: the yellow–green
+    half. So a sweep of 0–27% of the target spans red to yellow instead of one dark red (a
+    scale fixed to 0–125% left it there).
+    """
+    if zmax <= zmin:  # one value: a band around it
+        pad = max(abs(zmin) * 0.05, 0.01)
+        zmin, zmax = zmin - pad, zmax + pad
+    full = _cmap()
+    if zmin < target < zmax:
+        return full, TwoSlopeNorm(vcenter=target, vmin=zmin, vmax=zmax), ""
+    below = zmax <= target
+    half = np.linspace(0.0, 0.5, 256) if below else np.linspace(0.5, 1.0, 256)
+    cmap = ListedColormap(full(half)).with_extremes(bad="#d9d9d9")
+    note = ", all below the target" if below else ", all at or above the target"
+    return cmap, Normalize(vmin=zmin, vmax=zmax), note
 
 
 # ----------------------------------------------------------------------------- tracker

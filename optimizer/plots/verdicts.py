@@ -230,7 +230,9 @@ def frontier(
     chosen: Mapping[str, float] | None = None,
     *,
     target: float | None = None,
-    cap_label: str = "cap",
+    cap_label: str = "cap (fraction of NLV)",
+    cap_percent: bool = False,
+    p_sample: str = "in sample",
     ccy: str = "",
     title: str = "Max expected monthly income vs cap",
     path: str | Path | None = None,
@@ -242,14 +244,21 @@ def frontier(
     df : pd.DataFrame
         One row per cap value: ``cap`` (float, in the cap's unit), ``max_income`` (account
         currency per month; NaN where unbounded or unsolved) and ``success_probability``
-        (fraction, NaN when not computed; drawn on a right-hand axis).
+        (fraction, NaN when not computed; drawn on a right-hand axis, labelled with
+        ``p_sample``).
     chosen : mapping, optional
         The chosen book: ``{"cap": …, "max_income": …}`` (``income`` is accepted for
         ``max_income``), marked with a star.
     target : float, optional
         Monthly income target (account currency), a dashed line.
     cap_label : str
-        The x-axis label (the cap and its unit, e.g. ``"CVaR₉₉ cap (fraction of NLV)"``).
+        The x-axis label (the cap and its unit, e.g. ``"CVaR 99% (1 day) cap (% of NLV)"``).
+    cap_percent : bool
+        Print the cap axis (a fraction) in percent (``0.05`` → ``5%``).
+    p_sample : str
+        Which months ``success_probability`` is the share of: ``"in sample"`` (the income
+        model's months the books were sized on, as :func:`optimizer.studies.frontier.frontier`
+        computes it) or ``"out of sample"``.
     ccy : str
         Account currency, for the labels.
     title : str
@@ -261,6 +270,10 @@ def frontier(
     -------
     matplotlib.figure.Figure
     """
+
+    def cap_text(c: float) -> str:
+        return f"{c:.1%}" if cap_percent else f"{c:g}"
+
     d = df.sort_values("cap")
     cap = d["cap"].to_numpy(dtype=float)
     inc = pd.to_numeric(d["max_income"], errors="coerce").to_numpy(dtype=float)
@@ -281,9 +294,11 @@ def frontier(
             mec="black",
             ls="",
             zorder=5,
-            label=f"chosen: cap {chosen['cap']:g}, {float(y):,.0f}",
+            label=f"chosen: cap {cap_text(chosen['cap'])}, {float(y):,.0f}",
         )
     ax.set_xlabel(cap_label)
+    if cap_percent:
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylabel(f"max expected monthly income{_unit(ccy)}")
     _money_axis(ax.yaxis)
     ax.grid(alpha=0.3)
@@ -292,8 +307,10 @@ def frontier(
         p = pd.to_numeric(d["success_probability"], errors="coerce").to_numpy(dtype=float)
         if np.isfinite(p).any():
             ax2 = ax.twinx()
-            ax2.plot(cap, p, color="C2", ls=":", marker="s", ms=3, label="P(month ≥ target)")
-            ax2.set_ylabel("P(month ≥ target), out of sample")
+            ax2.plot(
+                cap, p, color="C2", ls=":", marker="s", ms=3, label=f"P(month ≥ target), {p_sample}"
+            )
+            ax2.set_ylabel(f"P(month ≥ target), {p_sample} (% of months)")
             ax2.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
             ax2.set_ylim(0.0, 1.0)
             h2, _ = ax2.get_legend_handles_labels()
@@ -311,11 +328,18 @@ def monthly_histogram(
     cvar: float | None = None,
     *,
     confidence: float | None = None,
+    expected: float | None = None,
+    sample: str = "out of sample",
     ccy: str = "",
     title: str = "Monthly P&L of the book",
     path: str | Path | None = None,
 ) -> Figure:
     """Histogram of simulated monthly P&L with the target and, optionally, VaR and CVaR.
+
+    The legend names the sample of each number: the histogram's mean is labelled with
+    ``sample`` (``mean out of sample 417``) and the optional ``expected`` income with ``in
+    sample`` (``expected in sample 410``), so a mean of fresh months is not mistaken for the
+    expectation the book was sized on (they differ by sampling error).
 
     Parameters
     ----------
@@ -329,6 +353,12 @@ def monthly_histogram(
         ``-cvar``.
     confidence : float, optional
         Their confidence level (0.95), for the legend.
+    expected : float, optional
+        The book's expected monthly income over the months it was sized on (in sample, account
+        currency; the report's tables), drawn as a second line.
+    sample : str
+        Which sample ``monthly`` is (``"out of sample"``: months the optimizer did not see), for
+        the mean's legend entry.
     ccy : str
         Account currency, for the labels.
     title : str
@@ -351,15 +381,15 @@ def monthly_histogram(
         ax.axvline(-var, color="black", ls="--", label=f"VaR{conf} (1 month) {var:,.0f}")
     if cvar is not None:
         ax.axvline(-cvar, color="black", ls=":", label=f"CVaR{conf} (1 month) {cvar:,.0f}")
-    ax.axvline(
-        float(np.mean(x)) if x.size else 0.0,
-        color="#dd8452",
-        lw=1.5,
-        label=f"mean {float(np.mean(x)) if x.size else 0.0:,.0f}",
-    )
+    mean = float(np.mean(x)) if x.size else 0.0
+    ax.axvline(mean, color="#dd8452", lw=1.5, label=f"mean {sample} {mean:,.0f}")
+    if expected is not None:
+        ax.axvline(
+            expected, color="#55a868", lw=1.5, ls="-.", label=f"expected in sample {expected:,.0f}"
+        )
     p_hit = float(np.mean(x >= target)) if x.size else float("nan")
     ax.set_title(f"{title} — P(month ≥ target) = {p_hit:.1%}")
-    ax.set_xlabel(f"monthly P&L{_unit(ccy)}, {x.size:,} simulated months")
+    ax.set_xlabel(f"monthly P&L{_unit(ccy)}, {x.size:,} simulated months {sample}")
     ax.set_ylabel("months")
     _money_axis(ax.xaxis)
     ax.grid(alpha=0.3)

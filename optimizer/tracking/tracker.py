@@ -4,7 +4,10 @@
 plan: account, target, allocation, caps, market) and returns a JSON-ready report:
 
 * ``month_to_date``: realized and unrealized income per strategy, marked to market
-  (:func:`optimizer.tracking.ledger.month_to_date`), its daily series and each strategy's share;
+  (:func:`optimizer.tracking.ledger.month_to_date`), its daily series and each strategy's share
+  (``share``: of the net total, ``None`` unless the total is positive; ``share_of_gross``: its
+  signed P&L over ``gross``, the sum of every strategy's absolute P&L, so within ±100% even when
+  gains and losses cancel — what the reports show);
 * ``pro_rata_target``: ``target × e / N`` after ``e`` of the month's ``N`` NYSE trading days;
 * ``theta_per_day``: the Greek theta of the open positions now (per calendar day, account
   currency) beside the plan book's theta per calendar day held over a month;
@@ -292,18 +295,26 @@ def _month_to_date_doc(
     """The ``month_to_date`` document: totals, per strategy (share against weight), per day."""
     mtd = now.split
     realized, unrealized, total = now.realized, now.unrealized, now.total
+    names = sorted(set(weights) | set(mtd))
+    pnl = {
+        k: mtd.get(k, {}).get("realized", 0.0) + mtd.get(k, {}).get("unrealized", 0.0)
+        for k in names
+    }
+    gross = sum(abs(v) for v in pnl.values())
     return {
         "realized": realized,
         "unrealized": unrealized,
         "total": total,
+        "gross": gross,
         "per_strategy": {
             k: {
                 "realized": mtd.get(k, {}).get("realized", 0.0),
                 "unrealized": mtd.get(k, {}).get("unrealized", 0.0),
                 "share": shares.get(k) if shares else None,
+                "share_of_gross": pnl[k] / gross if gross > 0 else None,
                 "weight": weights.get(k),
             }
-            for k in sorted(set(weights) | set(mtd))
+            for k in names
         },
         "daily": [
             {

@@ -95,3 +95,39 @@ def test_cli_json_is_one_document_through_a_real_process():
     )
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: --cap")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_probability_is_in_sample_and_the_cli_plot_says_so_with_units(run, tmp_path, monkeypatch):
+    """P(month ≥ target) is the share of the income model's (in-sample) months: the plot says so.
+
+    The plot labelled it "out of sample" while the table's footnote said in sample, and its axes
+    had no units (``cap``, ``max expected monthly income``).
+    """
+    sc, f = run
+    prep = prepare(sc)
+    risk = build_risk_data(sc, prep.candidates, prep.market, managed=prep.income.result)
+    ids = list(prep.candidates.ids)
+    target = sc.target.monthly_income
+    for r in f.points.itertuples():
+        n = np.zeros(len(ids))
+        for item in filter(None, r.book.split(", ")):
+            cid, count = item.rsplit(":", 1)
+            n[ids.index(cid)] = float(count)
+        assert r.success_probability == pytest.approx(np.mean(risk.monthly @ n >= target))
+    from optimizer import plots
+    from optimizer.cli.app import main
+
+    figs = []
+    real = plots.frontier
+    monkeypatch.setattr(plots, "frontier", lambda *a, **k: figs.append(real(*a, **k)) or figs[-1])
+    args = ["frontier", str(FIX / "minimal_risk.yaml"), "--points", "3", "--plot"]
+    with pytest.raises(SystemExit) as exc:
+        main([*args, str(tmp_path / "f.png"), *sum((["--set", s] for s in SETS), [])])
+    assert exc.value.code in (0, None)
+    ax, ax2 = figs[0].axes
+    assert ax.get_xlabel() == "CVaR 99% (1 day) cap (% of NLV)"
+    assert ax.xaxis.get_major_formatter()(0.05, 0) == "5.0%"  # the cap, a fraction, in percent
+    assert ax.get_ylabel() == "max expected monthly income (GBP)"
+    assert ax2.get_ylabel() == "P(month ≥ target), in sample (% of months)"
+    assert "out of sample" not in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"

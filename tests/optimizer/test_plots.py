@@ -260,3 +260,59 @@ def test_figures_show_as_png_in_jupyter():
     fig = phase_bars(df)
     png = PNGFormatter()(fig)
     assert png is not None and png[:4] == b"\x89PNG"
+
+
+def _grid(values: np.ndarray) -> pd.DataFrame:
+    ny, nx = values.shape
+    return pd.DataFrame(
+        [
+            {
+                "market.vix": 10 + j,
+                "account.net_liq": 35_000 + 5_000 * i,
+                "achievement": values[i, j],
+            }
+            for i in range(ny)
+            for j in range(nx)
+        ]
+    )
+
+
+def test_heatmap_colours_span_the_data_and_labels_are_legible():
+    """A 20 × 20 sweep at 0–27% of the target: the colour scale is the data's 0–27%.
+
+    The scale used to run from 0 to 125% (at least 125% of the target whatever the data), so
+    every cell was the same dark red, and 400 cells were annotated in 5-point type.
+    """
+    z = np.linspace(0.0, 0.27, 400).reshape(20, 20)
+    fig = plots.achievement_heatmap(_grid(z), "market.vix", "account.net_liq")
+    ax, cbar = fig.axes
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    assert (mesh.norm.vmin, mesh.norm.vmax) == pytest.approx((0.0, 0.27))
+    assert cbar.get_ylim() == pytest.approx((0.0, 0.27))
+    lo, hi = (np.array(mesh.cmap(mesh.norm(v))[:3]) for v in (0.0, 0.27))
+    assert np.abs(hi - lo).max() > 0.5  # the lowest and highest cells look different
+    texts = [t for t in ax.texts if t.get_text().endswith("%")]
+    assert len(texts) == 400 and min(t.get_fontsize() for t in texts) >= 8
+    assert min(t.get_fontsize() for t in ax.get_xticklabels()) >= 9
+    assert "all below the target" in cbar.get_ylabel()
+    # values on both sides of the target: the full scale, centred on it, from the data's min to max
+    z2 = np.linspace(0.4, 1.6, 9).reshape(3, 3)
+    mesh2 = next(
+        c
+        for c in plots.achievement_heatmap(_grid(z2), "market.vix", "account.net_liq")
+        .axes[0]
+        .collections
+        if isinstance(c, QuadMesh)
+    )
+    assert (mesh2.norm.vmin, mesh2.norm.vcenter, mesh2.norm.vmax) == pytest.approx((0.4, 1.0, 1.6))
+
+
+def test_monthly_histogram_says_which_sample_each_number_is():
+    """The legend's mean is of out-of-sample months, the report's income in sample: both labelled."""
+    x = np.array([400.0, 434.0])  # mean 417
+    fig = plots.monthly_histogram(x, 500.0, expected=410.0, ccy="GBP")
+    ax = fig.axes[0]
+    lines = {ln.get_label(): ln.get_xdata()[0] for ln in ax.get_lines()}
+    assert lines["mean out of sample 417"] == pytest.approx(417.0)
+    assert lines["expected in sample 410"] == 410.0
+    assert ax.get_xlabel() == "monthly P&L (GBP), 2 simulated months out of sample"

@@ -196,7 +196,7 @@ def test_scenario_report_summary_and_verdict(scenario_report):
     assert _num(doc.cards["achievement (max / target)"]) == pytest.approx(
         round(v.achievement, 3), abs=1e-9
     )
-    assert _num(doc.cards["chosen book income / month"]) == round(v.chosen_income)
+    assert _num(doc.cards["chosen book income / month, in sample"]) == round(v.chosen_income)
     p = doc.cards["P(month ≥ target), out of sample"]
     assert p.startswith(f"{v.success_probability:.2%}")
     lo, hi = v.success_probability_ci
@@ -460,3 +460,13 @@ def test_render_html_escapes_text():
     parsed = Report(html)
     assert parsed.scripts == 0 and "&lt;script&gt;" in html
     assert parsed.tables["t1"]["rows"] == [["<script>alert(1)</script>"]]
+
+
+def test_histogram_caption_says_which_sample_each_income_is(scenario_report):
+    """The histogram's mean (fresh months) and the tables' income (in sample) are told apart."""
+    *_, html, doc, ref = scenario_report
+    fig = html[html.index('<figure id="monthly-pnl-figure">') :]
+    caption = fig[fig.index("<figcaption>") + 12 : fig.index("</figcaption>")]
+    assert "(out of sample: months the optimizer did not see)" in caption
+    assert "(in sample: the income model&#39;s months the book was sized on" in caption
+    assert "chosen book income / month, in sample" in doc.cards

@@ -578,3 +578,39 @@ def test_written_replan_scenario_reads_back_equal(day10_with_scenario, tmp_path)
         exclude={"base_dir", "market"}
     )
     assert [h.id for h in back.held] == ["M001", "M003"]  # the LT112 and the strangles
+
+
+def test_share_of_gross_pnl_is_bounded_and_documented(daily, ledger, tmp_path):
+    """The reports' share is of the gross P&L (Σ |P&L| of the strategies), within ±100%.
+
+    On 2026-02-13 the strategies' P&L nearly cancel (−796, −35 and +925: net 94), and the share
+    of the net total read −844% and 981%.
+    """
+    for d, rep in daily.items():
+        want = _by_hand(d)
+        gross = sum(abs(v) for v in want.values())
+        m = rep["month_to_date"]
+        assert m["gross"] == pytest.approx(gross, abs=1e-6)
+        for s, v in want.items():
+            sg = m["per_strategy"][s]["share_of_gross"]
+            assert sg is None if gross == 0 else sg == pytest.approx(v / gross, abs=1e-9)
+            assert sg is None or -1.0 <= sg <= 1.0
+    feb13 = daily[date(2026, 2, 13)]["month_to_date"]
+    assert feb13["total"] == pytest.approx(94, abs=1)  # the case of the finding
+    from optimizer.cli.app import main
+
+    db, _ = ledger
+    html = tmp_path / "feb13.html"
+    args = ["track", str(db), "--scenario", str(SCENARIO), "--as-of", "2026-02-13"]
+    with pytest.raises(SystemExit) as ei:
+        main([*args, "--no-replan", "--report", str(html)])
+    assert ei.value.code in (0, None)
+    page = html.read_text()
+    text = page[page.index('<table id="per-strategy">') : page.index("<h2>Income curve</h2>")]
+    assert "<th>share of gross P&amp;L</th>" in text
+    want = _by_hand(date(2026, 2, 13))
+    gross = sum(abs(v) for v in want.values())
+    for s in ("lt112", "strangle", "zero_dte"):  # -45.3%, -2.0%, 52.7%
+        assert f"<tr><td>{s}</td>" in text and f"<td>{want[s] / gross:.1%}</td>" in text
+    assert "844" not in text and "981" not in text  # no share of the net 94
+    assert f"absolute P&amp;L ({gross:,.0f} GBP)" in text  # the note says what the share is

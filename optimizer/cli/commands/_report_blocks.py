@@ -105,7 +105,7 @@ def _positions_block(result: SizingResult) -> dict:
             [
                 r["strategy"],
                 r["underlying"],
-                expiry_label(r["expiry"], float(r["dte"])),
+                {"text": expiry_label(r["expiry"], float(r["dte"])), "cls": "nowrap"},
                 r["strikes"],
                 int(r["contracts"]),
                 fmt(r["credit_per_contract"], ",.2f"),
@@ -174,7 +174,7 @@ def _portfolio_block(result: SizingResult) -> dict:
     ]
     return _table(
         "portfolio",
-        f"Portfolio ({ccy}; income per month)",
+        f"Portfolio ({ccy}; income per month, expected in sample: over the income model's months)",
         [("metric", False), ("value", True)],
         rows,
         header=False,
@@ -401,7 +401,7 @@ def _scenario_summary(result: SizingResult) -> list[tuple[str, str]]:
         ("monthly target", money(v.target, ccy)),
         ("max achievable income / month", money(v.max_income, ccy)),
         ("achievement (max / target)", pct(v.achievement)),
-        ("chosen book income / month", money(v.chosen_income, ccy)),
+        ("chosen book income / month, in sample", money(v.chosen_income, ccy)),
         ("P(month ≥ target), out of sample", p_text),
         ("minimum account for the target", min_nlv),
     ]
@@ -468,6 +468,7 @@ def build_scenario_report(
             mv.get("value"),
             mc.get("value"),
             confidence=mv.get("confidence"),
+            expected=v.chosen_income,
             ccy=ccy,
         )
         sections.append(
@@ -478,8 +479,11 @@ def build_scenario_report(
                     _figure(
                         "monthly-pnl-figure",
                         fig,
-                        f"Out-of-sample monthly P&L of the chosen book ({ccy}), with the target "
-                        "and the monthly VaR/CVaR.",
+                        f"Monthly P&L of the chosen book ({ccy}) over fresh simulated months "
+                        "(out of sample: months the optimizer did not see), with the target and "
+                        "the monthly VaR/CVaR. Its mean differs from the expected income of the "
+                        "tables (in sample: the income model's months the book was sized on, "
+                        "drawn dash-dotted) by sampling error.",
                         "histogram of simulated monthly P&L",
                     )
                 ],

@@ -24,6 +24,28 @@ def _num(x: float) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else float(x)
 
 
+def _save_plot(f, target: float, ccy: str, label: str, path: Path) -> None:
+    """The frontier plot: the cap in % of NLV, income in ``ccy``, P(month ≥ target) in sample.
+
+    :func:`optimizer.studies.frontier.frontier` computes each point's probability over the
+    income model's months (the in-sample months the books are sized on), as the table's
+    footnote says.
+    """
+    from optimizer import plots
+
+    fig = plots.frontier(
+        f.points,
+        chosen=f.chosen,
+        target=target,
+        cap_label=f"{label} cap (% of NLV)",
+        cap_percent=True,
+        p_sample="in sample",
+        ccy=ccy,
+        title=f"Max expected monthly income vs the {label} cap",
+    )
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``frontier`` command to ``app``."""
 
@@ -57,11 +79,9 @@ def register(app: typer.Typer) -> None:
 
             f = frontier(sc, cap=cap, points=points, backend=backend)
         ccy = sc.account.currency
+        label = f"CVaR {f.alpha:.0%} (1 day)" if f.cap == "cvar" else "BP"
         if plot is not None:
-            from optimizer import plots
-
-            fig = plots.frontier(f.points, chosen=f.chosen)
-            fig.savefig(plot, dpi=120, bbox_inches="tight")
+            _save_plot(f, float(sc.target.monthly_income), ccy, label, plot)
         if as_json:
             rows = [
                 {k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
@@ -77,7 +97,6 @@ def register(app: typer.Typer) -> None:
         from optimizer.formatting import money, pct
 
         console = Console()
-        label = f"CVaR {f.alpha:.0%} (1 day)" if f.cap == "cvar" else "BP"
         t = house_table(f"Max expected monthly income vs the {label} cap ({ccy})")
         for col in ("cap % NLV", "max income", "CVaR", "BP %", "P(month≥target)", "status"):
             t.add_column(col, justify="right")

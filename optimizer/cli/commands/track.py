@@ -3,8 +3,9 @@
 ``[--as-of DATE] [--json] [--report FILE.html|FILE.md] [--write-scenario FILE.yaml] [--no-replan]
 [--set path=value]``
 
-Prints the month-to-date income per strategy (realized, unrealized, share of income against
-the allocation band), the pro-rata target, theta per day now and in the plan, the alerts and
+Prints the month-to-date income per strategy (realized, unrealized, share of the gross P&L —
+its P&L over the sum of every strategy's absolute P&L, bounded by ±100% where a share of a net
+total near zero is not — beside the allocation weight), the pro-rata target, theta per day now and in the plan, the alerts and
 the re-plan (trades to add, or why no catch-up fits the caps) — see :mod:`optimizer.tracking.tracker`.
 ``--json`` prints one JSON document (nothing else on stdout). ``--report`` writes the monthly
 report: HTML (one self-contained file, figures embedded) or Markdown (figures written beside it
@@ -144,15 +145,20 @@ def _render(report: dict, console) -> None:
     td = report["trading_days"]
     console.rule(f"Month to date at the close of {report['as_of']}")
     t = Table(title=f"Income per strategy ({ccy})", title_justify="left")
-    for col in ("strategy", "realized", "unrealized", "share", "band"):
+    for col in ("strategy", "realized", "unrealized", "share of gross", "band"):
         t.add_column(col, justify="left" if col == "strategy" else "right")
     for k, v in m["per_strategy"].items():
         w = v.get("weight")
         band = "" if w is None else f"{w:.0%}"
-        share = "—" if v.get("share") is None else f"{v['share']:.0%}"
+        sg = v.get("share_of_gross")
+        share = "—" if sg is None else f"{sg:.0%}"
         t.add_row(k, f"{v['realized']:,.0f}", f"{v['unrealized']:,.0f}", share, band)
     t.add_row("total", f"{m['realized']:,.0f}", f"{m['unrealized']:,.0f}", "", "")
     console.print(t)
+    console.print(
+        f"share of gross: each strategy's P&L over the sum of the absolute P&L of all "
+        f"({m['gross']:,.0f} {ccy}), signed"
+    )
     console.print(
         f"income {m['total']:,.0f} {ccy} against a pro-rata target of "
         f"{report['pro_rata_target']:,.0f} ({td['elapsed']} of {td['month']} trading days; "
