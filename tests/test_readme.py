@@ -35,7 +35,9 @@ LONG = {
     ("thetaplan", "sweep"): "400 study points (minutes on 2 workers)",
     ("thetaplan", "backtest"): "407 months, 21 min on 2 workers",
     ("python",): "benchmarks: each measures for minutes",
-    ("pip",): "installs the optional [data] extra from PyPI (not in the test install)",
+    ("pip",): "installs an optional extra ([data], [notebooks]) from PyPI (not in [test])",
+    ("jupytext-config",): "changes the user's JupyterLab settings (needs the [notebooks] extra)",
+    ("jupyter",): "starts a JupyterLab server (needs the [notebooks] extra)",
     ("thetaplan", "data", "fetch"): "needs the network (and tastytrade credentials)",
 }
 #: flags whose value is a file the command writes (checked to exist after a run)
@@ -85,6 +87,14 @@ def _usage_error(exc: BaseException) -> bool:
     return any(k.__name__ == "UsageError" for k in type(exc).__mro__)
 
 
+def _extras() -> set[str]:
+    """The optional-dependency extras of pyproject.toml."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return set(project["optional-dependencies"])
+
+
 def _argparse_flags(script: Path) -> set[str]:
     """The ``--flags`` a benchmark script's ``add_argument`` calls declare."""
     flags = set()
@@ -101,7 +111,8 @@ def _argparse_flags(script: Path) -> set[str]:
 def test_the_readme_has_the_blocks_this_test_reads():
     cmds = _commands()
     assert len(cmds) >= 20
-    assert {_program(c.argv) for c in cmds} == {"thetaplan", "python", "mkdir", "pip"}
+    programs = {"thetaplan", "python", "mkdir", "pip", "jupytext-config", "jupyter"}
+    assert {_program(c.argv) for c in cmds} == programs
     ran = [c for c in cmds if not _is_long(c)]
     assert len(ran) >= 6, "most README commands are run, not only parsed"
 
@@ -124,6 +135,11 @@ def test_long_commands_parse(cmd):
     argv = cmd.argv
     if _program(argv) == "pip":
         assert argv[1:4] == ["install", "-c", "constraints.txt"], cmd.text  # pinned versions
+        extra = argv[-1].split("[")[1].rstrip(']"')
+        assert extra in _extras(), f"README:{cmd.line}: no extra [{extra}] in pyproject.toml"
+        return
+    if _program(argv) in {"jupyter", "jupytext-config"}:
+        assert "notebooks" in _extras()
         return
     if _program(argv) == "thetaplan":
         params = _parse_thetaplan(argv[1:])

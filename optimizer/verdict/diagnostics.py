@@ -113,7 +113,7 @@ def relaxations(
     for lift in _lifts():
         if not lift.active(limits):
             continue
-        label = lift.label
+        label = lift.name(limits)
         res = max_income(cs, dataclasses.replace(limits, **lift.lifted(limits)), ctx, risk=risk)
         if books is not None and res.outcome.status.has_solution and not res.unbounded:
             books[label] = np.rint(res.outcome.values["n"]).astype(int)

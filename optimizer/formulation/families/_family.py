@@ -74,8 +74,9 @@ class Lift:
 
     Parameters
     ----------
-    label : str
-        The cap's name in the relaxation table (``"leverage"``, ``"CVaR caps"`` …).
+    label : str or callable
+        The cap's name in the relaxation table (``"leverage"``, ``"CVaR caps"`` …), or
+        ``label(limits) -> str`` when it names the scenario's values (see :meth:`name`).
     active : callable
         ``active(limits) -> bool``: the cap is in force.
     lifted : callable
@@ -85,10 +86,14 @@ class Lift:
         Position in the relaxation table (built-in caps 10, 20, …; new families default after).
     """
 
-    label: str
+    label: str | Callable[[Limits], str]
     active: Callable[[Limits], bool]
     lifted: Callable[[Limits], dict]
     rank: int = 1000
+
+    def name(self, limits: Limits) -> str:
+        """The label for ``limits`` (a label may depend on them, e.g. the allocation's weights)."""
+        return self.label(limits) if callable(self.label) else self.label
 
 
 @dataclass(frozen=True)

@@ -109,13 +109,18 @@ def allocation_part(cs: CandidateSet, limits: Limits) -> Part:
     )
 
 
+def _split(weights) -> str:
+    """The weights as percentages, ``"40/35/25"`` for the Tom King split (scenario order)."""
+    return "/".join(f"{100 * float(w):.3g}" for w in dict(weights).values())
+
+
 #: Allocation rows read as shares of expected income; the minimal relaxation may widen them.
 FAMILY = CapFamily(
     name=Family.ALLOCATION,
     part=allocation_part,
     lifts=(
         Lift(
-            "allocation (40/35/25 ± tol)",
+            lambda lim: f"allocation ({_split(lim.weights)} ± tol)",
             lambda lim: lim.allocation_tolerance is not None,
             lambda lim: {"allocation_tolerance": None},
             rank=10,
