@@ -31,11 +31,11 @@ def test_cli_prints_json_only_and_refuses_unknown_kinds():
     run = [sys.executable, "-m", "optimizer.cli", "schema"]
     ok = subprocess.run([*run, "study"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and json.loads(ok.stdout)["title"] == "thetaplan study file"
-    bad = subprocess.run([*run, "ledger"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run([*run, "trades"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert (
         bad.stderr
-        == "error: schema: unknown kind 'ledger'; one of scenario, study, position, audit\n"
+        == "error: schema: unknown kind 'trades'; one of scenario, study, position, audit, ledger\n"
     )
 
 

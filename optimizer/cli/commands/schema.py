@@ -2,7 +2,8 @@
 
 Kinds: ``scenario`` (:class:`optimizer.inputs.spec.Scenario`), ``study``
 (:class:`optimizer.studies.study.Study`), ``position`` (a ``thetaplan margin`` position) and
-``audit`` (:class:`optimizer.audit.schema.AuditSpec`). The schema is the validation schema
+``audit`` (:class:`optimizer.audit.schema.AuditSpec`) and ``ledger`` (one row of a ledger CSV,
+:class:`optimizer.tracking.ledger_schema.LedgerRow`). The schema is the validation schema
 (what a file may hold), without the loader's internal ``base_dir``; the generated reference in
 ``docs/schema/`` is this command's output (``tests/optimizer/test_schema_init.py`` keeps it current).
 """
@@ -22,6 +23,7 @@ KINDS = {
     "study": ("optimizer.studies.study", "Study"),
     "position": ("optimizer.cli.commands._margin_position", "PositionSpec"),
     "audit": ("optimizer.audit.schema", "AuditSpec"),
+    "ledger": ("optimizer.tracking.ledger_schema", "LedgerRow"),
 }
 
 
@@ -52,7 +54,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("schema")
     def schema_cmd(
-        kind: Annotated[str, typer.Argument(help="scenario, study, position or audit.")],
+        kind: Annotated[str, typer.Argument(help="scenario, study, position, audit or ledger.")],
     ) -> None:
-        """Print the JSON Schema of a file kind (scenario, study, position, audit)."""
+        """Print the JSON Schema of a file kind (scenario, study, position, audit, ledger row)."""
         print(json.dumps(schema_of(kind), indent=1, sort_keys=True))
