@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "axis_label",
     "CALENDAR_DAYS_PER_YEAR",
     "TRADING_DAYS_PER_YEAR",
     "expiry_label",
@@ -34,6 +35,20 @@ CALENDAR_DAYS_PER_YEAR = 365.0
 
 
 # ----------------------------------------------------------------------------- number formatting
+def axis_label(path: str, ccy: str = "") -> str:
+    """Axis label of a swept scenario field with its unit.
+
+    ``account.net_liq`` and ``target.monthly_income`` get the account currency,
+    ``market.vix`` "VIX points"; other paths are returned as given.
+    """
+    leaf = path.split(".")[-1]
+    if leaf in ("net_liq", "monthly_income"):
+        return f"{path} ({ccy})" if ccy else path
+    if leaf == "vix":
+        return f"{path} (VIX points)"
+    return path
+
+
 def fmt(x: Any, spec: str) -> str:
     """``format(x, spec)``; ``—`` for None/NaN/inf; never ``-0`` (a negative that rounds to 0)."""
     if x is None:

@@ -267,6 +267,21 @@ def case_scenario(study: Study, i: int) -> Scenario:
     return _scenario(study, case.scenario or study.base, case.overrides, f"cases[{i}]")
 
 
+def base_scenario(study: Study) -> Scenario:
+    """The study's base scenario with the study's overrides, no grid value applied.
+
+    A cases study without a base gives its first case's scenario.
+
+    Raises
+    ------
+    SpecError
+        The scenario is invalid (message starting with ``base``).
+    """
+    if study.base is None:
+        return case_scenario(study, 0)
+    return _scenario(study, study.base, {}, "base")
+
+
 def expand(study: Study) -> list[Point]:
     """Every point of the study, in a stable order, with its validated scenario.
 

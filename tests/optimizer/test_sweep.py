@@ -278,6 +278,25 @@ def test_plot_writes_a_heatmap_png(baseline, tmp_path):
     _same(pd.read_parquet(out), baseline[0])
 
 
+def test_heatmap_axes_carry_units(baseline, tmp_path, monkeypatch):
+    """The sweep's heatmap labels its axes with units (it showed bare field paths)."""
+    import optimizer.plots as P
+    from optimizer.cli.commands.sweep import _save_heatmap
+
+    seen = []
+    original = P.achievement_heatmap
+
+    def keep(*args, **kwargs):
+        seen.append(original(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(P, "achievement_heatmap", keep)
+    _save_heatmap(baseline[0], *SWEPT, tmp_path / "h.png", "small", "GBP")
+    ax = seen[0].axes[0]
+    assert ax.get_xlabel() == "market.vix (VIX points)"
+    assert ax.get_ylabel() == "account.net_liq (GBP)"
+
+
 def test_plot_path_is_checked_before_solving(tmp_path, capsys):
     from optimizer.cli.commands.sweep import main
 

@@ -40,7 +40,7 @@ from optimizer.cli.commands._report_blocks import (
     build_scenario_report,
 )
 from optimizer.cli.commands.phases import min_nlv_text, progress_solve
-from optimizer.formatting import fmt, money, pct
+from optimizer.formatting import axis_label, fmt, money, pct
 from optimizer.outputs import atomic_write, check_output_dir
 from optimizer.studies.phases import CaseRun, curve_table, phase_table
 
@@ -259,11 +259,6 @@ def grid_table(runs: Sequence[CaseRun], swept: Sequence[str]) -> pd.DataFrame:
     return df.sort_values(list(swept), kind="stable").reset_index(drop=True)
 
 
-def _axis_label(path: str, ccy: str) -> str:
-    money = path.split(".")[-1] in ("net_liq", "monthly_income")
-    return f"{path} ({ccy})" if money and ccy else path
-
-
 def _value_text(v: Any) -> str:
     import numpy as np
 
@@ -326,8 +321,8 @@ def build_grid_report(study: Study, runs: Sequence[CaseRun], *, source: str) -> 
             df,
             swept[0],
             swept[1],
-            xlabel=_axis_label(swept[0], ccy),
-            ylabel=_axis_label(swept[1], ccy),
+            xlabel=axis_label(swept[0], ccy),
+            ylabel=axis_label(swept[1], ccy),
             title=f"{study.name}: max expected income / target",
         )
         blocks.append(

@@ -36,11 +36,21 @@ def _plot_axes(swept: Sequence[str]) -> tuple[str, str]:
     return swept[0], swept[1]
 
 
-def _save_heatmap(df, x: str, y: str, path: Path, title: str) -> None:
+def _save_heatmap(df, x: str, y: str, path: Path, title: str, ccy: str) -> None:
     from models.errors import SpecError
+    from optimizer.formatting import axis_label
     from optimizer.plots import achievement_heatmap
 
-    fig = achievement_heatmap(df, x, y, value="achievement", target=1.0, title=title)
+    fig = achievement_heatmap(
+        df,
+        x,
+        y,
+        value="achievement",
+        target=1.0,
+        title=title,
+        xlabel=axis_label(x, ccy),
+        ylabel=axis_label(y, ccy),
+    )
     try:
         fig.savefig(path, dpi=120, bbox_inches="tight")
     except OSError as exc:
@@ -125,7 +135,10 @@ def register(app: typer.Typer) -> None:
         )
         written = [target]
         if plot is not None:
-            _save_heatmap(df, x, y, plot, st.name)
+            from optimizer.studies.study import base_scenario
+
+            ccy = base_scenario(st).account.currency
+            _save_heatmap(df, x, y, plot, st.name, ccy)
             written.append(plot)
         console = Console()
         counts = df["status"].value_counts()
