@@ -21,15 +21,13 @@ fail.
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-from optimizer.cli.app import main
+from tests.optimizer.test_report import _run
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -166,15 +164,8 @@ def assert_clean(found: dict) -> None:
 
 
 def _cli(argv: list[str]) -> None:
-    out, err = io.StringIO(), io.StringIO()
-    old = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    try:
-        with pytest.raises(SystemExit) as exc:
-            main(argv)
-    finally:
-        sys.stdout, sys.stderr = old
-    assert exc.value.code in (0, None), err.getvalue()[-2000:]
+    code, _, err = _run(argv)
+    assert code in (0, None), err[-2000:]
 
 
 @pytest.fixture(scope="session")
