@@ -191,7 +191,7 @@ def generic_file_mutations(kind: str, valid: bytes, *, yaml_kind: bool) -> dict[
                 "tab_indent": text.replace("\n  ", "\n\t", 1).encode(),
                 "unclosed_flow": b"a: [1, 2\n",
                 "unclosed_quote": b"a: 'abc\n",
-                "deep_nesting": b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n",
+                "deep_nesting": b"a: " + b"[" * 1000 + b"]" * 1000 + b"\n",
                 "alias_bomb": _ALIAS_BOMB.encode(),
                 "huge_int_text": b"a: " + b"9" * 5000 + b"\n",
                 "two_documents": valid + b"---\n" + valid,

@@ -266,7 +266,7 @@ def _history_cases() -> list[Case]:
 
 def _position_cases() -> list[Case]:
     doc = yaml.safe_load(POSITION)
-    cases = yaml_cases("position", POSITION, "p.yaml", ("margin", "p.yaml"))
+    cases = yaml_cases("position", POSITION, "p.yaml", ("margin", "p.yaml"), numeric_limit=7)
     leg_values = {
         "right=X": ("right", "X"),
         "right=none": ("right", None),
@@ -385,7 +385,7 @@ def all_cases() -> tuple[Case, ...]:
         if ".file." in f".{c.id}"
     ][:8]
     cases += yaml_cases(
-        "audit", AUDIT, "a.yaml", ("audit", "a.yaml", "--paths", "10"), numeric_limit=12
+        "audit", AUDIT, "a.yaml", ("audit", "a.yaml", "--paths", "10"), numeric_limit=6
     )
     cases += _position_cases()
     tp_cols = (
