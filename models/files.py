@@ -50,7 +50,7 @@ def read_bounded(path: str | Path, limit: int, what: str, *, gunzip: bool = Fals
     p = Path(path)
     try:
         if not p.exists():
-            raise DataError(f"{p}: no such {what} file")
+            raise DataError(f"{p}: cannot read {what} file (no such file)")
         if not p.is_file():
             raise DataError(f"{p}: not a regular file (a {what} file is read whole)")
         if p.stat().st_size > limit:
