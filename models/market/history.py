@@ -8,20 +8,38 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 
 from models.errors import DataError
+from models.files import read_bounded
 
 __all__ = ["load_index_history", "load_index_ohlc", "load_vix_history", "load_wti_history"]
 
+#: Largest history read (bytes, uncompressed): the shipped 1927-2023 S&P 500 file is about
+#: 2 MB; a larger file, a gzip bomb or a FIFO is refused before pandas parses it.
+MAX_HISTORY_BYTES = 50_000_000
+
+
+def _read_csv(path: str | Path, what: str, **kwargs) -> pd.DataFrame:
+    """``pd.read_csv`` of a bounded read of ``path`` (plain or gzip; see :func:`read_bounded`).
+
+    Raises
+    ------
+    DataError
+        Not a regular file, over :data:`MAX_HISTORY_BYTES`, corrupt gzip, or not parseable CSV.
+    """
+    data = read_bounded(path, MAX_HISTORY_BYTES, f"{what} history", gunzip=True)
+    try:
+        return pd.read_csv(io.BytesIO(data), **kwargs)
+    except (ValueError, OverflowError) as exc:  # ParserError, EmptyDataError, UnicodeDecodeError
+        raise DataError(f"{path}: cannot read {what} history ({exc})") from None
+
 
 def _load(path: str | Path, date_col: str, value_col: str, what: str) -> pd.Series:
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read {what} history ({exc})") from None
+    df = _read_csv(path, what)
     missing = {date_col, value_col} - set(df.columns)
     if missing:
         raise DataError(f"{path}: {what} history lacks column(s) {', '.join(sorted(missing))}")
@@ -43,7 +61,8 @@ def load_vix_history(path: str | Path) -> pd.Series:
     Raises
     ------
     DataError
-        Unreadable file, missing columns, or no usable rows.
+        Unreadable, not a regular or over :data:`MAX_HISTORY_BYTES` file, missing columns, or no
+        usable rows.
     """
     return _load(path, "DATE", "CLOSE", "VIX")
 
@@ -54,7 +73,8 @@ def load_index_history(path: str | Path) -> pd.Series:
     Raises
     ------
     DataError
-        Unreadable file, missing columns, or no usable rows.
+        Unreadable, not a regular or over :data:`MAX_HISTORY_BYTES` file, missing columns, or no
+        usable rows.
     """
     return _load(path, "Date", "Close", "S&P 500")
 
@@ -69,12 +89,10 @@ def load_index_ohlc(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     DataError
-        Unreadable file, missing columns, or no usable rows.
+        Unreadable, not a regular or over :data:`MAX_HISTORY_BYTES` file, missing columns, or no
+        usable rows.
     """
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read S&P 500 history ({exc})") from None
+    df = _read_csv(path, "S&P 500")
     cols = {"Date", "Open", "High", "Low", "Close"}
     missing = cols - set(df.columns)
     if missing:
@@ -98,12 +116,10 @@ def load_wti_history(path: str | Path) -> pd.Series:
     Raises
     ------
     DataError
-        Unreadable file, missing columns, or no usable rows.
+        Unreadable, not a regular or over :data:`MAX_HISTORY_BYTES` file, missing columns, or no
+        usable rows.
     """
-    try:
-        df = pd.read_csv(path, na_values=".")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read WTI history ({exc})") from None
+    df = _read_csv(path, "WTI", na_values=".")
     if "DCOILWTICO" not in df.columns:
         raise DataError(f"{path}: WTI history lacks column DCOILWTICO")
     date_col = "DATE" if "DATE" in df.columns else df.columns[0]

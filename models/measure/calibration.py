@@ -96,6 +96,9 @@ __all__ = [
 ]
 
 DATA = Path(__file__).resolve().parents[2] / "scenarios" / "data"
+
+#: Most model paths per tail cell or replay period (a 30-digit ``--paths`` overflowed numpy).
+MAX_PATHS = 10_000_000
 SHIPPED_VIX = DATA / "vix_daily_cboe_1990-01-02_2026-07-23.csv.gz"
 """Cboe VIX daily history shipped with the project (``DATE, OPEN, HIGH, LOW, CLOSE``)."""
 SHIPPED_INDEX = DATA / "sp500_gspc_daily_ohlcv_1927-12-30_2023-12-28.csv.gz"
@@ -184,9 +187,9 @@ def _date(value, name: str) -> pd.Timestamp | None:
         return None
     try:
         ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise DataError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
-    if pd.isna(ts):
+    if pd.isna(ts) or not 1 <= ts.year <= 9999:  # year 0 parses but has no datetime.date
         raise DataError(f"{name} must be a date (YYYY-MM-DD), got {value!r}")
     return ts.normalize()
 
@@ -629,8 +632,8 @@ def calibrate(
         joint closes, or bad simulation sizes.
     """
     for name, value in (("--paths", n_paths), ("--replay-paths", replay_paths)):
-        if int(value) < 1:
-            raise DataError(f"{name} must be at least 1, got {value}")
+        if not 1 <= int(value) <= MAX_PATHS:
+            raise DataError(f"{name} must be 1 to {MAX_PATHS:,}, got {value}")
     if not (math.isfinite(mean_block) and mean_block >= 1.0):
         raise DataError(f"--mean-block must be at least 1 trading day, got {mean_block}")
     index_history = SHIPPED_INDEX if index_history is None else Path(index_history)

@@ -53,7 +53,14 @@ from optimizer.audit.claimed import (
     derive_streams,
     mix_for,
 )
-from optimizer.audit.schema import FAN_PNG, MONTHLY_PNG, QUANTILES, AuditSpec, load_audit
+from optimizer.audit.schema import (
+    FAN_PNG,
+    MAX_SEED,
+    MONTHLY_PNG,
+    QUANTILES,
+    AuditSpec,
+    load_audit,
+)
 from optimizer.audit.simulate import (
     OptimizedRow,
     SimulatedRow,
@@ -342,11 +349,15 @@ def run_audit(
     ------
     DataError
         The regime history file cannot be read.
+    SpecError
+        ``seed`` outside ``[0, MAX_SEED]``.
     """
     t0 = time.perf_counter()
     sim_spec = spec.simulation
     n_paths = int(paths or sim_spec.paths)
     rng_seed = int(sim_spec.seed if seed is None else seed)
+    if not 0 <= rng_seed <= MAX_SEED:
+        raise SpecError(f"--seed: expected an integer in [0, {MAX_SEED}], got {rng_seed}")
     do_opt = spec.optimizer.enabled if optimize is None else optimize
     levels = list(spec.capital_levels)
     total = 2 * len(levels) + 2 + (len(levels) if do_opt else 0)

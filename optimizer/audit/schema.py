@@ -30,6 +30,10 @@ MONTHLY_PNG = "audit_monthly_net.png"
 FAN_PNG = "audit_equity_fan.png"
 
 
+#: Largest random seed of a Monte Carlo (the 32-bit seed range of numpy's legacy generators).
+MAX_SEED = 2**32 - 1
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -197,7 +201,8 @@ class SimulationSpec(_Strict):
     paths: Annotated[int, Field(ge=10, le=200_000)] = 2000
     months: Annotated[int, Field(ge=1, le=120)] = 12
     days_per_month: Annotated[int, Field(ge=1, le=31)] = 21
-    seed: int = 0
+    # numpy SeedSequence takes any integer >= 0; 2**32 - 1 keeps it the classic seed range
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     break_even_paths: Annotated[int, Field(ge=10, le=100_000)] = 500
 
 

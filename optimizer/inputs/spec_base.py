@@ -21,9 +21,19 @@ def _not_bool(value):
 
 
 _NUMBER = BeforeValidator(_not_bool)
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False), _NUMBER]
-PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False), _NUMBER]
-NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False), _NUMBER]
+
+#: Largest magnitude of any number in a thetaplan file (1e12: a trillion of any currency, far
+#: beyond any account, price or count; 1e308 and 30-digit integers overflowed the solver's
+#: coefficients and the calendar arithmetic with a traceback).
+MAX_MAGNITUDE = 1e12
+
+FiniteFloat = Annotated[
+    float, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, allow_inf_nan=False), _NUMBER
+]
+PosFloat = Annotated[float, Field(gt=0, le=MAX_MAGNITUDE, allow_inf_nan=False), _NUMBER]
+NonNegFloat = Annotated[float, Field(ge=0, le=MAX_MAGNITUDE, allow_inf_nan=False), _NUMBER]
+#: An integer where ``true``/``false`` is refused (pydantic's lax mode reads them as 1 and 0).
+Int = Annotated[int, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE), _NUMBER]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), _NUMBER]
 
 

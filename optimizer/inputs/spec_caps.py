@@ -12,9 +12,11 @@ from pydantic import (
 )
 
 from optimizer.inputs.spec_base import (
+    _NUMBER,
     AllocationMode,
     FiniteFloat,
     Fraction,
+    Int,
     NonNegFloat,
     PosFloat,
     PositionBasis,
@@ -102,7 +104,7 @@ class CorrelationSpec(_Strict):
     """
 
     enabled: bool = True
-    limit: int | Literal["phase"] = "phase"
+    limit: Int | Literal["phase"] = "phase"
     exclude_strategies: list[str] = Field(default_factory=list)
     risk: Literal["cash_delta", "bp", "max_loss"] = "cash_delta"
     risk_cap: Fraction | None = Field(
@@ -147,10 +149,10 @@ class PositionsSpec(_Strict):
 
     count: PositionBasis = PositionBasis.UNITS
     scale_with_nlv: bool = True
-    max_contracts_per_position: Annotated[int, Field(ge=1)] | None = None
+    max_contracts_per_position: Annotated[int, Field(ge=1), _NUMBER] | None = None
     correlation_groups: CorrelationSpec = CorrelationSpec()
     products_by_phase: list[str] = Field(default_factory=list)
-    max_total: int | Literal["phase"] | None = "phase"
+    max_total: Int | Literal["phase"] | None = "phase"
     one_per_expiry: bool = True
     max_loss_per_position: Fraction | None = None
     max_loss_strategies: list[str] | None = None
@@ -183,9 +185,9 @@ class SolverSpec(_Strict):
 
     backend: Backend = Backend.CVXPY
     time_limit: PosFloat = 60.0
-    node_limit: Annotated[int, Field(ge=0)] | None = DEFAULT_NODE_LIMIT
-    mip_gap: Annotated[float, Field(ge=0, le=1)] = 1e-4
-    threads: Annotated[int, Field(ge=1, le=64)] | None = 1
+    node_limit: Annotated[int, Field(ge=0), _NUMBER] | None = DEFAULT_NODE_LIMIT
+    mip_gap: Annotated[float, Field(ge=0, le=1), _NUMBER] = 1e-4
+    threads: Annotated[int, Field(ge=1, le=64), _NUMBER] | None = 1
     relaxation_weights: dict[
         Literal["buying_power", "positions", "allocation", "tail_risk", "leverage"], PosFloat
     ] = Field(default_factory=dict)
@@ -220,7 +222,7 @@ class UnderlyingRiskSpec(_Strict):
     """
 
     beta: FiniteFloat = 1.0
-    corr: Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False)] = 1.0
+    corr: Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False), _NUMBER] = 1.0
     vol: PosFloat | None = None
     iv_beta: FiniteFloat = 1.0
     history: Literal["wti"] | None = None
@@ -236,7 +238,7 @@ class UnderlyingRiskSpec(_Strict):
 class HistoricalSpec(_Strict):
     """Overlapping ``horizon``-trading-day windows of the real S&P 500 and VIX history."""
 
-    horizon: Annotated[int, Field(ge=1, le=63)] = 1
+    horizon: Annotated[int, Field(ge=1, le=63), _NUMBER] = 1
     start: datetime | None = None
     end: datetime | None = None
 
@@ -244,9 +246,9 @@ class HistoricalSpec(_Strict):
 class MonteCarloSpec(_Strict):
     """Correlated Student-t (``dof``) or Gaussian (``dof: null``) moves; IV linked to returns."""
 
-    n: Annotated[int, Field(ge=100, le=200000)] = 5000
-    seed: int = 7
-    dof: Annotated[float, Field(gt=2, allow_inf_nan=False)] | None = 4.0
+    n: Annotated[int, Field(ge=100, le=200000), _NUMBER] = 5000
+    seed: Int = 7
+    dof: Annotated[float, Field(gt=2, allow_inf_nan=False), _NUMBER] | None = 4.0
     horizon_days: PosFloat = 1.0
     index_vol: PosFloat | None = None
 
@@ -254,14 +256,14 @@ class MonteCarloSpec(_Strict):
 class CvarCapSpec(_Strict):
     """CVaR at confidence ``alpha`` over the scenario horizon ≤ ``cap`` × NLV."""
 
-    alpha: Annotated[float, Field(gt=0, lt=1)]
+    alpha: Annotated[float, Field(gt=0, lt=1), _NUMBER]
     cap: PosFloat
 
 
 class VarCapSpec(_Strict):
     """Exact VaR (binaries, small scenario sets) at ``alpha`` ≤ ``cap`` × NLV."""
 
-    alpha: Annotated[float, Field(gt=0, lt=1)]
+    alpha: Annotated[float, Field(gt=0, lt=1), _NUMBER]
     cap: PosFloat
 
 
@@ -276,8 +278,8 @@ class StressSpec(_Strict):
 class OutOfSampleSpec(_Strict):
     """Fresh, larger scenario and month sets for re-evaluating the chosen book."""
 
-    n: Annotated[int, Field(ge=1000, le=200000)] = 20000
-    seed: int = 1234
+    n: Annotated[int, Field(ge=1000, le=200000), _NUMBER] = 20000
+    seed: Int = 1234
 
 
 class RiskSpec(_Strict):
@@ -296,7 +298,7 @@ class RiskSpec(_Strict):
     cvar: list[CvarCapSpec] = Field(default_factory=list)
     var: list[VarCapSpec] = Field(default_factory=list)
     stress: StressSpec = StressSpec()
-    report_alphas: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+    report_alphas: list[Annotated[float, Field(gt=0, lt=1), _NUMBER]] = Field(
         default_factory=lambda: [0.95, 0.99]
     )
     monthly_cvar: list[CvarCapSpec] = Field(default_factory=list)

@@ -14,9 +14,11 @@ from pydantic import (
 )
 
 from optimizer.inputs.spec_base import (
+    _NUMBER,
     ChanceMethod,
     FiniteFloat,
     Fraction,
+    Int,
     NonNegFloat,
     PosFloat,
     _Strict,
@@ -34,7 +36,7 @@ class Account(_Strict):
     net_liq: PosFloat
     currency: str = Field(min_length=3, max_length=3)
     fx: dict[str, PosFloat] = Field(default_factory=dict)
-    phase: int | Literal["auto"] = "auto"
+    phase: Int | Literal["auto"] = "auto"
 
     @field_validator("phase")
     @classmethod
@@ -73,12 +75,12 @@ class SyntheticSpec(_Strict):
 
     price: PosFloat
     # annualized vol as a fraction: 0.32 = 32%; above 500% it is a typo, not a market
-    atm_iv: Annotated[float, Field(gt=0, le=5.0, allow_inf_nan=False)]
+    atm_iv: Annotated[float, Field(gt=0, le=5.0, allow_inf_nan=False), _NUMBER]
     skew: FiniteFloat = 0.0
     curvature: FiniteFloat = 0.0
     # continuously compounded, per year, as a fraction (0.036 = 3.6%)
-    rate: Annotated[float, Field(ge=-0.5, le=1.0, allow_inf_nan=False)] = 0.0
-    carry: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)] = 0.0
+    rate: Annotated[float, Field(ge=-0.5, le=1.0, allow_inf_nan=False), _NUMBER] = 0.0
+    carry: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False), _NUMBER] = 0.0
     strike_increment: PosFloat | None = None
     source: str = ""
 
@@ -130,14 +132,16 @@ class ChanceSpec(_Strict):
     """
 
     method: ChanceMethod = ChanceMethod.SAA
-    n_months: Annotated[int, Field(ge=50, le=20000)] = 1000
+    n_months: Annotated[int, Field(ge=50, le=20000), _NUMBER] = 1000
 
 
 class TargetSpec(_Strict):
     """Monthly income target (account currency) and, optionally, the required success probability."""
 
     monthly_income: PosFloat
-    success_probability: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    success_probability: (
+        Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False), _NUMBER] | None
+    ) = None
     chance: ChanceSpec = ChanceSpec()
 
 
@@ -163,10 +167,10 @@ class IncomeSpec(_Strict):
     measure: Literal["fhs", "lognormal"] = "fhs"
     history_start: datetime | None = None
     history_end: datetime | None = None
-    mean_block: Annotated[float, Field(ge=1, le=252, allow_inf_nan=False)] = 21.0
-    paths: Annotated[int, Field(ge=5, le=20000)] = 250
-    seed: int = 5
-    intraday_steps: Annotated[int, Field(ge=1, le=390)] = 11
+    mean_block: Annotated[float, Field(ge=1, le=252, allow_inf_nan=False), _NUMBER] = 21.0
+    paths: Annotated[int, Field(ge=5, le=20000), _NUMBER] = 250
+    seed: Int = 5
+    intraday_steps: Annotated[int, Field(ge=1, le=390), _NUMBER] = 11
     days_per_month: PosFloat = 21.0
     vol_ratio: PosFloat | Literal["measured"] = "measured"
 

@@ -13,7 +13,15 @@ from pydantic import (
 )
 
 from models.strategies import TEMPLATES, template_params
-from optimizer.inputs.spec_base import FiniteFloat, Fraction, NonNegFloat, PosFloat, _Strict
+from optimizer.inputs.spec_base import (
+    _NUMBER,
+    FiniteFloat,
+    Fraction,
+    Int,
+    NonNegFloat,
+    PosFloat,
+    _Strict,
+)
 
 
 class MarginSpec(_Strict):
@@ -57,14 +65,20 @@ class ManagementSpec(_Strict):
     stop_loss: PosFloat | None = None
     exit_dte: NonNegFloat | None = None
     time_exit: str | None = None
-    target_legs: list[Annotated[int, Field(ge=0)]] | None = None
-    delta_exit: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
-    roll_untested_delta: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
-    close_tested_delta: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    target_legs: list[Annotated[int, Field(ge=0), _NUMBER]] | None = None
+    delta_exit: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), _NUMBER] | None = None
+    roll_untested_delta: (
+        Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), _NUMBER] | None
+    ) = None
+    close_tested_delta: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), _NUMBER] | None = (
+        None
+    )
     vix_exit: PosFloat | None = None
     entry_iv_rank: Fraction | None = None
-    close_distance: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
-    directional_move: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    close_distance: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False), _NUMBER] | None = None
+    directional_move: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False), _NUMBER] | None = (
+        None
+    )
 
     @model_validator(mode="after")
     def _delta_levels(self):
@@ -96,9 +110,11 @@ class ExpirySpec(_Strict):
     overnight gaps) the two bases coincide.
     """
 
-    dte: PosFloat | None = None
+    # at most ten years: the longest listed options (LEAPS) run about three; a 1e308 or 30-digit
+    # dte overflowed the calendar arithmetic
+    dte: Annotated[float, Field(gt=0, le=3650, allow_inf_nan=False), _NUMBER] | None = None
     date: datetime | None = None
-    intraday_hours: Annotated[float, Field(gt=0, le=6.5)] | None = None
+    intraday_hours: Annotated[float, Field(gt=0, le=6.5), _NUMBER] | None = None
     variance_basis: Literal["session", "close_to_close"] = "session"
 
     @model_validator(mode="after")
@@ -112,10 +128,10 @@ class LegSpec(_Strict):
     """A leg of a ``custom`` structure."""
 
     right: Literal["C", "P", "U"]
-    quantity: int
+    quantity: Int
     rule: Literal["delta", "pct_otm", "points_from", "expected_move"] | None = None
     param: str | None = None
-    ref: int | None = None
+    ref: Int | None = None
     sign: Literal[-1, 1] = -1
 
     @model_validator(mode="after")
@@ -159,6 +175,30 @@ class FixedCandidateSpec(_Strict):
     theta_per_day: FiniteFloat = 0.0
 
 
+def _check_grid_ranges(legs, sym: str, grid: dict[str, list[float]]) -> None:
+    """A delta grid value must lie in (0, 1) and a wing width (``points_from``) be > 0.
+
+    Raises
+    ------
+    ValueError
+        ``underlyings.SYM.grid.PARAM: VALUE ...`` for the first value out of range (a delta of 0
+        or -1 or a negative wing width built a degenerate structure without a word).
+    """
+    for leg in legs:
+        rule = leg.rule
+        if rule is None:
+            continue
+        for v in grid.get(rule.param, ()):
+            if rule.kind == "delta" and not 0 < v < 1:
+                raise ValueError(
+                    f"underlyings.{sym}.grid.{rule.param}: {v:g} is not a delta in (0, 1)"
+                )
+            if rule.kind == "points_from" and not v > 0:
+                raise ValueError(
+                    f"underlyings.{sym}.grid.{rule.param}: {v:g} is not a width > 0 points"
+                )
+
+
 class StrategySpec(_Strict):
     """One strategy of the plan.
 
@@ -175,7 +215,7 @@ class StrategySpec(_Strict):
     fixed: list[FixedCandidateSpec] | None = None
     margin: MarginSpec = MarginSpec()
     management: ManagementSpec = ManagementSpec()
-    max_positions: int | Literal["phase"] | None = "phase"
+    max_positions: Int | Literal["phase"] | None = "phase"
     limits_key: str | None = None
     claimed_win_rate: Fraction | None = None
     min_credit: FiniteFloat | None = None
@@ -196,6 +236,7 @@ class StrategySpec(_Strict):
                         + (f" (missing {', '.join(sorted(missing))})" if missing else "")
                         + (f" (unknown {', '.join(sorted(extra))})" if extra else "")
                     )
+                _check_grid_ranges(TEMPLATES[self.template], sym, u.grid)
         if self.template == "fixed":
             if not self.fixed:
                 raise ValueError("template 'fixed' needs a 'fixed' list of candidates")
@@ -215,7 +256,7 @@ class HeldLegSpec(_Strict):
     """One leg of a held position, per unit: ``quantity`` signed (short < 0)."""
 
     right: Literal["C", "P", "U"]
-    quantity: int
+    quantity: Int
     strike: PosFloat | None = None
     expiry: Date | None = None
 
@@ -239,7 +280,7 @@ class HeldPositionSpec(_Strict):
 
     strategy: str
     underlying: str
-    contracts: Annotated[int, Field(gt=0)]
+    contracts: Annotated[int, Field(gt=0), _NUMBER]
     legs: list[HeldLegSpec]
     id: str | None = None
 
@@ -271,7 +312,7 @@ class TrackingSpec(_Strict):
     """
 
     behind_threshold: Fraction = 0.25
-    min_days_for_shares: Annotated[int, Field(ge=0)] = 5
+    min_days_for_shares: Annotated[int, Field(ge=0), _NUMBER] = 5
     min_share_basis: NonNegFloat = 0.5
-    stale_market_days: Annotated[int, Field(ge=0)] = 3
+    stale_market_days: Annotated[int, Field(ge=0), _NUMBER] = 3
     as_of: Date | None = None

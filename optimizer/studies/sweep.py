@@ -66,6 +66,10 @@ log = logging.getLogger(__name__)
 #: points left (rebuilding its market costs about one fresh point).
 _SPLIT_MIN = 4
 
+#: Most worker processes of a local cluster (``--workers``): far more than any machine's cores;
+#: a 30-digit count tried to start that many processes.
+MAX_LOCAL_WORKERS = 256
+
 
 def _group_key(point: Point) -> str:
     from optimizer.inputs.limits import phase_of
@@ -378,8 +382,8 @@ def run_sweep(
 
     if workers is not None and scheduler is not None:
         raise SpecError("--workers and --scheduler: give one of them, not both")
-    if workers is not None and workers < 1:
-        raise SpecError(f"--workers: expected at least 1, got {workers}")
+    if workers is not None and not 1 <= workers <= MAX_LOCAL_WORKERS:
+        raise SpecError(f"--workers: expected 1 to {MAX_LOCAL_WORKERS}, got {workers}")
     if not isinstance(study, Study):
         study = load_study(study)
     out = check_output_path(Path(out), "--out")

@@ -95,6 +95,7 @@ from datetime import datetime
 from pathlib import Path
 
 from models.errors import DataError
+from models.files import read_bounded
 from optimizer.tracking.ledger_csv import (
     _IB_REQUIRED,
     _TP_REQUIRED,
@@ -320,6 +321,11 @@ def _legs_key(legs, sign=1.0):
     return sorted((r, s, e, round(sign * q, 9)) for r, s, e, q in legs)
 
 
+#: Largest trade CSV imported (bytes): a year of leg executions of an active account is a few
+#: MB; a larger file (or a FIFO) is refused before it is read.
+MAX_LEDGER_CSV_BYTES = 50_000_000
+
+
 def import_csv(
     conn: sqlite3.Connection,
     path: str | Path,
@@ -351,16 +357,14 @@ def import_csv(
     ImportErrors
         One or more bad rows (with line numbers); nothing was written.
     DataError
-        Unreadable file or unknown format.
+        Unreadable file, not a regular file, larger than :data:`MAX_LEDGER_CSV_BYTES`, or
+        unknown format.
     """
     path = Path(path)
     name = path.name
     if fmt not in ("thetaplan", "ibkr", "tastytrade"):
         raise DataError(f"--format: {fmt!r} is not thetaplan, ibkr or tastytrade")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    data = read_bounded(path, MAX_LEDGER_CSV_BYTES, "trade CSV")
     sha = hashlib.sha256(data).hexdigest()
     errors: list[tuple[int, str]] = []
     bad_ids: set[str] = set()  # trade ids of bad rows: their other events are not re-reported

@@ -369,4 +369,4 @@ def test_window_too_short_or_without_vix(tmp_path, capsys):
 
 def test_bad_simulation_size(capsys):
     err = _fails(["calibrate", "--paths", "0"], capsys)
-    assert "--paths must be at least 1, got 0" in err
+    assert "--paths must be 1 to 10,000,000, got 0" in err

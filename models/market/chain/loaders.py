@@ -111,7 +111,10 @@ def _read_text(path: str | Path) -> str:
 
 
 def _header_fields(line: str) -> list[str]:
-    return [f.strip() for f in next(csv.reader([line]), [])]
+    try:
+        return [f.strip() for f in next(csv.reader([line]), [])]
+    except csv.Error as exc:  # a field over the csv module's 131,072-character limit
+        raise DataError(f"option chain file: unreadable header line ({exc})") from None
 
 
 def _detect(text: str) -> str | None:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
@@ -26,6 +26,7 @@ from models.margin.portfolio import PMClass
 from models.margin.reg_t import MarginClass, MarginRequirement
 from models.market.pricing import implied_vol
 from optimizer.inputs.spec import read_yaml_mapping
+from optimizer.inputs.spec_base import FiniteFloat, NonNegFloat, PosFloat
 
 __all__ = [
     "EXPIRY_TIME",
@@ -37,8 +38,9 @@ __all__ = [
     "position_requirement",
 ]
 
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# the scenario's number kinds: true/false refused, |value| <= 1e12 (a 1e308 price overflowed)
+PositiveFloat = PosFloat
+NonNegativeFloat = NonNegFloat
 
 EXPIRY_TIME = time(16, 0)
 
@@ -96,10 +98,10 @@ class PositionSpec(BaseModel):
     valuation_time: datetime | date | None = None
     cash_secured_puts: bool = False
     model: Literal["reg_t", "span", "portfolio"] = "reg_t"
-    leverage_factor: float | None = Field(default=None, allow_inf_nan=False)
+    leverage_factor: FiniteFloat | None = None
     pm_class: PMClass | None = None
-    rate: float = Field(default=0.0, allow_inf_nan=False)
-    div_yield: float = Field(default=0.0, allow_inf_nan=False)
+    rate: FiniteFloat = 0.0
+    div_yield: FiniteFloat = 0.0
     #: 40 legs: far above any listed structure (a butterfly condor has 8); the Reg-T grouping
     #: search is exact and grows exponentially, so a 200-leg file must fail before it starts.
     legs: list[LegSpec] = Field(min_length=1, max_length=40)
