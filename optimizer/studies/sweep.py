@@ -211,6 +211,31 @@ def _dask_task(point: Point, options: SolveOptions, swept: Sequence[str], task):
     return row, get_worker().address
 
 
+def check_scheduler_address(address: str) -> None:
+    """Refuse a Dask scheduler address that cannot name one, before any connection attempt.
+
+    Accepted: ``tcp://HOST:PORT`` or ``tls://HOST:PORT`` with a port in 1..65535 (Dask's
+    address form; a scheme-less or out-of-range address waited out the 10 s connect timeout).
+
+    Raises
+    ------
+    SpecError
+        The address has no tcp/tls scheme, no host, or no valid port.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None or port < 1:
+        raise SpecError(
+            f"--scheduler: {address!r} is not a scheduler address (tcp://HOST:PORT or "
+            "tls://HOST:PORT, port 1 to 65535)"
+        )
+
+
 @contextlib.contextmanager
 def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A Dask client: of a new local cluster (``workers`` processes) or of ``scheduler``.
@@ -384,6 +409,8 @@ def run_sweep(
         raise SpecError("--workers and --scheduler: give one of them, not both")
     if workers is not None and not 1 <= workers <= MAX_LOCAL_WORKERS:
         raise SpecError(f"--workers: expected 1 to {MAX_LOCAL_WORKERS}, got {workers}")
+    if scheduler is not None:
+        check_scheduler_address(scheduler)
     if not isinstance(study, Study):
         study = load_study(study)
     out = check_output_path(Path(out), "--out")

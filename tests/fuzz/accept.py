@@ -28,15 +28,7 @@ def _read(path: Path) -> dict[str, str]:
 ACCEPTED: dict[str, str] = _read(Path(__file__).with_name("accepted.tsv"))
 
 #: Still open (strict xfail): case glob -> what is wrong.
-OPEN: tuple[tuple[str, str], ...] = (
-    (
-        "chain_*.column_duplicated",
-        "a repeated chain column is renamed col.1 by pandas and the first silently used "
-        "(the ledger refuses repeated columns)",
-    ),
-    ("chain_yfinance.contractSymbol.column_missing", "the underlying falls back silently"),
-    ("flag.chain.underlying.ctrl", "--underlying accepts control characters"),
-)
+OPEN: tuple[tuple[str, str], ...] = ()
 
 
 def open_cases(ids: list[str]) -> dict[str, str]:

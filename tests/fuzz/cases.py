@@ -70,6 +70,17 @@ INDEX_HISTORY = "Date,Open,High,Low,Close,Adj Close,Volume\n" + "".join(
 LOADERS = {"scenario": "scenario", "set": "scenario", "study": "study", "audit": "audit"}
 
 #: Replacement values for a numeric field (YAML-level): name -> value.
+#: Each field (column) gets every ``STRIDE``-th mutation of a class, starting at its own
+#: position: every mutation still meets every file kind, at a third of the cases.
+STRIDE = 3
+
+
+def rotated(mutations: dict, j: int) -> list[tuple[str, object]]:
+    """The mutations of field ``j``: every :data:`STRIDE`-th item, offset by ``j``."""
+    items = list(mutations.items())
+    return [it for i, it in enumerate(items) if (i + j) % STRIDE == 0]
+
+
 NUMERIC_MUTATIONS: dict[str, object] = {
     "bool": True,
     "str": "abc",
@@ -235,8 +246,8 @@ def yaml_cases(
     for mid, data in generic_file_mutations(kind, base.encode(), yaml_kind=True).items():
         add(f"file.{mid}", data)
     numeric = [(p, v) for p, v in _leaves(doc) if _is_number(v)]
-    for path, _ in numeric[:numeric_limit]:
-        for mid, value in NUMERIC_MUTATIONS.items():
+    for j, (path, _) in enumerate(numeric[:numeric_limit]):
+        for mid, value in rotated(NUMERIC_MUTATIONS, j):
             add(f"{_pid(path)}={mid}", _dump(_set(doc, path, value)))
     for path in _mappings(doc):
         node = doc
@@ -317,12 +328,12 @@ def csv_cases(
     for mid, data in generic_file_mutations(kind, base.encode(), yaml_kind=False).items():
         add(f"file.{mid}", data)
     cols = [c for c in dict.fromkeys(header) if columns is None or c in columns]
-    for col in cols:
+    for k, col in enumerate(cols):
         j = header.index(col)
         add(f"{col}.column_missing", _csv_text([r[:j] + r[j + 1 :] for r in rows]))
         dup = [r[: j + 1] + r[j:] if len(r) > j else r for r in rows]
         add(f"{col}.column_duplicated", _csv_text(dup))
-        for mid in cell_mutations:
+        for mid, _ in rotated(dict.fromkeys(cell_mutations), k):
             mutated = [list(r) for r in rows]
             mutated[header_row + row][j] = CELL_MUTATIONS[mid]
             add(f"{col}.row{row}={mid}", _csv_text(mutated))

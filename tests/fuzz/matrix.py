@@ -188,7 +188,7 @@ def _flag_cases() -> list[Case]:
     out["solve.candidates_out.dir"] = (SCEN, (*SCENARIO_ARGV, "--candidates-out", "/"))
     out["solve.plot.bad_ext"] = (SCEN, (*SCENARIO_ARGV, "--plot", "p.xyz"))
     out["report.out.file"] = ((*SCEN, ("f.txt", b"x")), ("report", SCENARIO_NAME, "--out", "f.txt"))
-    out["schema.kind.unknown"] = ((), ("schema", "ledger"))
+    out["schema.kind.unknown"] = ((), ("schema", "trades"))
     out["schema.kind.empty"] = ((), ("schema", ""))
     out["init.exists"] = (SCEN, ("init", SCENARIO_NAME))
     out["init.dir"] = ((), ("init", "/"))

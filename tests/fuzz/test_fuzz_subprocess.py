@@ -17,7 +17,7 @@ from tests.fuzz.runner import TRACEBACK
 
 ROOT = Path(__file__).resolve().parents[2]
 IDS = (
-    "scenario.account.net_liq=1e308",
+    "scenario.account.net_liq=hugeint",
     "ledger_tp.file.fifo",
     "history.vix.sparse_60mb",
     "chain_cboe.file.long_field_200k",

@@ -158,11 +158,20 @@ def _underlying_from_symbols(symbols: pd.Series) -> str | None:
     return str(root)
 
 
-def _csv_frame(text: str, where: str) -> pd.DataFrame:
+def _csv_frame(text: str, where: str, *, unique: bool = True) -> pd.DataFrame:
     try:
-        return pd.read_csv(io.StringIO(text), skipinitialspace=True)
+        df = pd.read_csv(io.StringIO(text), skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise DataError(f"cannot parse {where}: {str(exc).splitlines()[0]}") from exc
+    if not unique:
+        return df
+    # pandas renames a repeated column ``col`` to ``col.1`` and reads the first: refuse it
+    names = {str(c) for c in df.columns}
+    for c in df.columns:
+        base, dot, n = str(c).rpartition(".")
+        if dot and n.isdigit() and base in names:
+            raise DataError(f"{where}: column {base!r} appears more than once")
+    return df
 
 
 def _require(df: pd.DataFrame, cols: list[str], where: str) -> None:
@@ -235,10 +244,16 @@ def _parse_cboe(text: str, where: str) -> tuple[pd.DataFrame, dict]:
         meta["download_error"] = f"cannot read the download timestamp {stamp[:80]!r}"
     name = _header_fields(lines[1])[0] if len(lines) > 1 and "Last:" in lines[1] else ""
     meta["name"] = name
-    df = _csv_frame("\n".join(lines[hdr:]), where)
+    # the call and the put columns share names (pandas reads the puts' as ``Bid.1`` …)
+    df = _csv_frame("\n".join(lines[hdr:]), where, unique=False)
     cols = list(df.columns)
     _require(df, _CBOE_REQUIRED, where)
     si = cols.index("Strike")
+    for side in (cols[:si], cols[si + 1 :]):
+        bases = [re.sub(r"\.\d+$", "", str(c)) for c in side]
+        twice = sorted({b for b in bases if bases.count(b) > 1 or b == "Strike"})
+        if twice:
+            raise DataError(f"{where}: column {twice[0]!r} appears more than once")
     call_cols = {re.sub(r"\.\d+$", "", c): c for c in cols[:si]}
     put_cols = {re.sub(r"\.\d+$", "", c): c for c in cols[si + 1 :]}
     for side, cmap in (("call", call_cols), ("put", put_cols)):
@@ -447,6 +462,13 @@ def load_chain(
         )
     if spot is None:
         spot = meta.get("spot")
+    if underlying is not None and (not underlying.strip() or not underlying.isprintable()):
+        raise DataError(f"underlying: {underlying!r} is not a symbol")
+    if underlying is None and meta.get("underlying") is None and fmt == "yfinance":
+        raise DataError(
+            f"{where}: no contractSymbol column to tell the underlying from; pass it "
+            "(thetaplan chain --underlying, or the market.chains key in a scenario)"
+        )
     und = underlying or meta.get("underlying") or Path(path).name.split("_")[0].upper()
     return OptionChain.from_quotes(raw, underlying=und, valuation_time=vt, spot=spot, rate=rate)
 
