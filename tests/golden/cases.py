@@ -9,6 +9,7 @@ says so in its message (issue 18: the refactor keeps every document unchanged).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable
@@ -22,6 +23,53 @@ LEDGER = ROOT / "tests" / "fixtures" / "ledger"
 TIMING_KEYS = frozenset({"timings", "seconds"})
 #: The audit's simulation sizes of ``tests/optimizer/test_audit.py`` (FAST).
 AUDIT_FAST = ["simulation.paths=40", "simulation.break_even_paths=20", "optimizer.paths=15"]
+#: CI-sized overrides of the phase study, applied to the study (``--set``) and, in
+#: ``tests/optimizer/test_phases.py``, to the separate solves alike
+PHASES_SCENARIO_SETS = [
+    "income.paths=40",
+    "target.chance.n_months=240",
+    "risk.out_of_sample.n=2000",
+    # the minimum-NLV search with fixed count caps: it still runs (and must agree between the
+    # study and the separate solves) without building every other phase's candidates twice;
+    # the scaling rule has its own tests (test_verdict_policy.py, the report's curves)
+    "positions.scale_with_nlv=false",
+    # a non-empty book in every phase (on the session basis the 0DTE sleeve loses money and the
+    # allocation band leaves the empty book: tests/optimizer/test_zero_dte.py)
+    "strategies.zero_dte.expiry.variance_basis=close_to_close",
+]
+PHASES_STUDY_SETS = ["solve.diagnostics=light"]
+
+
+@functools.cache
+def phases_run() -> tuple[str, str]:
+    """Standard output and error of ``thetaplan phases phases.yaml --json`` with the CI-sized
+    sets, run in process once per test session (the golden test and ``test_phases.py`` share it).
+
+    Raises
+    ------
+    RuntimeError
+        The command did not exit 0.
+    """
+    import io
+    import sys
+
+    from optimizer.cli.app import main
+
+    sets = [a for kv in PHASES_SCENARIO_SETS + PHASES_STUDY_SETS for a in ("--set", kv)]
+    argv = ["phases", str(TK / "phases.yaml"), "--json", *sets]
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    finally:
+        sys.stdout, sys.stderr = old
+    if code != 0:
+        raise RuntimeError(f"thetaplan phases exited {code}: {err.getvalue()[-2000:]}")
+    return out.getvalue(), err.getvalue()
 
 
 def strip_timings(doc):
@@ -67,7 +115,7 @@ def _solve(tmp: Path) -> dict | list:
 
 
 def _phases(tmp: Path) -> dict | list:
-    return _run(["phases", str(TK / "phases.yaml"), "--json"])
+    return strip_timings(json.loads(phases_run()[0]))
 
 
 def _frontier(tmp: Path) -> dict | list:

@@ -29,6 +29,7 @@ from optimizer.inputs.spec import load_scenario
 from optimizer.pipeline import clear_cache, solve_scenario
 from optimizer.studies.phases import CURVE_MULTIPLES, CaseRun, income_curve, phase_table
 from optimizer.studies.study import load_study
+from tests.golden.cases import PHASES_SCENARIO_SETS, PHASES_STUDY_SETS, phases_run
 
 ROOT = Path(__file__).resolve().parents[2]
 TK = ROOT / "scenarios" / "tom_king"
@@ -36,19 +37,8 @@ FIX = ROOT / "tests" / "fixtures" / "scenarios"
 MINIMAL_RISK = FIX / "minimal_risk.yaml"
 
 #: CI-sized overrides, applied to the study (``--set``) and to the separate solves alike
-SCENARIO_SETS = [
-    "income.paths=40",
-    "target.chance.n_months=240",
-    "risk.out_of_sample.n=2000",
-    # the minimum-NLV search with fixed count caps: it still runs (and must agree between the
-    # study and the separate solves) without building every other phase's candidates twice;
-    # the scaling rule has its own tests (test_verdict_policy.py, the report's curves)
-    "positions.scale_with_nlv=false",
-    # a non-empty book in every phase (on the session basis the 0DTE sleeve loses money and the
-    # allocation band leaves the empty book: tests/optimizer/test_zero_dte.py)
-    "strategies.zero_dte.expiry.variance_basis=close_to_close",
-]
-STUDY_SETS = ["solve.diagnostics=light"]
+SCENARIO_SETS = PHASES_SCENARIO_SETS
+STUDY_SETS = PHASES_STUDY_SETS
 
 
 def run(argv, capsys):
@@ -67,18 +57,9 @@ def _sets(items):
 def tk():
     """(cases from the YAML, the CLI's JSON list, separate results in file order, stderr)."""
     raw = yaml.safe_load((TK / "phases.yaml").read_text())
-    argv = ["phases", str(TK / "phases.yaml"), "--json", *_sets(SCENARIO_SETS + STUDY_SETS)]
-    # module scope cannot use capsys: redirect sys.stdout around the in-process run
-    buf_out, buf_err = io.StringIO(), io.StringIO()
-    old = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = buf_out, buf_err
-    try:
-        with pytest.raises(SystemExit) as exc:
-            main(argv)
-    finally:
-        sys.stdout, sys.stderr = old
-    assert exc.value.code == 0, buf_err.getvalue()
-    doc = json.loads(buf_out.getvalue())
+    # the CLI run the golden test shares (tests/golden/cases.py: once per session)
+    out, err = phases_run()
+    doc = json.loads(out)
     clear_cache()  # the separate solves build their own candidates and simulations
     options = raw["solve"]
     separate = []
@@ -87,7 +68,7 @@ def tk():
         separate.append(
             solve_scenario(sc, min_nlv_search=options["min_nlv"], diagnostics_level="light")
         )
-    return raw["cases"], doc, separate, buf_err.getvalue()
+    return raw["cases"], doc, separate, err
 
 
 def test_phases_json_equals_separate_solves(tk):
