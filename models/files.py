@@ -1,4 +1,4 @@
-"""Bounded reads of user-given data files (ledgers, histories): a regular file only, at most a
+"""Bounded reads of user-given data files (ledgers, histories, chains): a regular file only, at most a
 stated number of bytes, gzip decompressed in bounded size.
 
 A FIFO or a device blocked the read forever and an unbounded ``read_bytes`` or ``pd.read_csv``

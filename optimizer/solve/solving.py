@@ -22,7 +22,7 @@ from optimizer.inputs.candidates import CandidateSet
 from optimizer.inputs.limits import Limits
 from optimizer.inputs.risk_model import RiskData
 from optimizer.inputs.spec import ObjectiveKind
-from optimizer.solve.backends import solve
+from optimizer.solve.backends import failed_outcome, solve
 from optimizer.solve.problem import SizingProblem
 from optimizer.solve.status import Fallback, FallbackStep, SolveOutcome, SolverOptions, SolveStatus
 
@@ -95,18 +95,8 @@ def _solve_or_error(problem: SizingProblem, backend: str, options: SolverOptions
     try:
         return solve(problem, backend, options)
     except ImportError as exc:
-        return SolveOutcome(
-            status=SolveStatus.ERROR,
-            objective_value=None,
-            values=None,
-            duals=None,
-            reduced_costs=None,
-            mip_gap=None,
-            best_bound=None,
-            compile_seconds=0.0,
-            solve_seconds=0.0,
-            backend=backend,
-            message=f"the {backend} backend cannot be loaded ({exc})",
+        return failed_outcome(
+            backend=backend, message=f"the {backend} backend cannot be loaded ({exc})"
         )
 
 

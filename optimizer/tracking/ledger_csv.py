@@ -332,6 +332,38 @@ def _ib_expiry(s: str) -> str:
         return _iso(s, "Expiry", date_only=True)
 
 
+def same_in_order(parsed: list[dict], oid: str, fields) -> None:
+    """Refuse an order whose rows differ in any of ``fields`` (``(key, column name)`` pairs).
+
+    Raises
+    ------
+    _RowError
+        ``order OID: its rows differ in COLUMN``.
+    """
+    for key, what in fields:
+        if len({p[key] for p in parsed}) > 1:
+            raise _RowError(f"order {oid}: its rows differ in {what}")
+
+
+def units_of_order(qty_by_leg: dict[tuple, int], oid: str) -> tuple[int, list[tuple]]:
+    """Contracts and legs per unit of an order from its net signed quantity per leg.
+
+    ``contracts`` is the gcd of the legs' absolute quantities; each leg ``(right, strike,
+    expiry, quantity per unit)``, sorted (the ``ibkr`` and ``tastytrade`` rule of
+    :mod:`optimizer.tracking.ledger`).
+
+    Raises
+    ------
+    _RowError
+        A leg nets to quantity 0.
+    """
+    if any(q == 0 for q in qty_by_leg.values()):
+        raise _RowError(f"order {oid}: a leg nets to quantity 0")
+    contracts = math.gcd(*(abs(q) for q in qty_by_leg.values()))
+    legs = [(k[0], k[1], k[2], q / contracts) for k, q in sorted(qty_by_leg.items(), key=str)]
+    return contracts, legs
+
+
 def _parse_ibkr(rows, errors, strategy, bad_ids):
     groups: dict[str, list[tuple[int, dict]]] = {}
     for line, row in rows:
@@ -396,26 +428,23 @@ def _parse_ibkr(rows, errors, strategy, bad_ids):
             bad_ids.update("und:" + _opt(row, "UnderlyingSymbol") for _, row in members)
             continue
         try:
-            for key, what in (
-                ("oc", "Open/CloseIndicator"),
-                ("ccy", "CurrencyPrimary"),
-                ("mult", "Multiplier"),
-                ("und", "UnderlyingSymbol"),
-                ("account", "ClientAccountID"),
-                ("strategy", "Strategy"),
-            ):
-                if len({p[key] for p in parsed}) > 1:
-                    raise _RowError(f"order {oid}: its rows differ in {what}")
+            same_in_order(
+                parsed,
+                oid,
+                (
+                    ("oc", "Open/CloseIndicator"),
+                    ("ccy", "CurrencyPrimary"),
+                    ("mult", "Multiplier"),
+                    ("und", "UnderlyingSymbol"),
+                    ("account", "ClientAccountID"),
+                    ("strategy", "Strategy"),
+                ),
+            )
             qty_by_leg: dict[tuple, int] = {}
             for p in parsed:
                 qty_by_leg[p["leg"]] = qty_by_leg.get(p["leg"], 0) + p["qty"]
-            if any(q == 0 for q in qty_by_leg.values()):
-                raise _RowError(f"order {oid}: a leg nets to quantity 0")
-            contracts = math.gcd(*(abs(q) for q in qty_by_leg.values()))
+            contracts, legs = units_of_order(qty_by_leg, oid)
             credit = -sum(p["qty"] * p["price"] for p in parsed) / contracts
-            legs = [
-                (k[0], k[1], k[2], q / contracts) for k, q in sorted(qty_by_leg.items(), key=str)
-            ]
             fees = -sum(p["comm"] for p in parsed)
             when = min(p["when"] for p in parsed)
             p0 = parsed[0]

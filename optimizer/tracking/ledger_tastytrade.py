@@ -44,7 +44,16 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from optimizer.tracking.ledger_csv import _Close, _iso, _num, _Open, _opt, _RowError
+from optimizer.tracking.ledger_csv import (
+    _Close,
+    _iso,
+    _num,
+    _Open,
+    _opt,
+    _RowError,
+    same_in_order,
+    units_of_order,
+)
 
 __all__ = ["TT_REQUIRED", "parse_tastytrade", "write_tastytrade_close"]
 
@@ -160,15 +169,17 @@ def _row(line: int, row: dict, strategy: str | None) -> dict | None:
 
 
 def _event(oid: str, parsed: list[dict]):
-    for key, what in (
-        ("oc", "open/close (Action)"),
-        ("ccy", "Currency"),
-        ("mult", "Multiplier"),
-        ("und", "Underlying Symbol"),
-        ("strategy", "Strategy"),
-    ):
-        if len({p[key] for p in parsed}) > 1:
-            raise _RowError(f"order {oid}: its rows differ in {what}")
+    same_in_order(
+        parsed,
+        oid,
+        (
+            ("oc", "open/close (Action)"),
+            ("ccy", "Currency"),
+            ("mult", "Multiplier"),
+            ("und", "Underlying Symbol"),
+            ("strategy", "Strategy"),
+        ),
+    )
     p0 = parsed[0]
     when = min(p["when"] for p in parsed)
     fees = sum(p["fees"] for p in parsed)
@@ -187,12 +198,9 @@ def _event(oid: str, parsed: list[dict]):
     qty_by_leg: dict = {}
     for p in parsed:
         qty_by_leg[p["leg"]] = qty_by_leg.get(p["leg"], 0) + p["sign"] * p["qty"]
-    if any(q == 0 for q in qty_by_leg.values()):
-        raise _RowError(f"order {oid}: a leg nets to quantity 0")
+    contracts, legs = units_of_order(qty_by_leg, oid)
     if not p0["strategy"]:
         raise _RowError(f"order {oid}: no strategy (add a Strategy column or pass --strategy)")
-    contracts = math.gcd(*(abs(q) for q in qty_by_leg.values()))
-    legs = [(k[0], k[1], k[2], q / contracts) for k, q in sorted(qty_by_leg.items(), key=str)]
     credit = value / (contracts * p0["mult"])
     return _Open(
         p0["line"], oid, "", p0["strategy"], p0["und"], when, contracts, credit, p0["mult"],

@@ -31,7 +31,6 @@ source_gamma       no        the source's gamma
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import re
 from datetime import datetime, timedelta
@@ -41,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from models.errors import DataError
+from models.files import read_bounded
 from models.market.chain._time import parse_cboe_download_time, to_timestamp
 from models.market.chain.core import OptionChain
 
@@ -78,7 +78,6 @@ _ROOT_TO_UNDERLYING = {
     "XSPW": "XSP",
 }
 _OCC = r"^([A-Z]{1,6})\d{6}[CP]\d{8}$"
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 #: Largest chain file read, compressed or not (bytes): the shipped SPX chain of 53 expiries is
@@ -88,21 +87,11 @@ MAX_CHAIN_BYTES = 200_000_000
 
 def _read_text(path: str | Path) -> str:
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise DataError(f"option chain file not found: {p}")
+    data = read_bounded(p, MAX_CHAIN_BYTES, "option chain", gunzip=True)
     try:
-        with open(p, "rb") as fh:
-            data = fh.read(MAX_CHAIN_BYTES + 1)
-        if data[:2] == _GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
-                data = gz.read(MAX_CHAIN_BYTES + 1)  # decompressed in bounded size
-        if len(data) > MAX_CHAIN_BYTES:
-            raise DataError(
-                f"option chain file {p} is larger than {MAX_CHAIN_BYTES:,} bytes (uncompressed)"
-            )
         text = data.decode("utf-8-sig")
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"cannot read option chain file {p}: {exc}") from exc
     except UnicodeDecodeError:
         raise DataError(f"option chain file {p} is not UTF-8 text") from None
     if not text.strip():
