@@ -15,7 +15,7 @@ import numpy as np
 
 from optimizer.inputs.spec import Scenario
 
-__all__ = ["replan", "replan_report", "replan_scenario"]
+__all__ = ["replan", "replan_report", "replan_scenario", "stale_chain"]
 
 
 def replan_scenario(
@@ -106,7 +106,7 @@ def replan(
             "remaining_target": remaining_target,
         }
         return
-    stale = _stale_chain(scenario, as_of)
+    stale = stale_chain(scenario, as_of)
     if stale is not None:
         report["replan"] = {**stale, "remaining_target": remaining_target}
         return
@@ -119,7 +119,7 @@ def replan(
     report["rebalance"] = _rebalance(sc, res)
 
 
-def _stale_chain(scenario: Scenario, as_of: date) -> dict | None:
+def stale_chain(scenario: Scenario, as_of: date) -> dict | None:
     """The re-plan's refusal when the scenario's market is too old to size new trades on.
 
     The re-plan's candidates are the scenario's chain's structures at its quotes; a market more

@@ -49,7 +49,7 @@ from optimizer.inputs.spec import HeldPositionSpec, Scenario
 from optimizer.tracking.alerts import alert, drawdown_alerts, exposure_alerts, progress_alerts
 from optimizer.tracking.ledger import month_to_date_series, open_trades, quote_on
 from optimizer.tracking.replan import replan as replan_month
-from optimizer.tracking.replan import replan_scenario
+from optimizer.tracking.replan import replan_scenario, stale_chain
 
 __all__ = ["MonthDay", "as_of_market", "held_positions", "replan_scenario", "track"]
 
@@ -223,7 +223,6 @@ def track(
     """
     from optimizer.inputs.limits import resolve_limits
 
-    cfg = scenario.tracking
     nlv = float(scenario.account.net_liq)
     target = float(scenario.target.monthly_income or 0.0)
     month = month_trading_days(as_of)
@@ -248,8 +247,8 @@ def track(
     alerts += held_alerts
     bp_used, bp_cap, expo_alerts = exposure_alerts(rows, counts, limits, nlv, vix)
     alerts += expo_alerts
-    stale = (as_of - scenario.valuation_time.date()).days
-    if stale > cfg.stale_market_days:
+    if stale_chain(scenario, as_of) is not None:  # the re-plan's own refusal rule
+        stale = (as_of - scenario.valuation_time.date()).days
         alerts.append(
             alert(
                 "stale_market",
